@@ -1,0 +1,541 @@
+package analytics
+
+import (
+	"crypto/rand"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cdpkit/analytics-go/internal/jsonw"
+	"github.com/google/uuid"
+)
+
+// encoder turns one Message into JSON. Enqueue takes one from a pool per
+// call; the message types write themselves into it with the methods below,
+// without reflection except for values in user maps of unusual types.
+type encoder struct {
+	buf []byte
+
+	now     time.Time     // the time of the Enqueue call
+	newID   func() string // optional test hook (WithMessageIDs)
+	library string        // `"library":{...}`, pre-encoded
+
+	// Filled in while encoding, for the queue and for Result.
+	typ            string
+	event          string
+	idStart, idEnd int
+}
+
+var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
+
+func (e *encoder) reset() {
+	if cap(e.buf) > 64<<10 {
+		e.buf = make([]byte, 0, 1024)
+	}
+	e.buf = e.buf[:0]
+	e.typ, e.event = "", ""
+	e.idStart, e.idEnd = 0, 0
+}
+
+// invalid returns a *ValidationError for field of the message being encoded.
+func (e *encoder) invalid(field, reason string) error {
+	return &ValidationError{Type: e.typ, Event: e.event, Field: field, Reason: reason}
+}
+
+// wrap turns an encoding error inside the value at field into a
+// *ValidationError naming the full path.
+func (e *encoder) wrap(field string, err error) error {
+	var je *jsonw.Error
+	if errors.As(jsonw.Prefix(err, field), &je) {
+		return e.invalid(je.Path, je.Reason)
+	}
+	return e.invalid(field, err.Error())
+}
+
+// requireIdentity checks that a person is named.
+func (e *encoder) requireIdentity(userID, anonymousID string) error {
+	if strings.TrimSpace(userID) == "" && strings.TrimSpace(anonymousID) == "" {
+		return e.invalid("userId", "userId or anonymousId is required")
+	}
+	return nil
+}
+
+// begin starts the message object: type, messageId and timestamp, and for a
+// track call the event name.
+func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
+	e.typ, e.event = typ, event
+	e.buf = append(e.buf, `{"type":"`...)
+	e.buf = append(e.buf, typ...)
+	e.buf = append(e.buf, `","messageId":`...)
+	e.idStart = len(e.buf) + 1
+	switch {
+	case messageID != "":
+		e.buf = jsonw.AppendString(e.buf, messageID)
+	case e.newID != nil:
+		e.buf = jsonw.AppendString(e.buf, e.newID())
+	default:
+		e.buf = append(e.buf, '"')
+		e.buf = appendUUID(e.buf)
+		e.buf = append(e.buf, '"')
+	}
+	e.idEnd = len(e.buf) - 1
+	if ts.IsZero() {
+		ts = e.now
+	}
+	e.buf = append(e.buf, `,"timestamp":`...)
+	e.buf = jsonw.AppendTime(e.buf, ts)
+	if typ == "track" {
+		e.buf = append(e.buf, `,"event":`...)
+		e.buf = jsonw.AppendString(e.buf, event)
+	}
+}
+
+// str writes key: value unless value is empty.
+func (e *encoder) str(key, value string) {
+	if value == "" {
+		return
+	}
+	e.buf = jsonw.AppendKey(e.buf, key)
+	e.buf = jsonw.AppendString(e.buf, value)
+}
+
+// object writes key: m unless m is empty.
+func (e *encoder) object(key string, m map[string]any) error {
+	if len(m) == 0 {
+		return nil
+	}
+	e.buf = jsonw.AppendKey(e.buf, key)
+	var err error
+	if e.buf, err = jsonw.AppendValue(e.buf, m); err != nil {
+		return e.wrap(key, err)
+	}
+	return nil
+}
+
+// end writes integrations and context and closes the message object.
+func (e *encoder) end(ctx *Context, integrations Integrations) error {
+	if err := e.object("integrations", integrations); err != nil {
+		return err
+	}
+	e.buf = append(e.buf, `,"context":{`...)
+	if ctx != nil {
+		if err := e.context(ctx); err != nil {
+			return err
+		}
+	}
+	if e.buf[len(e.buf)-1] != '{' {
+		e.buf = append(e.buf, ',')
+	}
+	e.buf = append(e.buf, e.library...)
+	e.buf = append(e.buf, "}}"...)
+	return nil
+}
+
+func (e *encoder) optBool(key string, v *bool) {
+	if v != nil {
+		e.buf = jsonw.AppendKey(e.buf, key)
+		e.buf = jsonw.AppendBool(e.buf, *v)
+	}
+}
+
+func (e *encoder) float(field, key string, v float64) error {
+	e.buf = jsonw.AppendKey(e.buf, key)
+	var err error
+	if e.buf, err = jsonw.AppendFloat(e.buf, v, 64); err != nil {
+		return e.wrap(field, err)
+	}
+	return nil
+}
+
+func (e *encoder) optFloat(field, key string, v *float64) error {
+	if v == nil {
+		return nil
+	}
+	return e.float(field, key, *v)
+}
+
+func (e *encoder) int(key string, v int) {
+	e.buf = jsonw.AppendKey(e.buf, key)
+	e.buf = strconv.AppendInt(e.buf, int64(v), 10)
+}
+
+// extra writes the entries of m whose keys the typed fields did not write.
+func (e *encoder) extra(field string, m map[string]any, written func(string) bool) error {
+	var err error
+	if e.buf, err = jsonw.AppendMapEntries(e.buf, m, written); err != nil {
+		return e.wrap(field, err)
+	}
+	return nil
+}
+
+// context writes the fields of c. Keys of c.Extra that a set field already
+// wrote are skipped, and so is "library", which the client always writes.
+func (e *encoder) context(c *Context) error {
+	e.optBool("active", c.Active)
+	e.str("ip", c.IP)
+	e.str("locale", c.Locale)
+	e.str("userAgent", c.UserAgent)
+	e.str("channel", string(c.Channel))
+	e.str("timezone", c.Timezone)
+	e.str("groupId", c.GroupID)
+	if c.Campaign != nil {
+		e.buf = jsonw.AppendKey(e.buf, "campaign")
+		e.buf = append(e.buf, '{')
+		e.str("name", c.Campaign.Name)
+		e.str("source", c.Campaign.Source)
+		e.str("medium", c.Campaign.Medium)
+		e.str("term", c.Campaign.Term)
+		e.str("content", c.Campaign.Content)
+		cp := c.Campaign
+		if err := e.extra("context.campaign", cp.Extra, func(k string) bool {
+			switch k {
+			case "name":
+				return cp.Name != ""
+			case "source":
+				return cp.Source != ""
+			case "medium":
+				return cp.Medium != ""
+			case "term":
+				return cp.Term != ""
+			case "content":
+				return cp.Content != ""
+			}
+			return false
+		}); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, '}')
+	}
+	if p := c.Page; p != nil {
+		e.buf = jsonw.AppendKey(e.buf, "page")
+		e.buf = append(e.buf, '{')
+		e.str("name", p.Name)
+		e.str("path", p.Path)
+		e.str("referrer", p.Referrer)
+		e.str("search", p.Search)
+		e.str("title", p.Title)
+		e.str("url", p.URL)
+		if p.Keywords != nil {
+			e.buf = jsonw.AppendKey(e.buf, "keywords")
+			e.buf, _ = jsonw.AppendValue(e.buf, p.Keywords)
+		}
+		e.buf = append(e.buf, '}')
+	}
+	if a := c.App; a != nil {
+		e.buf = jsonw.AppendKey(e.buf, "app")
+		e.buf = append(e.buf, '{')
+		e.str("name", a.Name)
+		e.str("version", a.Version)
+		e.str("build", a.Build)
+		e.str("namespace", a.Namespace)
+		e.buf = append(e.buf, '}')
+	}
+	if d := c.Device; d != nil {
+		e.buf = jsonw.AppendKey(e.buf, "device")
+		e.deviceInfo(d)
+	}
+	if o := c.OS; o != nil {
+		e.buf = jsonw.AppendKey(e.buf, "os")
+		e.buf = append(e.buf, '{')
+		e.str("name", o.Name)
+		e.str("version", o.Version)
+		e.buf = append(e.buf, '}')
+	}
+	if n := c.Network; n != nil {
+		e.buf = jsonw.AppendKey(e.buf, "network")
+		e.buf = append(e.buf, '{')
+		e.optBool("bluetooth", n.Bluetooth)
+		e.optBool("cellular", n.Cellular)
+		e.optBool("wifi", n.WiFi)
+		e.str("carrier", n.Carrier)
+		e.buf = append(e.buf, '}')
+	}
+	if l := c.Location; l != nil {
+		e.buf = jsonw.AppendKey(e.buf, "location")
+		e.buf = append(e.buf, '{')
+		e.str("city", l.City)
+		e.str("country", l.Country)
+		e.str("region", l.Region)
+		if err := e.optFloat("context.location.latitude", "latitude", l.Latitude); err != nil {
+			return err
+		}
+		if err := e.optFloat("context.location.longitude", "longitude", l.Longitude); err != nil {
+			return err
+		}
+		if err := e.optFloat("context.location.speed", "speed", l.Speed); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, '}')
+	}
+	if s := c.Screen; s != nil {
+		e.buf = jsonw.AppendKey(e.buf, "screen")
+		e.buf = append(e.buf, '{')
+		if s.Width != 0 {
+			e.int("width", s.Width)
+		}
+		if s.Height != 0 {
+			e.int("height", s.Height)
+		}
+		if s.Density != 0 {
+			if err := e.float("context.screen.density", "density", s.Density); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+	}
+	if r := c.Referrer; r != nil {
+		e.buf = jsonw.AppendKey(e.buf, "referrer")
+		e.buf = append(e.buf, '{')
+		e.str("type", r.Type)
+		e.str("name", r.Name)
+		e.str("url", r.URL)
+		e.str("link", r.Link)
+		e.str("id", r.ID)
+		e.buf = append(e.buf, '}')
+	}
+	if err := e.object("traits", c.Traits); err != nil {
+		return e.wrap("context", err)
+	}
+	if len(c.Extra) > 0 {
+		return e.extra("context", c.Extra, func(k string) bool {
+			switch k {
+			case "library":
+				return true
+			case "active":
+				return c.Active != nil
+			case "ip":
+				return c.IP != ""
+			case "locale":
+				return c.Locale != ""
+			case "userAgent":
+				return c.UserAgent != ""
+			case "channel":
+				return c.Channel != ""
+			case "timezone":
+				return c.Timezone != ""
+			case "groupId":
+				return c.GroupID != ""
+			case "campaign":
+				return c.Campaign != nil
+			case "page":
+				return c.Page != nil
+			case "app":
+				return c.App != nil
+			case "device":
+				return c.Device != nil
+			case "os":
+				return c.OS != nil
+			case "network":
+				return c.Network != nil
+			case "location":
+				return c.Location != nil
+			case "screen":
+				return c.Screen != nil
+			case "referrer":
+				return c.Referrer != nil
+			case "traits":
+				return len(c.Traits) > 0
+			}
+			return false
+		})
+	}
+	return nil
+}
+
+func (e *encoder) deviceInfo(d *DeviceInfo) {
+	e.buf = append(e.buf, '{')
+	e.str("id", d.ID)
+	e.str("manufacturer", d.Manufacturer)
+	e.str("model", d.Model)
+	e.str("name", d.Name)
+	e.str("type", d.Type)
+	e.str("token", d.Token)
+	e.str("advertisingId", d.AdvertisingID)
+	e.optBool("adTrackingEnabled", d.AdTrackingEnabled)
+	e.buf = append(e.buf, '}')
+}
+
+// required rejects a required identifier that is blank.
+func (e *encoder) required(field, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return e.invalid(field, "is required")
+	}
+	return nil
+}
+
+// --- the core calls ---
+
+func (m Identify) appendMessage(e *encoder) error {
+	e.typ = "identify"
+	if strings.TrimSpace(m.UserID) == "" && strings.TrimSpace(m.AnonymousID) == "" {
+		if email, _ := m.Traits["email"].(string); strings.TrimSpace(email) == "" {
+			return e.invalid("userId", "userId, anonymousId or traits.email is required")
+		}
+	}
+	e.begin("identify", "", m.MessageID, m.Timestamp)
+	e.str("userId", m.UserID)
+	e.str("anonymousId", m.AnonymousID)
+	if err := e.object("traits", m.Traits); err != nil {
+		return err
+	}
+	return e.end(m.Context, m.Integrations)
+}
+
+func (m Track) appendMessage(e *encoder) error {
+	event := strings.TrimSpace(m.Event)
+	e.typ, e.event = "track", event
+	if event == "" {
+		return e.invalid("event", "event name is required")
+	}
+	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
+		return err
+	}
+	e.begin("track", event, m.MessageID, m.Timestamp)
+	e.str("userId", m.UserID)
+	e.str("anonymousId", m.AnonymousID)
+	if err := e.object("properties", m.Properties); err != nil {
+		return err
+	}
+	return e.end(m.Context, m.Integrations)
+}
+
+func (m Page) appendMessage(e *encoder) error {
+	return e.named("page", m.UserID, m.AnonymousID, m.Name, m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
+}
+
+func (m Screen) appendMessage(e *encoder) error {
+	return e.named("screen", m.UserID, m.AnonymousID, m.Name, m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
+}
+
+// named encodes a page or screen call.
+func (e *encoder) named(typ, userID, anonymousID, name string, props Properties, messageID string, ts time.Time, ctx *Context, integ Integrations) error {
+	e.typ = typ
+	if err := e.requireIdentity(userID, anonymousID); err != nil {
+		return err
+	}
+	e.begin(typ, "", messageID, ts)
+	e.str("userId", userID)
+	e.str("anonymousId", anonymousID)
+	e.str("name", name)
+	if err := e.object("properties", props); err != nil {
+		return err
+	}
+	return e.end(ctx, integ)
+}
+
+func (m Group) appendMessage(e *encoder) error {
+	e.typ = "group"
+	if err := e.required("groupId", m.GroupID); err != nil {
+		return err
+	}
+	objectType := m.ObjectTypeID
+	if v, ok := m.Traits["object_type_id"]; ok {
+		s, isString := v.(string)
+		switch {
+		case !isString:
+			return e.invalid("traits.object_type_id", "must be a string holding an integer, such as \"1\"")
+		case objectType != "" && s != objectType:
+			return e.invalid("objectTypeId", "objectTypeId "+strconv.Quote(objectType)+" disagrees with traits.object_type_id "+strconv.Quote(s))
+		}
+		if err := checkObjectType(e, "traits.object_type_id", s); err != nil {
+			return err
+		}
+	}
+	if objectType != "" {
+		if err := checkObjectType(e, "objectTypeId", objectType); err != nil {
+			return err
+		}
+	}
+	e.begin("group", "", m.MessageID, m.Timestamp)
+	e.str("userId", m.UserID)
+	e.str("anonymousId", m.AnonymousID)
+	e.str("groupId", m.GroupID)
+	e.str("objectTypeId", objectType)
+	if len(m.Traits) > 0 || len(m.RelationshipAttributes) > 0 {
+		e.buf = jsonw.AppendKey(e.buf, "traits")
+		e.buf = append(e.buf, '{')
+		if len(m.RelationshipAttributes) > 0 {
+			if err := e.object("relationshipAttributes", m.RelationshipAttributes); err != nil {
+				return e.wrap("traits", err)
+			}
+		}
+		if err := e.extra("traits", m.Traits, func(k string) bool {
+			return k == "relationshipAttributes" && len(m.RelationshipAttributes) > 0
+		}); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, '}')
+	}
+	return e.end(m.Context, m.Integrations)
+}
+
+// checkObjectType checks that v is a stringified positive integer.
+func checkObjectType(e *encoder, field, v string) error {
+	if n, err := strconv.ParseUint(v, 10, 32); err != nil || n == 0 {
+		return e.invalid(field, "must be a positive integer in a string, such as \"1\", not "+strconv.Quote(v))
+	}
+	return nil
+}
+
+func (m Alias) appendMessage(e *encoder) error {
+	e.typ = "alias"
+	if err := e.required("previousId", m.PreviousID); err != nil {
+		return err
+	}
+	if err := e.required("userId", m.UserID); err != nil {
+		return err
+	}
+	e.begin("alias", "", m.MessageID, m.Timestamp)
+	e.str("userId", m.UserID)
+	e.str("previousId", m.PreviousID)
+	return e.end(m.Context, m.Integrations)
+}
+
+// --- message ids ---
+
+// randPool hands out buffers of random bytes, refilled from crypto/rand
+// 4 KiB at a time, so that a message id costs no system call.
+var randPool = sync.Pool{New: func() any { return &randBuf{off: len(randBuf{}.b)} }}
+
+type randBuf struct {
+	b   [4096]byte
+	off int
+}
+
+func (r *randBuf) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if r.off == len(r.b) {
+			if _, err := rand.Read(r.b[:]); err != nil {
+				return n, err
+			}
+			r.off = 0
+		}
+		c := copy(p[n:], r.b[r.off:])
+		r.off += c
+		n += c
+	}
+	return n, nil
+}
+
+// appendUUID appends a random (version 4) UUID in its canonical text form.
+func appendUUID(dst []byte) []byte {
+	r := randPool.Get().(*randBuf)
+	u, err := uuid.NewRandomFromReader(r)
+	randPool.Put(r)
+	if err != nil {
+		// crypto/rand does not fail on supported platforms; fall back
+		// to the package's own reader rather than send no id.
+		u = uuid.New()
+	}
+	const hexDigits = "0123456789abcdef"
+	for i, b := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xF])
+	}
+	return dst
+}

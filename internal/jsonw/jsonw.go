@@ -1,0 +1,477 @@
+// Package jsonw appends JSON to byte slices without reflection for the
+// common value types, and with encoding/json as the fallback for the rest.
+//
+// Every function appends to dst and returns the extended slice, in the style
+// of strconv.AppendInt. Output is compact and deterministic: map keys are
+// sorted, as encoding/json sorts them. Strings are escaped as encoding/json
+// escapes them, except that <, > and & are not HTML-escaped; invalid UTF-8 is
+// replaced by U+FFFD, as encoding/json does.
+package jsonw
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxDepth is the deepest nesting of maps and slices AppendValue accepts.
+const MaxDepth = 64
+
+// TimeLayout is the layout of every timestamp this library writes: ISO-8601 in
+// UTC with milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// Error is an encoding failure at a path inside a value, such as
+// "products[1].price".
+type Error struct {
+	Path   string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
+
+// Prefix returns err with prefix prepended to its path, if err is an *Error.
+func Prefix(err error, prefix string) error {
+	var je *Error
+	if !errors.As(err, &je) {
+		return err
+	}
+	p := prefix
+	if je.Path != "" {
+		if je.Path[0] == '[' {
+			p += je.Path
+		} else {
+			p += "." + je.Path
+		}
+	}
+	return &Error{Path: p, Reason: je.Reason}
+}
+
+const hex = "0123456789abcdef"
+
+// safe[b] is true when ASCII byte b needs no escaping inside a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for i := 0x20; i < utf8.RuneSelf; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
+// AppendString appends s as a quoted, escaped JSON string.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		// U+2028 and U+2029 are valid JSON but break JavaScript; escape
+		// them as encoding/json does.
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// AppendKey appends `"key":`, preceded by a comma unless dst ends with '{'
+// or '['.
+func AppendKey(dst []byte, key string) []byte {
+	if n := len(dst); n > 0 && dst[n-1] != '{' && dst[n-1] != '[' {
+		dst = append(dst, ',')
+	}
+	dst = AppendString(dst, key)
+	return append(dst, ':')
+}
+
+// AppendFloat appends f as encoding/json formats a float64. NaN and
+// infinities have no JSON form and are an error.
+func AppendFloat(dst []byte, f float64, bits int) ([]byte, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return dst, &Error{Reason: "number " + strconv.FormatFloat(f, 'g', -1, bits) + " has no JSON form"}
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		// Clean up e-09 to e-9, as encoding/json does.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// AppendTime appends t in UTC as a quoted TimeLayout string.
+func AppendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, TimeLayout)
+	return append(dst, '"')
+}
+
+// AppendBool appends true or false.
+func AppendBool(dst []byte, b bool) []byte {
+	return strconv.AppendBool(dst, b)
+}
+
+var keysPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s }}
+
+// AppendValue appends the JSON encoding of v. Common types (strings,
+// numbers, bools, nil, time.Time, maps with string keys and slices of
+// them) are written directly; other types go through their MarshalJSON or
+// MarshalText methods or encoding/json. Values JSON cannot hold (NaN,
+// infinities, channels, funcs, complex numbers, cycles, nesting deeper
+// than MaxDepth) are an *Error naming the path to the value.
+func AppendValue(dst []byte, v any) ([]byte, error) {
+	return appendValue(dst, v, 0)
+}
+
+func appendValue(dst []byte, v any, depth int) ([]byte, error) {
+	if depth > MaxDepth {
+		return dst, &Error{Reason: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return AppendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
+	case float64:
+		return AppendFloat(dst, x, 64)
+	case float32:
+		return AppendFloat(dst, float64(x), 32)
+	case time.Time:
+		// As encoding/json writes it (RFC 3339 with the value's own zone),
+		// so a trait holding a time means what the caller wrote.
+		if y := x.Year(); y < 0 || y > 9999 {
+			return dst, &Error{Reason: "time year outside of range [0,9999]"}
+		}
+		dst = append(dst, '"')
+		dst = x.AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"'), nil
+	case json.Number:
+		if x == "" {
+			return append(dst, '0'), nil
+		}
+		if !json.Valid([]byte(x)) {
+			return dst, &Error{Reason: fmt.Sprintf("invalid number literal %q", string(x))}
+		}
+		return append(dst, x...), nil
+	case json.RawMessage:
+		return appendMarshaled(dst, x)
+	case map[string]any:
+		return appendMap(dst, x, depth)
+	case []any:
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendValue(dst, e, depth+1); err != nil {
+				return dst, Prefix(err, "["+strconv.Itoa(i)+"]")
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, e)
+		}
+		return append(dst, ']'), nil
+	case map[string]string:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		keys := sortedKeys(x)
+		dst = append(dst, '{')
+		for i, k := range *keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = AppendString(dst, x[k])
+		}
+		putKeys(keys)
+		return append(dst, '}'), nil
+	case json.Marshaler:
+		return appendMarshaler(dst, x)
+	case encoding.TextMarshaler:
+		if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		text, err := x.MarshalText()
+		if err != nil {
+			return dst, &Error{Reason: err.Error()}
+		}
+		return AppendString(dst, string(text)), nil
+	}
+	return appendReflect(dst, v, depth)
+}
+
+// appendMap writes m with sorted keys.
+func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	keys := sortedKeys(m)
+	defer putKeys(keys)
+	dst = append(dst, '{')
+	for i, k := range *keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = appendValue(dst, m[k], depth+1); err != nil {
+			return dst, Prefix(err, k)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// AppendMapEntries appends the entries of m, sorted by key, as `"k":v`
+// pairs, each preceded by a comma unless dst ends with '{'. Keys for which
+// skip returns true are left out. It lets a typed struct and a map of extra
+// keys share one JSON object.
+func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+	if len(m) == 0 {
+		return dst, nil
+	}
+	keys := sortedKeys(m)
+	defer putKeys(keys)
+	for _, k := range *keys {
+		if skip != nil && skip(k) {
+			continue
+		}
+		dst = AppendKey(dst, k)
+		var err error
+		if dst, err = appendValue(dst, m[k], 1); err != nil {
+			return dst, Prefix(err, k)
+		}
+	}
+	return dst, nil
+}
+
+func sortedKeys[V any](m map[string]V) *[]string {
+	kp := keysPool.Get().(*[]string)
+	keys := (*kp)[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	*kp = keys
+	return kp
+}
+
+func putKeys(kp *[]string) {
+	if cap(*kp) > 1024 {
+		return
+	}
+	clear(*kp)
+	*kp = (*kp)[:0]
+	keysPool.Put(kp)
+}
+
+func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
+	if rv := reflect.ValueOf(m); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return append(dst, "null"...), nil
+	}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		return dst, &Error{Reason: err.Error()}
+	}
+	return appendMarshaled(dst, b)
+}
+
+// appendMarshaled appends JSON produced elsewhere after checking and
+// compacting it, so a bad MarshalJSON cannot corrupt a batch.
+func appendMarshaled(dst []byte, b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return append(dst, "null"...), nil
+	}
+	if !json.Valid(b) {
+		return dst, &Error{Reason: "MarshalJSON returned invalid JSON"}
+	}
+	var w bytes.Buffer
+	if err := json.Compact(&w, b); err != nil {
+		return dst, &Error{Reason: err.Error()}
+	}
+	return append(dst, w.Bytes()...), nil
+}
+
+// appendReflect handles named map and slice types (such as a user's
+// map[string]int or a named Properties type) and everything else through
+// encoding/json.
+func appendReflect(dst []byte, v any, depth int) ([]byte, error) {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Map:
+		if rv.Type().Key().Kind() != reflect.String {
+			break
+		}
+		if rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		if rv.Type().ConvertibleTo(mapType) && rv.Type().Key() == stringType {
+			return appendMap(dst, rv.Convert(mapType).Interface().(map[string]any), depth)
+		}
+		keys := make([]string, 0, rv.Len())
+		for _, k := range rv.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			var err error
+			kv := reflect.ValueOf(k).Convert(rv.Type().Key())
+			if dst, err = appendValue(dst, rv.MapIndex(kv).Interface(), depth+1); err != nil {
+				return dst, Prefix(err, k)
+			}
+		}
+		return append(dst, '}'), nil
+	case reflect.Slice, reflect.Array:
+		if rv.Kind() == reflect.Slice {
+			if rv.IsNil() {
+				return append(dst, "null"...), nil
+			}
+			if rv.Type().Elem().Kind() == reflect.Uint8 {
+				break // []byte is base64, as encoding/json writes it
+			}
+		}
+		dst = append(dst, '[')
+		for i := 0; i < rv.Len(); i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendValue(dst, rv.Index(i).Interface(), depth+1); err != nil {
+				return dst, Prefix(err, "["+strconv.Itoa(i)+"]")
+			}
+		}
+		return append(dst, ']'), nil
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return append(dst, "null"...), nil
+		}
+		return appendValue(dst, rv.Elem().Interface(), depth+1)
+	case reflect.Float32, reflect.Float64:
+		return AppendFloat(dst, rv.Float(), rv.Type().Bits())
+	case reflect.String:
+		return AppendString(dst, rv.String()), nil
+	case reflect.Bool:
+		return strconv.AppendBool(dst, rv.Bool()), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(dst, rv.Int(), 10), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(dst, rv.Uint(), 10), nil
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return dst, &Error{Reason: "unsupported value of type " + rv.Type().String()}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		var ue *json.UnsupportedValueError
+		var ute *json.UnsupportedTypeError
+		switch {
+		case errors.As(err, &ue):
+			return dst, &Error{Reason: "unsupported value: " + ue.Str}
+		case errors.As(err, &ute):
+			return dst, &Error{Reason: "unsupported value of type " + ute.Type.String()}
+		}
+		return dst, &Error{Reason: err.Error()}
+	}
+	return append(dst, b...), nil
+}
+
+var (
+	mapType    = reflect.TypeFor[map[string]any]()
+	stringType = reflect.TypeFor[string]()
+)

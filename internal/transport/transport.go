@@ -1,0 +1,183 @@
+// Package transport sends request bodies to the API through
+// go-retryablehttp with this library's retry policy.
+package transport
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Policy is the retry policy.
+type Policy struct {
+	// MaxAttempts is the number of attempts, the first included.
+	MaxAttempts int
+	// WaitMin and WaitMax bound the exponential backoff.
+	WaitMin, WaitMax time.Duration
+	// MaxRetryAfter caps a Retry-After wait.
+	MaxRetryAfter time.Duration
+}
+
+// Retryable reports whether the client retries a response with this status:
+// 408, 429 and every 5xx but 501.
+func Retryable(status int) bool {
+	switch {
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
+		return true
+	case status == http.StatusNotImplemented:
+		return false
+	case status >= 500 && status <= 599:
+		return true
+	}
+	return false
+}
+
+// CheckRetry decides whether to retry: network errors that may pass (as
+// retryablehttp's default policy judges them: not a bad certificate, scheme
+// or redirect loop) and retryable statuses. It never retries once ctx has
+// ended.
+func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	return Retryable(resp.StatusCode), nil
+}
+
+// ParseRetryAfter reads a Retry-After header value: delay-seconds or an
+// HTTP-date, relative to now. It reports false for a missing or malformed
+// value. A date in the past means no wait.
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if v[0] >= '0' && v[0] <= '9' {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return time.Duration(1<<63 - 1), true
+			}
+			return 0, false
+		}
+		if secs > int64((1<<63-1)/time.Second) {
+			return time.Duration(1<<63 - 1), true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// Backoff returns the wait before attempt number attempt+1 (attempt counts
+// from 0): the Retry-After of a retryable answer, capped at MaxRetryAfter,
+// or else a random wait in [w/2, w] with w = WaitMin·2^attempt capped at
+// WaitMax.
+func (p Policy) Backoff(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && Retryable(resp.StatusCode) {
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, p.MaxRetryAfter)
+		}
+	}
+	w := p.WaitMax
+	if attempt < 32 {
+		if exp := p.WaitMin << attempt; exp > 0 && exp < p.WaitMax {
+			w = exp
+		}
+	}
+	half := w / 2
+	return half + rand.N(w-half+1)
+}
+
+// Sender sends request bodies one at a time through its own
+// retryablehttp client. It is not safe for concurrent use: the client's
+// sender goroutines each own one.
+type Sender struct {
+	rc *retryablehttp.Client
+
+	// OnAttempt, if set, is called before every attempt, counting from 0.
+	OnAttempt func(attempt int)
+	// OnRetry, if set, is called when a failed attempt will be retried
+	// after wait; status is 0 when no answer came, and err says why.
+	OnRetry func(attempt int, wait time.Duration, status int, err error)
+
+	lastErr error
+}
+
+// NewSender returns a Sender that sends with hc under the policy.
+func NewSender(hc *http.Client, p Policy) *Sender {
+	s := &Sender{}
+	s.rc = &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: p.WaitMin,
+		RetryWaitMax: p.WaitMax,
+		RetryMax:     p.MaxAttempts - 1,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			s.lastErr = err
+			return CheckRetry(ctx, resp, err)
+		},
+		Backoff: func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+			wait := p.Backoff(min, max, attempt, resp)
+			if s.OnRetry != nil {
+				status := 0
+				if resp != nil {
+					status = resp.StatusCode
+				}
+				s.OnRetry(attempt, wait, status, s.lastErr)
+			}
+			return wait
+		},
+		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+			if s.OnAttempt != nil {
+				s.OnAttempt(attempt)
+			}
+		},
+	}
+	return s
+}
+
+// Do sends body to url with the given headers and returns the final status
+// and the start of the body of a non-2xx answer. A non-nil error means no
+// answer came (network failure, timeout or ctx ended).
+func (s *Sender) Do(ctx context.Context, url string, header http.Header, body []byte) (status int, excerpt string, err error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	if err != nil {
+		return 0, "", err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := s.rc.Do(req)
+	if err != nil {
+		if resp != nil {
+			drain(resp)
+		}
+		return 0, "", err
+	}
+	defer drain(resp)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		excerpt = strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
+	}
+	return resp.StatusCode, excerpt, nil
+}
+
+// drain reads a little of the body so the connection can be reused, then
+// closes it.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+}

@@ -1,0 +1,443 @@
+package analytics
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults of the options. Each can be changed with the option named in its
+// comment.
+const (
+	// DefaultBatchSize is the most messages in one request (WithBatchSize).
+	DefaultBatchSize = 250
+	// DefaultFlushInterval is how long a message may wait for a batch to
+	// fill before it is sent anyway (WithFlushInterval).
+	DefaultFlushInterval = 5 * time.Second
+	// DefaultQueueCapacity is the most messages waiting to be sent
+	// (WithQueueCapacity).
+	DefaultQueueCapacity = 10_000
+	// DefaultQueueMaxBytes is the most encoded bytes waiting to be sent
+	// (WithQueueMaxBytes).
+	DefaultQueueMaxBytes = 32 << 20
+	// DefaultMaxInFlight is how many batches may be sent at once
+	// (WithMaxInFlight).
+	DefaultMaxInFlight = 4
+	// DefaultMaxAttempts is how many times one batch is tried before it is
+	// given up (WithMaxAttempts).
+	DefaultMaxAttempts = 8
+	// DefaultRetryWaitMin and DefaultRetryWaitMax bound the exponential
+	// backoff between attempts (WithRetryWait).
+	DefaultRetryWaitMin = 250 * time.Millisecond
+	DefaultRetryWaitMax = 15 * time.Second
+	// DefaultMaxRetryAfter caps how long a Retry-After header makes the
+	// client wait (WithMaxRetryAfter).
+	DefaultMaxRetryAfter = 60 * time.Second
+	// DefaultMaxRetryTime is how long one batch may be retried in all,
+	// waits included (WithMaxRetryTime).
+	DefaultMaxRetryTime = 5 * time.Minute
+	// DefaultRequestTimeout bounds one HTTP attempt (WithRequestTimeout).
+	DefaultRequestTimeout = 15 * time.Second
+	// DefaultShutdownTimeout is how long Close waits for delivery
+	// (WithShutdownTimeout).
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Limits of the Customer.io Data Pipelines API. The API answers 200 to a
+// request over a limit and silently drops it, so the client enforces them.
+// They are counted in bytes of 1,000, which is safe under either reading of
+// the documented "32KB" and "500KB".
+const (
+	// MaxMessageBytes is the largest encoded message (call) the client
+	// sends. Enqueue rejects a larger one with ErrMessageTooLarge.
+	MaxMessageBytes = 32_000
+	// MaxBatchBytes is the largest request body the client sends,
+	// envelope included (before any gzip compression).
+	MaxBatchBytes = 500_000
+	// MaxBatchSize is the largest value WithBatchSize accepts.
+	MaxBatchSize = 10_000
+)
+
+// Region is a Customer.io data center.
+type Region string
+
+// The Customer.io regions. Pass one to WithRegion.
+const (
+	RegionUS Region = "us"
+	RegionEU Region = "eu"
+)
+
+// Endpoint returns the API base URL of the region, or "" for an unknown
+// region.
+func (r Region) Endpoint() string {
+	switch r {
+	case RegionUS:
+		return "https://cdp.customer.io/v1"
+	case RegionEU:
+		return "https://cdp-eu.customer.io/v1"
+	}
+	return ""
+}
+
+// An Option configures a Client. Options check their arguments; New returns
+// the first error.
+type Option func(*config) error
+
+// Result is the final outcome of one message, passed to the WithCallback
+// function.
+type Result struct {
+	// MessageID is the messageId the message was sent with.
+	MessageID string
+	// Type is the message type: "identify", "track", and so on.
+	Type string
+	// Event is the event name of a track message.
+	Event string
+	// Err is nil if the API accepted the message. Otherwise it says why
+	// the message will not be delivered: an *APIError, a network error, or
+	// a context error when Shutdown's context ended first.
+	Err error
+}
+
+type config struct {
+	endpoint        string
+	batchSize       int
+	flushInterval   time.Duration
+	queueCapacity   int
+	queueMaxBytes   int
+	maxInFlight     int
+	maxAttempts     int
+	retryWaitMin    time.Duration
+	retryWaitMax    time.Duration
+	maxRetryAfter   time.Duration
+	maxRetryTime    time.Duration
+	requestTimeout  time.Duration
+	shutdownTimeout time.Duration
+	httpClient      *http.Client
+	logger          *slog.Logger
+	gzip            bool
+	allowHTTP       bool
+	callback        func(Result)
+	now             func() time.Time
+	newID           func() string
+}
+
+func defaultConfig() config {
+	return config{
+		endpoint:        RegionUS.Endpoint(),
+		batchSize:       DefaultBatchSize,
+		flushInterval:   DefaultFlushInterval,
+		queueCapacity:   DefaultQueueCapacity,
+		queueMaxBytes:   DefaultQueueMaxBytes,
+		maxInFlight:     DefaultMaxInFlight,
+		maxAttempts:     DefaultMaxAttempts,
+		retryWaitMin:    DefaultRetryWaitMin,
+		retryWaitMax:    DefaultRetryWaitMax,
+		maxRetryAfter:   DefaultMaxRetryAfter,
+		maxRetryTime:    DefaultMaxRetryTime,
+		requestTimeout:  DefaultRequestTimeout,
+		shutdownTimeout: DefaultShutdownTimeout,
+		now:             time.Now,
+	}
+}
+
+func optionError(name, format string, args ...any) error {
+	return fmt.Errorf("analytics: %s: %s", name, fmt.Sprintf(format, args...))
+}
+
+// WithRegion sends to the API of region r (RegionUS, the default, or
+// RegionEU).
+func WithRegion(r Region) Option {
+	return func(c *config) error {
+		ep := r.Endpoint()
+		if ep == "" {
+			return optionError("WithRegion", "unknown region %q (want %q or %q)", string(r), RegionUS, RegionEU)
+		}
+		c.endpoint = ep
+		return nil
+	}
+}
+
+// WithEndpoint sends to the API at baseURL instead of a region's: batches are
+// POSTed to baseURL + "/batch". A bare host such as
+// "https://cdp-eu.customer.io" means "https://cdp-eu.customer.io/v1", as
+// Customer.io's other libraries take it. The URL must be https, or http for
+// a loopback host (localhost, 127.0.0.0/8, ::1); plain http to any other
+// host needs WithAllowHTTP. It must not carry credentials, a query or a
+// fragment.
+func WithEndpoint(baseURL string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(baseURL)
+		if err != nil {
+			return optionError("WithEndpoint", "malformed URL: %v", err)
+		}
+		switch {
+		case u.Scheme != "http" && u.Scheme != "https":
+			return optionError("WithEndpoint", "URL %q must start with https:// or http://", baseURL)
+		case u.Host == "" || u.Hostname() == "":
+			return optionError("WithEndpoint", "URL %q has no host", baseURL)
+		case u.User != nil:
+			return optionError("WithEndpoint", "URL must not carry credentials; the API key is passed to New")
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			return optionError("WithEndpoint", "URL %q must not have a query or fragment", baseURL)
+		}
+		path := strings.TrimRight(u.Path, "/")
+		if path == "" {
+			path = "/v1"
+		}
+		u.Path, u.RawPath = path, ""
+		c.endpoint = u.String()
+		return nil
+	}
+}
+
+// WithAllowHTTP permits a plain http:// endpoint on a host that is not a
+// loopback address. The API key then crosses the network in clear text, so
+// use it only for a trusted proxy or test network.
+func WithAllowHTTP(allow bool) Option {
+	return func(c *config) error { c.allowHTTP = allow; return nil }
+}
+
+// WithBatchSize sets the most messages sent in one request, from 1 to
+// MaxBatchSize (default DefaultBatchSize). A batch is also cut before it
+// would exceed MaxBatchBytes.
+func WithBatchSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > MaxBatchSize {
+			return optionError("WithBatchSize", "%d is out of range [1, %d]", n, MaxBatchSize)
+		}
+		c.batchSize = n
+		return nil
+	}
+}
+
+// WithFlushInterval sets how often queued messages are sent when no batch
+// has filled up (default DefaultFlushInterval). It must be positive.
+func WithFlushInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithFlushInterval", "interval %v must be positive", d)
+		}
+		c.flushInterval = d
+		return nil
+	}
+}
+
+// WithHTTPClient sends requests with hc instead of a client of the library's
+// own. Its Transport, Jar and redirect policy are used; if hc.Timeout is zero
+// or larger than the per-attempt timeout (WithRequestTimeout), the
+// per-attempt timeout applies. hc itself is never modified.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return optionError("WithHTTPClient", "nil *http.Client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithLogger logs to l instead of slog.Default(). The client logs nothing on
+// the happy path above slog.LevelDebug: retries and dropped messages at
+// Warn, messages given up at Error. The API key is never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return optionError("WithLogger", "nil *slog.Logger (use slog.New(slog.DiscardHandler) for silence)")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithQueueCapacity sets the most messages that may wait to be sent (default
+// DefaultQueueCapacity). Beyond it Enqueue returns ErrQueueFull.
+func WithQueueCapacity(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return optionError("WithQueueCapacity", "capacity %d must be at least 1", n)
+		}
+		c.queueCapacity = n
+		return nil
+	}
+}
+
+// WithQueueMaxBytes sets the most encoded bytes that may wait to be sent
+// (default DefaultQueueMaxBytes). It must be at least MaxMessageBytes, so
+// that any valid message fits into an empty queue.
+func WithQueueMaxBytes(n int) Option {
+	return func(c *config) error {
+		if n < MaxMessageBytes {
+			return optionError("WithQueueMaxBytes", "%d bytes is less than MaxMessageBytes (%d)", n, MaxMessageBytes)
+		}
+		c.queueMaxBytes = n
+		return nil
+	}
+}
+
+// WithMaxInFlight sets how many batches may be sent at once, from 1 to 64
+// (default DefaultMaxInFlight). Each is sent by one goroutine of a fixed
+// pool.
+func WithMaxInFlight(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 64 {
+			return optionError("WithMaxInFlight", "%d is out of range [1, 64]", n)
+		}
+		c.maxInFlight = n
+		return nil
+	}
+}
+
+// WithMaxAttempts sets how many times one batch is tried, first attempt
+// included, from 1 to 100 (default DefaultMaxAttempts).
+func WithMaxAttempts(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 100 {
+			return optionError("WithMaxAttempts", "%d is out of range [1, 100]", n)
+		}
+		c.maxAttempts = n
+		return nil
+	}
+}
+
+// WithRetryWait sets the bounds of the exponential backoff between attempts
+// (defaults DefaultRetryWaitMin and DefaultRetryWaitMax). The wait before
+// retry n is drawn at random from [w/2, w] with w = min·2ⁿ⁻¹, capped at
+// max, unless the API sent Retry-After.
+func WithRetryWait(min, max time.Duration) Option {
+	return func(c *config) error {
+		if min <= 0 || max < min {
+			return optionError("WithRetryWait", "need 0 < min <= max, got min %v, max %v", min, max)
+		}
+		c.retryWaitMin, c.retryWaitMax = min, max
+		return nil
+	}
+}
+
+// WithMaxRetryAfter caps the wait a Retry-After header asks for (default
+// DefaultMaxRetryAfter). A longer Retry-After waits this long.
+func WithMaxRetryAfter(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithMaxRetryAfter", "%v must be positive", d)
+		}
+		c.maxRetryAfter = d
+		return nil
+	}
+}
+
+// WithMaxRetryTime bounds the time one batch may spend being tried, waits
+// included (default DefaultMaxRetryTime). When it runs out, the batch's
+// messages are reported as not delivered.
+func WithMaxRetryTime(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithMaxRetryTime", "%v must be positive", d)
+		}
+		c.maxRetryTime = d
+		return nil
+	}
+}
+
+// WithRequestTimeout bounds one HTTP attempt (default
+// DefaultRequestTimeout). An attempt that times out is retried.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithRequestTimeout", "%v must be positive", d)
+		}
+		c.requestTimeout = d
+		return nil
+	}
+}
+
+// WithShutdownTimeout sets how long Close waits for queued and in-flight
+// messages to be delivered (default DefaultShutdownTimeout).
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithShutdownTimeout", "%v must be positive", d)
+		}
+		c.shutdownTimeout = d
+		return nil
+	}
+}
+
+// WithGzip compresses request bodies with gzip when enabled (default off).
+// The size limits apply to the uncompressed body.
+func WithGzip(enabled bool) Option {
+	return func(c *config) error { c.gzip = enabled; return nil }
+}
+
+// WithCallback calls fn once with the final outcome of every message that
+// Enqueue accepted: delivered, rejected by the API, given up after retries,
+// or abandoned when Shutdown's context ended.
+//
+// fn is called from the client's sender goroutines (several may call it at
+// once, up to WithMaxInFlight), in order within one batch, after the
+// batch's request has finished. It must be safe for concurrent use and
+// return quickly: a slow fn delays delivery of later batches. It must not
+// call Flush, Shutdown or Close on the same client.
+func WithCallback(fn func(Result)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return optionError("WithCallback", "nil function")
+		}
+		c.callback = fn
+		return nil
+	}
+}
+
+// WithClock makes the client read the time from now instead of time.Now:
+// for messages without a Timestamp and for sentAt. It is meant for
+// deterministic tests.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return optionError("WithClock", "nil function")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithMessageIDs makes the client take the messageId of messages that have
+// none from next instead of a random UUID. It is meant for deterministic
+// tests; next must be safe for concurrent use.
+func WithMessageIDs(next func() string) Option {
+	return func(c *config) error {
+		if next == nil {
+			return optionError("WithMessageIDs", "nil function")
+		}
+		c.newID = next
+		return nil
+	}
+}
+
+func (c *config) check() error {
+	u, err := url.Parse(c.endpoint)
+	if err != nil {
+		return optionError("WithEndpoint", "malformed URL: %v", err)
+	}
+	if u.Scheme == "http" && !c.allowHTTP && !isLoopback(u.Hostname()) {
+		return optionError("WithEndpoint", "plain http to non-loopback host %q would send the API key in clear text; use https or WithAllowHTTP(true)", u.Hostname())
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+var errEmptyKey = errors.New("analytics: New: empty API key")
