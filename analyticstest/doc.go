@@ -1,0 +1,66 @@
+// Package analyticstest provides a fake Customer.io Data Pipelines API for
+// tests of code that uses github.com/cdpkit/analytics-go.
+//
+// NewServer starts the fake on a loopback address; NewTransport gives the
+// same fake as an http.RoundTripper, without a socket. Both embed a
+// Recorder, which holds what was received and scripts the answers:
+//
+//	func TestCheckout(t *testing.T) {
+//		srv := analyticstest.NewServer(t, analyticstest.WithAPIKey("test-key"))
+//		client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		defer client.Close()
+//
+//		checkout(client, "user-42") // the code under test
+//
+//		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//		defer cancel()
+//		if err := client.Flush(ctx); err != nil {
+//			t.Fatal(err)
+//		}
+//		orders := srv.ByEvent("Order Completed")
+//		if len(orders) != 1 || orders[0].UserID != "user-42" {
+//			t.Errorf("Order Completed events: %v", orders)
+//		}
+//	}
+//
+// # The wire
+//
+// The fake serves POST /v1/batch only, with the API key as the basic-auth
+// user name and an empty password, a JSON body of the form
+// {"batch":[...],"sentAt":"..."}, optionally gzip-encoded. It enforces the
+// API's size limits, MaxMessageBytes per message and MaxRequestBytes per
+// decoded request body. A request that breaks a rule is recorded as a
+// Violation and fails the test at once through t.Errorf, unless the fake was
+// made WithViolationsAllowed. Like the real API, the fake answers an
+// oversize request with 200 but drops it; other violations are answered
+// with an error status (see ViolationKind).
+//
+// The fake checks what the API requires, not everything this library's
+// client promises (a messageId, a timestamp and context.library on every
+// message): assert those in your own tests if they matter to you.
+//
+// # Requests and messages
+//
+// Requests returns every request, whatever its fate. Messages, and the
+// helpers built on it (Find, ByType, ByEvent, ByUser, WaitForMessages),
+// return only accepted messages: those of requests answered with a 2xx
+// status that broke no rule. So a batch answered 500 and then sent again
+// and answered 200 counts once, as it would in Customer.io.
+//
+// # Scripting answers
+//
+// By default every valid request is answered 200. Script queues answers for
+// the next requests, and SetDefault changes the answer given when the
+// queue is empty:
+//
+//	srv.Script(
+//		analyticstest.Response{Status: 500},
+//		analyticstest.Response{Status: 429, RetryAfter: "1"},
+//		analyticstest.Response{CloseConnection: true},
+//		analyticstest.Response{Delay: 2 * time.Second},
+//	)
+//	srv.SetDefault(analyticstest.Response{Status: 503})
+package analyticstest
