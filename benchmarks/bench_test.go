@@ -1,0 +1,270 @@
+package benchmarks
+
+import (
+	"flag"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+var burstFlag = flag.Int("burst", 0, "events in one BenchmarkBurstMemory burst (0: 1,000,000, or 10,000 under -short or CI)")
+
+func burstSize() int {
+	if *burstFlag > 0 {
+		return *burstFlag
+	}
+	if testing.Short() || os.Getenv("CI") != "" {
+		return 10_000
+	}
+	return 1_000_000
+}
+
+// ---- End to end: Enqueue → delivered, Close included ----
+
+func BenchmarkE2EOrderCompleted(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) { benchE2E(b, s, false, benchClient.TrackOrder) })
+}
+
+func BenchmarkE2ETrack3Props(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) { benchE2E(b, s, false, benchClient.Track3) })
+}
+
+func BenchmarkE2EIdentify5Traits(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) { benchE2E(b, s, false, benchClient.Identify5) })
+}
+
+// BenchmarkE2EOrderCompletedGzip is BenchmarkE2EOrderCompleted with request
+// compression. Neither Segment v3 nor posthog-go can compress request bodies,
+// so their sub-benchmarks are skipped.
+func BenchmarkE2EOrderCompletedGzip(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) {
+		if !s.gzip {
+			b.Skip("no request compression")
+		}
+		benchE2E(b, s, true, benchClient.TrackOrder)
+	})
+}
+
+// benchE2E sends b.N events from one goroutine and closes the client, all
+// timed; one op is one event.
+func benchE2E(b *testing.B, s sdk, gzip bool, send func(benchClient) error) {
+	sk, c := startClient(b, s, gzip)
+	b.ResetTimer()
+	for range b.N {
+		if err := send(c); err != nil {
+			b.Fatalf("enqueue: %v", err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		b.Fatalf("close: %v", err)
+	}
+	b.StopTimer()
+	st := sk.Stats()
+	if st.Events != int64(b.N) || st.Bad != 0 {
+		b.Fatalf("sink counted %d events (%d bad requests), want %d", st.Events, st.Bad, b.N)
+	}
+	b.ReportMetric(float64(st.WireBytes)/float64(b.N), "wire-B/event")
+	b.ReportMetric(float64(st.JSONBytes)/float64(b.N), "json-B/event")
+}
+
+// ---- Enqueue only, against a stalled sink ----
+
+func BenchmarkEnqueue1Producer(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) { benchEnqueue(b, s, 1) })
+}
+
+func BenchmarkEnqueue8Producers(b *testing.B) {
+	forEachSDK(b, func(b *testing.B, s sdk) { benchEnqueue(b, s, 8) })
+}
+
+// sampleEvery: the latency of every sampleEvery-th Enqueue call is recorded,
+// which keeps the two clock reads out of most calls.
+const sampleEvery = 8
+
+// benchEnqueue measures the caller's cost of enqueueing Order Completed from
+// producers goroutines while the sink holds every request. One op is one
+// Enqueue call; ns/op is wall time over all calls.
+func benchEnqueue(b *testing.B, s sdk, producers int) {
+	sk, c := startClient(b, s, false)
+	sk.Stall()
+
+	type result struct {
+		lat      []int64
+		rejected int
+	}
+	results := make([]result, producers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := range producers {
+		n := b.N / producers
+		if p == 0 {
+			n += b.N % producers
+		}
+		results[p].lat = make([]int64, 0, n/sampleEvery+1)
+		wg.Add(1)
+		go func(r *result) {
+			defer wg.Done()
+			<-start
+			for i := range n {
+				if i%sampleEvery != 0 {
+					if c.TrackOrder() != nil {
+						r.rejected++
+					}
+					continue
+				}
+				t0 := time.Now()
+				err := c.TrackOrder()
+				r.lat = append(r.lat, int64(time.Since(t0)))
+				if err != nil {
+					r.rejected++
+				}
+			}
+		}(&results[p])
+	}
+	runtime.GC()
+	b.ResetTimer()
+	close(start)
+	wg.Wait()
+	b.StopTimer()
+
+	sk.Release()
+	if err := c.Close(); err != nil {
+		b.Logf("close: %v", err)
+	}
+	var lat []int64
+	rejected := 0
+	for _, r := range results {
+		lat = append(lat, r.lat...)
+		rejected += r.rejected
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(percentile(lat, 0.50)), "p50-ns")
+	b.ReportMetric(float64(percentile(lat, 0.99)), "p99-ns")
+	reportLoss(b, b.N, rejected, sk.Stats())
+}
+
+func percentile(sorted []int64, q float64) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(q*float64(len(sorted)-1)+0.5)]
+}
+
+// reportLoss reports the share of sent events that Enqueue rejected, and
+// the share of the accepted ones that the sink counted: under 100 means
+// events were lost, over 100 that some were delivered twice (a client
+// retried a request the sink had held past the client's own timeout).
+func reportLoss(b *testing.B, sent, rejected int, st sinkStats) {
+	if st.Bad != 0 {
+		b.Fatalf("sink got %d bad requests", st.Bad)
+	}
+	b.ReportMetric(100*float64(rejected)/float64(sent), "rejected-%")
+	if accepted := sent - rejected; accepted > 0 {
+		b.ReportMetric(100*float64(st.Events)/float64(accepted), "delivered-%")
+	}
+}
+
+// ---- Memory: a burst into a stalled sink ----
+
+// BenchmarkBurstMemory enqueues burstSize() Order Completed events from one
+// goroutine into a stalled sink; one op is one burst. See the package doc
+// for the metrics.
+func BenchmarkBurstMemory(b *testing.B) {
+	n := burstSize()
+	forEachSDK(b, func(b *testing.B, s sdk) {
+		var peak, live, sent, rejected, delivered int64
+		var elapsed time.Duration
+		b.ResetTimer()
+		for range b.N {
+			b.StopTimer()
+			sk, c := startClient(b, s, false)
+			sk.Stall()
+			runtime.GC()
+			base := heapObjectBytes()
+			hs := startHeapSampler(2 * time.Millisecond)
+			b.StartTimer()
+
+			t0 := time.Now()
+			for range n {
+				if c.TrackOrder() != nil {
+					rejected++
+				}
+			}
+			elapsed += time.Since(t0)
+
+			b.StopTimer()
+			p := hs.stop()
+			runtime.GC()
+			l := heapObjectBytes()
+			peak = max(peak, int64(p)-int64(base))
+			live = max(live, int64(l)-int64(base))
+
+			// Let the client deliver before closing it: both competitors
+			// drop batches waiting to be retried when Close is called.
+			sk.Release()
+			sk.WaitEvents(int64(n)-rejected, 3*time.Second, 60*time.Second)
+			if err := c.Close(); err != nil {
+				b.Logf("close: %v", err)
+			}
+			sent += int64(n)
+			delivered += sk.Stats().Events
+			if st := sk.Stats(); st.Bad != 0 {
+				b.Fatalf("sink got %d bad requests", st.Bad)
+			}
+			b.StartTimer()
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(live)/(1<<20), "live-heap-MB")
+		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(sent), "ns/event")
+		b.ReportMetric(float64(n), "events/burst")
+		reportLoss(b, int(sent), int(rejected), sinkStats{Events: delivered})
+	})
+}
+
+var heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+
+// heapObjectBytes is the memory occupied by live and not-yet-swept heap
+// objects (runtime.MemStats.HeapAlloc), read without stopping the world.
+func heapObjectBytes() uint64 {
+	s := []metrics.Sample{{Name: heapObjectsMetric}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+type heapSampler struct {
+	done chan struct{}
+	res  chan uint64
+}
+
+func startHeapSampler(every time.Duration) *heapSampler {
+	h := &heapSampler{done: make(chan struct{}), res: make(chan uint64, 1)}
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		s := []metrics.Sample{{Name: heapObjectsMetric}}
+		var peak uint64
+		for {
+			metrics.Read(s)
+			peak = max(peak, s[0].Value.Uint64())
+			select {
+			case <-h.done:
+				metrics.Read(s)
+				h.res <- max(peak, s[0].Value.Uint64())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends sampling and returns the peak seen.
+func (h *heapSampler) stop() uint64 {
+	close(h.done)
+	return <-h.res
+}
