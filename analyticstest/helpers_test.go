@@ -78,6 +78,7 @@ type call struct {
 	method, path string // default POST, /batch relative to the base URL
 	key          string // default "key"; "-" sends no credentials
 	password     string
+	auth         string // if set, the Authorization header verbatim
 	contentType  string // default application/json; "-" sends none
 	encoding     string // Content-Encoding header, if any
 	body         []byte
@@ -106,10 +107,12 @@ func send(t *testing.T, fk fake, c call) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	switch c.key {
-	case "":
+	switch {
+	case c.auth != "":
+		req.Header.Set("Authorization", c.auth)
+	case c.key == "":
 		req.SetBasicAuth("key", c.password)
-	case "-":
+	case c.key == "-":
 	default:
 		req.SetBasicAuth(c.key, c.password)
 	}
