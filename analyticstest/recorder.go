@@ -139,7 +139,8 @@ type Response struct {
 // Recorder holds what a fake received and decides how it answers. Server
 // and Transport embed one, so its methods are called on them directly:
 // srv.Messages(), tr.Script(...). All methods are safe for concurrent use,
-// and everything they return is a copy.
+// and everything they return is a copy. A Recorder is obtained from
+// NewServer or NewTransport; the zero value is not usable.
 type Recorder struct {
 	t      testing.TB
 	apiKey string
