@@ -1,0 +1,183 @@
+package analytics_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+)
+
+// testKey is the API key of the tests. Tests that capture logs and errors
+// check that it never appears in them.
+const testKey = "sk_test_0123456789abcdef"
+
+// fixedTime is the clock of deterministic tests.
+var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+
+// sink is a loopback Data Pipelines API for the client's tests. It records
+// every request and answers with respond, or 200.
+type sink struct {
+	*httptest.Server
+	t *testing.T
+
+	mu       sync.Mutex
+	requests []sinkRequest
+	respond  func(n int, w http.ResponseWriter, r *http.Request) // n counts requests from 1
+	count    atomic.Int64
+}
+
+type sinkRequest struct {
+	at       time.Time
+	path     string
+	user     string
+	password string
+	body     []byte // decompressed
+	wire     int
+	messages []json.RawMessage
+	status   int
+}
+
+func newSink(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.Request)) *sink {
+	t.Helper()
+	s := &sink{t: t, respond: respond}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	n := int(s.count.Add(1))
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	body := raw
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			s.t.Errorf("bad gzip body: %v", err)
+			return
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			s.t.Errorf("bad gzip body: %v", err)
+			return
+		}
+	}
+	user, pass, _ := r.BasicAuth()
+	req := sinkRequest{at: time.Now(), path: r.URL.Path, user: user, password: pass, body: body, wire: len(raw)}
+	var env struct {
+		Batch  []json.RawMessage `json:"batch"`
+		SentAt string            `json:"sentAt"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		s.t.Errorf("request body is not a batch: %v\n%s", err, body)
+	}
+	req.messages = env.Batch
+	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	if s.respond != nil {
+		s.respond(n, rec, r)
+	}
+	req.status = rec.status
+	s.mu.Lock()
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+
+// Requests returns the requests answered so far.
+func (s *sink) Requests() []sinkRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sinkRequest(nil), s.requests...)
+}
+
+// Accepted returns the messages of requests answered with 2xx.
+func (s *sink) Accepted() []map[string]any {
+	var out []map[string]any
+	for _, r := range s.Requests() {
+		if r.status < 200 || r.status > 299 {
+			continue
+		}
+		for _, m := range r.messages {
+			var v map[string]any
+			if err := json.Unmarshal(m, &v); err != nil {
+				s.t.Fatalf("message is not a JSON object: %v", err)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// AcceptedIDs counts how often each messageId was accepted.
+func (s *sink) AcceptedIDs() map[string]int {
+	ids := map[string]int{}
+	for _, m := range s.Accepted() {
+		ids[m["messageId"].(string)]++
+	}
+	return ids
+}
+
+// quietLogger discards everything; logCapture records it.
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logCapture) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logCapture) Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// sequentialIDs returns a WithMessageIDs function producing msg-1, msg-2, …
+func sequentialIDs() func() string {
+	var n atomic.Int64
+	return func() string { return fmt.Sprintf("msg-%d", n.Add(1)) }
+}
+
+// newClient returns a client for the sink with deterministic ids and time
+// and quiet logs, closed at the end of the test.
+func newClient(t *testing.T, s *sink, opts ...analytics.Option) *analytics.Client {
+	t.Helper()
+	base := []analytics.Option{
+		analytics.WithEndpoint(s.URL),
+		analytics.WithLogger(quietLogger()),
+		analytics.WithClock(func() time.Time { return fixedTime }),
+		analytics.WithMessageIDs(sequentialIDs()),
+	}
+	c, err := analytics.New(testKey, append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}

@@ -1,0 +1,582 @@
+package analytics_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// coreMessages are the core calls with every field set.
+func coreMessages() map[string]analytics.Message {
+	ctx := &analytics.Context{
+		Active:    ptr(true),
+		IP:        "203.0.113.7",
+		Locale:    "en-US",
+		UserAgent: "Mozilla/5.0",
+		Channel:   analytics.ChannelServer,
+		Timezone:  "Europe/Berlin",
+		Campaign:  &analytics.CampaignInfo{Name: "spring", Source: "newsletter", Medium: "email", Extra: map[string]any{"utm_id": "42"}},
+		Page:      &analytics.PageInfo{Path: "/pricing", URL: "https://example.com/pricing", Title: "Pricing", Keywords: []string{"price"}},
+		App:       &analytics.AppInfo{Name: "shop", Version: "1.2.3", Build: "45"},
+		Device:    &analytics.DeviceInfo{ID: "d1", Manufacturer: "Apple", Model: "iPhone16,1", Type: "ios"},
+		OS:        &analytics.OSInfo{Name: "iOS", Version: "18.1"},
+		Network:   &analytics.NetworkInfo{WiFi: ptr(true), Cellular: ptr(false)},
+		Location:  &analytics.LocationInfo{City: "Berlin", Country: "DE", Latitude: ptr(52.52), Longitude: ptr(13.405)},
+		Screen:    &analytics.ScreenInfo{Width: 1179, Height: 2556, Density: 3},
+		Referrer:  &analytics.ReferrerInfo{Type: "link", URL: "https://example.org"},
+		Extra:     map[string]any{"ip": "ignored: the field wins", "library": "ignored", "custom": map[string]any{"b": 2, "a": 1}},
+	}
+	ts := time.Date(2025, 12, 31, 23, 59, 59, 123_456_789, time.FixedZone("CET", 3600))
+	integ := analytics.Integrations{"All": true, "Salesforce": false}
+	return map[string]analytics.Message{
+		"identify": analytics.Identify{
+			UserID: "97980cfea0067", AnonymousID: "c0e5cae6-6f04-46e4-97a8-25076e8bdc0b",
+			Traits:    analytics.Traits{"email": "cool.person@example.com", "name": "Cool Person", "likes_baseball": true, "games_attended": 5, "createdAt": time.Date(2019, 8, 24, 14, 15, 22, 0, time.UTC)},
+			Timestamp: ts, Context: ctx, Integrations: integ, MessageID: "identify-1",
+		},
+		"track": analytics.Track{
+			UserID: "AiUGstSDIg", Event: "  Course Started ",
+			Properties: analytics.Properties{"title": "Intro to Customer.io", "price": 0, "tags": []string{"a", "b"}, "nested": map[string]any{"n": nil}},
+			Timestamp:  ts, Context: ctx, Integrations: integ, MessageID: "track-1",
+		},
+		"page": analytics.Page{
+			AnonymousID: "507f191e810c19729de860ea", Name: "Home",
+			Properties: analytics.Properties{"url": "https://example.com/", "title": "Welcome"},
+			Context:    ctx, MessageID: "page-1",
+		},
+		"screen": analytics.Screen{
+			UserID: "97980cfea0067", Name: "feed",
+			Properties: analytics.Properties{"subscriptions": []any{"news"}},
+			Context:    ctx, MessageID: "screen-1",
+		},
+		"group": analytics.Group{
+			UserID: "97980cfea0067", GroupID: "acme", ObjectTypeID: "1",
+			Traits:                 analytics.Traits{"name": "ACME, Inc.", "industry": "Technology", "employees": 329},
+			RelationshipAttributes: map[string]any{"role": "admin"},
+			Integrations:           integ, MessageID: "group-1",
+		},
+		"alias": analytics.Alias{UserID: "new-id", PreviousID: "old-id", MessageID: "alias-1"},
+	}
+}
+
+// TestCoreGolden checks each core call as it arrives at the API.
+func TestCoreGolden(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	msgs := coreMessages()
+	names := []string{"identify", "track", "page", "screen", "group", "alias"}
+	for _, name := range names {
+		require.NoError(t, c.Enqueue(msgs[name]), name)
+	}
+	require.NoError(t, c.Close())
+
+	reqs := s.Requests()
+	require.Len(t, reqs, 1, "six small messages fit in one batch")
+	r := reqs[0]
+	assert.Equal(t, "/v1/batch", r.path)
+	assert.Equal(t, testKey, r.user, "basic auth user is the API key")
+	assert.Equal(t, "", r.password, "basic auth password is empty")
+	var env map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &env))
+	assert.Equal(t, "2026-01-02T03:04:05.678Z", env["sentAt"])
+	assert.Len(t, env, 2, "no batch-level context or integrations")
+	require.Len(t, r.messages, len(names))
+	for i, name := range names {
+		checkGolden(t, filepath.Join("testdata", "golden", "core", name+".json"), r.messages[i])
+	}
+}
+
+// checkGolden compares got, pretty-printed, with the golden file, or
+// rewrites the file under -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, got, "", "  "))
+	pretty.WriteByte('\n')
+	if strings.Contains(pretty.String(), testKey) {
+		t.Fatalf("%s: the API key must not appear in a golden file", path)
+	}
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -run %s -update to create it", t.Name())
+	assert.Equal(t, string(want), pretty.String(), "%s differs; run go test -run %s -update if the change is intended", path, t.Name())
+}
+
+// TestBatchLimits sends 3,000 messages of random sizes: no request body is
+// over MaxBatchBytes or holds more than the batch size, and every message
+// arrives exactly once.
+func TestBatchLimits(t *testing.T) {
+	s := newSink(t, nil)
+	const batchSize = 120
+	c := newClient(t, s, analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 3000
+	for i := range n {
+		pad := strings.Repeat("x", rng.IntN(31_000))
+		require.NoError(t, c.Enqueue(analytics.Track{
+			UserID: "u", Event: "Sized", MessageID: fmt.Sprintf("m%04d", i),
+			Properties: analytics.Properties{"pad": pad},
+		}))
+	}
+	require.NoError(t, c.Close())
+
+	seen := map[string]int{}
+	for _, r := range s.Requests() {
+		assert.LessOrEqual(t, len(r.body), analytics.MaxBatchBytes, "request body over the API limit")
+		assert.LessOrEqual(t, len(r.messages), batchSize)
+		for _, m := range r.messages {
+			var v struct{ MessageID string }
+			require.NoError(t, json.Unmarshal(m, &v))
+			seen[v.MessageID]++
+		}
+	}
+	require.Len(t, seen, n, "every message delivered")
+	for id, k := range seen {
+		require.Equal(t, 1, k, "message %s delivered %d times", id, k)
+	}
+	st := c.Stats()
+	assert.Equal(t, int64(n), st.Enqueued)
+	assert.Equal(t, int64(n), st.Delivered)
+	assert.Greater(t, st.Batches, int64(n*15_500/analytics.MaxBatchBytes), "batches were cut by bytes")
+}
+
+// TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
+func TestMessageTooLarge(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
+	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), `track "Big"`)
+	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Close())
+	assert.Empty(t, s.Requests(), "nothing is sent")
+	st := c.Stats()
+	assert.Equal(t, int64(1), st.RejectedTooLarge)
+	assert.Equal(t, int64(0), st.Enqueued)
+}
+
+// TestMessageAtLimit: a message of exactly MaxMessageBytes is sent; one byte
+// more is not.
+func TestMessageAtLimit(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
+	require.NoError(t, c.Enqueue(base))
+	require.NoError(t, c.Flush(context.Background()))
+	size := len(s.Requests()[0].messages[0])
+	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size)}
+	require.NoError(t, c.Enqueue(base), "exactly MaxMessageBytes")
+	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size+1)}
+	require.ErrorIs(t, c.Enqueue(base), analytics.ErrMessageTooLarge)
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 2)
+	assert.Len(t, reqs[1].messages[0], analytics.MaxMessageBytes)
+}
+
+// TestPermanentRejection: a 400 is not retried, and the loss is reported
+// with the status.
+func TestPermanentRejection(t *testing.T) {
+	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"error":"bad payload"}`, http.StatusBadRequest)
+	})
+	var results []analytics.Result
+	var mu sync.Mutex
+	c := newClient(t, s, analytics.WithCallback(func(r analytics.Result) {
+		mu.Lock()
+		results = append(results, r)
+		mu.Unlock()
+	}))
+	for range 3 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Rejected"}))
+	}
+	err := c.Flush(context.Background())
+	var de *analytics.DeliveryError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, int64(3), de.Undelivered)
+	var apiErr *analytics.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 400, apiErr.StatusCode)
+	assert.False(t, apiErr.Retryable)
+	assert.Contains(t, apiErr.Body, "bad payload")
+	assert.Len(t, s.Requests(), 1, "a 400 is sent exactly once")
+
+	mu.Lock()
+	require.Len(t, results, 3)
+	for i, r := range results {
+		assert.Equal(t, fmt.Sprintf("msg-%d", i+1), r.MessageID)
+		assert.Equal(t, "track", r.Type)
+		assert.Equal(t, "Rejected", r.Event)
+		assert.ErrorAs(t, r.Err, &apiErr)
+	}
+	mu.Unlock()
+
+	st := c.Stats()
+	assert.Equal(t, int64(3), st.FailedStatus)
+	assert.Equal(t, int64(3), st.Failed)
+	assert.Equal(t, int64(1), st.Requests)
+	require.NoError(t, c.Close(), "the loss was reported by Flush already")
+}
+
+// TestRetryDuringClose: the final flush in Close meets a 503, retries, and
+// delivers; Close returns nil.
+func TestRetryDuringClose(t *testing.T) {
+	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))
+	for i := range 10 {
+		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
+	}
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, 503, reqs[0].status)
+	assert.Equal(t, 200, reqs[1].status)
+	assert.Equal(t, reqs[0].body, reqs[1].body, "the retry sends the same bytes")
+	assert.Len(t, s.AcceptedIDs(), 10)
+	st := c.Stats()
+	assert.Equal(t, int64(10), st.Delivered)
+	assert.Equal(t, int64(1), st.Retries)
+}
+
+// TestRetryAfterHonoured: after a 429 with Retry-After: 2 the next attempt
+// comes no sooner than 2 s later (on synctest's clock).
+func TestRetryAfterHonoured(t *testing.T) {
+	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		rec := &timingTransport{rt: noKeepAlive()}
+		c, err := analytics.New(testKey,
+			analytics.WithEndpoint(s.URL),
+			analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: rec}),
+			analytics.WithRetryWait(time.Millisecond, 10*time.Millisecond),
+		)
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Limited"}))
+		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Close())
+		rec.rt.CloseIdleConnections()
+
+		at := rec.times()
+		require.Len(t, at, 2)
+		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 2*time.Second, "Retry-After: 2 honoured")
+		assert.Less(t, at[1].Sub(at[0]), 2*time.Second+time.Second, "and not much longer")
+	})
+}
+
+// timingTransport records when each attempt starts, on the caller's clock.
+type timingTransport struct {
+	rt *http.Transport
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (tt *timingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tt.mu.Lock()
+	tt.at = append(tt.at, time.Now())
+	tt.mu.Unlock()
+	return tt.rt.RoundTrip(r)
+}
+
+func (tt *timingTransport) times() []time.Time {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return append([]time.Time(nil), tt.at...)
+}
+
+// TestShutdownDuringOutage: with the API down for good, Shutdown with a 1 s
+// context returns by then and reports exactly how many messages were not
+// delivered.
+func TestShutdownDuringOutage(t *testing.T) {
+	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		c, err := analytics.New(testKey,
+			analytics.WithEndpoint(s.URL),
+			analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: tr}),
+			analytics.WithBatchSize(10),
+			analytics.WithMaxInFlight(2),
+			analytics.WithMaxAttempts(100),
+		)
+		require.NoError(t, err)
+		const n = 95
+		for i := range n {
+			require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
+		}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err = c.Shutdown(ctx)
+		assert.LessOrEqual(t, time.Since(start), time.Second, "Shutdown returns by its deadline")
+
+		var de *analytics.DeliveryError
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, int64(n), de.Undelivered, "exact undelivered count")
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		st := c.Stats()
+		assert.Equal(t, int64(n), st.FailedShutdown)
+		assert.Equal(t, int64(0), st.Delivered)
+		assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight)
+
+		assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same result")
+		assert.ErrorIs(t, c.Enqueue(analytics.Identify{UserID: "late"}), analytics.ErrClosed)
+		assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
+	})
+}
+
+// TestQueueFullWhileStalled: with the server stalled, Enqueue returns
+// ErrQueueFull instead of waiting, and memory stays bounded.
+func TestQueueFullWhileStalled(t *testing.T) {
+	release := make(chan struct{})
+	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	const capacity = 1000
+	const maxBytes = 1 << 20
+	c := newClient(t, s,
+		analytics.WithBatchSize(100), analytics.WithMaxInFlight(2),
+		analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	pad := strings.Repeat("p", 1000)
+	accepted, full := 0, 0
+	for range 20_000 {
+		err := c.Enqueue(analytics.Track{UserID: "u", Event: "Burst", Properties: analytics.Properties{"pad": pad}})
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, analytics.ErrQueueFull):
+			full++
+		default:
+			t.Fatalf("Enqueue: %v", err)
+		}
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+
+	assert.Greater(t, full, 15_000, "most of the burst is refused")
+	st := c.Stats()
+	assert.LessOrEqual(t, st.Queued, int64(capacity))
+	assert.LessOrEqual(t, st.QueuedBytes, int64(maxBytes))
+	assert.Equal(t, int64(full), st.DroppedQueueFull)
+	assert.Equal(t, int64(accepted), st.Enqueued)
+	// The queue, two batches being sent and one waiting for a sender: a
+	// few MiB. Twenty thousand messages would be over 20 MiB.
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, growth, int64(8<<20), "heap grew by %d bytes", growth)
+
+	close(release)
+	require.NoError(t, c.Close())
+	assert.Len(t, s.AcceptedIDs(), accepted, "every accepted message is delivered once the server recovers")
+}
+
+// TestEnqueueContextBackpressure: the blocking variant waits for room and
+// gives up when its context ends or the client closes.
+func TestEnqueueContextBackpressure(t *testing.T) {
+	release := make(chan struct{})
+	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))
+	msg := analytics.Track{UserID: "u", Event: "E"}
+	// One in flight, one waiting for a sender, two queued.
+	for c.Stats().InFlight < 2 || c.Stats().Queued < 2 {
+		err := c.Enqueue(msg)
+		if err != nil {
+			require.ErrorIs(t, err, analytics.ErrQueueFull)
+			runtime.Gosched()
+		}
+	}
+	require.ErrorIs(t, c.Enqueue(msg), analytics.ErrQueueFull)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.EnqueueContext(ctx, msg) }()
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	go func() { done <- c.EnqueueContext(context.Background(), msg) }()
+	close(release) // the server answers; room appears
+	require.NoError(t, <-done)
+	require.NoError(t, c.Close())
+	assert.Equal(t, int64(5), c.Stats().Delivered)
+}
+
+// TestConcurrentSafe races Enqueue, Flush, Stats and Shutdown from many
+// goroutines: no panic, and every accepted message is delivered exactly
+// once.
+func TestConcurrentSafe(t *testing.T) {
+	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n%7 == 0 {
+			w.WriteHeader(http.StatusBadGateway) // retried
+		}
+	})
+	c := newClient(t, s, analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond),
+		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))
+	var accepted sync.Map
+	var wg sync.WaitGroup
+	var closedSeen atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				err := c.Enqueue(analytics.Track{UserID: "u", Event: "Race", MessageID: id})
+				switch {
+				case err == nil:
+					accepted.Store(id, true)
+				case errors.Is(err, analytics.ErrClosed):
+					closedSeen.Add(1)
+				default:
+					t.Errorf("Enqueue: %v", err)
+				}
+				if i%100 == 0 {
+					err := c.Flush(context.Background())
+					if err != nil && !errors.Is(err, analytics.ErrClosed) {
+						t.Errorf("Flush: %v", err)
+					}
+					_ = c.Stats()
+				}
+			}
+		}()
+	}
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+			assert.NoError(t, c.Shutdown(context.Background()))
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, c.Close())
+
+	got := s.AcceptedIDs()
+	n := 0
+	accepted.Range(func(k, _ any) bool {
+		n++
+		assert.Equal(t, 1, got[k.(string)], "message %s", k)
+		return true
+	})
+	assert.Len(t, got, n, "nothing delivered that was not accepted")
+	st := c.Stats()
+	assert.Equal(t, int64(n), st.Delivered)
+	assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight)
+	t.Logf("accepted %d, refused after close %d, requests %d", n, closedSeen.Load(), st.Requests)
+}
+
+// TestFlushWaitsForRetries: Flush returns only once a batch being retried
+// has its outcome, and leaves the client usable.
+func TestFlushWaitsForRetries(t *testing.T) {
+	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n <= 2 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
+	require.NoError(t, c.Flush(context.Background()))
+	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
+	require.NoError(t, c.Flush(context.Background()), "an empty Flush")
+	assert.Len(t, s.Requests(), 3, "an empty Flush sends nothing")
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Second"}))
+	require.NoError(t, c.Flush(context.Background()))
+	assert.Len(t, s.AcceptedIDs(), 2)
+}
+
+// TestFlushInterval: a lone message is sent when the interval ticks.
+func TestFlushInterval(t *testing.T) {
+	s := newSink(t, nil)
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: tr}), analytics.WithFlushInterval(3*time.Second))
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Tick"}))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, int64(0), c.Stats().Requests, "not sent before the interval")
+		time.Sleep(1500 * time.Millisecond)
+		for c.Stats().Batches == 0 { // the request is on the real network
+			time.Sleep(time.Millisecond)
+		}
+		assert.Equal(t, int64(1), c.Stats().Delivered)
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestGzip: bodies are compressed when asked, and limits apply to the
+// uncompressed body.
+func TestGzip(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s, analytics.WithGzip(true))
+	for range 50 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
+	}
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 1)
+	assert.Less(t, reqs[0].wire, len(reqs[0].body)/5, "compressed")
+	assert.Len(t, s.AcceptedIDs(), 50)
+	assert.Equal(t, int64(reqs[0].wire), c.Stats().BytesSent)
+}
+
+// noKeepAlive returns a transport for synctest bubbles: an idle keep-alive
+// connection waits on the real network, which synctest does not count as
+// durably blocked, so the bubble's clock would never advance.
+func noKeepAlive() *http.Transport { return &http.Transport{DisableKeepAlives: true} }
