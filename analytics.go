@@ -232,7 +232,7 @@ func (c *Client) newSender(hc *http.Client, p transport.Policy) *transport.Sende
 // Timestamp gets the current time. The message is encoded before Enqueue
 // returns, so the caller may reuse its maps at once.
 func (c *Client) Enqueue(msg Message) error {
-	return c.enqueue(nil, msg)
+	return c.enqueue(context.Background(), false, msg)
 }
 
 // EnqueueContext is Enqueue for callers who prefer backpressure to drops:
@@ -242,10 +242,11 @@ func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return c.enqueue(ctx, msg)
+	return c.enqueue(ctx, true, msg)
 }
 
-func (c *Client) enqueue(ctx context.Context, msg Message) error {
+// enqueue encodes msg and queues it, waiting for room if block is set.
+func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	if c == nil {
 		return errNilClient
 	}
@@ -279,7 +280,7 @@ func (c *Client) enqueue(ctx context.Context, msg Message) error {
 	}
 	encoderPool.Put(e)
 
-	if ctx == nil {
+	if !block {
 		err = c.q.TryPush(it, len(it.data))
 	} else {
 		err = c.q.Push(ctx, it, len(it.data))
