@@ -55,6 +55,7 @@ const envelopeBytes = len(`{"batch":[`) + len(`],"sentAt":"2006-01-02T15:04:05.0
 // the rest and stops the goroutines.
 type Client struct {
 	cfg     config
+	apiKey  string // used only for the Authorization header and redaction
 	url     string
 	header  http.Header
 	library string
@@ -136,6 +137,7 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 
 	c := &Client{
 		cfg:      cfg,
+		apiKey:   apiKey,
 		url:      cfg.endpoint + "/batch",
 		logger:   cfg.logger,
 		batches:  make(chan *batch),
@@ -486,9 +488,19 @@ func (c *Client) deliver(s *transport.Sender, b *batch) {
 	case err != nil:
 		err = fmt.Errorf("analytics: batch request failed: %w", err)
 	case status < 200 || status > 299:
-		err = &APIError{StatusCode: status, Body: excerpt, Retryable: transport.Retryable(status)}
+		err = &APIError{StatusCode: status, Body: c.redact(excerpt), Retryable: transport.Retryable(status)}
 	}
 	c.finish(b, len(wire), err)
+}
+
+// redact removes the API key, and the Authorization value made from it, from
+// text the API sent back, so that it cannot reach an error or a log line.
+func (c *Client) redact(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
+	return strings.ReplaceAll(s, strings.TrimPrefix(c.header.Get("Authorization"), "Basic "), "[redacted]")
 }
 
 // finish records the final outcome of a batch.

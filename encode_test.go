@@ -1,0 +1,207 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestValidation: invalid core calls are rejected by Enqueue with an error
+// that names the field, and nothing invalid is sent.
+func TestValidation(t *testing.T) {
+	cases := map[string]struct {
+		msg   analytics.Message
+		field string
+	}{
+		"identify without anyone":     {analytics.Identify{Traits: analytics.Traits{"plan": "pro"}}, "userId"},
+		"identify blank email only":   {analytics.Identify{Traits: analytics.Traits{"email": "  "}}, "userId"},
+		"identify email not a string": {analytics.Identify{Traits: analytics.Traits{"email": 42}}, "userId"},
+		"track without event":         {analytics.Track{UserID: "u"}, "event"},
+		"track with blank event":      {analytics.Track{UserID: "u", Event: "   "}, "event"},
+		"track without anyone":        {analytics.Track{Event: "E"}, "userId"},
+		"page without anyone":         {analytics.Page{Name: "Home"}, "userId"},
+		"screen without anyone":       {analytics.Screen{Name: "Feed"}, "userId"},
+		"group without groupId":       {analytics.Group{UserID: "u"}, "groupId"},
+		"group bad objectTypeId":      {analytics.Group{GroupID: "g", ObjectTypeID: "company"}, "objectTypeId"},
+		"group zero objectTypeId":     {analytics.Group{GroupID: "g", ObjectTypeID: "0"}, "objectTypeId"},
+		"group trait type not string": {analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 2}}, "traits.object_type_id"},
+		"group object types disagree": {analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
+		"alias without previousId":    {analytics.Alias{UserID: "u"}, "previousId"},
+		"alias without userId":        {analytics.Alias{PreviousID: "p"}, "userId"},
+		"NaN property":                {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"price": math.NaN()}}, "properties.price"},
+		"Inf in a nested list": {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
+			"products": []map[string]any{{"price": 1.0}, {"price": math.Inf(1)}},
+		}}, "properties.products[1].price"},
+		"func trait":         {analytics.Identify{UserID: "u", Traits: analytics.Traits{"f": func() {}}}, "traits.f"},
+		"chan in context":    {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Extra: map[string]any{"c": make(chan int)}}}, "context.c"},
+		"NaN latitude":       {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Location: &analytics.LocationInfo{Latitude: ptr(math.NaN())}}}, "context.location.latitude"},
+		"NaN in integration": {analytics.Track{UserID: "u", Event: "E", Integrations: analytics.Integrations{"X": math.NaN()}}, "integrations.X"},
+		"nil message":        {nil, "message"},
+		"typed nil message":  {(*analytics.Track)(nil), "message"},
+	}
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := c.Enqueue(tc.msg)
+			require.ErrorIs(t, err, analytics.ErrInvalidMessage)
+			var ve *analytics.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Field, "error: %v", err)
+			assert.Contains(t, err.Error(), tc.field)
+		})
+	}
+	// A good message beside the bad ones is delivered; the bad never are.
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Good"}))
+	require.NoError(t, c.Close())
+	accepted := s.Accepted()
+	require.Len(t, accepted, 1)
+	assert.Equal(t, "Good", accepted[0]["event"])
+	assert.Equal(t, int64(len(cases)), c.Stats().RejectedInvalid)
+}
+
+// TestValidCornerCases: calls the API accepts that a strict reading might
+// refuse.
+func TestValidCornerCases(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	for _, m := range []analytics.Message{
+		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
+		analytics.Group{GroupID: "acme"},                                          // an object without a person
+		analytics.Group{GroupID: "acme", Traits: analytics.Traits{"object_type_id": "3"}},
+		analytics.Track{AnonymousID: "anon", Event: "E"},
+		analytics.Page{UserID: "u"}, // name is optional
+	} {
+		require.NoError(t, c.Enqueue(m), "%#v", m)
+	}
+	require.NoError(t, c.Close())
+	assert.Len(t, s.Accepted(), 5)
+}
+
+// TestEncodeOnce: Enqueue takes a snapshot; changing the maps afterwards
+// changes nothing that is sent.
+func TestEncodeOnce(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	props := analytics.Properties{"step": 1}
+	ctx := &analytics.Context{IP: "192.0.2.1"}
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: props, Context: ctx}))
+	props["step"] = 2
+	props["added"] = true
+	ctx.IP = "192.0.2.99"
+	require.NoError(t, c.Close())
+	got := s.Accepted()
+	require.Len(t, got, 1)
+	assert.Equal(t, map[string]any{"step": 1.0}, got[0]["properties"])
+	assert.Equal(t, "192.0.2.1", got[0]["context"].(map[string]any)["ip"])
+}
+
+// TestDefaultsFilled: type, a UUID messageId, a UTC millisecond timestamp
+// and context.library are filled in; the caller's id and time are kept.
+func TestDefaultsFilled(t *testing.T) {
+	s := newSink(t, nil)
+	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
+	require.NoError(t, err)
+	own := time.Date(2024, 2, 29, 12, 0, 0, 999_999_999, time.FixedZone("X", -5*3600))
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Defaults"}))
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Own", MessageID: "my-id", Timestamp: own}))
+	require.NoError(t, c.Close())
+	got := s.Accepted()
+	require.Len(t, got, 2)
+	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, got[0]["messageId"])
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`, got[0]["timestamp"])
+	assert.Equal(t, "track", got[0]["type"])
+	assert.Equal(t, map[string]any{"name": analytics.LibraryName, "version": analytics.Version}, got[0]["context"].(map[string]any)["library"])
+	assert.Equal(t, "my-id", got[1]["messageId"])
+	assert.Equal(t, "2024-02-29T17:00:00.999Z", got[1]["timestamp"])
+}
+
+// TestValuesLikeEncodingJSON: user values come out as encoding/json would
+// write them.
+func TestValuesLikeEncodingJSON(t *testing.T) {
+	type custom struct {
+		A int    `json:"a"`
+		B string `json:"b,omitempty"`
+	}
+	values := map[string]any{
+		"str":     "quote\" backslash\\ newline\n tab\t <html> & \u2028 é",
+		"invalid": "bad\xffutf8",
+		"int64":   int64(math.MaxInt64),
+		"uint8":   uint8(255),
+		"float":   1e21,
+		"small":   1e-7,
+		"f32":     float32(0.1),
+		"bool":    false,
+		"nil":     nil,
+		"time":    time.Date(2020, 1, 2, 3, 4, 5, 6, time.FixedZone("Y", 3600)),
+		"struct":  custom{A: 1},
+		"ptr":     &custom{A: 2, B: "x"},
+		"nilptr":  (*custom)(nil),
+		"ints":    []int{1, 2},
+		"strmap":  map[string]string{"b": "2", "a": "1"},
+		"intmap":  map[string]int{"z": 26, "a": 1},
+		"bytes":   []byte("hi"),
+		"number":  json.Number("12.50"),
+		"raw":     json.RawMessage(`{"k": [1, 2]}`),
+		"nested":  map[string]any{"list": []any{1, "two", map[string]any{"three": 3}}},
+	}
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Values", Properties: values}))
+	require.NoError(t, c.Close())
+	var got struct {
+		Properties json.RawMessage `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(s.Requests()[0].messages[0], &got))
+	want, err := json.Marshal(values)
+	require.NoError(t, err)
+	var gotV, wantV any
+	require.NoError(t, json.Unmarshal(got.Properties, &gotV))
+	require.NoError(t, json.Unmarshal(want, &wantV))
+	assert.Equal(t, wantV, gotV)
+}
+
+// TestAPIKeyNeverLogged: across failures, retries and drops, the API key
+// appears in no log line and no error.
+func TestAPIKeyNeverLogged(t *testing.T) {
+	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		switch n % 3 {
+		case 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			http.Error(w, "unauthorized "+testKey, http.StatusUnauthorized) // even an API that echoes it
+		}
+	})
+	var logs logCapture
+	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(logs.Logger()),
+		analytics.WithBatchSize(1), analytics.WithQueueCapacity(2), analytics.WithMaxInFlight(1),
+		analytics.WithRetryWait(time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	var errs []error
+	for range 20 {
+		if err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(context.Background()), c.Close())
+	out := logs.String()
+	require.Contains(t, out, "level=WARN", "the run produced retries")
+	require.Contains(t, out, "level=ERROR", "the run produced losses")
+	assert.NotContains(t, out, testKey)
+	for _, err := range errs {
+		if err != nil {
+			assert.NotContains(t, err.Error(), testKey)
+		}
+	}
+	var apiErr *analytics.APIError
+	require.ErrorAs(t, errors.Join(errs...), &apiErr, "the 401's answer is reported")
+	assert.Contains(t, apiErr.Body, "[redacted]", "an answer that echoes the key is redacted")
+}
