@@ -529,12 +529,24 @@ func (c *Client) finish(b *batch, wireBytes int, err error) {
 		c.logger.Error("analytics: messages not delivered", "messages", n, "error", err)
 	}
 	if c.cfg.callback != nil {
-		for i := range b.items {
-			it := &b.items[i]
-			c.cfg.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
-		}
+		c.report(b, err)
 	}
 	c.tracker.done(b.seq)
+}
+
+// report passes the outcome of each message of b to the WithCallback
+// function. A panic in that function is logged, not propagated: it must not
+// stop the sender or crash the program.
+func (c *Client) report(b *batch, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("analytics: WithCallback function panicked", "panic", r)
+		}
+	}()
+	for i := range b.items {
+		it := &b.items[i]
+		c.cfg.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
+	}
 }
 
 // takeLosses returns a *DeliveryError for the losses not yet reported, and

@@ -580,3 +580,19 @@ func TestGzip(t *testing.T) {
 // connection waits on the real network, which synctest does not count as
 // durably blocked, so the bubble's clock would never advance.
 func noKeepAlive() *http.Transport { return &http.Transport{DisableKeepAlives: true} }
+
+// TestCallbackPanicContained: a panicking WithCallback function is logged;
+// delivery and Flush go on.
+func TestCallbackPanicContained(t *testing.T) {
+	s := newSink(t, nil)
+	var logs logCapture
+	c := newClient(t, s, analytics.WithLogger(logs.Logger()), analytics.WithBatchSize(1),
+		analytics.WithCallback(func(analytics.Result) { panic("user bug") }))
+	for range 3 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	}
+	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Close())
+	assert.Len(t, s.AcceptedIDs(), 3)
+	assert.Contains(t, logs.String(), "panicked")
+}
