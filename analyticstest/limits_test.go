@@ -129,3 +129,26 @@ func TestViolationsFailTheTest(t *testing.T) {
 		}
 	}
 }
+
+// TestSeveralViolations proves that a request breaking several rules at
+// once is reported once per rule, in the order the fake checks them, and
+// answered as the real API would answer it.
+func TestSeveralViolations(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		noType := map[string]any{"event": "E", "userId": "u"}
+		body := padded(t, MaxRequestBytes+1, noType, sized(t, "big", MaxMessageBytes+1))
+		mustStatus(t, send(t, fk, call{contentType: "text/plain", body: body}), 200)
+		want := []ViolationKind{ViolationContentType, ViolationRequestTooLarge, ViolationInvalidMessage, ViolationMessageTooLarge}
+		vs := fk.Violations()
+		if got := kinds(vs); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("violation kinds %v, want %v", got, want)
+		}
+		if vs[2].Message != 0 || vs[3].Message != 1 {
+			t.Errorf("violations at messages %d and %d, want 0 and 1", vs[2].Message, vs[3].Message)
+		}
+		reqs := fk.Requests()
+		if len(reqs) != 1 || reqs[0].Accepted || len(reqs[0].Violations) != len(want) || len(fk.Messages()) != 0 {
+			t.Errorf("request %+v accepted or misrecorded", reqs)
+		}
+	}, WithViolationsAllowed())
+}
