@@ -23,8 +23,14 @@ type Transport struct {
 	// Recorder holds what the transport received and scripts its answers.
 	*Recorder
 
-	// URL is an API base to pass as the client's endpoint. Its host is
-	// never contacted; any host works as long as the path is right.
+	// URL is an API base to pass as the client's endpoint, together with
+	// Client() as its HTTP client:
+	//
+	//	analytics.New(key, analytics.WithEndpoint(tr.URL), analytics.WithHTTPClient(tr.Client()))
+	//
+	// Its host is never contacted; any host works as long as the path is
+	// right. It is https, so that the client does not refuse it as a
+	// plain-http endpoint on a non-loopback host.
 	URL string
 }
 
@@ -33,7 +39,7 @@ type Transport struct {
 // wire protocol fail the test through t.Errorf (see WithViolationsAllowed).
 // t may be nil outside tests; then violations are only recorded.
 func NewTransport(t testing.TB, opts ...Option) *Transport {
-	tr := &Transport{Recorder: newRecorder(t, opts), URL: "http://analyticstest.invalid/v1"}
+	tr := &Transport{Recorder: newRecorder(t, opts), URL: "https://analyticstest.invalid/v1"}
 	if t != nil {
 		t.Cleanup(tr.Close)
 	}
