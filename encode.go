@@ -161,6 +161,12 @@ func (e *encoder) int(key string, v int) {
 	e.buf = strconv.AppendInt(e.buf, int64(v), 10)
 }
 
+func (e *encoder) optInt(key string, v *int) {
+	if v != nil {
+		e.int(key, *v)
+	}
+}
+
 // extra writes the entries of m whose keys the typed fields did not write.
 func (e *encoder) extra(field string, m map[string]any, written func(string) bool) error {
 	var err error
@@ -374,12 +380,50 @@ func (m Identify) appendMessage(e *encoder) error {
 			return e.invalid("userId", "userId, anonymousId or traits.email is required")
 		}
 	}
+	if m.ObjectID == "" && (m.ObjectTypeID != "" || len(m.RelationshipAttributes) > 0) {
+		if id, _ := m.Traits["objectId"].(string); strings.TrimSpace(id) == "" {
+			return e.invalid("traits.objectId", "is required with objectTypeId or relationshipAttributes")
+		}
+	}
+	if m.ObjectTypeID != "" {
+		if err := checkObjectType(e, "traits.objectTypeId", m.ObjectTypeID); err != nil {
+			return err
+		}
+	}
 	e.begin("identify", "", m.MessageID, m.Timestamp)
 	e.str("userId", m.UserID)
 	e.str("anonymousId", m.AnonymousID)
-	if err := e.object("traits", m.Traits); err != nil {
+	if m.ObjectID == "" && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
+		if err := e.object("traits", m.Traits); err != nil {
+			return err
+		}
+		return e.end(m.Context, m.Integrations)
+	}
+	e.buf = jsonw.AppendKey(e.buf, "traits")
+	e.buf = append(e.buf, '{')
+	e.str("objectId", m.ObjectID)
+	e.str("objectTypeId", m.ObjectTypeID)
+	if len(m.RelationshipAttributes) > 0 {
+		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
+		var err error
+		if e.buf, err = jsonw.AppendValue(e.buf, m.RelationshipAttributes); err != nil {
+			return e.wrap("traits.relationshipAttributes", err)
+		}
+	}
+	if err := e.extra("traits", m.Traits, func(k string) bool {
+		switch k {
+		case "objectId":
+			return m.ObjectID != ""
+		case "objectTypeId":
+			return m.ObjectTypeID != ""
+		case "relationshipAttributes":
+			return len(m.RelationshipAttributes) > 0
+		}
+		return false
+	}); err != nil {
 		return err
 	}
+	e.buf = append(e.buf, '}')
 	return e.end(m.Context, m.Integrations)
 }
 

@@ -35,10 +35,28 @@ type Integrations map[string]any
 //
 // A person is named by UserID, by AnonymousID, or, for Customer.io
 // Journeys, by the "email" trait alone.
+//
+// An identify call may also relate the person to a Customer.io Journeys
+// object, as Group does: ObjectID names the object, ObjectTypeID its type
+// and RelationshipAttributes describe the relationship. They are sent as
+// traits.objectId, traits.objectTypeId and traits.relationshipAttributes,
+// the shape of the identify example in Customer.io's Journeys destination
+// page (its prose speaks of the context object, but its example, followed
+// here, puts the keys in traits). A field that is set wins over the same
+// key in Traits.
 type Identify struct {
 	UserID      string
 	AnonymousID string
 	Traits      Traits
+
+	// ObjectID is the object (group) to relate the person to.
+	ObjectID string
+	// ObjectTypeID is the object's type, a stringified integer; empty
+	// means "1". It requires ObjectID.
+	ObjectTypeID string
+	// RelationshipAttributes describe the person's relationship to the
+	// object. They require ObjectID.
+	RelationshipAttributes map[string]any
 
 	Timestamp    time.Time
 	Context      *Context
@@ -114,8 +132,9 @@ type Group struct {
 	MessageID    string
 }
 
-// Alias merges two people: the person PreviousID names is merged into the
-// one UserID names, which is kept. Both are required.
+// Alias merges two people (the Merge People action of Customer.io
+// Journeys): the person PreviousID names is merged into the one UserID
+// names, which is kept. Both are required.
 type Alias struct {
 	// UserID is the identifier that is kept.
 	UserID string
