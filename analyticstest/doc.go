@@ -50,6 +50,17 @@
 // status that broke no rule. So a batch answered 500 and then sent again
 // and answered 200 counts once, as it would in Customer.io.
 //
+// # Decoding messages
+//
+// Message.As, and the generic As and MessagesAs, decode a received message
+// back into the struct of package analytics it was sent as: a core call,
+// or a typed helper such as analytics.OrderCompleted, whose properties are
+// mapped from the wire keys with the same event catalog the helpers are
+// generated from. A test can then compare what was received with what its
+// code sent:
+//
+//	orders, err := analyticstest.MessagesAs[analytics.OrderCompleted](srv.Recorder)
+//
 // # Scripting answers
 //
 // By default every valid request is answered 200. Script queues answers for
