@@ -241,6 +241,9 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	case map[string]any:
 		return appendMap(dst, x, depth)
 	case []any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
 		dst = append(dst, '[')
 		for i, e := range x {
 			if i > 0 {
