@@ -92,10 +92,10 @@ func (p Policy) Backoff(_, _ time.Duration, attempt int, resp *http.Response) ti
 		}
 	}
 	w := p.WaitMax
-	if attempt < 32 {
-		if exp := p.WaitMin << attempt; exp > 0 && exp < p.WaitMax {
-			w = exp
-		}
+	// WaitMin<<attempt < WaitMax, tested without shifting WaitMin, which
+	// can overflow and wrap around to a short wait.
+	if attempt < 63 && p.WaitMin < p.WaitMax>>attempt {
+		w = p.WaitMin << attempt
 	}
 	half := w / 2
 	return half + rand.N(w-half+1)
