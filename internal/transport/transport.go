@@ -62,6 +62,11 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if v[0] >= '0' && v[0] <= '9' {
+		if strings.TrimLeft(v, "0123456789") != "" {
+			// Not all digits; ParseInt would report a long one as
+			// out of range rather than malformed.
+			return 0, false
+		}
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			if errors.Is(err, strconv.ErrRange) {
