@@ -206,7 +206,7 @@ func (d *decoder) message(out reflect.Value, top map[string]any, ev *catalog.Eve
 					v, ok = top[p.Key]
 				case catalog.InPropertiesAndContext:
 					v, ok = take(props, p.Key)
-					delete(ctx, p.Key) // the same value, sent twice
+					dropCopy(ctx, p.Key, v)
 				default:
 					v, ok = take(props, p.Key)
 				}
@@ -280,6 +280,33 @@ func (d *decoder) message(out reflect.Value, top map[string]any, ev *catalog.Eve
 		return d.assign(extra, props, "properties")
 	}
 	return nil
+}
+
+// dropCopy removes from ctx[key] what was sent there as a copy of v, the
+// value of a property sent both in properties and in context (a device):
+// the keys of ctx[key] whose values equal those of v. What is left, such
+// as the model of the device the message was sent from, stays for the
+// message's Context.
+func dropCopy(ctx map[string]any, key string, v any) {
+	c, ok := ctx[key].(map[string]any)
+	if !ok {
+		if reflect.DeepEqual(ctx[key], v) {
+			delete(ctx, key)
+		}
+		return
+	}
+	pv, _ := v.(map[string]any)
+	left := make(map[string]any, len(c))
+	for k, e := range c {
+		if pe, ok := pv[k]; !ok || !reflect.DeepEqual(pe, e) {
+			left[k] = e
+		}
+	}
+	if len(left) == 0 {
+		delete(ctx, key)
+	} else {
+		ctx[key] = left
+	}
 }
 
 // isCommon reports whether name is a field every typed helper has.
