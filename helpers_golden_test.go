@@ -1,0 +1,229 @@
+package analytics_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/internal/catalog"
+)
+
+// The -update flag rewrites the golden files. Other test files of this
+// package may declare it too; it is registered here only if none did, so
+// that either file works alone.
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files")
+	}
+}
+
+func helperGoldenUpdate() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+// helperGoldenKey is the API key of the golden test; it must never appear in
+// a golden file.
+const helperGoldenKey = "sk_helper_golden_7f3a9c"
+
+// helperGoldenDir holds one golden message per typed helper, named after
+// the helper's Go type.
+var helperGoldenDir = filepath.Join("testdata", "golden", "helpers")
+
+// TestHelperGolden sends every typed helper, with every field set, through
+// the real client to a loopback server and compares each message as the
+// server received it with testdata/golden/helpers/<GoName>.json. Run
+//
+//	go test -run TestHelperGolden -update
+//
+// to rewrite the files after an intended change. The library version in
+// context.library is written as "(Version)" so that a release does not
+// change every file.
+func TestHelperGolden(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := analytics.FilledHelpersForTest(t)
+
+	var (
+		mu       sync.Mutex
+		received = map[string]json.RawMessage{} // by event name
+		dupes    []string
+		authOK   atomic.Bool
+	)
+	authOK.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != helperGoldenKey || pass != "" {
+			authOK.Store(false)
+		}
+		var body io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = zr
+		}
+		var env struct {
+			Batch []json.RawMessage `json:"batch"`
+		}
+		if err := json.NewDecoder(body).Decode(&env); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range env.Batch {
+			var head struct {
+				Event string `json:"event"`
+			}
+			_ = json.Unmarshal(m, &head)
+			if _, dup := received[head.Event]; dup {
+				dupes = append(dupes, head.Event)
+			}
+			received[head.Event] = append(json.RawMessage(nil), m...)
+		}
+	}))
+	defer srv.Close()
+
+	var seq atomic.Int64
+	client, err := analytics.New(helperGoldenKey,
+		analytics.WithEndpoint(srv.URL),
+		analytics.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC) }),
+		analytics.WithMessageIDs(func() string { return fmt.Sprintf("helper-%d", seq.Add(1)) }),
+		analytics.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Enqueue in catalog order, so that the message ids are stable.
+	for _, ev := range cat.Events {
+		if err := client.Enqueue(filled[ev.Name]); err != nil {
+			t.Errorf("Enqueue %s: %v", ev.GoName, err)
+		}
+	}
+	if err := client.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !authOK.Load() {
+		t.Error("a request did not carry the API key as the basic auth user with an empty password")
+	}
+	if len(dupes) > 0 {
+		t.Errorf("events received more than once: %v", dupes)
+	}
+
+	library := fmt.Sprintf(`"library":{"name":%q,"version":%q}`, analytics.LibraryName, analytics.Version)
+	wantFiles := map[string]bool{}
+	for _, ev := range cat.Events {
+		name := ev.GoName + ".json"
+		wantFiles[name] = true
+		raw, ok := received[ev.Name]
+		if !ok {
+			t.Errorf("%s: no message with event %q reached the server", ev.GoName, ev.Name)
+			continue
+		}
+		if !bytes.Contains(raw, []byte(library)) {
+			t.Errorf("%s: context.library is not %s", ev.GoName, library)
+		}
+		raw = bytes.Replace(raw, []byte(library), fmt.Appendf(nil, `"library":{"name":%q,"version":"(Version)"}`, analytics.LibraryName), 1)
+		var msg map[string]any
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatalf("%s: %v", ev.GoName, err)
+		}
+		if msg["event"] != ev.Name {
+			t.Errorf("%s: event %q, want the catalog's %q byte for byte", ev.GoName, msg["event"], ev.Name)
+		}
+		checkHelperGoldenKeys(t, cat, &ev, msg)
+		checkHelperGolden(t, filepath.Join(helperGoldenDir, name), raw)
+	}
+
+	// No golden file is left over from a helper that no longer exists.
+	entries, err := os.ReadDir(helperGoldenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !wantFiles[e.Name()] {
+			t.Errorf("%s: golden file of no helper; delete it", filepath.Join(helperGoldenDir, e.Name()))
+		}
+	}
+}
+
+// checkHelperGoldenKeys checks that every documented key was sent where the
+// catalog places it.
+func checkHelperGoldenKeys(t *testing.T, cat *catalog.Catalog, ev *catalog.Event, msg map[string]any) {
+	t.Helper()
+	props, _ := msg["properties"].(map[string]any)
+	ctx, _ := msg["context"].(map[string]any)
+	if ev.EmailIdentity {
+		if _, ok := props["email"]; !ok {
+			t.Errorf("%s: properties.email missing", ev.GoName)
+		}
+	}
+	if _, ok := props["custom_key"]; !ok {
+		t.Errorf("%s: the Extra key custom_key is missing", ev.GoName)
+	}
+	for _, p := range ev.Properties {
+		var ok bool
+		switch p.Placement() {
+		case catalog.InTop:
+			_, ok = msg[p.Key]
+		case catalog.InPropertiesAndContext:
+			_, ok = props[p.Key]
+			_, inCtx := ctx[p.Key]
+			ok = ok && inCtx
+		default:
+			_, ok = props[p.Key]
+		}
+		if !ok {
+			t.Errorf("%s: key %q (%s) missing", ev.GoName, p.Key, p.Placement())
+		}
+	}
+}
+
+// checkHelperGolden compares got, pretty-printed, with the golden file at
+// path, or rewrites the file under -update.
+func checkHelperGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, got, "", "  "); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	pretty.WriteByte('\n')
+	if strings.Contains(pretty.String(), helperGoldenKey) {
+		t.Fatalf("%s: the API key must not appear in a golden file", path)
+	}
+	if helperGoldenUpdate() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%v: run go test -run TestHelperGolden -update to create it", err)
+		return
+	}
+	if !bytes.Equal(want, pretty.Bytes()) {
+		t.Errorf("%s differs (run go test -run TestHelperGolden -update if the change is intended):\n got %s\nwant %s", path, pretty.Bytes(), want)
+	}
+}
