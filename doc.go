@@ -30,6 +30,50 @@
 // event), Page, Screen, Group (create or update an object and relate a
 // person to it) and Alias (merge two people).
 //
+// # Typed helpers
+//
+// Besides the core calls there is one typed helper per event of the
+// specification and per Customer.io action: a struct that is itself a
+// Message, sent as a track call with the event name the specification
+// gives, byte for byte. The Customer.io actions are DeletePerson ("User
+// Deleted"), SuppressPerson, UnsuppressPerson, CreateOrUpdateDevice,
+// DeleteDevice, DeleteRelationship, DeleteObject, ReportDeliveryEvent and
+// ReportContentEvent; creating or updating a person or an object and
+// merging people are Identify, Group and Alias. The semantic events
+// (ecommerce, video, email, mobile lifecycle, live chat, A/B tests) are
+// named after the event: OrderCompleted, VideoPlaybackStarted,
+// EmailMarkedAsSpam, ApplicationInstalled, ExperimentViewed and so on.
+//
+// Each helper has UserID and AnonymousID (and Email where Customer.io lets
+// a person be named by email), one field per documented property, sent
+// under the specification's key (SKU as "sku"), Extra for other properties
+// (a field that is set wins over the same key in Extra), and Timestamp,
+// Context, Integrations and MessageID as in Track. Enqueue checks what the
+// specification requires: required fields, documented values (such as
+// DeviceTypeIOS), ranges (a video's sound is 0 to 100). Its error names the
+// event and the field's wire path, such as properties.products[1].price.
+// The helpers are generated, by go generate, from the catalog of the
+// specification in internal/catalog.
+//
+// # Explicit zero values
+//
+// An empty string field of a helper is not sent. Numbers, integers and
+// booleans are pointers, so that a zero that means something is sent (the
+// price of a free item, playback position 0, full_screen false) while nil
+// is not sent. Float64, Int and Bool make the pointers:
+//
+//	err := client.Enqueue(analytics.OrderCompleted{
+//		UserID: "42",
+//		Products: []analytics.Product{
+//			{ProductID: "gift-wrap", Price: analytics.Float64(0)}, // "price": 0
+//			{ProductID: "sku-1"},                                  // no price
+//		},
+//	})
+//
+// Nil slices and maps and zero times are not sent either. To send null (a
+// video's total_length on a livestream), leave the field nil and set the
+// key to nil in Extra.
+//
 // # Limits
 //
 // The API drops, with a 200 answer, a message over 32 KB or a request over
