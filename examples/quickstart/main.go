@@ -125,7 +125,7 @@ func send(client *analytics.Client, userID string) error {
 			Traits:  analytics.Traits{"name": "Acme Inc.", "plan": "enterprise"},
 		}),
 		// Delete another person, who asked to be forgotten.
-		client.Enqueue(analytics.Track{UserID: "41", Event: "User Deleted"}),
+		client.Enqueue(analytics.DeletePerson{UserID: "41"}),
 	)
 }
 
