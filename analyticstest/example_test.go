@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
@@ -82,4 +83,33 @@ func ExampleRecorder_Script() {
 	// request 1 answered 429 accepted: false
 	// request 2 answered 200 accepted: true
 	// messages received: 1
+}
+
+func ExampleMessagesAs() {
+	srv := analyticstest.NewServer(nil)
+	defer srv.Close()
+	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
+	if err != nil {
+		panic(err)
+	}
+	// The code under test sends a typed helper...
+	_ = client.Enqueue(analytics.OrderCompleted{
+		UserID:   "42",
+		OrderID:  "o-1",
+		Total:    analytics.Float64(30),
+		Products: []analytics.Product{{ProductID: "p-1", Quantity: analytics.Int(2)}},
+	})
+	if err := client.Close(); err != nil {
+		panic(err)
+	}
+
+	// ...and the test reads it back as one.
+	orders, err := analyticstest.MessagesAs[analytics.OrderCompleted](srv.Recorder)
+	if err != nil {
+		panic(err)
+	}
+	o := orders[0]
+	fmt.Println(o.UserID, o.OrderID, *o.Total, o.Products[0].ProductID, *o.Products[0].Quantity)
+	// Output:
+	// 42 o-1 30 p-1 2
 }
