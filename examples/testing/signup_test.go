@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -58,9 +59,17 @@ func TestSignUp(t *testing.T) {
 		m.Traits["email"] != "ada@example.com" || m.Traits["plan"] != "pro" || m.Traits["created_at"] != 1767225600.0 {
 		t.Errorf("identify: %v traits %v", m, m.Traits)
 	}
-	signedUp := srv.ByEvent("Signed Up")
-	if len(signedUp) != 1 || signedUp[0].UserID != "u-1" || signedUp[0].Properties["plan"] != "pro" {
-		t.Errorf("Signed Up events: %v", signedUp)
+	// Or read messages back as the structs they were sent as, and compare
+	// them whole. Numbers in maps come back as float64, as from JSON.
+	tracks, err := analyticstest.MessagesAs[analytics.Track](srv.Recorder)
+	if err != nil || len(tracks) != 1 {
+		t.Fatalf("tracks %+v, %v", tracks, err)
+	}
+	want := analytics.Track{UserID: "u-1", Event: "Signed Up", Properties: analytics.Properties{"plan": "pro", "method": "email"}}
+	got := tracks[0]
+	got.MessageID, got.Timestamp = "", time.Time{} // filled in by the client
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Signed Up: %+v, want %+v", got, want)
 	}
 }
 
