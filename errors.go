@@ -94,8 +94,10 @@ func (e *APIError) Error() string {
 }
 
 // DeliveryError is returned by Flush, Shutdown and Close when messages were
-// not delivered. Each lost message is reported by exactly one such error
-// (and always by Stats, the logger and the WithCallback function).
+// not delivered. Each lost message is counted by the first Flush or Shutdown
+// to finish after the loss, not again by a later Flush; a repeated Shutdown
+// or Close returns the first Shutdown's result again. Every loss is also
+// counted in Stats, logged, and passed to the WithCallback function.
 type DeliveryError struct {
 	// Undelivered is the number of messages that will not be delivered.
 	Undelivered int64
