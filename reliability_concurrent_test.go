@@ -1,0 +1,384 @@
+package analytics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests in this file race the client's methods against each other
+// from many goroutines. scripts/race-stress.sh runs every test whose name
+// contains ConcurrentSafe a hundred times under the race detector; each
+// is kept to a fraction of a second for that.
+
+// outcomes records, per message id, the callback results and what the
+// server accepted, and checks that they agree.
+type outcomes struct {
+	mu  sync.Mutex
+	cb  map[string][]error
+	bad []string
+}
+
+func newOutcomes() *outcomes { return &outcomes{cb: map[string][]error{}} }
+
+func (o *outcomes) callback(r analytics.Result) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r.MessageID == "" {
+		o.bad = append(o.bad, fmt.Sprintf("a Result without a MessageID: %+v", r))
+	}
+	o.cb[r.MessageID] = append(o.cb[r.MessageID], r.Err)
+}
+
+// check: one callback per accepted message and none for others; the
+// delivered ones are exactly those the server accepted; the counts match
+// Stats.
+func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *faultServer, st analytics.Stats) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, b := range o.bad {
+		t.Error(b)
+	}
+	got := srv.Accepted()
+	delivered, failed := 0, 0
+	for id := range accepted {
+		errs := o.cb[id]
+		if len(errs) != 1 {
+			t.Errorf("message %s: %d callbacks, want 1", id, len(errs))
+			continue
+		}
+		if errs[0] == nil {
+			delivered++
+			if got[id] == 0 {
+				t.Errorf("message %s: callback says delivered, server never accepted it", id)
+			}
+		} else {
+			failed++
+			if got[id] != 0 {
+				t.Errorf("message %s: callback says %v, server accepted it", id, errs[0])
+			}
+		}
+	}
+	for id := range o.cb {
+		if !accepted[id] {
+			t.Errorf("a callback for %s, which Enqueue did not accept", id)
+		}
+	}
+	for id := range got {
+		if !accepted[id] {
+			t.Errorf("the server accepted %s, which Enqueue did not accept", id)
+		}
+	}
+	assert.Equal(t, int64(delivered), st.Delivered)
+	assert.Equal(t, int64(failed), st.Failed)
+	assert.Equal(t, int64(len(accepted)), st.Enqueued)
+	statsAddUp(t, st)
+}
+
+// acceptedSet is a concurrent set of message ids.
+type acceptedSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (a *acceptedSet) add(id string) {
+	a.mu.Lock()
+	if a.ids == nil {
+		a.ids = map[string]bool{}
+	}
+	a.ids[id] = true
+	a.mu.Unlock()
+}
+
+func (a *acceptedSet) get() map[string]bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string]bool, len(a.ids))
+	for k := range a.ids {
+		out[k] = true
+	}
+	return out
+}
+
+// flakyServer fails some requests for good (400: not retried) and some for
+// a while (503, dropped connections: retried), at random.
+func flakyServer(t *testing.T, seed uint64) *faultServer {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, 7))
+	return newFaultServer(t, func(int) fault {
+		mu.Lock()
+		p := rng.IntN(100)
+		mu.Unlock()
+		switch {
+		case p < 10:
+			return fault{Status: 400, Body: `{"error":"rejected"}`}
+		case p < 25:
+			return fault{Status: 503}
+		case p < 30:
+			return fault{Drop: true}
+		case p < 35:
+			return fault{Delay: 2 * time.Millisecond}
+		}
+		return fault{}
+	})
+}
+
+// TestFlushShutdownConcurrentSafe: Enqueue and Flush from eight goroutines
+// race three Shutdowns and two Closes, against a server that refuses some
+// batches for good and fails others for a while. Every Flush returns nil,
+// ErrClosed or a *DeliveryError; all Shutdowns and Closes return the same
+// value; every lost message is reported exactly once, so the Undelivered
+// counts add up to Stats.Failed; and each message's callback agrees with
+// what the server received.
+func TestFlushShutdownConcurrentSafe(t *testing.T) {
+	srv := flakyServer(t, rand.Uint64())
+	o := newOutcomes()
+	c := newReliabilityClient(t, srv.endpoint(), nil,
+		analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))
+
+	var accepted acceptedSet
+	var reported atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				switch err := c.Enqueue(track(id)); {
+				case err == nil:
+					accepted.add(id)
+				case errors.Is(err, analytics.ErrClosed):
+				default:
+					t.Errorf("Enqueue: %v", err)
+				}
+				if i%25 == 0 {
+					err := c.Flush(context.Background())
+					if de := isDeliveryError(err); de != nil {
+						reported.Add(de.Undelivered)
+					} else if err != nil && !errors.Is(err, analytics.ErrClosed) {
+						t.Errorf("Flush: %v", err)
+					}
+				}
+			}
+		}()
+	}
+	ends := make([]error, 5)
+	for k := range ends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(rand.IntN(10)) * time.Millisecond) // vary the moment; correctness does not depend on it
+			if k < 3 {
+				ends[k] = c.Shutdown(context.Background())
+			} else {
+				ends[k] = c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range ends[1:] {
+		assert.Equal(t, ends[0], err, "every Shutdown and Close returns the same")
+	}
+	if de := isDeliveryError(ends[0]); de != nil {
+		reported.Add(de.Undelivered)
+	} else {
+		require.NoError(t, ends[0])
+	}
+	st := c.Stats()
+	assert.Equal(t, st.Failed, reported.Load(), "each loss reported exactly once")
+	assert.Zero(t, st.Queued)
+	assert.Zero(t, st.InFlight)
+	o.check(t, accepted.get(), srv, st)
+}
+
+// TestEnqueueContextShutdownConcurrentSafe: sixteen goroutines keep
+// calling EnqueueContext on a small queue, many of them blocked waiting
+// for room, when Shutdown begins. Every call returns nil or ErrClosed,
+// none stays blocked, and everything accepted is delivered.
+func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
+	srv := newFaultServer(t, func(int) fault { return fault{Delay: time.Millisecond} })
+	o := newOutcomes()
+	c := newReliabilityClient(t, srv.endpoint(), nil,
+		analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10),
+		analytics.WithCallback(o.callback))
+
+	var accepted acceptedSet
+	var closedSeen atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				err := c.EnqueueContext(context.Background(), track(id))
+				switch {
+				case err == nil:
+					accepted.add(id)
+				case errors.Is(err, analytics.ErrClosed):
+					closedSeen.Add(1)
+					return
+				default:
+					t.Errorf("EnqueueContext: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	// Shut down once the queue has been full (producers were blocked).
+	waitFor(t, "a full queue", func() bool { return c.Stats().Queued >= 10 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var shut sync.WaitGroup
+	errs := make([]error, 2)
+	for k := range errs {
+		shut.Add(1)
+		go func() { defer shut.Done(); errs[k] = c.Shutdown(ctx) }()
+	}
+	wg.Wait() // every producer returned: none is stuck
+	shut.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	assert.Equal(t, int64(16), closedSeen.Load(), "each producer ended with ErrClosed")
+	st := c.Stats()
+	assert.Equal(t, st.Enqueued, st.Delivered, "everything accepted was delivered")
+	o.check(t, accepted.get(), srv, st)
+}
+
+// TestCallbacksConcurrentSafe: with eight senders calling the callback at
+// once under load and failures, every accepted message gets exactly one
+// callback, delivered ones are exactly those the server accepted, and a
+// slow or panicking callback does not stop delivery.
+func TestCallbacksConcurrentSafe(t *testing.T) {
+	srv := flakyServer(t, rand.Uint64())
+	o := newOutcomes()
+	var calls atomic.Int64
+	c := newReliabilityClient(t, srv.endpoint(), nil,
+		analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50),
+		analytics.WithCallback(func(r analytics.Result) {
+			o.callback(r)
+			if calls.Add(1)%97 == 0 {
+				time.Sleep(time.Millisecond) // a slow callback now and then
+			}
+		}))
+	var accepted acceptedSet
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				if err := c.EnqueueContext(context.Background(), track(id)); err != nil {
+					t.Errorf("EnqueueContext: %v", err)
+					return
+				}
+				accepted.add(id)
+			}
+		}()
+	}
+	wg.Wait()
+	err := c.Close()
+	st := c.Stats()
+	if st.Failed > 0 {
+		de := isDeliveryError(err)
+		require.NotNil(t, de, "%v", err)
+		assert.Equal(t, st.Failed, de.Undelivered)
+		assert.Equal(t, st.Failed, st.FailedStatus, "only the 400s are lost")
+	} else {
+		require.NoError(t, err)
+	}
+	o.check(t, accepted.get(), srv, st)
+}
+
+// TestStatsConcurrentSafe: Stats read in a loop while eight goroutines
+// enqueue and the server fails now and then: the counters never go
+// backwards, and the snapshot identities hold once the client is idle.
+func TestStatsConcurrentSafe(t *testing.T) {
+	srv := flakyServer(t, rand.Uint64())
+	c := newReliabilityClient(t, srv.endpoint(), nil,
+		analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))
+	stop := make(chan struct{})
+	watcher := make(chan error, 1)
+	go func() {
+		var prev analytics.Stats
+		for {
+			st := c.Stats()
+			monotonic := []struct {
+				name      string
+				old, next int64
+			}{
+				{"Enqueued", prev.Enqueued, st.Enqueued}, {"Delivered", prev.Delivered, st.Delivered},
+				{"Failed", prev.Failed, st.Failed}, {"FailedStatus", prev.FailedStatus, st.FailedStatus},
+				{"Batches", prev.Batches, st.Batches}, {"Requests", prev.Requests, st.Requests},
+				{"Retries", prev.Retries, st.Retries}, {"BytesSent", prev.BytesSent, st.BytesSent},
+			}
+			for _, m := range monotonic {
+				if m.next < m.old {
+					watcher <- fmt.Errorf("%s went from %d to %d", m.name, m.old, m.next)
+					return
+				}
+			}
+			if st.Queued < 0 || st.InFlight < 0 || st.QueuedBytes < 0 {
+				watcher <- fmt.Errorf("negative gauge: %+v", st)
+				return
+			}
+			prev = st
+			select {
+			case <-stop:
+				watcher <- nil
+				return
+			default:
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				_ = c.Enqueue(track(fmt.Sprintf("g%d-%d", g, i)))
+			}
+		}()
+	}
+	wg.Wait()
+	_ = c.Flush(context.Background())
+	close(stop)
+	require.NoError(t, <-watcher)
+	_ = c.Close()
+	st := c.Stats()
+	statsAddUp(t, st)
+	assert.Equal(t, st.Enqueued+st.DroppedQueueFull, int64(8*200))
+}
+
+// TestNilClientConcurrentSafe: every method of a nil *Client, from many
+// goroutines at once, returns its documented result without a panic.
+func TestNilClientConcurrentSafe(t *testing.T) {
+	var c *analytics.Client
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.ErrorIs(t, c.Enqueue(track("x")), analytics.ErrClosed)
+			assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("x")), analytics.ErrClosed)
+			assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
+			assert.NoError(t, c.Shutdown(context.Background()))
+			assert.NoError(t, c.Close())
+			assert.Equal(t, analytics.Stats{}, c.Stats())
+		}()
+	}
+	wg.Wait()
+}
