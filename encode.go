@@ -51,6 +51,12 @@ func (e *encoder) wrap(field string, err error) error {
 	if errors.As(jsonw.Prefix(err, field), &je) {
 		return e.invalid(je.Path, je.Reason)
 	}
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		// Already named inside the value at field: prefix the path
+		// rather than nest the whole message in the reason.
+		return e.invalid(field+"."+ve.Field, ve.Reason)
+	}
 	return e.invalid(field, err.Error())
 }
 
