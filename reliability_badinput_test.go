@@ -1,0 +1,217 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type panicMarshaler struct{}
+
+func (panicMarshaler) MarshalJSON() ([]byte, error) { panic("MarshalJSON panics") }
+
+type errMarshaler struct{}
+
+func (errMarshaler) MarshalJSON() ([]byte, error) { return nil, errors.New("cannot marshal") }
+
+type invalidMarshaler struct{}
+
+func (invalidMarshaler) MarshalJSON() ([]byte, error) { return []byte(`{"unterminated":`), nil }
+
+type injectingMarshaler struct{}
+
+// MarshalJSON returns valid JSON that, pasted as is, would add a second
+// message to the batch.
+func (injectingMarshaler) MarshalJSON() ([]byte, error) {
+	return []byte(`  {"a" : 1}  `), nil
+}
+
+func deep(levels int) map[string]any {
+	m := map[string]any{"leaf": 1}
+	for range levels - 1 {
+		m = map[string]any{"k": m}
+	}
+	return m
+}
+
+// TestBadInput: each bad message is refused by Enqueue with a
+// *ValidationError naming the field (or ErrMessageTooLarge), or accepted
+// as a documented no-op or repair; never a panic. All of them go through
+// one client together with good messages, which are all delivered in the
+// same requests: a bad message never poisons a batch.
+func TestBadInput(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	self := map[string]any{}
+	self["self"] = self
+	type row struct {
+		name string
+		msg  analytics.Message
+		// field is the ValidationError's Field (ending in * it is a
+		// prefix); "" means the message is accepted; "too large" means
+		// ErrMessageTooLarge.
+		field string
+	}
+	rows := []row{
+		// Zero values of every core message.
+		{"zero Identify", analytics.Identify{}, "userId"},
+		{"zero Track", analytics.Track{}, "event"},
+		{"zero Page", analytics.Page{}, "userId"},
+		{"zero Screen", analytics.Screen{}, "userId"},
+		{"zero Group", analytics.Group{}, "groupId"},
+		{"zero Alias", analytics.Alias{}, "previousId"},
+		{"Alias without userId", analytics.Alias{PreviousID: "old"}, "userId"},
+		{"blank ids", analytics.Track{UserID: " \t", AnonymousID: "\n", Event: "E"}, "userId"},
+		{"blank event", analytics.Track{UserID: "u", Event: "  "}, "event"},
+		// nil messages.
+		{"nil Message", nil, "message"},
+		{"nil *Identify", (*analytics.Identify)(nil), "message"},
+		{"nil *Track", (*analytics.Track)(nil), "message"},
+		{"nil *Page", (*analytics.Page)(nil), "message"},
+		{"nil *Screen", (*analytics.Screen)(nil), "message"},
+		{"nil *Group", (*analytics.Group)(nil), "message"},
+		{"nil *Alias", (*analytics.Alias)(nil), "message"},
+		// Values JSON cannot hold.
+		{"NaN property", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"price": nan}}, "properties.price"},
+		{"+Inf trait", analytics.Identify{UserID: "u", Traits: analytics.Traits{"score": inf}}, "traits.score"},
+		{"-Inf float32", analytics.Page{UserID: "u", Properties: analytics.Properties{"x": float32(math.Inf(-1))}}, "properties.x"},
+		{"NaN in a list", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"products": []any{map[string]any{"price": 1}, map[string]any{"price": nan}}}}, "properties.products[1].price"},
+		{"NaN latitude", analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Location: &analytics.LocationInfo{Latitude: &nan}}}, "context.location.latitude"},
+		{"Inf screen density", analytics.Screen{UserID: "u", Context: &analytics.Context{Screen: &analytics.ScreenInfo{Density: inf}}}, "context.screen.density"},
+		{"NaN integration option", analytics.Track{UserID: "u", Event: "E", Integrations: analytics.Integrations{"X": map[string]any{"rate": nan}}}, "integrations.X.rate"},
+		{"chan", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"c": make(chan int)}}, "properties.c"},
+		{"func", analytics.Group{GroupID: "g", Traits: analytics.Traits{"f": func() {}}}, "traits.f"},
+		{"complex64", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"z": complex64(1)}}, "properties.z"},
+		{"complex128", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"z": 1 + 2i}}, "properties.z"},
+		{"unsafe.Pointer", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"p": unsafe.Pointer(&nan)}}, "properties.p"},
+		{"struct with a chan", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"s": struct{ C chan int }{}}}, "properties.s"},
+		{"chan in context extra", analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Extra: map[string]any{"c": make(chan int)}}}, "context.c"},
+		{"chan in context traits", analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Traits: analytics.Traits{"c": make(chan int)}}}, "context.traits.c"},
+		{"NaN in group relationship", analytics.Group{GroupID: "g", RelationshipAttributes: map[string]any{"r": nan}}, "traits.relationshipAttributes.r"},
+		{"NaN in identify relationship", analytics.Identify{UserID: "u", ObjectID: "o", RelationshipAttributes: map[string]any{"r": nan}}, "traits.relationshipAttributes.r"},
+		{"year 10000", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, "properties.t"},
+		{"bad json.Number", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"n": json.Number("1e")}}, "properties.n"},
+		{"MarshalJSON error", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": errMarshaler{}}}, "properties.m"},
+		{"MarshalJSON invalid", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": invalidMarshaler{}}}, "properties.m"},
+		{"MarshalJSON panics", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": panicMarshaler{}}}, "message"},
+		// Nesting.
+		{"64 levels", analytics.Track{UserID: "u", Event: "E", Properties: deep(63)}, ""},
+		{"65 levels", analytics.Track{UserID: "u", Event: "E", Properties: deep(65)}, "properties.k.k.*"},
+		{"10,000 levels", analytics.Track{UserID: "u", Event: "E", Properties: deep(10_000)}, "properties.k.k.*"},
+		{"a map holding itself", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"self": self}}, "properties.self.self.*"},
+		// Objects.
+		{"bad objectTypeId", analytics.Group{GroupID: "g", ObjectTypeID: "one"}, "objectTypeId"},
+		{"object_type_id not a string", analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 1}}, "traits.object_type_id"},
+		{"objectTypeId disagrees", analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
+		{"identify relationship without object", analytics.Identify{UserID: "u", RelationshipAttributes: map[string]any{"r": 1}}, "traits.objectId"},
+		// Size.
+		{"too large", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"blob": strings.Repeat("x", analytics.MaxMessageBytes)}}, "too large"},
+		{"too large by escapes", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"blob": strings.Repeat("\x01", analytics.MaxMessageBytes/6+1)}}, "too large"},
+
+		// Accepted: repairs and no-ops.
+		{"invalid UTF-8 everywhere", analytics.Track{UserID: "u\xff", Event: "E\xfe", Properties: analytics.Properties{"k\xff": "v\xc3", "list": []string{"\xed\xa0\x80"}}, Context: &analytics.Context{IP: "\xff"}}, ""},
+		{"invalid UTF-8 message id", analytics.Track{UserID: "u", Event: "E", MessageID: "id-\xff"}, ""},
+		{"nil maps", analytics.Identify{UserID: "u", Traits: nil, Integrations: nil, Context: &analytics.Context{Extra: nil, Traits: nil}}, ""},
+		{"nil map values", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": map[string]any(nil), "s": []any(nil), "p": (*int)(nil), "n": nil}}, ""},
+		{"zero Context", analytics.Page{AnonymousID: "a", Context: &analytics.Context{}}, ""},
+		{"empty Context parts", analytics.Screen{UserID: "u", Context: &analytics.Context{Campaign: &analytics.CampaignInfo{}, Page: &analytics.PageInfo{}, App: &analytics.AppInfo{}, Device: &analytics.DeviceInfo{}, OS: &analytics.OSInfo{}, Network: &analytics.NetworkInfo{}, Location: &analytics.LocationInfo{}, Screen: &analytics.ScreenInfo{}, Referrer: &analytics.ReferrerInfo{}}}, ""},
+		{"identify by email", analytics.Identify{Traits: analytics.Traits{"email": "a@example.com"}}, ""},
+		{"MarshalJSON with spaces", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": injectingMarshaler{}}}, ""},
+		{"control characters", analytics.Track{UserID: "u", Event: "E\x00\b\f", Properties: analytics.Properties{"\u2028": "</script>&"}}, ""},
+		{"zero time", analytics.Track{UserID: "u", Event: "E", Timestamp: time.Time{}}, ""},
+		{"year 0 timestamp", analytics.Track{UserID: "u", Event: "E", Timestamp: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}, ""},
+	}
+
+	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
+	c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(500))
+	good := 0
+	wantAccepted := 0
+	for i, r := range rows {
+		// A good message before each bad one, in the same batch.
+		require.NoError(t, c.Enqueue(track(fmt.Sprint("good-", i))))
+		good++
+		var err error
+		require.NotPanics(t, func() { err = c.Enqueue(r.msg) }, r.name)
+		switch r.field {
+		case "":
+			assert.NoError(t, err, r.name)
+			wantAccepted++
+		case "too large":
+			assert.ErrorIs(t, err, analytics.ErrMessageTooLarge, r.name)
+		default:
+			var ve *analytics.ValidationError
+			if assert.ErrorAs(t, err, &ve, r.name) {
+				assert.ErrorIs(t, err, analytics.ErrInvalidMessage, r.name)
+				if prefix, ok := strings.CutSuffix(r.field, "*"); ok {
+					assert.True(t, strings.HasPrefix(ve.Field, prefix), "%s: field %q", r.name, ve.Field)
+					assert.Contains(t, ve.Reason, "nested deeper than 64 levels", r.name)
+				} else {
+					assert.Equal(t, r.field, ve.Field, "%s: %v", r.name, err)
+				}
+				assert.Equal(t, 1, strings.Count(err.Error(), "analytics:"), "%s: the error is not nested in itself: %v", r.name, err)
+				assert.True(t, utf8.ValidString(err.Error()), "%s: the error is valid UTF-8", r.name)
+			}
+		}
+	}
+	require.NoError(t, c.Flush(context.Background()))
+	msgs := srv.Messages()
+	assert.Len(t, msgs, good+wantAccepted, "every good message and every accepted one delivered")
+	assert.Len(t, srv.Requests(), 1, "all in one batch")
+	assert.Empty(t, srv.Violations())
+	for _, m := range msgs {
+		assert.True(t, json.Valid(m.Raw), "%s", m.Raw)
+		assert.True(t, utf8.Valid(m.Raw), "valid UTF-8 on the wire")
+		var v map[string]any
+		require.NoError(t, json.Unmarshal(m.Raw, &v))
+		assert.Contains(t, v, "messageId")
+		assert.Contains(t, v, "timestamp")
+	}
+	st := c.Stats()
+	assert.Equal(t, int64(good+wantAccepted), st.Delivered)
+	assert.Equal(t, int64(2), st.RejectedTooLarge)
+	assert.Equal(t, int64(len(rows)-wantAccepted-2), st.RejectedInvalid)
+	statsAddUp(t, st)
+
+	// The repairs, as documented: invalid UTF-8 becomes U+FFFD.
+	utf := srv.Find(func(m analyticstest.Message) bool { return m.Event == "E\uFFFD" })
+	if assert.Len(t, utf, 1) {
+		assert.Equal(t, "u\uFFFD", utf[0].UserID)
+		assert.Equal(t, "v\uFFFD", utf[0].Properties["k\uFFFD"])
+		assert.Equal(t, []any{"\uFFFD\uFFFD\uFFFD"}, utf[0].Properties["list"])
+	}
+	ids := srv.Find(func(m analyticstest.Message) bool { return m.MessageID == "id-\uFFFD" })
+	assert.Len(t, ids, 1)
+	inj := srv.Find(func(m analyticstest.Message) bool { _, ok := m.Properties["m"].(map[string]any); return ok })
+	if assert.Len(t, inj, 1) {
+		assert.Equal(t, map[string]any{"a": float64(1)}, inj[0].Properties["m"])
+		assert.NotContains(t, string(inj[0].Raw), "  ", "foreign JSON is compacted")
+	}
+}
+
+// TestBadInputCallerMapsReusable: Enqueue snapshots the message: changing
+// or clearing the caller's maps right after it returns changes nothing
+// that is sent.
+func TestBadInputCallerMapsReusable(t *testing.T) {
+	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
+	c := newReliabilityClient(t, srv.URL, nil)
+	props := analytics.Properties{"a": 1, "list": []any{"x"}}
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Snap", Properties: props}))
+	props["a"] = 2
+	props["list"].([]any)[0] = "changed"
+	clear(props)
+	require.NoError(t, c.Flush(context.Background()))
+	msgs := srv.ByEvent("Snap")
+	require.Len(t, msgs, 1)
+	assert.Equal(t, map[string]any{"a": float64(1), "list": []any{"x"}}, msgs[0].Properties)
+}
