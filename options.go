@@ -173,17 +173,25 @@ func WithEndpoint(baseURL string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(baseURL)
 		if err != nil {
+			// Quote the reason, not the URL: a refused URL may hold a
+			// secret (credentials, a key in the query), and this
+			// error is likely to be logged.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			return optionError("WithEndpoint", "malformed URL: %v", err)
 		}
+		shown := (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 		switch {
 		case u.Scheme != "http" && u.Scheme != "https":
-			return optionError("WithEndpoint", "URL %q must start with https:// or http://", baseURL)
+			return optionError("WithEndpoint", "URL %q must start with https:// or http://", shown)
 		case u.Host == "" || u.Hostname() == "":
-			return optionError("WithEndpoint", "URL %q has no host", baseURL)
+			return optionError("WithEndpoint", "URL %q has no host", shown)
 		case u.User != nil:
 			return optionError("WithEndpoint", "URL must not carry credentials; the API key is passed to New")
 		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-			return optionError("WithEndpoint", "URL %q must not have a query or fragment", baseURL)
+			return optionError("WithEndpoint", "URL %q must not have a query or fragment", shown)
 		}
 		path := strings.TrimRight(u.Path, "/")
 		if path == "" {
