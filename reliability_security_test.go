@@ -1,0 +1,199 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// secretForms are the forms in which the API key could leak: as is, and
+// as the basic-auth credentials the client sends.
+func secretForms(key string) []string {
+	return []string{key, base64.StdEncoding.EncodeToString([]byte(key + ":"))}
+}
+
+// assertNoSecret fails if text holds the key in any form.
+func assertNoSecret(t *testing.T, where, text string) {
+	t.Helper()
+	for _, s := range secretForms(testKey) {
+		if strings.Contains(text, s) {
+			t.Errorf("%s holds the API key (as %q):\n%s", where, s, text)
+		}
+	}
+}
+
+// TestAPIKeyNeverLeaksUnderFaults runs the client through failures, retries, drops,
+// rejections and an abandoned Shutdown with every log line captured at
+// Debug, and every error string and callback result collected: the API
+// key appears in none of them.
+func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
+	srv := newFaultServer(t, func(n int) fault {
+		switch n % 6 {
+		case 1:
+			return fault{Status: 500, Body: `{"error":"internal"}`}
+		case 2:
+			return fault{Status: 429, RetryAfter: "1"}
+		case 3:
+			return fault{Drop: true}
+		case 4:
+			return fault{Status: 401, Body: `{"error":"unauthorized"}`}
+		}
+		return fault{}
+	})
+	var logs logCapture
+	var texts []string
+	note := func(err error) {
+		if err != nil {
+			texts = append(texts, err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+		}
+	}
+	res := &results{}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := analytics.New(testKey,
+		analytics.WithEndpoint(srv.endpoint()),
+		analytics.WithLogger(logs.Logger()),
+		analytics.WithHTTPClient(&http.Client{Transport: &redirectFirst{next: tr, addr: closedPort(t), n: 2}}),
+		analytics.WithBatchSize(3),
+		analytics.WithQueueCapacity(20),
+		analytics.WithMaxAttempts(3),
+		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
+		analytics.WithMaxRetryAfter(5*time.Millisecond),
+		analytics.WithCallback(res.add),
+	)
+	require.NoError(t, err)
+
+	for i := range 60 {
+		note(c.Enqueue(track(fmt.Sprint("s", i)))) // some overflow the queue
+	}
+	note(c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"x": strings.Repeat("x", 40_000)}}))
+	note(c.Enqueue(analytics.Track{UserID: "u"}))
+	note(c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"c": make(chan int)}}))
+	note(c.Flush(context.Background()))
+	for i := range 9 {
+		note(c.Enqueue(track(fmt.Sprint("t", i))))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	note(c.Shutdown(ctx)) // abandons what is left
+	note(c.Close())
+	note(c.Enqueue(track("late")))
+	for _, r := range res.get() {
+		note(r.Err)
+	}
+
+	st := c.Stats()
+	require.Positive(t, st.Retries, "the run retried")
+	require.Positive(t, st.Failed, "the run lost messages")
+	require.Positive(t, st.DroppedQueueFull, "the run dropped messages")
+	out := logs.String()
+	for _, level := range []string{"level=DEBUG", "level=WARN", "level=ERROR"} {
+		require.Contains(t, out, level, "the run logged at every level")
+	}
+	assertNoSecret(t, "the log", out)
+	assertNoSecret(t, "the errors", strings.Join(texts, "\n"))
+	assertNoSecret(t, "Stats", fmt.Sprintf("%+v", st))
+}
+
+// TestAPIKeyNotInOptionErrors: an endpoint that carries a secret (the key
+// in its user info or query, by mistake) is refused, and the error does
+// not repeat the secret.
+func TestAPIKeyNotInOptionErrors(t *testing.T) {
+	for _, u := range []string{
+		"https://" + testKey + "@cdp.example.com/v1",
+		"https://user:" + testKey + "@cdp.example.com/v1",
+		"https://cdp.example.com/v1?api_key=" + testKey,
+		"https://cdp.example.com/v1#" + testKey,
+		"ftp://" + testKey + "@cdp.example.com/v1",
+		"ftp://cdp.example.com/v1?key=" + testKey,
+		"http://" + testKey + "@cdp.example.com/v1",
+		"https://:" + testKey + "@/v1",
+		"https://cdp.example.com/%zz?key=" + testKey,
+		"https://cdp.example.com:99999999/v1?key=" + testKey,
+	} {
+		_, err := analytics.New("another-key", analytics.WithEndpoint(u))
+		if assert.Error(t, err, u) {
+			assertNoSecret(t, "the error for "+u, err.Error())
+		}
+	}
+	_, err := analytics.New(" \t")
+	assert.Error(t, err, "a blank key is refused")
+}
+
+// TestEndpointPolicy: plain http only to loopback hosts unless
+// WithAllowHTTP(true); never credentials, a query or a fragment.
+func TestEndpointPolicy(t *testing.T) {
+	rows := []struct {
+		url       string
+		ok        bool // accepted without WithAllowHTTP
+		allowHTTP bool // accepted with WithAllowHTTP(true)
+	}{
+		{"https://cdp.customer.io/v1", true, true},
+		{"https://cdp-eu.customer.io", true, true},
+		{"http://127.0.0.1:8080/v1", true, true},
+		{"http://127.9.9.9/v1", true, true},
+		{"http://localhost:1234", true, true},
+		{"http://LOCALHOST/v1", true, true},
+		{"http://api.localhost/v1", true, true},
+		{"http://[::1]:80/v1", true, true},
+		{"http://cdp.example.com/v1", false, true},
+		{"http://10.0.0.1/v1", false, true},
+		{"http://0.0.0.0/v1", false, true},
+		{"http://127.0.0.1.nip.io/v1", false, true},
+		{"http://localhost.example.com/v1", false, true},
+		{"http://[::ffff:10.0.0.1]/v1", false, true},
+		{"https://user:pass@cdp.example.com/v1", false, false},
+		{"https://user@cdp.example.com/v1", false, false},
+		{"http://user:pass@127.0.0.1/v1", false, false},
+		{"https://cdp.example.com/v1?x=1", false, false},
+		{"https://cdp.example.com/v1?", false, false},
+		{"https://cdp.example.com/v1#frag", false, false},
+		{"ftp://cdp.example.com/v1", false, false},
+		{"cdp.example.com/v1", false, false},
+		{"https:///v1", false, false},
+		{"", false, false},
+	}
+	for _, r := range rows {
+		c, err := analytics.New(testKey, analytics.WithEndpoint(r.url), analytics.WithLogger(quietLogger()))
+		if assert.Equal(t, r.ok, err == nil, "%q: %v", r.url, err) && err == nil {
+			require.NoError(t, c.Close())
+		}
+		// Option order does not matter.
+		for _, opts := range [][]analytics.Option{
+			{analytics.WithAllowHTTP(true), analytics.WithEndpoint(r.url)},
+			{analytics.WithEndpoint(r.url), analytics.WithAllowHTTP(true)},
+		} {
+			c, err := analytics.New(testKey, append(opts, analytics.WithLogger(quietLogger()))...)
+			if assert.Equal(t, r.allowHTTP, err == nil, "%q with WithAllowHTTP(true): %v", r.url, err) && err == nil {
+				require.NoError(t, c.Close())
+			}
+		}
+	}
+	// WithAllowHTTP(false) after true takes it back.
+	_, err := analytics.New(testKey, analytics.WithAllowHTTP(true), analytics.WithEndpoint("http://cdp.example.com"), analytics.WithAllowHTTP(false))
+	assert.Error(t, err)
+}
+
+// TestLoggerQuietOnHappyPath: a run without failures logs nothing above
+// Debug, so a service's logs stay clean.
+func TestLoggerQuietOnHappyPath(t *testing.T) {
+	srv := newFaultServer(t, nil)
+	var logs logCapture
+	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})
+	c, err := analytics.New(testKey, analytics.WithEndpoint(srv.endpoint()), analytics.WithLogger(slog.New(h)))
+	require.NoError(t, err)
+	for i := range 100 {
+		require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
+	}
+	require.NoError(t, c.Close())
+	assert.Empty(t, logs.String())
+}
