@@ -52,7 +52,7 @@ func BenchmarkE2EOrderCompletedGzip(b *testing.B) {
 // benchE2E sends b.N events from one goroutine and closes the client, all
 // timed; one op is one event.
 func benchE2E(b *testing.B, s sdk, gzip bool, send func(benchClient) error) {
-	sk, c := startClient(b, s, gzip)
+	sk, c := startClient(b, s, clientConfig{gzip: gzip, wait: true})
 	b.ResetTimer()
 	for range b.N {
 		if err := send(c); err != nil {
@@ -89,7 +89,7 @@ const sampleEvery = 8
 // producers goroutines while the sink holds every request. One op is one
 // Enqueue call; ns/op is wall time over all calls.
 func benchEnqueue(b *testing.B, s sdk, producers int) {
-	sk, c := startClient(b, s, false)
+	sk, c := startClient(b, s, clientConfig{})
 	sk.Stall()
 
 	type result struct {
@@ -181,7 +181,7 @@ func BenchmarkBurstMemory(b *testing.B) {
 		b.ResetTimer()
 		for range b.N {
 			b.StopTimer()
-			sk, c := startClient(b, s, false)
+			sk, c := startClient(b, s, clientConfig{})
 			sk.Stall()
 			runtime.GC()
 			base := heapObjectBytes()

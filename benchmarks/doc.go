@@ -13,8 +13,8 @@
 // clients get the same settings, written once in sdk_test.go: batch size 250,
 // flush interval 5s, silent logger, one fresh *http.Transport per run.
 //
-// Benchmarks, each with one sub-benchmark per client (segment, posthog, and
-// cdpkit once the root package builds):
+// Benchmarks, each with one sub-benchmark per client (cdpkit, this
+// repository's library; segment; posthog):
 //
 //   - BenchmarkE2EOrderCompleted, BenchmarkE2ETrack3Props,
 //     BenchmarkE2EIdentify5Traits: b.N events from one goroutine, Close
@@ -23,6 +23,11 @@
 //     b.N events. Extra metrics: wire-B/event (request body bytes as sent)
 //     and json-B/event (after decompression). B/op includes the sink's own
 //     per-request allocations (net/http), amortised over a batch of 250.
+//     cdpkit sends Order Completed as its typed helper
+//     analytics.OrderCompleted (the others have none and send a map-based
+//     track), and calls EnqueueContext, which waits for room in a full
+//     queue as both competitors' Enqueue does; its plain Enqueue would
+//     reject the event instead (see the Enqueue benchmarks).
 //   - BenchmarkE2EOrderCompletedGzip: the same with request compression;
 //     skipped for clients that cannot compress (both competitors).
 //   - BenchmarkEnqueue1Producer, BenchmarkEnqueue8Producers: the caller's
