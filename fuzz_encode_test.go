@@ -1,0 +1,437 @@
+package analytics_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+)
+
+// captureTransport answers every request 200 and keeps the bodies.
+type captureTransport struct {
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (c *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	b, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.bodies = append(c.bodies, b)
+	c.mu.Unlock()
+	return okResponse(r), nil
+}
+
+func (c *captureTransport) take() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.bodies
+	c.bodies = nil
+	return b
+}
+
+// fuzzMessage builds a message of one of the six core kinds from fuzz
+// input, and says how Enqueue must judge it: the ValidationError field, or
+// "" if it is valid (it may still be too large).
+func fuzzMessage(kind uint8, userID, anonID, event, key, value, messageID string, f float64, pad int) (analytics.Message, string) {
+	blank := func(s string) bool { return strings.TrimSpace(s) == "" }
+	fields := map[string]any{"k:" + key: value, "f": f, "pad": strings.Repeat("x", pad)}
+	badFloat := math.IsNaN(f) || math.IsInf(f, 0)
+	switch kind % 6 {
+	case 0:
+		m := analytics.Track{UserID: userID, AnonymousID: anonID, Event: event, Properties: fields, MessageID: messageID}
+		switch {
+		case blank(event):
+			return m, "event"
+		case blank(userID) && blank(anonID):
+			return m, "userId"
+		case badFloat:
+			return m, "properties.f"
+		}
+		return m, ""
+	case 1:
+		byEmail := kind&8 != 0
+		if byEmail {
+			fields["email"] = value
+		}
+		m := analytics.Identify{UserID: userID, AnonymousID: anonID, Traits: fields, MessageID: messageID}
+		switch {
+		case blank(userID) && blank(anonID) && (!byEmail || blank(value)):
+			return m, "userId"
+		case badFloat:
+			return m, "traits.f"
+		}
+		return m, ""
+	case 2, 3:
+		var m analytics.Message = analytics.Page{UserID: userID, AnonymousID: anonID, Name: event, Properties: fields, MessageID: messageID}
+		if kind%6 == 3 {
+			m = analytics.Screen{UserID: userID, AnonymousID: anonID, Name: event, Properties: fields, MessageID: messageID}
+		}
+		switch {
+		case blank(userID) && blank(anonID):
+			return m, "userId"
+		case badFloat:
+			return m, "properties.f"
+		}
+		return m, ""
+	case 4:
+		typed := kind&8 != 0
+		if typed {
+			fields["object_type_id"] = value
+		}
+		m := analytics.Group{UserID: userID, AnonymousID: anonID, GroupID: event, Traits: fields, MessageID: messageID}
+		n, err := strconv.ParseUint(value, 10, 32)
+		switch {
+		case blank(event):
+			return m, "groupId"
+		case typed && (err != nil || n == 0):
+			return m, "traits.object_type_id"
+		case badFloat:
+			return m, "traits.f"
+		}
+		return m, ""
+	default:
+		// Alias has no properties or traits: the fields go in
+		// context.traits, so the size can still be steered.
+		m := analytics.Alias{UserID: userID, PreviousID: event, MessageID: messageID,
+			Context: &analytics.Context{Traits: analytics.Traits{"pad": strings.Repeat("x", pad), "k:" + key: value}}}
+		switch {
+		case blank(event):
+			return m, "previousId"
+		case blank(userID):
+			return m, "userId"
+		}
+		return m, ""
+	}
+}
+
+// jsonString is s as it reads after a trip through JSON: invalid UTF-8
+// replaced by U+FFFD, as the client and encoding/json both do.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	var out string
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// FuzzEnqueue sends fuzzed core messages through the real pipeline (a
+// client whose HTTP client captures the request bodies):
+//
+//   - Enqueue never panics, and refuses a message iff the validation rules
+//     (modelled independently here) or the size limit say so, naming the
+//     right field;
+//   - an accepted message arrives as valid JSON, in a body that is exactly
+//     the envelope around it, with its fields intact (strings as JSON
+//     repairs them);
+//   - size accounting is exact: padded to exactly MaxMessageBytes the
+//     message is accepted and sent as exactly MaxMessageBytes bytes; one
+//     byte more and it is refused, with the measured size in the error.
+func FuzzEnqueue(f *testing.F) {
+	f.Add(uint8(0), "user-1", "", "Order Completed", "price", "12.5", "", 1.5)
+	f.Add(uint8(1), "", "", "", "plan", "a@example.com", "id-1", 0.0)
+	f.Add(uint8(9), "", "", "", "plan", "a@example.com", "", 0.0)
+	f.Add(uint8(2), "", "anon\xff", "Home\u2028", "k\x00ey", "v\"\\\b\f", "", -0.0)
+	f.Add(uint8(3), " ", "\t", "Feed", "", "", "", math.Inf(1))
+	f.Add(uint8(4), "u", "", "acme", "name", "ACME <&>", "", 1e21)
+	f.Add(uint8(12), "u", "", "acme", "name", "007", "", 1e-7)
+	f.Add(uint8(12), "u", "", "acme", "name", "0", "", 3.0)
+	f.Add(uint8(5), "new", "", "old", "k", "\xed\xa0\x80", "\xff\xfe", math.NaN())
+	f.Add(uint8(0), "u", "", "  ", "k", "v", "", 0.0)
+
+	tr := &captureTransport{}
+	c, err := analytics.New(testKey,
+		analytics.WithEndpoint("http://127.0.0.1:1"),
+		analytics.WithHTTPClient(&http.Client{Transport: tr}),
+		analytics.WithLogger(quietLogger()),
+		analytics.WithBatchSize(1),
+		analytics.WithFlushInterval(time.Hour),
+		analytics.WithClock(func() time.Time { return fixedTime }),
+	)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = c.Close() })
+
+	f.Fuzz(func(t *testing.T, kind uint8, userID, anonID, event, key, value, messageID string, fv float64) {
+		msg, field := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, 0)
+		err := c.Enqueue(msg)
+		if field != "" {
+			var ve *analytics.ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, analytics.ErrInvalidMessage) {
+				t.Fatalf("%T: Enqueue = %v, want a ValidationError for %s", msg, err, field)
+			}
+			if ve.Field != field {
+				t.Fatalf("%T: ValidationError names %q, want %q: %v", msg, ve.Field, field, err)
+			}
+			return
+		}
+		if errors.Is(err, analytics.ErrMessageTooLarge) {
+			return // the fuzzed strings alone are over the limit
+		}
+		if err != nil {
+			t.Fatalf("%T: Enqueue = %v, want it accepted", msg, err)
+		}
+		raw := sent(t, c, tr)
+		checkSent(t, msg, raw, kind, userID, anonID, event, key, value, messageID, fv)
+
+		// Steer the size to the limit with the pad.
+		pad := analytics.MaxMessageBytes - len(raw)
+		if pad < 0 {
+			t.Fatalf("accepted a message of %d bytes", len(raw))
+		}
+		atLimit, _ := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, pad)
+		if err := c.Enqueue(atLimit); err != nil {
+			t.Fatalf("a message of exactly MaxMessageBytes refused: %v", err)
+		}
+		if raw := sent(t, c, tr); len(raw) != analytics.MaxMessageBytes {
+			t.Fatalf("padded to the limit, the message sent is %d bytes, want %d", len(raw), analytics.MaxMessageBytes)
+		}
+		over, _ := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, pad+1)
+		err = c.Enqueue(over)
+		if !errors.Is(err, analytics.ErrMessageTooLarge) {
+			t.Fatalf("a message of MaxMessageBytes+1: Enqueue = %v, want ErrMessageTooLarge", err)
+		}
+		if want := fmt.Sprintf("encodes to %d bytes", analytics.MaxMessageBytes+1); !strings.Contains(err.Error(), want) {
+			t.Fatalf("the error %q does not say %q", err, want)
+		}
+		if got := tr.take(); len(got) != 0 {
+			t.Fatalf("a refused message was sent")
+		}
+	})
+}
+
+// sent flushes and returns the one message of the one request sent,
+// after checking the envelope around it byte by byte.
+func sent(t *testing.T, c *analytics.Client, tr *captureTransport) []byte {
+	t.Helper()
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	bodies := tr.take()
+	if len(bodies) != 1 {
+		t.Fatalf("%d requests, want 1", len(bodies))
+	}
+	body := bodies[0]
+	if !json.Valid(body) {
+		t.Fatalf("the request body is not valid JSON: %q", body)
+	}
+	var env struct {
+		Batch  []json.RawMessage `json:"batch"`
+		SentAt string            `json:"sentAt"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || len(env.Batch) != 1 {
+		t.Fatalf("body %q: %v, %d messages", body, err, len(env.Batch))
+	}
+	raw := env.Batch[0]
+	want := append(append([]byte(`{"batch":[`), raw...), `],"sentAt":"2026-01-02T03:04:05.678Z"}`...)
+	if !bytes.Equal(body, want) {
+		t.Fatalf("the body is not the envelope around the message:\n%s", body)
+	}
+	return raw
+}
+
+func checkSent(t *testing.T, msg analytics.Message, raw []byte, kind uint8, userID, anonID, event, key, value, messageID string, fv float64) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("message %q: %v", raw, err)
+	}
+	wantType := map[uint8]string{0: "track", 1: "identify", 2: "page", 3: "screen", 4: "group", 5: "alias"}[kind%6]
+	if m["type"] != wantType {
+		t.Fatalf("type %v, want %s", m["type"], wantType)
+	}
+	if id, _ := m["messageId"].(string); id == "" || messageID != "" && id != jsonString(messageID) {
+		t.Fatalf("messageId %q, want %q", id, jsonString(messageID))
+	}
+	if m["timestamp"] != "2026-01-02T03:04:05.678Z" {
+		t.Fatalf("timestamp %v", m["timestamp"])
+	}
+	str := func(k, want string) {
+		t.Helper()
+		got, present := m[k]
+		switch {
+		case want == "" && present:
+			t.Fatalf("%s: %q sent for an empty field", k, got)
+		case want != "" && got != jsonString(want):
+			t.Fatalf("%s: %q, want %q", k, got, jsonString(want))
+		}
+	}
+	str("userId", userID)
+	if wantType != "alias" {
+		str("anonymousId", anonID)
+	}
+	var fields map[string]any
+	switch wantType {
+	case "track":
+		str("event", strings.TrimSpace(event))
+		fields, _ = m["properties"].(map[string]any)
+	case "page", "screen":
+		str("name", event)
+		fields, _ = m["properties"].(map[string]any)
+	case "identify":
+		fields, _ = m["traits"].(map[string]any)
+	case "group":
+		str("groupId", event)
+		fields, _ = m["traits"].(map[string]any)
+	case "alias":
+		str("previousId", event)
+		ctx, _ := m["context"].(map[string]any)
+		fields, _ = ctx["traits"].(map[string]any)
+	}
+	if got := fields["k:"+jsonString(key)]; got != jsonString(value) {
+		t.Fatalf("field %q: %q, want %q (message %s)", "k:"+key, got, jsonString(value), raw)
+	}
+	if wantType != "alias" {
+		if got, _ := fields["f"].(float64); got != fv && !(fv == 0 && got == 0) {
+			t.Fatalf("f: %v, want %v", fields["f"], fv)
+		}
+	}
+	ctx, _ := m["context"].(map[string]any)
+	if lib, _ := ctx["library"].(map[string]any); lib["name"] != analytics.LibraryName {
+		t.Fatalf("context.library %v", ctx["library"])
+	}
+}
+
+// FuzzEnqueueValue sends any JSON value, decoded as encoding/json decodes
+// it into a user's map, as a property through the real pipeline: Enqueue
+// never panics; it refuses the value iff it nests deeper than 64 levels
+// or makes the message too large; an accepted value arrives as valid
+// JSON equal to what encoding/json makes of it.
+func FuzzEnqueueValue(f *testing.F) {
+	for _, s := range []string{
+		`null`, `0`, `-1.5e300`, `"\u0000\ud800"`, `{"a":[1,{"b":null}],"c":"<&>"}`, `[[],{},""]`,
+		strings.Repeat("[", 63) + strings.Repeat("]", 63), strings.Repeat("[", 64) + strings.Repeat("]", 64),
+		strings.Repeat(`{"k":`, 64) + "1" + strings.Repeat("}", 64),
+	} {
+		f.Add([]byte(s), false)
+	}
+	tr := &captureTransport{}
+	c, err := analytics.New(testKey,
+		analytics.WithEndpoint("http://127.0.0.1:1"),
+		analytics.WithHTTPClient(&http.Client{Transport: tr}),
+		analytics.WithLogger(quietLogger()),
+		analytics.WithBatchSize(1),
+		analytics.WithFlushInterval(time.Hour),
+		analytics.WithClock(func() time.Time { return fixedTime }),
+	)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = c.Close() })
+
+	f.Fuzz(func(t *testing.T, data []byte, useNumber bool) {
+		d := json.NewDecoder(bytes.NewReader(data))
+		if useNumber {
+			d.UseNumber()
+		}
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return
+		}
+		err := c.Enqueue(analytics.Track{UserID: "u", Event: "Fuzzed", Properties: analytics.Properties{"v": v}})
+		tooDeep := 1+valueDepth(v) > 64
+		switch {
+		case tooDeep:
+			var ve *analytics.ValidationError
+			if !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, "properties.v") {
+				t.Fatalf("a value %d levels deep: Enqueue = %v, want a ValidationError", 1+valueDepth(v), err)
+			}
+			return
+		case errors.Is(err, analytics.ErrMessageTooLarge):
+			return
+		case err != nil:
+			t.Fatalf("Enqueue = %v", err)
+		}
+		raw := sent(t, c, tr)
+		if len(raw) > analytics.MaxMessageBytes {
+			t.Fatalf("sent a message of %d bytes", len(raw))
+		}
+		var got struct {
+			Properties struct {
+				V json.RawMessage `json:"v"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatalf("message %q: %v", raw, err)
+		}
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		var gotV, wantV any
+		dg, dw := json.NewDecoder(bytes.NewReader(got.Properties.V)), json.NewDecoder(bytes.NewReader(want))
+		dg.UseNumber()
+		dw.UseNumber()
+		if dg.Decode(&gotV) != nil || dw.Decode(&wantV) != nil || !jsonEqual(gotV, wantV) {
+			t.Fatalf("sent %s, encoding/json makes %s", got.Properties.V, want)
+		}
+	})
+}
+
+// valueDepth is how many levels below a value the encoder descends: one
+// per non-empty map or list on the way to the deepest element.
+func valueDepth(v any) int {
+	d := -1
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			d = max(d, valueDepth(e))
+		}
+	case []any:
+		for _, e := range x {
+			d = max(d, valueDepth(e))
+		}
+	}
+	return d + 1
+}
+
+// jsonEqual compares decoded JSON values, numbers by their value.
+func jsonEqual(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !jsonEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !jsonEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		y, ok := b.(json.Number)
+		if !ok {
+			return false
+		}
+		fx, err1 := x.Float64()
+		fy, err2 := y.Float64()
+		return x == y || err1 == nil && err2 == nil && fx == fy
+	}
+	return a == b
+}
