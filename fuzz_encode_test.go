@@ -144,7 +144,7 @@ func FuzzEnqueue(f *testing.F) {
 	f.Add(uint8(0), "user-1", "", "Order Completed", "price", "12.5", "", 1.5)
 	f.Add(uint8(1), "", "", "", "plan", "a@example.com", "id-1", 0.0)
 	f.Add(uint8(9), "", "", "", "plan", "a@example.com", "", 0.0)
-	f.Add(uint8(2), "", "anon\xff", "Home\u2028", "k\x00ey", "v\"\\\b\f", "", -0.0)
+	f.Add(uint8(2), "", "anon\xff", "Home\u2028", "k\x00ey", "v\"\\\b\f", "", math.Copysign(0, -1))
 	f.Add(uint8(3), " ", "\t", "Feed", "", "", "", math.Inf(1))
 	f.Add(uint8(4), "u", "", "acme", "name", "ACME <&>", "", 1e21)
 	f.Add(uint8(12), "u", "", "acme", "name", "007", "", 1e-7)
