@@ -186,11 +186,14 @@ func (c *Client) httpClient() *http.Client {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = c.cfg.maxInFlight
 		c.transport = tr
-		return &http.Client{Transport: tr, Timeout: c.cfg.requestTimeout}
+		return &http.Client{Transport: tr, Timeout: c.cfg.requestTimeout, CheckRedirect: noRedirects}
 	}
 	hc := *c.cfg.httpClient
 	if hc.Timeout == 0 || hc.Timeout > c.cfg.requestTimeout {
 		hc.Timeout = c.cfg.requestTimeout
+	}
+	if hc.CheckRedirect == nil {
+		hc.CheckRedirect = noRedirects
 	}
 	rt := hc.Transport
 	if rt == nil {
@@ -201,6 +204,13 @@ func (c *Client) httpClient() *http.Client {
 	hc.Transport = roundTripperOnly{rt}
 	return &hc
 }
+
+// noRedirects makes a redirect the answer to the request. The API does
+// not redirect, and net/http would follow a 301, 302 or 303 with a GET
+// without the batch, which the new location may answer 200: the batch
+// would count as delivered and be lost. As an answer the redirect is
+// reported with its status instead.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 type roundTripperOnly struct{ rt http.RoundTripper }
 

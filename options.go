@@ -238,7 +238,10 @@ func WithFlushInterval(d time.Duration) Option {
 // WithHTTPClient sends requests with hc instead of a client of the library's
 // own. Its Transport, Jar and redirect policy are used; if hc.Timeout is zero
 // or larger than the per-attempt timeout (WithRequestTimeout), the
-// per-attempt timeout applies. hc itself is never modified.
+// per-attempt timeout applies. Without a redirect policy (CheckRedirect)
+// no redirect is followed, and one is reported as a failed request: the
+// API does not redirect, and following one could lose the batch. hc itself
+// is never modified.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
