@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -803,4 +806,51 @@ func TestNetErrorIsTyped(t *testing.T) {
 	require.Len(t, res.get(), 1)
 	assert.ErrorAs(t, res.get()[0].Err, &op)
 	assert.Equal(t, int64(1), c.Stats().FailedRetries)
+}
+
+// TestRedirectNotFollowed: the API never redirects, so a redirect means a
+// wrong endpoint. Followed, a 301, 302 or 303 would turn the POST into a
+// GET without the batch, which a web page may answer 200: the messages
+// would count as delivered and be lost. The client reports the redirect
+// as a failed request instead, once, with its status, whatever the kind,
+// and whether the HTTP client is its own or the caller's.
+func TestRedirectNotFollowed(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		for _, own := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%d/own client %v", code, own), func(t *testing.T) {
+				var batches, other atomic.Int64
+				mux := http.NewServeMux()
+				mux.HandleFunc("/v1/batch", func(w http.ResponseWriter, r *http.Request) {
+					batches.Add(1)
+					http.Redirect(w, r, "/elsewhere", code)
+				})
+				mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+					other.Add(1)
+					_, _ = io.WriteString(w, "<html>a page that answers anything with 200</html>")
+				})
+				srv := httptest.NewServer(mux)
+				defer srv.Close()
+				var opts []analytics.Option
+				if !own {
+					tr := &http.Transport{}
+					defer tr.CloseIdleConnections()
+					opts = append(opts, analytics.WithHTTPClient(&http.Client{Transport: tr}))
+				}
+				res := &results{}
+				c := newReliabilityClient(t, srv.URL, res, opts...)
+				require.NoError(t, c.Enqueue(track("r")))
+				err := c.Flush(context.Background())
+				var apiErr *analytics.APIError
+				require.ErrorAs(t, err, &apiErr, "the redirect is reported, not taken for delivery")
+				assert.Equal(t, code, apiErr.StatusCode)
+				assert.Equal(t, int64(1), batches.Load(), "one request")
+				assert.Zero(t, other.Load(), "the redirect is not followed")
+				st := c.Stats()
+				assert.Zero(t, st.Delivered)
+				assert.Equal(t, int64(1), st.FailedStatus)
+				require.Len(t, res.get(), 1)
+				assert.Error(t, res.get()[0].Err)
+			})
+		}
+	}
 }
