@@ -854,3 +854,38 @@ func TestRedirectNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxRetryTime: a batch is retried for at most WithMaxRetryTime, waits
+// included, however many attempts remain and however long a Retry-After
+// asks for; then its messages are reported lost (on synctest's clock).
+func TestMaxRetryTime(t *testing.T) {
+	for _, r := range []struct {
+		name string
+		f    fault
+	}{
+		{"503 with backoff", fault{Status: 503}},
+		{"429 asking for an hour", fault{Status: 429, RetryAfter: "3600"}},
+	} {
+		t.Run(r.name, func(t *testing.T) {
+			srv := newFaultServer(t, func(int) fault { return r.f })
+			synctest.Test(t, func(t *testing.T) {
+				tr := noKeepAlive()
+				defer tr.CloseIdleConnections()
+				c := relClient(t, srv.endpoint(), tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second),
+					analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
+				require.NoError(t, c.Enqueue(track("t")))
+				start := time.Now()
+				err := c.Flush(context.Background())
+				took := time.Since(start)
+				require.NoError(t, c.Close())
+				de := isDeliveryError(err)
+				require.NotNil(t, de, "%v", err)
+				assert.Equal(t, int64(1), de.Undelivered)
+				assert.Equal(t, 10*time.Second, took, "given up exactly when the retry time ran out")
+				st := c.Stats()
+				assert.Equal(t, int64(1), st.FailedRetries)
+				assert.Less(t, st.Requests, int64(100))
+			})
+		})
+	}
+}
