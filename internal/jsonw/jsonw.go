@@ -162,9 +162,45 @@ func AppendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 
 // AppendTime appends t in UTC as a quoted TimeLayout string.
 func AppendTime(dst []byte, t time.Time) []byte {
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, TimeLayout)
-	return append(dst, '"')
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, TimeLayout)
+		return append(dst, '"')
+	}
+	// The same bytes as AppendFormat(TimeLayout) writes, without parsing
+	// the layout on every call (a timestamp is written per message).
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6 // truncated, as AppendFormat truncates
+	var b [len(`"2006-01-02T15:04:05.000Z"`)]byte
+	b[0] = '"'
+	b[1] = byte('0' + year/1000)
+	b[2] = byte('0' + year/100%10)
+	b[3] = byte('0' + year/10%10)
+	b[4] = byte('0' + year%10)
+	b[5] = '-'
+	b[6] = byte('0' + month/10)
+	b[7] = byte('0' + month%10)
+	b[8] = '-'
+	b[9] = byte('0' + day/10)
+	b[10] = byte('0' + day%10)
+	b[11] = 'T'
+	b[12] = byte('0' + hour/10)
+	b[13] = byte('0' + hour%10)
+	b[14] = ':'
+	b[15] = byte('0' + minute/10)
+	b[16] = byte('0' + minute%10)
+	b[17] = ':'
+	b[18] = byte('0' + sec/10)
+	b[19] = byte('0' + sec%10)
+	b[20] = '.'
+	b[21] = byte('0' + ms/100)
+	b[22] = byte('0' + ms/10%10)
+	b[23] = byte('0' + ms%10)
+	b[24] = 'Z'
+	b[25] = '"'
+	return append(dst, b[:]...)
 }
 
 // AppendBool appends true or false.
