@@ -2,7 +2,9 @@ package analytics
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -545,47 +547,42 @@ func (m Alias) appendMessage(e *encoder) error {
 
 // --- message ids ---
 
-// randPool hands out buffers of random bytes, refilled from crypto/rand
-// 4 KiB at a time, so that a message id costs no system call.
-var randPool = sync.Pool{New: func() any { return &randBuf{off: len(randBuf{}.b)} }}
-
-type randBuf struct {
-	b   [4096]byte
-	off int
-}
-
-func (r *randBuf) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if r.off == len(r.b) {
-			if _, err := rand.Read(r.b[:]); err != nil {
-				return n, err
-			}
-			r.off = 0
-		}
-		c := copy(p[n:], r.b[r.off:])
-		r.off += c
-		n += c
+// randPool hands out ChaCha8 generators (cryptographically strong, see
+// math/rand/v2), each seeded from crypto/rand, so that a message id costs
+// neither a system call nor a lock. A nil generator means crypto/rand
+// failed.
+var randPool = sync.Pool{New: func() any {
+	var seed [32]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return (*mrand.ChaCha8)(nil)
 	}
-	return n, nil
-}
+	return mrand.NewChaCha8(seed)
+}}
 
 // appendUUID appends a random (version 4) UUID in its canonical text form.
 func appendUUID(dst []byte) []byte {
-	r := randPool.Get().(*randBuf)
-	u, err := uuid.NewRandomFromReader(r)
-	randPool.Put(r)
-	if err != nil {
+	var u uuid.UUID
+	if g := randPool.Get().(*mrand.ChaCha8); g != nil {
+		binary.LittleEndian.PutUint64(u[:8], g.Uint64())
+		binary.LittleEndian.PutUint64(u[8:], g.Uint64())
+		randPool.Put(g)
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
+	} else {
 		// crypto/rand does not fail on supported platforms; fall back
 		// to the package's own reader rather than send no id.
 		u = uuid.New()
 	}
 	const hexDigits = "0123456789abcdef"
-	for i, b := range u {
+	var b [36]byte
+	j := 0
+	for i, c := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
+			b[j] = '-'
+			j++
 		}
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&0xF])
+		b[j], b[j+1] = hexDigits[c>>4], hexDigits[c&0xF]
+		j += 2
 	}
-	return dst
+	return append(dst, b[:]...)
 }
