@@ -284,19 +284,21 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		return err
 	}
 	it := item{
-		data:    bytes.Clone(e.buf),
+		data:    e.keep(),
 		typ:     e.typ,
 		event:   e.event,
 		idStart: int32(e.idStart),
 		idEnd:   int32(e.idEnd),
 	}
-	encoderPool.Put(e)
-
 	if !block {
 		err = c.q.TryPush(it, len(it.data))
 	} else {
 		err = c.q.Push(ctx, it, len(it.data))
 	}
+	if err != nil {
+		e.unkeep(it.data)
+	}
+	encoderPool.Put(e)
 	switch err {
 	case nil:
 		c.stats.enqueued.Add(1)
