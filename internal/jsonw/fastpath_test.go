@@ -43,3 +43,25 @@ func BenchmarkAppendTime(b *testing.B) {
 		buf = AppendTime(buf[:0], ts)
 	}
 }
+
+var benchProducts = []map[string]any{
+	{"product_id": "507f1f77bcf86cd799439011", "sku": "45790-32", "name": "Monopoly: 3rd Edition", "price": 19.0, "quantity": 1},
+	{"product_id": "505bd76785ebb509fc183733", "sku": "46493-32", "name": "Uno Card Game", "price": 3.0, "quantity": 2},
+}
+
+func BenchmarkAppendSliceOfMaps(b *testing.B) {
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendValue(buf[:0], benchProducts)
+	}
+}
+
+func BenchmarkAppendMap3(b *testing.B) {
+	m := map[string]any{"button": "checkout", "plan": "pro", "items": 3}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendValue(buf[:0], m)
+	}
+}

@@ -307,9 +307,10 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
-		keys := sortedKeys(x)
+		var small [smallKeys]string
+		keys, kp := sortedKeys(x, small[:0])
 		dst = append(dst, '{')
-		for i, k := range *keys {
+		for i, k := range keys {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -317,7 +318,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 			dst = append(dst, ':')
 			dst = AppendString(dst, x[k])
 		}
-		putKeys(keys)
+		putKeys(kp)
 		return append(dst, '}'), nil
 	case json.Marshaler:
 		return appendMarshaler(dst, x)
@@ -339,10 +340,11 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	keys := sortedKeys(m)
-	defer putKeys(keys)
+	var small [smallKeys]string
+	keys, kp := sortedKeys(m, small[:0])
+	defer putKeys(kp)
 	dst = append(dst, '{')
-	for i, k := range *keys {
+	for i, k := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -364,9 +366,10 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 	if len(m) == 0 {
 		return dst, nil
 	}
-	keys := sortedKeys(m)
-	defer putKeys(keys)
-	for _, k := range *keys {
+	var small [smallKeys]string
+	keys, kp := sortedKeys(m, small[:0])
+	defer putKeys(kp)
+	for _, k := range keys {
 		if skip != nil && skip(k) {
 			continue
 		}
@@ -379,7 +382,22 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 	return dst, nil
 }
 
-func sortedKeys[V any](m map[string]V) *[]string {
+// smallKeys is the length of the key buffer on the stack of a map's writer:
+// maps up to this size need no pooled buffer.
+const smallKeys = 16
+
+// sortedKeys returns the keys of m, sorted: in small (empty, with room for
+// smallKeys keys) when they fit, or else in a pooled buffer, which it
+// returns too, for putKeys.
+func sortedKeys[V any](m map[string]V, small []string) ([]string, *[]string) {
+	if len(m) <= cap(small) {
+		keys := small
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return keys, nil
+	}
 	kp := keysPool.Get().(*[]string)
 	keys := (*kp)[:0]
 	for k := range m {
@@ -387,11 +405,12 @@ func sortedKeys[V any](m map[string]V) *[]string {
 	}
 	slices.Sort(keys)
 	*kp = keys
-	return kp
+	return keys, kp
 }
 
+// putKeys returns a buffer from sortedKeys to the pool; nil is no buffer.
 func putKeys(kp *[]string) {
-	if cap(*kp) > 1024 {
+	if kp == nil || cap(*kp) > 1024 {
 		return
 	}
 	clear(*kp)
