@@ -32,7 +32,7 @@ func (k cdpkitClient) enqueue(m analytics.Message) error {
 	if k.wait {
 		return k.c.EnqueueContext(context.Background(), m)
 	}
-	return k.enqueue(m)
+	return k.c.Enqueue(m)
 }
 
 func newCDPKit(cfg clientConfig) (benchClient, error) {
