@@ -1,7 +1,9 @@
 package jsonw
 
 import (
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -63,5 +65,73 @@ func BenchmarkAppendMap3(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		buf, _ = AppendValue(buf[:0], m)
+	}
+}
+
+// refAppendFloat is AppendFloat without the integer fast path.
+func refAppendFloat(dst []byte, f float64, bits int) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, bits)
+	if format == 'e' {
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// TestAppendFloatIntegers checks the integer fast path of AppendFloat
+// against strconv, around its bounds and at random.
+func TestAppendFloatIntegers(t *testing.T) {
+	check := func(f float64, bits int) {
+		t.Helper()
+		if bits == 32 {
+			f = float64(float32(f))
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return
+		}
+		got, err := AppendFloat(nil, f, bits)
+		if want := refAppendFloat(nil, f, bits); err != nil || string(got) != string(want) {
+			t.Fatalf("AppendFloat(%v, %d) = %s, %v; want %s", f, bits, got, err, want)
+		}
+	}
+	special := []float64{0, math.Copysign(0, -1), 1, -1, 3, 19, 25, 27.5, 0.5, 1e-7, 1e20, 1e21, 1e22,
+		1 << 24, 1<<24 + 1, 1<<24 - 1, 1 << 53, 1<<53 + 2, 1<<53 - 1, -(1 << 53), -(1<<53 - 1),
+		123456789, 123456789012345678, math.MaxInt64, math.MinInt64, math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for _, f := range special {
+		for _, bits := range []int{32, 64} {
+			check(f, bits)
+			check(-f, bits)
+			check(math.Nextafter(f, 0), bits)
+			check(math.Nextafter(f, math.Inf(1)), bits)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 200_000 {
+		n := r.Int64N(1<<54) - 1<<53
+		check(float64(n), 64)
+		check(float64(n>>r.IntN(60)), 32)
+		check(math.Float64frombits(r.Uint64()), 64)
+		check(float64(math.Float32frombits(r.Uint32())), 32)
+	}
+}
+
+func BenchmarkAppendFloat(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for _, f := range []float64{19, 27.5} {
+		b.Run(strconv.FormatFloat(f, 'g', -1, 64), func(b *testing.B) {
+			for range b.N {
+				buf, _ = AppendFloat(buf[:0], f, 64)
+			}
+		})
 	}
 }

@@ -141,6 +141,14 @@ func AppendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return dst, &Error{Reason: "number " + strconv.FormatFloat(f, 'g', -1, bits) + " has no JSON form"}
 	}
+	// A non-zero integer whose magnitude is below 2^53 (2^24 for a
+	// float32), so that every integer around it is representable, is
+	// written by strconv.AppendFloat(f, 'f', -1, bits) as exactly its
+	// digits; strconv.AppendInt writes the same, several times faster.
+	// Prices, quantities and totals are often such numbers.
+	if f == math.Trunc(f) && f != 0 && (bits == 64 && math.Abs(f) < 1<<53 || bits == 32 && math.Abs(f) < 1<<24) {
+		return strconv.AppendInt(dst, int64(f), 10), nil
+	}
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 {
