@@ -129,3 +129,27 @@ func TestSink(t *testing.T) {
 		t.Fatalf("after release: %+v", st)
 	}
 }
+
+// BenchmarkBatchCounter is the sink's per-request cost of counting events:
+// one op is one batch of 250 Order Completed messages, fed in 32 KiB reads.
+func BenchmarkBatchCounter(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString(`{"batch":[`)
+	for i := range batchSize {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		var id [16]byte
+		nextID(&id, uint64(i))
+		body.Write(appendOrderCompleted(nil, &order, &id, time.Now()))
+	}
+	body.WriteString(`],"sentAt":"2026-01-02T03:04:05.678Z"}`)
+	p := body.Bytes()
+	b.SetBytes(int64(len(p)))
+	for range b.N {
+		c := countAll(p, 32<<10)
+		if c.Events != batchSize || !c.Valid() {
+			b.Fatalf("counted %d", c.Events)
+		}
+	}
+}

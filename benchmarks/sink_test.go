@@ -1,10 +1,11 @@
 package benchmarks
 
 import (
-	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"log"
+	"math/bits"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -222,22 +223,16 @@ func (c *batchCounter) Write(p []byte) {
 			}
 			if !c.inKey {
 				// Skip to the closing quote or the next escape.
-				rest := p[i:]
-				j := bytes.IndexByte(rest, '"')
-				seg := rest
-				if j >= 0 {
-					seg = rest[:j]
-				}
-				if k := bytes.IndexByte(seg, '\\'); k >= 0 {
-					c.escaped = true
-					i += k + 1
-					continue
-				}
-				if j < 0 {
+				j := i + quoteOrBackslash(p[i:])
+				if j == len(p) {
 					return
 				}
-				c.inString = false
-				i += j + 1
+				if p[j] == '\\' {
+					c.escaped = true
+				} else {
+					c.inString = false
+				}
+				i = j + 1
 				continue
 			}
 			switch ch := p[i]; ch {
@@ -254,6 +249,15 @@ func (c *batchCounter) Write(p []byte) {
 			continue
 		}
 
+		if !c.needElem {
+			// Numbers, literals, colons and white space change nothing.
+			for i < len(p) && inert[p[i]] {
+				i++
+			}
+			if i == len(p) {
+				return
+			}
+		}
 		ch := p[i]
 		i++
 		switch ch {
@@ -298,6 +302,38 @@ func (c *batchCounter) Write(p []byte) {
 			}
 		}
 	}
+}
+
+// inert[b] is true for the bytes outside strings that matter to
+// batchCounter only as the first byte of a batch element.
+var inert = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, b := range []byte(`"{}[],`) {
+		t[b] = false
+	}
+	return t
+}()
+
+// quoteOrBackslash returns the index of the first '"' or '\\' in p, or
+// len(p): 8 bytes at a time, then one at a time.
+func quoteOrBackslash(p []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		x := binary.LittleEndian.Uint64(p[i:])
+		q, b := x^lo*'"', x^lo*'\\'
+		if m := ((q-lo)&^q | (b-lo)&^b) & hi; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(p); i++ {
+		if p[i] == '"' || p[i] == '\\' {
+			break
+		}
+	}
+	return i
 }
 
 func (c *batchCounter) keyByte(ch byte) {
