@@ -548,17 +548,22 @@ func (c *Client) finish(b *batch, wireBytes int, err error) {
 
 // report passes the outcome of each message of b to the WithCallback
 // function. A panic in that function is logged, not propagated: it must not
-// stop the sender or crash the program.
+// stop the sender, crash the program, or keep the batch's other messages
+// from being reported.
 func (c *Client) report(b *batch, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			c.logger.Error("analytics: WithCallback function panicked", "panic", r)
-		}
-	}()
 	for i := range b.items {
 		it := &b.items[i]
-		c.cfg.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
+		c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
 	}
+}
+
+func (c *Client) callback(r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger.Error("analytics: WithCallback function panicked", "panic", p, "messageId", r.MessageID)
+		}
+	}()
+	c.cfg.callback(r)
 }
 
 // takeLosses returns a *DeliveryError for the losses not yet reported, and
@@ -581,11 +586,15 @@ func (c *Client) takeLosses() error {
 // ctx.Err() if ctx ended first, in which case delivery goes on in the
 // background. The client stays usable.
 //
-// Flush is a barrier for scripts and tests. A service need not call it: the
+// A nil ctx is taken as context.Background(). Flush is a barrier for scripts
+// and tests. A service need not call it: the
 // client sends on its own, and Close delivers the rest at exit.
 func (c *Client) Flush(ctx context.Context) error {
 	if c == nil {
 		return errNilClient
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	reply := make(chan uint64, 1)
 	select {
@@ -617,10 +626,13 @@ func (c *Client) Flush(ctx context.Context) error {
 // counting the messages that were not (those not already reported by
 // Flush), whose Err is the last cause. Shutdown is safe to call more than
 // once and from several goroutines; every call waits for the same end and
-// returns the same result.
+// returns the same result. A nil ctx is taken as context.Background().
 func (c *Client) Shutdown(ctx context.Context) error {
 	if c == nil {
 		return nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
@@ -650,6 +662,25 @@ func (c *Client) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.shutdownTimeout)
 	defer cancel()
 	return c.Shutdown(ctx)
+}
+
+// String describes the client without its API key, for %v and %+v.
+func (c *Client) String() string {
+	if c == nil {
+		return "analytics.Client(nil)"
+	}
+	return fmt.Sprintf("analytics.Client{endpoint: %s, version: %s}", c.url, Version)
+}
+
+// GoString is String, so that %#v does not print the API key either.
+func (c *Client) GoString() string { return c.String() }
+
+// LogValue describes the client to log/slog without its API key.
+func (c *Client) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("analytics.Client(nil)")
+	}
+	return slog.GroupValue(slog.String("endpoint", c.url), slog.String("version", Version))
 }
 
 // tracker numbers batches as they are cut and tells Flush when every batch

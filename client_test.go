@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -582,17 +583,50 @@ func TestGzip(t *testing.T) {
 func noKeepAlive() *http.Transport { return &http.Transport{DisableKeepAlives: true} }
 
 // TestCallbackPanicContained: a panicking WithCallback function is logged;
-// delivery and Flush go on.
+// the other messages of the batch are still reported, and delivery and
+// Flush go on.
 func TestCallbackPanicContained(t *testing.T) {
 	s := newSink(t, nil)
 	var logs logCapture
-	c := newClient(t, s, analytics.WithLogger(logs.Logger()), analytics.WithBatchSize(1),
-		analytics.WithCallback(func(analytics.Result) { panic("user bug") }))
+	var calls atomic.Int64
+	c := newClient(t, s, analytics.WithLogger(logs.Logger()),
+		analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))
 	for range 3 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
 	require.NoError(t, c.Flush(context.Background()))
 	require.NoError(t, c.Close())
 	assert.Len(t, s.AcceptedIDs(), 3)
+	assert.Equal(t, int64(3), calls.Load(), "every message of the batch reported")
 	assert.Contains(t, logs.String(), "panicked")
+}
+
+// TestClientStringHidesKey: printing the client with any verb, or logging
+// it, does not show the API key or the Authorization value made from it.
+func TestClientStringHidesKey(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	var logs logCapture
+	logs.Logger().Info("client", "client", c)
+	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+		assert.NotContains(t, out, testKey)
+		assert.NotContains(t, out, auth)
+		assert.Contains(t, out, s.URL)
+	}
+	var nilClient *analytics.Client
+	assert.Equal(t, "analytics.Client(nil)", nilClient.String())
+}
+
+// TestNilContext: a nil context is taken as context.Background().
+func TestNilContext(t *testing.T) {
+	s := newSink(t, nil)
+	c := newClient(t, s)
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.Flush(nil))
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.Shutdown(nil))
+	assert.Len(t, s.AcceptedIDs(), 1)
 }
