@@ -33,6 +33,8 @@ type encoder struct {
 
 	// chunk is where keep copies encoded messages for the queue.
 	chunk []byte
+	// rng draws message ids (see random).
+	rng *mrand.ChaCha8
 }
 
 // Encoded messages are copied for the queue into chunks of chunkBytes, one
@@ -169,7 +171,7 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 		e.buf = jsonw.AppendString(e.buf, e.newID())
 	default:
 		e.buf = append(e.buf, '"')
-		e.buf = appendUUID(e.buf)
+		e.buf = appendUUID(e.buf, e.random())
 		e.buf = append(e.buf, '"')
 	}
 	e.idEnd = len(e.buf) - 1
@@ -739,25 +741,28 @@ func cloneOf[T any](p *T) *T {
 
 // --- message ids ---
 
-// randPool hands out ChaCha8 generators (cryptographically strong, see
-// math/rand/v2), each seeded from crypto/rand, so that a message id costs
-// neither a system call nor a lock. A nil generator means crypto/rand
-// failed.
-var randPool = sync.Pool{New: func() any {
-	var seed [32]byte
-	if _, err := rand.Read(seed[:]); err != nil {
-		return (*mrand.ChaCha8)(nil)
+// random returns the encoder's ChaCha8 generator (cryptographically strong,
+// see math/rand/v2), seeding it from crypto/rand on first use, so that a
+// message id costs neither a system call nor a lock; nil if crypto/rand
+// failed. Encoders are pooled, so each generator serves many messages.
+func (e *encoder) random() *mrand.ChaCha8 {
+	if e.rng == nil {
+		var seed [32]byte
+		if _, err := rand.Read(seed[:]); err != nil {
+			return nil
+		}
+		e.rng = mrand.NewChaCha8(seed)
 	}
-	return mrand.NewChaCha8(seed)
-}}
+	return e.rng
+}
 
-// appendUUID appends a random (version 4) UUID in its canonical text form.
-func appendUUID(dst []byte) []byte {
+// appendUUID appends a random (version 4) UUID drawn from g in its
+// canonical text form; from crypto/rand directly if g is nil.
+func appendUUID(dst []byte, g *mrand.ChaCha8) []byte {
 	var u uuid.UUID
-	if g := randPool.Get().(*mrand.ChaCha8); g != nil {
+	if g != nil {
 		binary.LittleEndian.PutUint64(u[:8], g.Uint64())
 		binary.LittleEndian.PutUint64(u[8:], g.Uint64())
-		randPool.Put(g)
 		u[6] = u[6]&0x0f | 0x40 // version 4
 		u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
 	} else {
