@@ -348,8 +348,24 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	var small [smallKeys]string
-	keys, kp := sortedKeys(m, small[:0])
+	if len(m) <= smallKeys {
+		var small [smallKeys]entry
+		es := sortedEntries(m, small[:0])
+		dst = append(dst, '{')
+		for i := range es {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, es[i].k)
+			dst = append(dst, ':')
+			var err error
+			if dst, err = appendValue(dst, es[i].v, depth+1); err != nil {
+				return dst, Prefix(err, es[i].k)
+			}
+		}
+		return append(dst, '}'), nil
+	}
+	keys, kp := sortedKeys(m, nil)
 	defer putKeys(kp)
 	dst = append(dst, '{')
 	for i, k := range keys {
@@ -374,8 +390,21 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 	if len(m) == 0 {
 		return dst, nil
 	}
-	var small [smallKeys]string
-	keys, kp := sortedKeys(m, small[:0])
+	if len(m) <= smallKeys {
+		var small [smallKeys]entry
+		for _, e := range sortedEntries(m, small[:0]) {
+			if skip != nil && skip(e.k) {
+				continue
+			}
+			dst = AppendKey(dst, e.k)
+			var err error
+			if dst, err = appendValue(dst, e.v, 1); err != nil {
+				return dst, Prefix(err, e.k)
+			}
+		}
+		return dst, nil
+	}
+	keys, kp := sortedKeys(m, nil)
 	defer putKeys(kp)
 	for _, k := range keys {
 		if skip != nil && skip(k) {
@@ -393,6 +422,27 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 // smallKeys is the length of the key buffer on the stack of a map's writer:
 // maps up to this size need no pooled buffer.
 const smallKeys = 16
+
+// entry is a key and its value in a map being written.
+type entry struct {
+	k string
+	v any
+}
+
+// sortedEntries appends the entries of m, a map of at most smallKeys keys,
+// to es, sorted by key: taking the values while iterating saves looking
+// each key up again.
+func sortedEntries(m map[string]any, es []entry) []entry {
+	for k, v := range m {
+		es = append(es, entry{k, v})
+	}
+	for i := 1; i < len(es); i++ { // insertion sort: few keys
+		for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+	return es
+}
 
 // sortedKeys returns the keys of m, sorted: in small (empty, with room for
 // smallKeys keys) when they fit, or else in a pooled buffer, which it
