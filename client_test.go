@@ -630,3 +630,35 @@ func TestNilContext(t *testing.T) {
 	require.NoError(t, c.Shutdown(nil))
 	assert.Len(t, s.AcceptedIDs(), 1)
 }
+
+// TestQueueSmallerThanBatch: a queue that fills before a batch does is sent
+// at once, not at the next flush tick.
+func TestQueueSmallerThanBatch(t *testing.T) {
+	s := newSink(t, nil)
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: tr}),
+			analytics.WithQueueCapacity(10), analytics.WithBatchSize(100), analytics.WithFlushInterval(time.Hour))
+		require.NoError(t, err)
+		start := time.Now()
+		accepted := 0
+		for accepted < 25 {
+			err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"})
+			if err == nil {
+				accepted++
+				continue
+			}
+			require.ErrorIs(t, err, analytics.ErrQueueFull)
+			// The refused push woke the batcher; let it cut and send.
+			for c.Stats().Queued > 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		require.NoError(t, c.Flush(context.Background()))
+		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")
+		assert.Equal(t, int64(25), c.Stats().Delivered)
+		require.NoError(t, c.Close())
+	})
+}

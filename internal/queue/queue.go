@@ -39,6 +39,10 @@ type Queue[T any] struct {
 	waiters int
 
 	ready chan struct{} // capacity 1: a full batch is waiting
+	// refused is set when a push was refused for want of room, and cleared
+	// by Cut: the queue is then as full as it gets, whatever its batch
+	// thresholds say.
+	refused bool
 }
 
 // New returns an empty queue holding at most maxItems items of at most
@@ -94,6 +98,10 @@ func (q *Queue[T]) pushLocked(v T, size int) error {
 		return ErrClosed
 	}
 	if q.n >= q.maxItems || q.bytes+size > q.maxBytes {
+		// A queue smaller than a batch fills up before a batch does:
+		// tell the consumer, or nothing moves until its next tick.
+		q.refused = true
+		q.signal()
 		return ErrFull
 	}
 	if q.n == len(q.ring) {
@@ -103,12 +111,16 @@ func (q *Queue[T]) pushLocked(v T, size int) error {
 	q.n++
 	q.bytes += size
 	if q.n >= q.batchItems || q.bytes+q.n-1 >= q.batchBytes {
-		select {
-		case q.ready <- struct{}{}:
-		default:
-		}
+		q.signal()
 	}
 	return nil
+}
+
+func (q *Queue[T]) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
 }
 
 func (q *Queue[T]) grow() {
@@ -124,11 +136,12 @@ func (q *Queue[T]) grow() {
 // after each signal.
 func (q *Queue[T]) Ready() <-chan struct{} { return q.ready }
 
-// Full reports whether a full batch is waiting.
+// Full reports whether a full batch is waiting, or the queue refused a push
+// since the last Cut.
 func (q *Queue[T]) Full() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n >= q.batchItems || q.n > 0 && q.bytes+q.n-1 >= q.batchBytes
+	return q.n >= q.batchItems || q.n > 0 && (q.refused || q.bytes+q.n-1 >= q.batchBytes)
 }
 
 // Cut removes items from the head, appending them to dst, until limit items
@@ -158,6 +171,9 @@ func (q *Queue[T]) Cut(dst []T, limit int) ([]T, int) {
 		q.head = (q.head + 1) % len(q.ring)
 		q.n--
 		taken++
+	}
+	if taken > 0 {
+		q.refused = false
 	}
 	if taken > 0 && q.waiters > 0 {
 		close(q.space)
