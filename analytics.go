@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
@@ -119,10 +120,14 @@ type batch struct {
 }
 
 // New returns a client that sends with apiKey, the API key of a Customer.io
-// Data Pipelines source, and starts its goroutines. It returns an error if
-// the key is empty or an option is invalid.
+// Data Pipelines source, and starts its goroutines. Spaces and newlines
+// around the key are removed. It returns an error if the key is empty or an
+// option is invalid.
 func New(apiKey string, opts ...Option) (*Client, error) {
-	if strings.TrimSpace(apiKey) == "" {
+	// A key read from a file or an environment variable often ends with a
+	// newline, which would make every request fail with 401.
+	apiKey = strings.TrimSpace(apiKey)
+	if apiKey == "" {
 		return nil, errEmptyKey
 	}
 	cfg := defaultConfig()
@@ -475,17 +480,11 @@ func (c *Client) abandoned() error {
 	return fmt.Errorf("analytics: abandoned when Shutdown's context ended: %w", context.Cause(c.deliveryCtx))
 }
 
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-type gzipBuf struct {
-	buf bytes.Buffer
-	zw  *gzip.Writer
-}
-
+// gzipPool holds gzip writers; the compressed bodies they write are never
+// pooled (see deliver).
 var gzipPool = sync.Pool{New: func() any {
-	g := &gzipBuf{}
-	g.zw, _ = gzip.NewWriterLevel(&g.buf, gzip.DefaultCompression)
-	return g
+	zw, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	return zw
 }}
 
 // deliver sends one batch and reports the outcome. It runs on a sender
@@ -495,8 +494,11 @@ func (c *Client) deliver(s *transport.Sender, b *batch) {
 		c.finish(b, 0, c.abandoned())
 		return
 	}
-	bp := bodyPool.Get().(*[]byte)
-	body := append((*bp)[:0], `{"batch":[`...)
+	// The body is allocated per batch, not pooled: net/http may still read
+	// a request body after the response has come (an early 4xx), so it is
+	// never safe to reuse once sent.
+	body := make([]byte, 0, b.size+envelopeBytes)
+	body = append(body, `{"batch":[`...)
 	for i := range b.items {
 		if i > 0 {
 			body = append(body, ',')
@@ -508,14 +510,16 @@ func (c *Client) deliver(s *transport.Sender, b *batch) {
 	body = append(body, '}')
 
 	wire := body
-	var gz *gzipBuf
 	if c.cfg.gzip {
-		gz = gzipPool.Get().(*gzipBuf)
-		gz.buf.Reset()
-		gz.zw.Reset(&gz.buf)
-		_, _ = gz.zw.Write(body)
-		_ = gz.zw.Close()
-		wire = gz.buf.Bytes()
+		var buf bytes.Buffer
+		buf.Grow(len(body) / 4)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(&buf)
+		_, _ = zw.Write(body)
+		_ = zw.Close()
+		zw.Reset(nil)
+		gzipPool.Put(zw)
+		wire = buf.Bytes()
 	}
 	wireLen := int64(len(wire))
 	s.OnAttempt = func(attempt int) {
@@ -529,14 +533,6 @@ func (c *Client) deliver(s *transport.Sender, b *batch) {
 	ctx, cancel := context.WithTimeout(c.deliveryCtx, c.cfg.maxRetryTime)
 	status, excerpt, err := s.Do(ctx, c.url, c.header, wire)
 	cancel()
-
-	if gz != nil {
-		gzipPool.Put(gz)
-	}
-	if cap(body) <= 1<<20 {
-		*bp = body[:0]
-		bodyPool.Put(bp)
-	}
 
 	switch {
 	case err != nil && c.deliveryCtx.Err() != nil:
@@ -556,8 +552,21 @@ func (c *Client) redact(s string) string {
 		return s
 	}
 	s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
-	return strings.ReplaceAll(s, strings.TrimPrefix(c.header.Get("Authorization"), "Basic "), "[redacted]")
+	s = strings.ReplaceAll(s, strings.TrimPrefix(c.header.Get("Authorization"), "Basic "), "[redacted]")
+	// Cut to 512 bytes only now, so that a key at the edge is not left in
+	// part; back off to a rune boundary.
+	if len(s) > maxExcerpt {
+		n := maxExcerpt
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	return s
 }
+
+// maxExcerpt is the most of an API answer an APIError keeps.
+const maxExcerpt = 512
 
 // finish records the final outcome of a batch.
 func (c *Client) finish(b *batch, wireBytes int, err error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,4 +205,36 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 	var apiErr *analytics.APIError
 	require.ErrorAs(t, errors.Join(errs...), &apiErr, "the 401's answer is reported")
 	assert.Contains(t, apiErr.Body, "[redacted]", "an answer that echoes the key is redacted")
+}
+
+// TestRedactionBeforeTruncation: a key the API echoes at the edge of the
+// kept excerpt is not left in part.
+func TestRedactionBeforeTruncation(t *testing.T) {
+	for _, pad := range []int{490, 500, 505, 511} {
+		s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(strings.Repeat("a", pad) + " bad key " + testKey + " end"))
+		})
+		c := newClient(t, s)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+		err := c.Flush(context.Background())
+		var apiErr *analytics.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.LessOrEqual(t, len(apiErr.Body), 512)
+		for i := 4; i <= len(testKey); i++ {
+			assert.NotContains(t, err.Error(), testKey[:i], "pad %d: a prefix of the key leaked", pad)
+		}
+		require.NoError(t, c.Close())
+	}
+}
+
+// TestKeyWhitespaceTrimmed: a key with a trailing newline, as read from a
+// file, authenticates as the key itself.
+func TestKeyWhitespaceTrimmed(t *testing.T) {
+	s := newSink(t, nil)
+	c, err := analytics.New(" "+testKey+"\n", analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
+	require.NoError(t, err)
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	require.NoError(t, c.Close())
+	assert.Equal(t, testKey, s.Requests()[0].user)
 }

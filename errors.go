@@ -11,7 +11,8 @@ import (
 // with errors.Is.
 var (
 	// ErrClosed is returned by Enqueue, EnqueueContext and Flush once
-	// Shutdown or Close has begun, and by every method of a nil *Client.
+	// Shutdown or Close has begun, and by those methods of a nil *Client
+	// (whose Shutdown and Close do nothing and return nil).
 	ErrClosed = errors.New("analytics: client is closed")
 
 	// ErrQueueFull is returned by Enqueue when the queue already holds its

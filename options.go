@@ -390,7 +390,8 @@ func WithGzip(enabled bool) Option {
 //
 // fn is called from the client's sender goroutines (several may call it at
 // once, up to WithMaxInFlight), in order within one batch, after the
-// batch's request has finished. It must be safe for concurrent use and
+// batch's request has finished; for batches abandoned when Shutdown's
+// context ends, from the client's batcher goroutine. It must be safe for concurrent use and
 // return quickly: a slow fn delays delivery of later batches. It must not
 // call Flush, Shutdown or Close on the same client.
 func WithCallback(fn func(Result)) Option {

@@ -44,6 +44,11 @@ func Retryable(status int) bool {
 // or redirect loop) and retryable statuses. It never retries once ctx has
 // ended.
 func CheckRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err == nil && resp != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// Delivered, even if ctx ended as the answer came: reporting it
+		// lost would make a caller send it again.
+		return false, nil
+	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -106,6 +111,18 @@ func (p Policy) Backoff(_, _ time.Duration, attempt int, resp *http.Response) ti
 	return half + rand.N(w-half+1)
 }
 
+// outlastsDeadline reports whether the Retry-After of resp, as capped by the
+// policy, would end after ctx's deadline.
+func (p Policy) outlastsDeadline(ctx context.Context, resp *http.Response) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok || resp == nil {
+		return false
+	}
+	now := time.Now()
+	d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	return ok && now.Add(min(d, p.MaxRetryAfter)).After(deadline)
+}
+
 // Sender sends request bodies one at a time through its own
 // retryablehttp client. It is not safe for concurrent use: the client's
 // sender goroutines each own one.
@@ -132,7 +149,13 @@ func NewSender(hc *http.Client, p Policy) *Sender {
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 			s.lastErr = err
-			return CheckRetry(ctx, resp, err)
+			retry, cerr := CheckRetry(ctx, resp, err)
+			if retry && err == nil && p.outlastsDeadline(ctx, resp) {
+				// Waiting as asked would only run into the deadline:
+				// give up now, with the API's answer as the reason.
+				return false, nil
+			}
+			return retry, cerr
 		},
 		Backoff: func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
 			wait := p.Backoff(min, max, attempt, resp)
@@ -174,7 +197,9 @@ func (s *Sender) Do(ctx context.Context, url string, header http.Header, body []
 	}
 	defer drain(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		// More than the 512 bytes an APIError keeps, so that the caller
+		// can redact a secret the API echoed before cutting it short.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		excerpt = strings.ToValidUTF8(strings.TrimSpace(string(b)), "\uFFFD")
 	}
 	return resp.StatusCode, excerpt, nil

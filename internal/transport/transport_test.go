@@ -267,7 +267,9 @@ func TestSenderExactAttempts(t *testing.T) {
 		if n := len(s.requests()); n != tc.want {
 			t.Errorf("%d with %d attempts: %d requests, want %d", tc.status, tc.attempts, n, tc.want)
 		}
-		if len(excerpt) > 512 || !utf8.ValidString(excerpt) || excerpt == "" {
+		// The sender keeps up to 4 KiB for the client to redact and then
+		// cut to 512 bytes.
+		if len(excerpt) > 4096 || !utf8.ValidString(excerpt) || excerpt == "" {
 			t.Errorf("excerpt of %d bytes (valid UTF-8 %v)", len(excerpt), utf8.ValidString(excerpt))
 		}
 	}
@@ -309,11 +311,11 @@ func TestSenderNetworkError(t *testing.T) {
 // waits to retry stops it at once (on synctest's clock).
 func TestSenderContextEndsDuringWait(t *testing.T) {
 	s := newServer(t, 503, 503, 503)
-	s.header = http.Header{"Retry-After": {"30"}}
 	synctest.Test(t, func(t *testing.T) {
 		tr := &http.Transport{DisableKeepAlives: true}
 		defer tr.CloseIdleConnections()
-		p := transport.Policy{MaxAttempts: 10, WaitMin: time.Second, WaitMax: time.Minute, MaxRetryAfter: time.Hour}
+		// The first backoff is at least 15s; the context ends at 10s.
+		p := transport.Policy{MaxAttempts: 10, WaitMin: 30 * time.Second, WaitMax: time.Minute, MaxRetryAfter: time.Hour}
 		snd := transport.NewSender(&http.Client{Transport: tr}, p)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -327,6 +329,32 @@ func TestSenderContextEndsDuringWait(t *testing.T) {
 		}
 	})
 	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests, want 1 (the retry waits 30s, the context ends at 10s)", n)
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestSenderRetryAfterBeyondDeadline: a Retry-After that would end after
+// the context's deadline is not waited for; the answer is returned at once.
+func TestSenderRetryAfterBeyondDeadline(t *testing.T) {
+	s := newServer(t, 503, 503, 503)
+	s.header = http.Header{"Retry-After": {"30"}}
+	synctest.Test(t, func(t *testing.T) {
+		tr := &http.Transport{DisableKeepAlives: true}
+		defer tr.CloseIdleConnections()
+		p := transport.Policy{MaxAttempts: 10, WaitMin: time.Second, WaitMax: time.Minute, MaxRetryAfter: time.Hour}
+		snd := transport.NewSender(&http.Client{Transport: tr}, p)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		status, _, err := snd.Do(ctx, s.URL, nil, []byte("{}"))
+		if err != nil || status != 503 {
+			t.Errorf("Do = %d, %v; want the 503 itself", status, err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Do returned after %v, want at once", d)
+		}
+	})
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
 	}
 }
