@@ -10,17 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
-	"github.com/cdpkit/analytics-go/internal/noescape"
 	"github.com/cdpkit/analytics-go/internal/queue"
 	"github.com/cdpkit/analytics-go/internal/transport"
 )
@@ -252,7 +249,7 @@ func (c *Client) newSender(hc *http.Client, p transport.Policy) *transport.Sende
 // Timestamp gets the current time. The message is encoded before Enqueue
 // returns, so the caller may reuse its maps at once.
 func (c *Client) Enqueue(msg Message) error {
-	return c.enqueue(context.Background(), false, hideMessage(&msg))
+	return c.enqueue(context.Background(), false, msg)
 }
 
 // EnqueueContext is Enqueue for callers who prefer backpressure to drops:
@@ -262,42 +259,7 @@ func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return c.enqueue(ctx, true, hideMessage(&msg))
-}
-
-// hideMessage returns *p, hiding it from escape analysis, so that a caller's
-// message (a struct converted to the Message interface) and what its fields
-// point to (products, Float64 pointers, a Context, small maps) need not be
-// allocated on the heap: calling appendMessage through the interface would
-// otherwise make the compiler assume the message escapes.
-//
-// It is safe because encoding only reads the message and copies bytes out
-// of it: nothing that points into the message is kept after Enqueue
-// returns, and nothing on the heap points into it while it is encoded,
-// since a heap object's pointer into a goroutine stack goes stale when the
-// stack grows or shrinks. The rules this relies on, for every appendMessage
-// and what it calls:
-//   - no message field, nor anything a field points to, is converted to an
-//     interface or stored in a heap object (maps are the exception: their
-//     keys and values are always on the heap, and only the map pointer
-//     itself is passed around);
-//   - encoder.typ and encoder.event, which outlive the call, are string
-//     constants or interned (intern); ValidationError strings are copies;
-//   - a message whose encoding must copy part of it to the heap (withDevice)
-//     is encoded from a copy whose such parts are on the heap (heapCopier).
-//
-// TestEscapeInvariants checks these rules against the compiler's escape
-// analysis (-gcflags=-m) and the source, and TestStackMessages encodes
-// stack-allocated messages while their stack moves.
-func hideMessage(p *Message) Message {
-	return *(*Message)(noescape.Pointer(unsafe.Pointer(p)))
-}
-
-// A heapCopier is a message whose encoding copies part of it to the heap.
-// encodeHeapCopy replaces those parts of (a copy of) the message with heap
-// copies and encodes that (see hideMessage).
-type heapCopier interface {
-	encodeHeapCopy(e *encoder) error
+	return c.enqueue(ctx, true, msg)
 }
 
 // enqueue encodes msg and queues it, waiting for room if block is set.
@@ -377,12 +339,6 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 			}
 		}
 	}()
-	if h, ok := msg.(heapCopier); ok {
-		// A nil pointer is left to appendMessage, which panics as ever.
-		if rv := reflect.ValueOf(msg); rv.Kind() != reflect.Pointer || !rv.IsNil() {
-			return h.encodeHeapCopy(e)
-		}
-	}
 	return msg.appendMessage(e)
 }
 

@@ -4,12 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"maps"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
@@ -82,53 +80,9 @@ func (e *encoder) reset() {
 }
 
 // invalid returns a *ValidationError for field of the message being encoded.
-//
-// The strings are copies: the error outlives Enqueue, and a string from the
-// message may live on the caller's stack (see hideMessage).
 func (e *encoder) invalid(field, reason string) error {
-	return &ValidationError{Type: e.typ, Event: e.event, Field: strings.Clone(field), Reason: strings.Clone(reason)}
+	return &ValidationError{Type: e.typ, Event: e.event, Field: field, Reason: reason}
 }
-
-// intern returns a copy of s that stays valid after Enqueue returns, for
-// encoder.typ and encoder.event (see hideMessage): the same copy for the
-// same string, up to maxInterned strings, so that a Track costs no
-// allocation for its event name.
-func intern(s string) string {
-	if m := interned.m.Load(); m != nil {
-		if v, ok := (*m)[s]; ok {
-			return v
-		}
-	}
-	c := strings.Clone(s)
-	interned.mu.Lock()
-	defer interned.mu.Unlock()
-	old := interned.m.Load()
-	if old == nil {
-		old = new(map[string]string)
-	}
-	if v, ok := (*old)[s]; ok {
-		return v
-	}
-	if len(*old) >= maxInterned {
-		return c
-	}
-	next := make(map[string]string, len(*old)+1)
-	for k, v := range *old {
-		next[k] = v
-	}
-	next[c] = c
-	interned.m.Store(&next)
-	return c
-}
-
-// interned is the map of intern, replaced (never changed) under mu, so
-// that reading it takes no lock.
-var interned struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[string]string]
-}
-
-const maxInterned = 4096
 
 // wrap turns an encoding error inside the value at field into a
 // *ValidationError naming the full path.
@@ -157,9 +111,7 @@ func (e *encoder) requireIdentity(userID, anonymousID string) error {
 // begin starts the message object: type, messageId and timestamp, and for a
 // track call the event name.
 func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
-	if e.typ != typ || e.event != event { // callers have mostly set them
-		e.typ, e.event = intern(typ), intern(event)
-	}
+	e.typ, e.event = typ, event
 	e.buf = append(e.buf, `{"type":"`...)
 	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, `","messageId":`...)
@@ -318,17 +270,8 @@ func (e *encoder) context(c *Context) error {
 		e.str("title", p.Title)
 		e.str("url", p.URL)
 		if p.Keywords != nil {
-			// As AppendValue writes a []string, without converting
-			// the slice to an interface (see hideMessage).
 			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf = append(e.buf, '[')
-			for i, k := range p.Keywords {
-				if i > 0 {
-					e.buf = append(e.buf, ',')
-				}
-				e.buf = jsonw.AppendString(e.buf, k)
-			}
-			e.buf = append(e.buf, ']')
+			e.buf, _ = jsonw.AppendValue(e.buf, p.Keywords)
 		}
 		e.buf = append(e.buf, '}')
 	}
@@ -531,8 +474,8 @@ func (m Identify) appendMessage(e *encoder) error {
 }
 
 func (m Track) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", intern(strings.TrimSpace(m.Event))
-	event := e.event
+	event := strings.TrimSpace(m.Event)
+	e.typ, e.event = "track", event
 	if event == "" {
 		return e.invalid("event", "event name is required")
 	}
@@ -558,7 +501,7 @@ func (m Screen) appendMessage(e *encoder) error {
 
 // named encodes a page or screen call.
 func (e *encoder) named(typ, userID, anonymousID, name string, props Properties, messageID string, ts time.Time, ctx *Context, integ Integrations) error {
-	e.typ = intern(typ)
+	e.typ = typ
 	if err := e.requireIdentity(userID, anonymousID); err != nil {
 		return err
 	}
@@ -638,105 +581,6 @@ func (m Alias) appendMessage(e *encoder) error {
 	e.str("userId", m.UserID)
 	e.str("previousId", m.PreviousID)
 	return e.end(m.Context, m.Integrations)
-}
-
-// --- messages encoded from heap copies (see hideMessage) ---
-
-// encodeHeapCopy implements heapCopier: withDevice copies the Context and
-// the device's token and type into a heap object.
-func (m CreateOrUpdateDevice) encodeHeapCopy(e *encoder) error {
-	m.Context = m.Context.heapCopy()
-	m.Device = m.Device.heapCopy()
-	return m.appendMessage(e)
-}
-
-// encodeHeapCopy implements heapCopier, as for CreateOrUpdateDevice.
-func (m DeleteDevice) encodeHeapCopy(e *encoder) error {
-	m.Context = m.Context.heapCopy()
-	m.Device = m.Device.heapCopy()
-	return m.appendMessage(e)
-}
-
-// heapCopy returns d with its strings copied.
-func (d Device) heapCopy() Device {
-	d.Token = strings.Clone(d.Token)
-	d.Type = DeviceType(strings.Clone(string(d.Type)))
-	return d
-}
-
-// heapCopy returns a copy of c on the heap that shares no memory with c
-// but the keys and values of its maps, which are always on the heap.
-// TestContextHeapCopy checks that it copies every field.
-func (c *Context) heapCopy() *Context {
-	if c == nil {
-		return nil
-	}
-	h := &Context{
-		Active:    cloneOf(c.Active),
-		IP:        strings.Clone(c.IP),
-		Locale:    strings.Clone(c.Locale),
-		UserAgent: strings.Clone(c.UserAgent),
-		Channel:   Channel(strings.Clone(string(c.Channel))),
-		Timezone:  strings.Clone(c.Timezone),
-		GroupID:   strings.Clone(c.GroupID),
-		Traits:    maps.Clone(c.Traits),
-		Extra:     maps.Clone(c.Extra),
-		Screen:    cloneOf(c.Screen),
-	}
-	if v := c.Campaign; v != nil {
-		h.Campaign = &CampaignInfo{
-			Name: strings.Clone(v.Name), Source: strings.Clone(v.Source), Medium: strings.Clone(v.Medium),
-			Term: strings.Clone(v.Term), Content: strings.Clone(v.Content), Extra: maps.Clone(v.Extra),
-		}
-	}
-	if v := c.Page; v != nil {
-		h.Page = &PageInfo{
-			Name: strings.Clone(v.Name), Path: strings.Clone(v.Path), Referrer: strings.Clone(v.Referrer),
-			Search: strings.Clone(v.Search), Title: strings.Clone(v.Title), URL: strings.Clone(v.URL),
-		}
-		if v.Keywords != nil {
-			h.Page.Keywords = make([]string, len(v.Keywords))
-			for i, k := range v.Keywords {
-				h.Page.Keywords[i] = strings.Clone(k)
-			}
-		}
-	}
-	if v := c.App; v != nil {
-		h.App = &AppInfo{Name: strings.Clone(v.Name), Version: strings.Clone(v.Version), Build: strings.Clone(v.Build), Namespace: strings.Clone(v.Namespace)}
-	}
-	if v := c.Device; v != nil {
-		h.Device = &DeviceInfo{
-			ID: strings.Clone(v.ID), Manufacturer: strings.Clone(v.Manufacturer), Model: strings.Clone(v.Model),
-			Name: strings.Clone(v.Name), Type: strings.Clone(v.Type), Token: strings.Clone(v.Token),
-			AdvertisingID: strings.Clone(v.AdvertisingID), AdTrackingEnabled: cloneOf(v.AdTrackingEnabled),
-		}
-	}
-	if v := c.OS; v != nil {
-		h.OS = &OSInfo{Name: strings.Clone(v.Name), Version: strings.Clone(v.Version)}
-	}
-	if v := c.Network; v != nil {
-		h.Network = &NetworkInfo{Bluetooth: cloneOf(v.Bluetooth), Cellular: cloneOf(v.Cellular), WiFi: cloneOf(v.WiFi), Carrier: strings.Clone(v.Carrier)}
-	}
-	if v := c.Location; v != nil {
-		h.Location = &LocationInfo{
-			City: strings.Clone(v.City), Country: strings.Clone(v.Country), Region: strings.Clone(v.Region),
-			Latitude: cloneOf(v.Latitude), Longitude: cloneOf(v.Longitude), Speed: cloneOf(v.Speed),
-		}
-	}
-	if v := c.Referrer; v != nil {
-		h.Referrer = &ReferrerInfo{Type: strings.Clone(v.Type), Name: strings.Clone(v.Name), URL: strings.Clone(v.URL), Link: strings.Clone(v.Link), ID: strings.Clone(v.ID)}
-	}
-	return h
-}
-
-// cloneOf returns a pointer to a copy of *p, or nil. T must hold no
-// pointers.
-func cloneOf[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // --- message ids ---
