@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -75,16 +76,15 @@ type Client struct {
 	abortOnce      sync.Once
 	transport      *http.Transport // the client's own, if it made one
 
-	closeOnce  sync.Once
-	resultOnce sync.Once
-	result     error
+	closeOnce    sync.Once
+	shutdownFrom uint64 // batches up to here were reported by a Flush before Shutdown
+	resultOnce   sync.Once
+	result       error
 
 	tracker tracker
 	stats   counters
 
-	lossMu   sync.Mutex
-	lost     int64 // lost messages not yet reported by Flush or Shutdown
-	lastLoss error
+	losses losses
 
 	queueFullLogged atomic.Bool
 }
@@ -543,10 +543,7 @@ func (c *Client) finish(b *batch, wireBytes int, err error) {
 		default:
 			c.stats.failedRetries.Add(n)
 		}
-		c.lossMu.Lock()
-		c.lost += n
-		c.lastLoss = err
-		c.lossMu.Unlock()
+		c.losses.add(b.seq, n, err)
 		c.logger.Error("analytics: messages not delivered", "messages", n, "error", err)
 	}
 	if c.cfg.callback != nil {
@@ -575,29 +572,18 @@ func (c *Client) callback(r Result) {
 	c.cfg.callback(r)
 }
 
-// takeLosses returns a *DeliveryError for the losses not yet reported, and
-// marks them reported.
-func (c *Client) takeLosses() error {
-	c.lossMu.Lock()
-	defer c.lossMu.Unlock()
-	if c.lost == 0 {
-		return nil
-	}
-	err := &DeliveryError{Undelivered: c.lost, Err: c.lastLoss}
-	c.lost, c.lastLoss = 0, nil
-	return err
-}
-
 // Flush sends everything enqueued before the call, including batches being
 // retried, and waits for the outcome. It returns nil when no message was
-// lost; a *DeliveryError counting the messages lost since the last Flush or
-// Shutdown that reported a loss; ErrClosed after Shutdown began; or
-// ctx.Err() if ctx ended first, in which case delivery goes on in the
-// background. The client stays usable.
+// lost; a *DeliveryError counting the messages lost among those it waited
+// for, except those an earlier Flush (one that had finished when this one
+// began) already reported; ErrClosed after Shutdown began; or ctx.Err() if
+// ctx ended first, in which case delivery goes on in the background. The
+// client stays usable. Concurrent Flush calls each report the losses they
+// waited for.
 //
 // A nil ctx is taken as context.Background(). Flush is a barrier for scripts
-// and tests. A service need not call it: the
-// client sends on its own, and Close delivers the rest at exit.
+// and tests. A service need not call it: the client sends on its own, and
+// Close delivers the rest at exit.
 func (c *Client) Flush(ctx context.Context) error {
 	if c == nil {
 		return errNilClient
@@ -619,10 +605,13 @@ func (c *Client) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := c.tracker.wait(ctx, seq); err != nil {
+	since := c.losses.beginFlush()
+	err := c.tracker.wait(ctx, seq)
+	lost := c.losses.endFlush(since, seq, err == nil)
+	if err != nil {
 		return err
 	}
-	return c.takeLosses()
+	return lost
 }
 
 // Shutdown stops taking messages (Enqueue returns ErrClosed from now on),
@@ -632,8 +621,9 @@ func (c *Client) Flush(ctx context.Context) error {
 // abandoned and Shutdown returns at once.
 //
 // It returns nil when every message was delivered, or a *DeliveryError
-// counting the messages that were not (those not already reported by
-// Flush), whose Err is the last cause. Shutdown is safe to call more than
+// counting the messages that were not, except those a Flush that had
+// finished before Shutdown began already reported; its Err is the last
+// cause. Shutdown is safe to call more than
 // once and from several goroutines; every call waits for the same end and
 // returns the same result. A nil ctx is taken as context.Background().
 func (c *Client) Shutdown(ctx context.Context) error {
@@ -644,6 +634,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	c.closeOnce.Do(func() {
+		c.shutdownFrom = c.losses.beginShutdown()
 		c.closed.Store(true)
 		c.q.Close()
 		close(c.stopping)
@@ -657,7 +648,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		})
 		<-c.done
 	}
-	c.resultOnce.Do(func() { c.result = c.takeLosses() })
+	c.resultOnce.Do(func() { c.result = c.losses.report(c.shutdownFrom, math.MaxUint64) })
 	return c.result
 }
 

@@ -662,3 +662,36 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 		require.NoError(t, c.Close())
 	})
 }
+
+// TestFlushAndShutdownBothReport: a Flush waiting on a batch that Shutdown
+// abandons and Shutdown itself both report the loss; neither takes it from
+// the other.
+func TestFlushAndShutdownBothReport(t *testing.T) {
+	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // hangs until the client gives up
+	})
+	c := newClient(t, s)
+	for range 10 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(context.Background()) }()
+	for c.Stats().InFlight == 0 { // the Flush has cut the batch
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	shutdownErr := c.Shutdown(ctx)
+	for name, err := range map[string]error{"Flush": <-flushed, "Shutdown": shutdownErr} {
+		var de *analytics.DeliveryError
+		require.ErrorAs(t, err, &de, name)
+		assert.Equal(t, int64(10), de.Undelivered, name)
+	}
+	// A Flush that finished before Shutdown began has reported its losses:
+	// Shutdown does not count them again.
+	s2 := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
+	c2 := newClient(t, s2)
+	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	require.Error(t, c2.Flush(context.Background()))
+	require.NoError(t, c2.Close())
+}

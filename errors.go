@@ -95,10 +95,13 @@ func (e *APIError) Error() string {
 }
 
 // DeliveryError is returned by Flush, Shutdown and Close when messages were
-// not delivered. Each lost message is counted by the first Flush or Shutdown
-// to finish after the loss, not again by a later Flush; a repeated Shutdown
-// or Close returns the first Shutdown's result again. Every loss is also
-// counted in Stats, logged, and passed to the WithCallback function.
+// not delivered. Flush counts the losses among the messages it waited for
+// that no Flush finished before it began had reported; Shutdown counts the
+// losses that no Flush finished before Shutdown began had reported; so
+// every loss is reported at least once, and concurrent callers each learn
+// of the losses they waited for. A repeated Shutdown or Close returns the
+// first Shutdown's result again. Every loss is also counted in Stats,
+// logged, and passed to the WithCallback function.
 type DeliveryError struct {
 	// Undelivered is the number of messages that will not be delivered.
 	Undelivered int64

@@ -137,9 +137,10 @@ func flakyServer(t *testing.T, seed uint64) *faultServer {
 // race three Shutdowns and two Closes, against a server that refuses some
 // batches for good and fails others for a while. Every Flush returns nil,
 // ErrClosed or a *DeliveryError; all Shutdowns and Closes return the same
-// value; every lost message is reported exactly once, so the Undelivered
-// counts add up to Stats.Failed; and each message's callback agrees with
-// what the server received.
+// value; every lost message is reported at least once (by the Flush calls
+// that waited for it, or else by Shutdown), so the Undelivered counts add up
+// to Stats.Failed or more, and Shutdown's to no more than Stats.Failed; and
+// each message's callback agrees with what the server received.
 func TestFlushShutdownConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
@@ -190,13 +191,14 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 	for _, err := range ends[1:] {
 		assert.Equal(t, ends[0], err, "every Shutdown and Close returns the same")
 	}
+	st := c.Stats()
 	if de := isDeliveryError(ends[0]); de != nil {
 		reported.Add(de.Undelivered)
+		assert.LessOrEqual(t, de.Undelivered, st.Failed, "Shutdown counts no loss twice")
 	} else {
 		require.NoError(t, ends[0])
 	}
-	st := c.Stats()
-	assert.Equal(t, st.Failed, reported.Load(), "each loss reported exactly once")
+	assert.GreaterOrEqual(t, reported.Load(), st.Failed, "every loss reported at least once")
 	assert.Zero(t, st.Queued)
 	assert.Zero(t, st.InFlight)
 	o.check(t, accepted.get(), srv, st)
