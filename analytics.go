@@ -295,15 +295,19 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		idStart: int32(e.idStart),
 		idEnd:   int32(e.idEnd),
 	}
-	if !block {
-		err = c.q.TryPush(it, len(it.data))
-	} else {
-		err = c.q.Push(ctx, it, len(it.data))
-	}
+	err = c.q.TryPush(it, len(it.data))
 	if err != nil {
 		e.unkeep(it.data)
 	}
-	encoderPool.Put(e)
+	if err == queue.ErrFull && block {
+		// Wait holding only the message: not the pooled encoder and its
+		// chunk, which thousands of blocked callers would multiply.
+		it.data = bytes.Clone(it.data)
+		encoderPool.Put(e)
+		err = c.q.Push(ctx, it, len(it.data))
+	} else {
+		encoderPool.Put(e)
+	}
 	switch err {
 	case nil:
 		c.stats.enqueued.Add(1)

@@ -695,3 +695,51 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	require.Error(t, c2.Flush(context.Background()))
 	require.NoError(t, c2.Close())
 }
+
+// TestBlockedEnqueueContextHoldsLittle: callers blocked in EnqueueContext
+// on a full queue hold their message, not an encoder's buffers.
+func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
+	release := make(chan struct{})
+	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))
+	msg := analytics.Track{UserID: "u", Event: "E"}
+	for c.Stats().Queued < 1 || c.Stats().InFlight < 2 {
+		_ = c.Enqueue(msg)
+		runtime.Gosched()
+	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	const callers = 2000
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var blocked atomic.Int64
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blocked.Add(1)
+			assert.ErrorIs(t, c.EnqueueContext(ctx, msg), context.Canceled)
+		}()
+	}
+	for blocked.Load() < callers {
+		runtime.Gosched()
+	}
+	time.Sleep(50 * time.Millisecond) // let the last ones reach the wait; the bound below holds either way
+	var during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&during)
+	cancel()
+	wg.Wait()
+	close(release)
+
+	growth := int64(during.HeapAlloc) - int64(before.HeapAlloc)
+	// 2,000 callers holding a 16 KiB chunk each would be over 30 MiB.
+	assert.Less(t, growth, int64(8<<20), "heap grew by %d bytes with %d blocked callers", growth, callers)
+}
