@@ -165,7 +165,8 @@ func WithRegion(r Region) Option {
 // WithEndpoint sends to the API at baseURL instead of a region's: batches are
 // POSTed to baseURL + "/batch". A bare host such as
 // "https://cdp-eu.customer.io" means "https://cdp-eu.customer.io/v1", as
-// Customer.io's other libraries take it. The URL must be https, or http for
+// Customer.io's other libraries take it, and the batch URL itself
+// (".../v1/batch") means its base. The URL must be https, or http for
 // a loopback host (localhost, 127.0.0.0/8, ::1); plain http to any other
 // host needs WithAllowHTTP. It must not carry credentials, a query or a
 // fragment.
@@ -194,6 +195,9 @@ func WithEndpoint(baseURL string) Option {
 			return optionError("WithEndpoint", "URL %q must not have a query or fragment", shown)
 		}
 		path := strings.TrimRight(u.Path, "/")
+		// The batch URL itself, as copied from the API reference, names
+		// the same endpoint.
+		path = strings.TrimSuffix(path, "/batch")
 		if path == "" {
 			path = "/v1"
 		}
