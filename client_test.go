@@ -1,6 +1,7 @@
 package analytics_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -742,4 +744,58 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 	growth := int64(during.HeapAlloc) - int64(before.HeapAlloc)
 	// 2,000 callers holding a 16 KiB chunk each would be over 30 MiB.
 	assert.Less(t, growth, int64(8<<20), "heap grew by %d bytes with %d blocked callers", growth, callers)
+}
+
+// TestEarlyAnswerWhileBodyIsRead: an API that answers before it has read the
+// request body (as a proxy rejecting a large request may) while the body is
+// still being written. Under -race this catches a request body reused for
+// the next batch while net/http still reads it.
+func TestEarlyAnswerWhileBodyIsRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				for { // the request line and headers
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				_, _ = conn.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+				buf := make([]byte, 4096)
+				for { // then read the body, slowly
+					if _, err := r.Read(buf); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Microsecond)
+				}
+			}()
+		}
+	}()
+	c, err := analytics.New(testKey, analytics.WithEndpoint("http://"+ln.Addr().String()),
+		analytics.WithLogger(quietLogger()), analytics.WithBatchSize(20), analytics.WithMaxInFlight(1))
+	require.NoError(t, err)
+	pad := strings.Repeat("x", 20_000)
+	for range 100 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"pad": pad}}))
+	}
+	err = c.Close()
+	var apiErr *analytics.APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 400, apiErr.StatusCode)
+	assert.Equal(t, int64(100), c.Stats().FailedStatus)
 }
