@@ -343,8 +343,15 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 			}
 		}
 	}()
-	return msg.appendMessage(e)
+	return encodeKnown(e, msg)
 }
+
+// Errors of encodeKnown (dispatch.go). They are constants so that the
+// message itself is never handed to fmt, which would make it escape.
+var (
+	errNilMessage     = &ValidationError{Field: "message", Reason: "nil pointer Message"}
+	errUnknownMessage = &ValidationError{Field: "message", Reason: "unsupported Message type"}
+)
 
 // debugPanics adds a stack trace to the error of a panic while encoding.
 var debugPanics = false

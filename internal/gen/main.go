@@ -1,6 +1,6 @@
 // Command gen writes the typed helpers of package analytics (semantic.go,
 // ecommerce.go, video.go, email.go, lifecycle.go, livechat.go, abtest.go)
-// from the spec catalog in internal/catalog. go generate runs it in the
+// and their dispatch (dispatch.go) from the spec catalog in internal/catalog. go generate runs it in the
 // module root, through the directive in helpers.go:
 //
 //	go generate ./...
