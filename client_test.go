@@ -287,7 +287,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
-		rec := &timingTransport{rt: noKeepAlive()}
+		tr := noKeepAlive()
+		rec := &clockTransport{next: tr}
 		c, err := analytics.New(testKey,
 			analytics.WithEndpoint(s.URL),
 			analytics.WithLogger(quietLogger()),
@@ -298,33 +299,13 @@ func TestRetryAfterHonoured(t *testing.T) {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Limited"}))
 		require.NoError(t, c.Flush(context.Background()))
 		require.NoError(t, c.Close())
-		rec.rt.CloseIdleConnections()
+		tr.CloseIdleConnections()
 
 		at := rec.times()
 		require.Len(t, at, 2)
 		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 2*time.Second, "Retry-After: 2 honoured")
 		assert.Less(t, at[1].Sub(at[0]), 2*time.Second+time.Second, "and not much longer")
 	})
-}
-
-// timingTransport records when each attempt starts, on the caller's clock.
-type timingTransport struct {
-	rt *http.Transport
-	mu sync.Mutex
-	at []time.Time
-}
-
-func (tt *timingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	tt.mu.Lock()
-	tt.at = append(tt.at, time.Now())
-	tt.mu.Unlock()
-	return tt.rt.RoundTrip(r)
-}
-
-func (tt *timingTransport) times() []time.Time {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	return append([]time.Time(nil), tt.at...)
 }
 
 // TestShutdownDuringOutage: with the API down for good, Shutdown with a 1 s
