@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,9 +337,6 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &ValidationError{Type: e.typ, Event: e.event, Field: "message", Reason: fmt.Sprintf("encoding panicked: %v", r)}
-			if debugPanics {
-				err = fmt.Errorf("%w\n%s", err, debug.Stack())
-			}
 		}
 	}()
 	return encodeKnown(e, msg)
@@ -352,9 +348,6 @@ var (
 	errNilMessage     = &ValidationError{Field: "message", Reason: "nil pointer Message"}
 	errUnknownMessage = &ValidationError{Field: "message", Reason: "unsupported Message type"}
 )
-
-// debugPanics adds a stack trace to the error of a panic while encoding.
-var debugPanics = false
 
 func describe(typ, event string) string {
 	if event != "" {
