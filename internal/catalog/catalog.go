@@ -65,7 +65,14 @@ const (
 	// context; the seeds disagree about where Customer.io reads a device,
 	// so it has to be sent in both.
 	InPropertiesAndContext = "properties+context"
+	// InContext puts the value only in context, at the path the key
+	// names inside it (such as "device.type" for context.device.type).
+	InContext = "context"
 )
+
+// CallTypes lists the wire types of the core calls, the values allowed in
+// [Trigger.Type].
+var CallTypes = []string{"identify", "track", "page", "screen", "group", "alias"}
 
 // ReservedGoNames are the Go field names every typed helper has besides the
 // event's own properties (see DESIGN.md, "The public contract"); a
@@ -80,8 +87,87 @@ type Catalog struct {
 	Shapes map[string]Shape `json:"shapes"`
 	// Events lists every event, grouped by family.
 	Events []Event `json:"events"`
+	// Actions lists the actions of Customer.io's Journeys destination:
+	// what triggers each and where it reads its fields.
+	Actions []Action `json:"actions"`
 	// Notes records seed contradictions and the choice made for each.
 	Notes []string `json:"notes"`
+}
+
+// Action is one action of Customer.io's Journeys destination (the
+// Customer.io destination of segmentio/action-destinations, one folder per
+// action): the call that triggers it and the paths it reads.
+type Action struct {
+	// Name is the action's title, such as "Delete Person".
+	Name string `json:"name"`
+	// Key is the action's folder name, such as "deletePerson".
+	Key string `json:"key"`
+	// Doc says in a sentence what the action does.
+	Doc string `json:"doc"`
+	// Trigger is the call that triggers the action.
+	Trigger Trigger `json:"trigger"`
+	// Helpers are the Go names of the typed helpers whose event triggers
+	// the action; empty for the actions triggered by a core call.
+	Helpers []string `json:"helpers,omitempty"`
+	// Fields are the action's fields, in the destination's order.
+	Fields []ActionField `json:"fields"`
+}
+
+// Trigger is the call that triggers an action (its defaultSubscription).
+type Trigger struct {
+	// Type is the call type, one of [CallTypes].
+	Type string `json:"type"`
+	// Events, for a track trigger, are the event names that trigger the
+	// action; empty means any track call that triggers no other action.
+	Events []string `json:"events,omitempty"`
+}
+
+// ActionField is one field of an action and where its value is read.
+type ActionField struct {
+	// Name is the field's name in the destination, such as "person_id".
+	Name string `json:"name"`
+	// Paths are the message paths the value is read from, in order: the
+	// first that holds a value is used (the destination's @if/exists).
+	// A path is dotted from the top of the message, such as
+	// "context.device.token".
+	Paths []string `json:"paths"`
+	// Required reports whether the action cannot run without the value.
+	Required bool `json:"required,omitempty"`
+}
+
+// Triggers reports whether a call of type typ with the event name event
+// (empty for a call that is not a track) triggers the action through one of
+// its named events. An action triggered by a call type alone (Events empty)
+// reports whether typ matches.
+func (a *Action) Triggers(typ, event string) bool {
+	if typ != a.Trigger.Type {
+		return false
+	}
+	return len(a.Trigger.Events) == 0 || slices.Contains(a.Trigger.Events, event)
+}
+
+// ActionsFor returns the actions a semantic event triggers: those whose
+// trigger names the event (the actions triggered by any call of a type are
+// left out).
+func (c *Catalog) ActionsFor(typ, event string) []*Action {
+	var out []*Action
+	for i := range c.Actions {
+		a := &c.Actions[i]
+		if len(a.Trigger.Events) > 0 && a.Triggers(typ, event) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Action returns the action with the given key, or nil.
+func (c *Catalog) Action(key string) *Action {
+	for i := range c.Actions {
+		if c.Actions[i].Key == key {
+			return &c.Actions[i]
+		}
+	}
+	return nil
 }
 
 // Shape is a named JSON object type used by event properties, such as one
@@ -111,12 +197,18 @@ type Event struct {
 	Group string `json:"group,omitempty"`
 	// Doc is one or two sentences for the Go doc comment.
 	Doc string `json:"doc"`
-	// EmailIdentity reports whether the seeds let the person be named by
-	// email (sent as properties.email) instead of by userId.
+	// EmailIdentity reports whether the person may be named by email
+	// instead of by userId: without a userId the email is sent as the
+	// userId, which Customer.io looks up as an email address, and also as
+	// properties.email.
 	EmailIdentity bool `json:"emailIdentity,omitempty"`
 	// UserIDRequired reports whether the seeds mark userId required. When
 	// EmailIdentity is also set, an email satisfies the requirement.
 	UserIDRequired bool `json:"userIdRequired,omitempty"`
+	// AnonymousIDRequired reports whether the event must carry an
+	// anonymousId, because that is the only identifier Customer.io reads
+	// from it.
+	AnonymousIDRequired bool `json:"anonymousIdRequired,omitempty"`
 	// Properties are the event's documented keys, in seed order.
 	Properties []Property `json:"properties"`
 }
@@ -143,9 +235,13 @@ type Property struct {
 	// Doc is a short description for the Go doc comment.
 	Doc string `json:"doc"`
 	// In is where the key goes on the wire: InProperties (the default when
-	// empty), InTop or InPropertiesAndContext. Shape properties leave it
-	// empty.
+	// empty), InTop, InPropertiesAndContext or InContext (then Key is the
+	// path inside context). Shape properties leave it empty.
 	In string `json:"in,omitempty"`
+	// Context, when not empty, is a path inside context where the value
+	// is also sent, such as "app.version", because Customer.io's Journeys
+	// destination reads it there.
+	Context string `json:"context,omitempty"`
 }
 
 // Placement returns p.In, or InProperties when p.In is empty.
@@ -297,12 +393,97 @@ func (c *Catalog) Validate() error {
 		c.checkProperties(where, e.Properties, false, bad)
 	}
 
+	c.validateActions(bad)
+
 	for i, n := range c.Notes {
 		if strings.TrimSpace(n) == "" {
 			bad("note %d is empty", i)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateActions checks the actions: unique names and keys, known trigger
+// types, trigger events and helpers that are catalog events of the same
+// action, fields with paths, and every Customer.io event triggering exactly
+// one action.
+func (c *Catalog) validateActions(bad func(string, ...any)) {
+	names := map[string]bool{}
+	keys := map[string]bool{}
+	triggered := map[string]int{}
+	for i, a := range c.Actions {
+		where := fmt.Sprintf("action %d %q", i, a.Name)
+		if a.Name == "" || names[a.Name] {
+			bad("%s: empty or repeated name", where)
+		}
+		names[a.Name] = true
+		if !token.IsIdentifier(a.Key) || keys[a.Key] {
+			bad("%s: key %q is not an identifier or is repeated", where, a.Key)
+		}
+		keys[a.Key] = true
+		if strings.TrimSpace(a.Doc) == "" {
+			bad("%s: empty doc", where)
+		}
+		if !slices.Contains(CallTypes, a.Trigger.Type) {
+			bad("%s: unknown trigger type %q", where, a.Trigger.Type)
+		}
+		if len(a.Trigger.Events) > 0 && a.Trigger.Type != "track" {
+			bad("%s: only a track trigger names events", where)
+		}
+		var goNames []string
+		for _, name := range a.Trigger.Events {
+			e := c.Event(name)
+			if e == nil {
+				bad("%s: trigger event %q is not in the catalog", where, name)
+				continue
+			}
+			triggered[name]++
+			goNames = append(goNames, e.GoName)
+		}
+		if !slices.Equal(goNames, a.Helpers) {
+			bad("%s: helpers %v, want the Go names of its trigger events %v", where, a.Helpers, goNames)
+		}
+		if len(a.Fields) == 0 {
+			bad("%s: no fields", where)
+		}
+		fields := map[string]bool{}
+		for _, f := range a.Fields {
+			if f.Name == "" || fields[f.Name] {
+				bad("%s: field %q empty or repeated", where, f.Name)
+			}
+			fields[f.Name] = true
+			if len(f.Paths) == 0 {
+				bad("%s: field %q has no paths", where, f.Name)
+			}
+			for _, p := range f.Paths {
+				if p != strings.TrimSpace(p) || slices.Contains(strings.Split(p, "."), "") {
+					bad("%s: field %q: bad path %q", where, f.Name, p)
+				}
+			}
+		}
+	}
+	for _, e := range c.EventsIn("customerio") {
+		if triggered[e.Name] != 1 {
+			bad("event %q triggers %d actions, want 1", e.Name, triggered[e.Name])
+		}
+	}
+}
+
+// isPath reports whether s is a dotted path of at least two names, such as
+// "device.token".
+func isPath(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.TrimFunc(p, func(r rune) bool {
+			return r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		}) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Catalog) checkProperties(where string, ps []Property, inShape bool, bad func(string, ...any)) {
@@ -342,12 +523,21 @@ func (c *Catalog) checkProperties(where string, ps []Property, inShape bool, bad
 		}
 
 		switch p.In {
-		case "", InProperties, InPropertiesAndContext, InTop:
+		case "", InProperties, InPropertiesAndContext, InTop, InContext:
 			if inShape && p.In != "" {
 				bad("%s: shape properties take no placement, got %q", pw, p.In)
 			}
 		default:
 			bad("%s: unknown placement %q", pw, p.In)
+		}
+		if inShape && p.Context != "" {
+			bad("%s: shape properties take no context path, got %q", pw, p.Context)
+		}
+		if p.In == InContext && (!isPath(p.Key) || p.Context != "") {
+			bad("%s: a property in context needs a dotted path as key and no context path", pw)
+		}
+		if p.Context != "" && !isPath(p.Context) {
+			bad("%s: context path %q is not a dotted path", pw, p.Context)
 		}
 
 		if p.Enum != nil {

@@ -94,9 +94,6 @@ func TestCustomerIOActions(t *testing.T) {
 	if e := mustEvent(t, c, "User Deleted"); !e.EmailIdentity || !e.UserIDRequired {
 		t.Errorf("User Deleted: emailIdentity=%v userIdRequired=%v, want both true", e.EmailIdentity, e.UserIDRequired)
 	}
-	if e := mustEvent(t, c, "Relationship Deleted"); !e.EmailIdentity {
-		t.Error("Relationship Deleted: emailIdentity false; seed 001 allows properties.email")
-	}
 	for _, name := range []string{"User Suppressed", "User Unsuppressed", "Device Created or Updated", "Device Deleted"} {
 		if e := mustEvent(t, c, name); !e.UserIDRequired {
 			t.Errorf("%s: userIdRequired false", name)
@@ -129,21 +126,68 @@ func TestCustomerIOActions(t *testing.T) {
 	}
 
 	rd := mustEvent(t, c, "Report Delivery Event")
-	for _, k := range []string{"deliveryId", "metric", "recipient", "actionValue", "href", "reason"} {
+	for _, k := range []string{"deliveryId", "metric", "recipient", "actionName", "actionValue", "href", "reason"} {
 		mustProp(t, rd, k)
 	}
-	if got := mustProp(t, rd, "metric").Enum; !slices.Equal(got, []string{"delivered", "clicked", "converted", "opened"}) {
-		t.Errorf("metric enum = %v", got)
+	if got := mustProp(t, rd, "metric").Enum; !slices.Equal(got, []string{"delivered", "opened", "clicked", "converted", "spammed", "bounced", "dropped", "deferred"}) {
+		t.Errorf("metric enum = %v, want the eight the destination's action accepts", got)
+	}
+	if e := mustEvent(t, c, "Report Content Event"); !e.AnonymousIDRequired {
+		t.Error("Report Content Event: anonymousIdRequired false; the action reads the person only from anonymousId")
+	}
+	for _, name := range []string{"User Deleted", "User Suppressed", "User Unsuppressed", "Relationship Deleted"} {
+		if e := mustEvent(t, c, name); !e.EmailIdentity {
+			t.Errorf("%s: emailIdentity false; the person may be named by email", name)
+		}
 	}
 	if p := mustProp(t, mustEvent(t, c, "Report Content Event"), "actionType"); len(p.Enum) == 0 {
 		t.Error("Report Content Event actionType has no enum")
 	}
 }
 
+// TestActions: the 15 actions of the Journeys destination are recorded,
+// each Customer.io event and each lifecycle device event triggers the
+// action that acts on it, and the device actions read the token and
+// platform from context.device.
+func TestActions(t *testing.T) {
+	c := mustLoad(t)
+	if len(c.Actions) != 15 {
+		t.Errorf("%d actions, want the destination's 15", len(c.Actions))
+	}
+	for event, key := range map[string]string{
+		"Application Installed":   "createUpdateDevice",
+		"Application Opened":      "createUpdateDevice",
+		"Application Uninstalled": "deleteDevice",
+		"User Deleted":            "deletePerson",
+		"Report Content Event":    "reportContentEvent",
+	} {
+		as := c.ActionsFor("track", event)
+		if len(as) != 1 || as[0].Key != key {
+			t.Errorf("%s triggers %v, want %s", event, as, key)
+		}
+	}
+	if as := c.ActionsFor("track", "Order Completed"); len(as) != 0 {
+		t.Errorf("Order Completed triggers %v, want no semantic action", as)
+	}
+	dev := c.Action("createUpdateDevice")
+	var required []string
+	for _, f := range dev.Fields {
+		if f.Required {
+			required = append(required, f.Paths...)
+		}
+	}
+	if !slices.Equal(required, []string{"userId", "context.device.token", "context.device.type"}) {
+		t.Errorf("createUpdateDevice requires %v", required)
+	}
+	if a := c.Action("createUpdateObject"); a == nil || !slices.Equal(a.Fields[1].Paths, []string{"traits.object_type_id", "traits.objectTypeId"}) {
+		t.Errorf("createUpdateObject = %+v, want object_type_id read from traits.object_type_id then traits.objectTypeId", a)
+	}
+}
+
 func TestSpotChecks(t *testing.T) {
 	c := mustLoad(t)
 
-	vps := mustEvent(t, c, "Video playback started")
+	vps := mustEvent(t, c, "Video Playback Started")
 	if vps.GoName != "VideoPlaybackStarted" || vps.Group != "playback" {
 		t.Errorf("Video playback started: goName %q group %q", vps.GoName, vps.Group)
 	}
@@ -154,7 +198,7 @@ func TestSpotChecks(t *testing.T) {
 	if p := mustProp(t, vps, "ad_type"); !slices.Equal(p.Enum, []string{"pre-roll", "mid-roll", "post-roll"}) {
 		t.Errorf("ad_type enum = %v", p.Enum)
 	}
-	if p := mustProp(t, mustEvent(t, c, "Video ad playing"), "load_type"); !slices.Equal(p.Enum, []string{"dynamic", "linear"}) {
+	if p := mustProp(t, mustEvent(t, c, "Video Ad Playing"), "load_type"); !slices.Equal(p.Enum, []string{"dynamic", "linear"}) {
 		t.Errorf("load_type enum = %v", p.Enum)
 	}
 
@@ -187,9 +231,9 @@ func TestSpotChecks(t *testing.T) {
 		"Email Marked as Spam":       "EmailMarkedAsSpam",
 		"Live Chat Message Sent":     "LiveChatMessageSent",
 		"Application Installed":      "ApplicationInstalled",
-		"Video ad completed":         "VideoAdCompleted",
+		"Video Ad Completed":         "VideoAdCompleted",
 		"Product List Filtered":      "ProductListFiltered",
-		"Video content playing":      "VideoContentPlaying",
+		"Video Content Playing":      "VideoContentPlaying",
 		"Application Uninstalled":    "ApplicationUninstalled",
 		"Checkout Step Completed":    "CheckoutStepCompleted",
 		"Live Chat Message Received": "LiveChatMessageReceived",
@@ -263,8 +307,19 @@ func TestParseRejects(t *testing.T) {
 				"key": "n", "goName": "N", "type": "integer", "default": "one", "doc": "x",
 			}}
 		},
+		"action trigger not in catalog": func(m map[string]any) {
+			a := m["actions"].([]any)[8].(map[string]any)
+			a["trigger"].(map[string]any)["events"] = []any{"User Erased"}
+		},
+		"action without fields": func(m map[string]any) { m["actions"].([]any)[0].(map[string]any)["fields"] = []any{} },
+		"event of no action": func(m map[string]any) {
+			m["actions"] = m["actions"].([]any)[:14] // drops Report Content Event
+		},
+		"bad context path": func(m map[string]any) {
+			firstProp(m, ix(m, "Products Searched"))["context"] = "device"
+		},
 		"video without group": func(m map[string]any) {
-			delete(m["events"].([]any)[ix(m, "Video ad playing")].(map[string]any), "group")
+			delete(m["events"].([]any)[ix(m, "Video Ad Playing")].(map[string]any), "group")
 		},
 	}
 	for name, mutate := range cases {
