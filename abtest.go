@@ -38,8 +38,8 @@ func (m ExperimentViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Experiment Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("experiment_id", m.ExperimentID)
 	e.str("experiment_name", m.ExperimentName)
@@ -64,10 +64,4 @@ func (m ExperimentViewed) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// abtestHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var abtestHelpers = map[string]Message{
-	"Experiment Viewed": ExperimentViewed{},
 }

@@ -342,12 +342,10 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 	return encodeKnown(e, msg)
 }
 
-// Errors of encodeKnown (dispatch.go). They are constants so that the
-// message itself is never handed to fmt, which would make it escape.
-var (
-	errNilMessage     = &ValidationError{Field: "message", Reason: "nil pointer Message"}
-	errUnknownMessage = &ValidationError{Field: "message", Reason: "unsupported Message type"}
-)
+// errNilMessage is the error of encodeKnown (dispatch.go) for a nil pointer.
+// It is a constant so that the message itself is never handed to fmt, which
+// would make it escape.
+var errNilMessage = &ValidationError{Field: "message", Reason: "nil pointer Message"}
 
 func describe(typ, event string) string {
 	if event != "" {

@@ -191,8 +191,8 @@ func (m ProductsSearched) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Products Searched", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("query", m.Query)
 	if len(m.Extra) > 0 {
@@ -266,8 +266,8 @@ func (m ProductListViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product List Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("sku", m.SKU)
@@ -366,8 +366,8 @@ func (m ProductListFiltered) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product List Filtered", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("list_id", m.ListID)
 	e.str("category", m.Category)
@@ -488,8 +488,8 @@ func (m ProductClicked) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Clicked", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("sku", m.SKU)
@@ -607,8 +607,8 @@ func (m ProductViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("sku", m.SKU)
@@ -723,8 +723,8 @@ func (m ProductAdded) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Added", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("sku", m.SKU)
@@ -834,8 +834,8 @@ func (m ProductRemoved) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Removed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("sku", m.SKU)
@@ -922,8 +922,8 @@ func (m CartViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Cart Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("cart_id", m.CartID)
 	if m.Products != nil {
@@ -1004,8 +1004,8 @@ func (m CheckoutStarted) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Checkout Started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
@@ -1105,8 +1105,8 @@ func (m CheckoutStepViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Checkout Step Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("checkout_id", m.CheckoutID)
 	e.optInt("step", m.Step)
@@ -1166,8 +1166,8 @@ func (m CheckoutStepCompleted) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Checkout Step Completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("checkout_id", m.CheckoutID)
 	e.optInt("step", m.Step)
@@ -1229,8 +1229,8 @@ func (m PaymentInfoEntered) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Payment Info Entered", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("checkout_id", m.CheckoutID)
 	e.optInt("step", m.Step)
@@ -1312,8 +1312,8 @@ func (m OrderCompleted) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Order Completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if err := e.optFloat("properties.subtotal", "subtotal", m.Subtotal); err != nil {
 		return err
@@ -1434,8 +1434,8 @@ func (m OrderUpdated) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Order Updated", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
@@ -1550,8 +1550,8 @@ func (m OrderRefunded) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Order Refunded", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
@@ -1674,8 +1674,8 @@ func (m OrderCancelled) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Order Cancelled", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
@@ -1776,8 +1776,8 @@ func (m PromotionViewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Promotion Viewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("promotion_id", m.PromotionID)
 	e.str("creative", m.Creative)
@@ -1838,8 +1838,8 @@ func (m PromotionClicked) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Promotion Clicked", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("promotion_id", m.PromotionID)
 	e.str("creative", m.Creative)
@@ -1897,8 +1897,8 @@ func (m CouponEntered) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Coupon Entered", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("cart_id", m.CartID)
@@ -1957,8 +1957,8 @@ func (m CouponApplied) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Coupon Applied", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("cart_id", m.CartID)
@@ -2025,8 +2025,8 @@ func (m CouponDenied) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Coupon Denied", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("cart_id", m.CartID)
@@ -2091,8 +2091,8 @@ func (m CouponRemoved) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Coupon Removed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("cart_id", m.CartID)
@@ -2178,8 +2178,8 @@ func (m ProductAddedToWishlist) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Added to Wishlist", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("wishlist_id", m.WishlistID)
 	e.str("wishlist_name", m.WishlistName)
@@ -2294,8 +2294,8 @@ func (m ProductRemovedFromWishlist) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Removed from Wishlist", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("wishlist_id", m.WishlistID)
 	e.str("wishlist_name", m.WishlistName)
@@ -2412,8 +2412,8 @@ func (m WishlistProductAddedToCart) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Wishlist Product Added to Cart", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("wishlist_id", m.WishlistID)
 	e.str("wishlist_name", m.WishlistName)
@@ -2526,8 +2526,8 @@ func (m ProductShared) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Shared", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("share_via", m.ShareVia)
 	e.str("share_message", m.ShareMessage)
@@ -2616,8 +2616,8 @@ func (m CartShared) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Cart Shared", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("share_via", m.ShareVia)
 	e.str("share_message", m.ShareMessage)
@@ -2692,8 +2692,8 @@ func (m ProductReviewed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Product Reviewed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("product_id", m.ProductID)
 	e.str("review_id", m.ReviewID)
@@ -2718,37 +2718,4 @@ func (m ProductReviewed) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// ecommerceHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var ecommerceHelpers = map[string]Message{
-	"Products Searched":              ProductsSearched{},
-	"Product List Viewed":            ProductListViewed{},
-	"Product List Filtered":          ProductListFiltered{},
-	"Product Clicked":                ProductClicked{},
-	"Product Viewed":                 ProductViewed{},
-	"Product Added":                  ProductAdded{},
-	"Product Removed":                ProductRemoved{},
-	"Cart Viewed":                    CartViewed{},
-	"Checkout Started":               CheckoutStarted{},
-	"Checkout Step Viewed":           CheckoutStepViewed{},
-	"Checkout Step Completed":        CheckoutStepCompleted{},
-	"Payment Info Entered":           PaymentInfoEntered{},
-	"Order Completed":                OrderCompleted{},
-	"Order Updated":                  OrderUpdated{},
-	"Order Refunded":                 OrderRefunded{},
-	"Order Cancelled":                OrderCancelled{},
-	"Promotion Viewed":               PromotionViewed{},
-	"Promotion Clicked":              PromotionClicked{},
-	"Coupon Entered":                 CouponEntered{},
-	"Coupon Applied":                 CouponApplied{},
-	"Coupon Denied":                  CouponDenied{},
-	"Coupon Removed":                 CouponRemoved{},
-	"Product Added to Wishlist":      ProductAddedToWishlist{},
-	"Product Removed from Wishlist":  ProductRemovedFromWishlist{},
-	"Wishlist Product Added to Cart": WishlistProductAddedToCart{},
-	"Product Shared":                 ProductShared{},
-	"Cart Shared":                    CartShared{},
-	"Product Reviewed":               ProductReviewed{},
 }

@@ -39,8 +39,8 @@ func (m EmailBounced) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Email Bounced", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("email_id", m.EmailID)
 	e.str("email_subject", m.EmailSubject)
@@ -102,8 +102,8 @@ func (m EmailDelivered) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Email Delivered", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("email_id", m.EmailID)
 	e.str("email_subject", m.EmailSubject)
@@ -165,8 +165,8 @@ func (m EmailOpened) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Email Opened", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("email_id", m.EmailID)
 	e.str("email_subject", m.EmailSubject)
@@ -228,8 +228,8 @@ func (m EmailMarkedAsSpam) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Email Marked as Spam", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("email_id", m.EmailID)
 	e.str("email_subject", m.EmailSubject)
@@ -296,8 +296,8 @@ func (m EmailUnsubscribed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Email Unsubscribed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("email_id", m.EmailID)
 	e.str("email_subject", m.EmailSubject)
@@ -328,14 +328,4 @@ func (m EmailUnsubscribed) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// emailHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var emailHelpers = map[string]Message{
-	"Email Bounced":        EmailBounced{},
-	"Email Delivered":      EmailDelivered{},
-	"Email Opened":         EmailOpened{},
-	"Email Marked as Spam": EmailMarkedAsSpam{},
-	"Email Unsubscribed":   EmailUnsubscribed{},
 }

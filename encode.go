@@ -3,7 +3,9 @@ package analytics
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"math"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -436,9 +438,12 @@ func (m Identify) appendMessage(e *encoder) error {
 			return err
 		}
 	}
+	if _, err := objectTypeOf(e, "traits.objectTypeId", m.ObjectTypeID, "traits", m.Traits); err != nil {
+		return err
+	}
 	e.begin("identify", "", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	if m.ObjectID == "" && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
 		if err := e.object("traits", m.Traits); err != nil {
 			return err
@@ -483,8 +488,8 @@ func (m Track) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", event, m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	if err := e.object("properties", m.Properties); err != nil {
 		return err
 	}
@@ -492,26 +497,38 @@ func (m Track) appendMessage(e *encoder) error {
 }
 
 func (m Page) appendMessage(e *encoder) error {
-	return e.named("page", m.UserID, m.AnonymousID, m.Name, m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
+	return e.named("page", m.UserID, m.AnonymousID, m.Name, m.Category, m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
 }
 
 func (m Screen) appendMessage(e *encoder) error {
-	return e.named("screen", m.UserID, m.AnonymousID, m.Name, m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
+	return e.named("screen", m.UserID, m.AnonymousID, m.Name, "", m.Properties, m.MessageID, m.Timestamp, m.Context, m.Integrations)
 }
 
-// named encodes a page or screen call.
-func (e *encoder) named(typ, userID, anonymousID, name string, props Properties, messageID string, ts time.Time, ctx *Context, integ Integrations) error {
+// named encodes a page or screen call. A category (pages only) is sent at
+// the top level and as properties.category, where it wins over the same
+// key in props.
+func (e *encoder) named(typ, userID, anonymousID, name, category string, props Properties, messageID string, ts time.Time, ctx *Context, integ Integrations) error {
 	e.typ = typ
 	if err := e.requireIdentity(userID, anonymousID); err != nil {
 		return err
 	}
 	e.begin(typ, "", messageID, ts)
-	e.str("userId", userID)
-	e.str("anonymousId", anonymousID)
+	e.id("userId", userID)
+	e.id("anonymousId", anonymousID)
 	e.str("name", name)
-	if err := e.object("properties", props); err != nil {
+	if category == "" {
+		if err := e.object("properties", props); err != nil {
+			return err
+		}
+		return e.end(ctx, integ)
+	}
+	e.str("category", category)
+	start := e.openProperties()
+	e.str("category", category)
+	if err := e.extra("properties", props, func(k string) bool { return k == "category" }); err != nil {
 		return err
 	}
+	e.closeProperties(start)
 	return e.end(ctx, integ)
 }
 
@@ -520,39 +537,39 @@ func (m Group) appendMessage(e *encoder) error {
 	if err := e.required("groupId", m.GroupID); err != nil {
 		return err
 	}
-	objectType := m.ObjectTypeID
-	if v, ok := m.Traits["object_type_id"]; ok {
-		s, isString := v.(string)
-		switch {
-		case !isString:
-			return e.invalid("traits.object_type_id", "must be a string holding an integer, such as \"1\"")
-		case objectType != "" && s != objectType:
-			return e.invalid("objectTypeId", "objectTypeId "+strconv.Quote(objectType)+" disagrees with traits.object_type_id "+strconv.Quote(s))
-		}
-		if err := checkObjectType(e, "traits.object_type_id", s); err != nil {
+	if m.ObjectTypeID != "" {
+		if err := checkObjectType(e, "objectTypeId", m.ObjectTypeID); err != nil {
 			return err
 		}
 	}
-	if objectType != "" {
-		if err := checkObjectType(e, "objectTypeId", objectType); err != nil {
-			return err
-		}
+	objectType, err := objectTypeOf(e, "objectTypeId", m.ObjectTypeID, "traits", m.Traits)
+	if err != nil {
+		return err
 	}
 	e.begin("group", "", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	e.str("groupId", m.GroupID)
+	// The seed's top-level objectTypeId, and traits.object_type_id, where
+	// Customer.io's Create or Update Object reads it (without it, type 1).
 	e.str("objectTypeId", objectType)
-	if len(m.Traits) > 0 || len(m.RelationshipAttributes) > 0 {
+	if len(m.Traits) > 0 || len(m.RelationshipAttributes) > 0 || m.ObjectTypeID != "" {
 		e.buf = jsonw.AppendKey(e.buf, "traits")
 		e.buf = append(e.buf, '{')
+		e.str("object_type_id", m.ObjectTypeID)
 		if len(m.RelationshipAttributes) > 0 {
 			if err := e.object("relationshipAttributes", m.RelationshipAttributes); err != nil {
 				return e.wrap("traits", err)
 			}
 		}
 		if err := e.extra("traits", m.Traits, func(k string) bool {
-			return k == "relationshipAttributes" && len(m.RelationshipAttributes) > 0
+			switch k {
+			case "relationshipAttributes":
+				return len(m.RelationshipAttributes) > 0
+			case "object_type_id":
+				return m.ObjectTypeID != ""
+			}
+			return false
 		}); err != nil {
 			return err
 		}
@@ -569,6 +586,67 @@ func checkObjectType(e *encoder, field, v string) error {
 	return nil
 }
 
+// objectTypeOf returns the object type of a message given as the field
+// named field (explicit, already checked) and as the keys object_type_id
+// and objectTypeId of m, the traits or properties at base. A value in m
+// may be a string holding a positive integer or a whole positive number
+// (Customer.io's own examples send numbers, and JSON decodes them as
+// float64); every one given must agree. It returns the type as a decimal
+// string, or "" when none is given.
+func objectTypeOf(e *encoder, field, explicit, base string, m map[string]any) (string, error) {
+	got, from := explicit, field
+	for _, key := range [...]string{"object_type_id", "objectTypeId"} {
+		v, ok := m[key]
+		if !ok {
+			continue
+		}
+		path := base + "." + key
+		s, ok := objectTypeString(v)
+		if !ok {
+			return "", e.invalid(path, "must be a positive integer, as a string such as \"1\" or a whole number")
+		}
+		if err := checkObjectType(e, path, s); err != nil {
+			return "", err
+		}
+		if got != "" && s != got {
+			return "", e.invalid(from, from+" "+got+" disagrees with "+path+" "+s)
+		}
+		got, from = s, path
+	}
+	return got, nil
+}
+
+// objectTypeString returns v, an object type given in a map, as the
+// decimal string checkObjectType takes.
+func objectTypeString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case float64:
+		if x != math.Trunc(x) || x < 1 || x > math.MaxUint32 {
+			return "", false
+		}
+		return strconv.FormatUint(uint64(x), 10), true
+	case float32:
+		return objectTypeString(float64(x))
+	case int:
+		return strconv.Itoa(x), true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true
+	case uint:
+		return strconv.FormatUint(uint64(x), 10), true
+	case uint64:
+		return strconv.FormatUint(x, 10), true
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), true
+	case json.Number:
+		return objectTypeString(string(x))
+	}
+	return "", false
+}
+
 func (m Alias) appendMessage(e *encoder) error {
 	e.typ = "alias"
 	if err := e.required("previousId", m.PreviousID); err != nil {
@@ -578,8 +656,8 @@ func (m Alias) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("alias", "", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("previousId", m.PreviousID)
+	e.id("userId", m.UserID)
+	e.id("previousId", m.PreviousID)
 	return e.end(m.Context, m.Integrations)
 }
 

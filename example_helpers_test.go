@@ -71,7 +71,9 @@ func ExampleDeletePerson() {
 	client, received := newExampleClient()
 
 	// Delete a person by ID or, when only their email address is known, by
-	// email. The event sent is "User Deleted", the name Customer.io accepts.
+	// email: the email is then sent as the userId, where Customer.io reads
+	// the person and looks an email address up as one. The event sent is
+	// "User Deleted", the name Customer.io accepts.
 	_ = client.Enqueue(analytics.DeletePerson{UserID: "97980cfea0067"})
 	_ = client.Enqueue(analytics.DeletePerson{Email: "cool.person@example.com"})
 
@@ -87,10 +89,11 @@ func ExampleDeletePerson() {
 		printMessage(msg, "userId", "properties")
 	}
 	// Output:
-	// true analytics: invalid track "User Deleted": userId: userId or properties.email is required for this event
+	// true analytics: invalid track "User Deleted": userId: userId or an email is required for this event (without a userId the email is sent as the userId)
 	// User Deleted
 	//   userId: "97980cfea0067"
 	// User Deleted
+	//   userId: "cool.person@example.com"
 	//   properties: {"email":"cool.person@example.com"}
 }
 
@@ -165,7 +168,7 @@ func ExampleVideoPlaybackStarted() {
 	client, received := newExampleClient()
 
 	// The event name is sent exactly as the specification spells it:
-	// "Video playback started". Playback starts at position 0, which is
+	// "Video Playback Started". Playback starts at position 0, which is
 	// sent because it is set.
 	_ = client.Enqueue(analytics.VideoPlaybackStarted{
 		AnonymousID:     "507f191e810c19729de860ea",
@@ -190,8 +193,8 @@ func ExampleVideoPlaybackStarted() {
 		printMessage(msg, "anonymousId", "properties")
 	}
 	// Output:
-	// analytics: invalid track "Video playback started": properties.sound: must be between 0 and 100, not 101
-	// Video playback started
+	// analytics: invalid track "Video Playback Started": properties.sound: must be between 0 and 100, not 101
+	// Video Playback Started
 	//   anonymousId: "507f191e810c19729de860ea"
 	//   properties: {"ad_type":"pre-roll","content_asset_ids":["0129370"],"full_screen":false,"position":0,"session_id":"12345","sound":88,"total_length":392,"video_player":"youtube"}
 }

@@ -53,6 +53,76 @@ func withDevice(c *Context, d *Device) *Context {
 	return &merged
 }
 
+// cloneContext returns a shallow copy of c (which may be nil), for a helper
+// that sets fields of context without changing the caller's Context.
+func cloneContext(c *Context) *Context {
+	var out Context
+	if c != nil {
+		out = *c
+	}
+	return &out
+}
+
+// setDeviceToken sets context.device.token on c, a copy from cloneContext,
+// copying the device first; the device's other fields are kept.
+func (c *Context) setDeviceToken(v string) {
+	d := cloneDeviceInfo(c.Device)
+	d.Token = v
+	c.Device = d
+}
+
+// setDeviceType sets context.device.type on c, as setDeviceToken does.
+func (c *Context) setDeviceType(v string) {
+	d := cloneDeviceInfo(c.Device)
+	d.Type = v
+	c.Device = d
+}
+
+// setAppVersion sets context.app.version on c, copying the app first.
+func (c *Context) setAppVersion(v string) {
+	var a AppInfo
+	if c.App != nil {
+		a = *c.App
+	}
+	a.Version = v
+	c.App = &a
+}
+
+func cloneDeviceInfo(d *DeviceInfo) *DeviceInfo {
+	var out DeviceInfo
+	if d != nil {
+		out = *d
+	}
+	return &out
+}
+
+// id writes key: value unless value is blank: a blank identifier counts as
+// absent in validation, so it is never sent either.
+func (e *encoder) id(key, value string) {
+	if !blank(value) {
+		e.str(key, value)
+	}
+}
+
+// person writes the userId of a helper that may name the person by email:
+// the userId, or without one the email, which Customer.io looks up as an
+// email address (its destination reads the person only from userId).
+func (e *encoder) person(userID, email string) {
+	if blank(userID) {
+		userID = email
+	}
+	e.id("userId", userID)
+}
+
+// requireAnonymousID checks the identity of an event Customer.io reads
+// only the anonymousId of.
+func (e *encoder) requireAnonymousID(anonymousID string) error {
+	if blank(anonymousID) {
+		return e.invalid("anonymousId", "anonymousId is required for this event: Customer.io names its person only by anonymousId, so a userId alone does nothing")
+	}
+	return nil
+}
+
 // blank reports whether s is empty or only spaces.
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
@@ -81,7 +151,7 @@ func (e *encoder) requireUserID(userID string) error {
 // or, without one, properties.email.
 func (e *encoder) requireUserIDOrEmail(userID, email string) error {
 	if blank(userID) && blank(email) {
-		return e.invalid("userId", "userId or properties.email is required for this event")
+		return e.invalid("userId", "userId or an email is required for this event (without a userId the email is sent as the userId)")
 	}
 	return nil
 }

@@ -188,13 +188,33 @@ func checkHelperGoldenKeys(t *testing.T, cat *catalog.Catalog, ev *catalog.Event
 			_, ok = props[p.Key]
 			_, inCtx := ctx[p.Key]
 			ok = ok && inCtx
+		case catalog.InContext:
+			ok = hasPath(ctx, p.Key)
 		default:
 			_, ok = props[p.Key]
+		}
+		if p.Context != "" && !hasPath(ctx, p.Context) {
+			t.Errorf("%s: key %q: context.%s missing", ev.GoName, p.Key, p.Context)
 		}
 		if !ok {
 			t.Errorf("%s: key %q (%s) missing", ev.GoName, p.Key, p.Placement())
 		}
 	}
+}
+
+// hasPath reports whether the dotted path is set inside m.
+func hasPath(m map[string]any, path string) bool {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if v, ok = o[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHelperGolden compares got, pretty-printed, with the golden file at

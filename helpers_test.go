@@ -22,22 +22,10 @@ import (
 // goldens, through the real client, are in helpers_golden_test.go.
 
 // allHelpers returns the zero value of every generated helper, keyed by event
-// name, from the tables the generator writes into each file.
+// name, from the table the generator writes into messages_gen_test.go.
 func allHelpers(t testing.TB) map[string]Message {
 	t.Helper()
-	all := map[string]Message{}
-	for _, table := range []map[string]Message{
-		semanticHelpers, ecommerceHelpers, abtestHelpers, emailHelpers,
-		livechatHelpers, lifecycleHelpers, videoHelpers,
-	} {
-		for name, m := range table {
-			if _, dup := all[name]; dup {
-				t.Fatalf("event %q has two helpers", name)
-			}
-			all[name] = m
-		}
-	}
-	return all
+	return generatedHelpers
 }
 
 func loadCatalog(t testing.TB) *catalog.Catalog {
@@ -162,12 +150,16 @@ func fillShape(t testing.TB, cat *catalog.Catalog, v reflect.Value, shape string
 // TestHelpersGeneratedUpToDate fails when the generated files differ from
 // what the generator makes of the catalog now: run go generate ./...
 func TestHelpersGeneratedUpToDate(t *testing.T) {
-	files, err := generator.Generate(loadCatalog(t))
+	core, err := generator.CoreMessages(".")
+	if err != nil {
+		t.Fatalf("CoreMessages: %v", err)
+	}
+	files, err := generator.Generate(loadCatalog(t), core)
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	if len(files) != len(catalog.Families)+1 {
-		t.Errorf("%d files generated, want one per family (%d) and %s", len(files), len(catalog.Families), generator.DispatchFile)
+	if len(files) != len(catalog.Families)+3 {
+		t.Errorf("%d files generated, want one per family (%d), %s, %s and %s", len(files), len(catalog.Families), generator.DispatchFile, generator.TableFile, generator.CoreTypesFile)
 	}
 	for name, want := range files {
 		got, err := os.ReadFile(name)
@@ -295,7 +287,7 @@ func wantGoType(cat *catalog.Catalog, p catalog.Property) string {
 		switch strings.Join(p.Enum, "|") {
 		case "ios|android":
 			return "analytics.DeviceType"
-		case "delivered|clicked|converted|opened":
+		case "delivered|opened|clicked|converted|spammed|bounced|dropped|deferred":
 			return "analytics.DeliveryMetric"
 		case "viewed_content|clicked_content":
 			return "analytics.ContentActionType"
@@ -351,13 +343,27 @@ func checkEveryKey(cat *catalog.Catalog, ev *catalog.Event, msg map[string]any) 
 	}
 	for _, p := range ev.Properties {
 		var where map[string]any
+		key := p.Key
 		switch p.Placement() {
 		case catalog.InTop:
 			where = msg
+		case catalog.InContext:
+			where, key = ctx, ""
+			if v, ok := atPath(ctx, p.Key); !ok || v == "" {
+				return fmt.Errorf("context.%s not sent", p.Key)
+			}
 		default:
 			where = props
 		}
-		v, ok := where[p.Key]
+		if p.Context != "" {
+			if v, ok := atPath(ctx, p.Context); !ok || v != where[key] {
+				return fmt.Errorf("context.%s = %v, want the value of %s, %v", p.Context, v, p.Key, where[key])
+			}
+		}
+		if key == "" {
+			continue
+		}
+		v, ok := where[key]
 		if !ok {
 			return fmt.Errorf("key %q (%s) not sent", p.Key, p.Placement())
 		}
@@ -394,6 +400,21 @@ func checkEveryKey(cat *catalog.Catalog, ev *catalog.Event, msg map[string]any) 
 		}
 	}
 	return nil
+}
+
+// atPath returns the value at the dotted path inside m.
+func atPath(m map[string]any, path string) (any, bool) {
+	var v any = m
+	for _, k := range strings.Split(path, ".") {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = o[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // encodeHelper encodes m as Enqueue does and decodes the result.
@@ -451,8 +472,15 @@ func TestHelperValidation(t *testing.T) {
 		reason string // a part of the reason
 	}{
 		{"no identity", OrderCompleted{}, "Order Completed", "userId", "userId or anonymousId is required"},
-		{"anonymous only where userId is required", SuppressPerson{AnonymousID: "a"}, "User Suppressed", "userId", "userId is required"},
-		{"delete person without userId or email", DeletePerson{AnonymousID: "a"}, "User Deleted", "userId", "userId or properties.email is required"},
+		{"anonymous only where userId is required", CreateOrUpdateDevice{AnonymousID: "a", Device: device}, "Device Created or Updated", "userId", "userId is required"},
+		{"suppress without userId or email", SuppressPerson{AnonymousID: "a"}, "User Suppressed", "userId", "userId or an email is required"},
+		{"delete person without userId or email", DeletePerson{AnonymousID: "a"}, "User Deleted", "userId", "userId or an email is required"},
+		{"delete person with blank userId and email", DeletePerson{UserID: " ", Email: "\t"}, "User Deleted", "userId", "userId or an email is required"},
+		{"content with only a userId", ReportContentEvent{UserID: "u", ActionType: ContentActionTypeViewedContent}, "Report Content Event", "anonymousId", "only by anonymousId"},
+		{"delivery metric the action does not take", ReportDeliveryEvent{UserID: "u", DeliveryID: "d", Metric: "failed"}, "Report Delivery Event", "properties.metric", `not "failed"`},
+		{"bad device type on a lifecycle event", ApplicationInstalled{UserID: "u", DeviceToken: "t", DeviceType: "windows"}, "Application Installed", "context.device.type", `not "windows"`},
+		{"numeric objectTypeId in Extra that disagrees", DeleteObject{UserID: "u", ObjectID: "acme", ObjectTypeID: "2", Extra: Properties{"object_type_id": 3.0}}, "Object Deleted", "properties.objectTypeId", "disagrees with properties.object_type_id 3"},
+		{"fractional objectTypeId in Extra", DeleteRelationship{UserID: "u", ObjectID: "acme", Extra: Properties{"objectTypeId": 1.5}}, "Relationship Deleted", "properties.objectTypeId", "positive integer"},
 		{"device without userId", CreateOrUpdateDevice{AnonymousID: "a", Device: device}, "Device Created or Updated", "userId", "userId is required"},
 		{"device without token", CreateOrUpdateDevice{UserID: "u", Device: Device{Type: DeviceTypeIOS}}, "Device Created or Updated", "properties.device.token", "is required"},
 		{"blank device token", DeleteDevice{UserID: "u", Device: Device{Token: "  "}}, "Device Deleted", "properties.device.token", "is required"},
@@ -462,17 +490,17 @@ func TestHelperValidation(t *testing.T) {
 		{"objectTypeId not an integer", DeleteObject{UserID: "u", ObjectID: "acme", ObjectTypeID: "accounts"}, "Object Deleted", "properties.objectTypeId", "positive integer"},
 		{"delivery without deliveryId", ReportDeliveryEvent{UserID: "u", Metric: DeliveryMetricOpened}, "Report Delivery Event", "properties.deliveryId", "is required"},
 		{"delivery without metric", ReportDeliveryEvent{UserID: "u", DeliveryID: "d"}, "Report Delivery Event", "properties.metric", "is required"},
-		{"content without actionType", ReportContentEvent{UserID: "u"}, "Report Content Event", "properties.actionType", "is required"},
-		{"bad content actionType", ReportContentEvent{UserID: "u", ActionType: "liked_content"}, "Report Content Event", "properties.actionType", `must be one of "viewed_content", "clicked_content", not "liked_content"`},
-		{"bad ad type", VideoPlaybackStarted{UserID: "u", AdType: "pre_roll"}, "Video playback started", "properties.ad_type", `must be one of "pre-roll", "mid-roll", "post-roll", not "pre_roll"`},
-		{"bad ad load type", VideoAdStarted{UserID: "u", LoadType: "static"}, "Video ad started", "properties.load_type", `not "static"`},
-		{"sound 101", VideoPlaybackStarted{UserID: "u", Sound: Int(101)}, "Video playback started", "properties.sound", "must be between 0 and 100, not 101"},
-		{"sound -1", VideoPlaybackPaused{UserID: "u", Sound: Int(-1)}, "Video playback paused", "properties.sound", "must be between 0 and 100, not -1"},
+		{"content without actionType", ReportContentEvent{AnonymousID: "a"}, "Report Content Event", "properties.actionType", "is required"},
+		{"bad content actionType", ReportContentEvent{AnonymousID: "a", ActionType: "liked_content"}, "Report Content Event", "properties.actionType", `must be one of "viewed_content", "clicked_content", not "liked_content"`},
+		{"bad ad type", VideoPlaybackStarted{UserID: "u", AdType: "pre_roll"}, "Video Playback Started", "properties.ad_type", `must be one of "pre-roll", "mid-roll", "post-roll", not "pre_roll"`},
+		{"bad ad load type", VideoAdStarted{UserID: "u", LoadType: "static"}, "Video Ad Started", "properties.load_type", `not "static"`},
+		{"sound 101", VideoPlaybackStarted{UserID: "u", Sound: Int(101)}, "Video Playback Started", "properties.sound", "must be between 0 and 100, not 101"},
+		{"sound -1", VideoPlaybackPaused{UserID: "u", Sound: Int(-1)}, "Video Playback Paused", "properties.sound", "must be between 0 and 100, not -1"},
 		{"NaN total", OrderCompleted{UserID: "u", Total: Float64(math.NaN())}, "Order Completed", "properties.total", "no JSON form"},
 		{"infinite price in the second product", OrderCompleted{UserID: "u", Products: []Product{{Price: Float64(1)}, {Price: Float64(math.Inf(1))}}}, "Order Completed", "properties.products[1].price", "no JSON form"},
 		{"bad value in a product's Extra", CartViewed{UserID: "u", Products: []Product{{Extra: Properties{"ch": make(chan int)}}}}, "Cart Viewed", "properties.products[0].ch", "unsupported"},
 		{"bad value in Extra", ProductViewed{UserID: "u", Extra: Properties{"f": func() {}}}, "Product Viewed", "properties.f", "unsupported"},
-		{"bad value in an object property", VideoAdPlaying{UserID: "u", Content: map[string]any{"n": math.NaN()}}, "Video ad playing", "properties.content.n", "no JSON form"},
+		{"bad value in an object property", VideoAdPlaying{UserID: "u", Content: map[string]any{"n": math.NaN()}}, "Video Ad Playing", "properties.content.n", "no JSON form"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -498,7 +526,9 @@ func TestHelperValidEdges(t *testing.T) {
 	for _, m := range []Message{
 		VideoPlaybackStarted{UserID: "u", Sound: Int(0)},
 		VideoPlaybackStarted{UserID: "u", Sound: Int(100), AdType: AdTypePostRoll},
-		ReportDeliveryEvent{AnonymousID: "a", DeliveryID: "d", Metric: "failed", Reason: "bounced"},
+		ReportDeliveryEvent{AnonymousID: "a", DeliveryID: "d", Metric: DeliveryMetricBounced, Reason: "mailbox full"},
+		DeleteObject{UserID: "u", ObjectID: "acme", ObjectTypeID: "2", Extra: Properties{"object_type_id": 2.0}},
+		DeleteRelationship{UserID: "u", ObjectID: "acme", Extra: Properties{"objectTypeId": json.Number("4")}},
 		DeleteObject{AnonymousID: "system", ObjectID: "acme"},
 		DeletePerson{Email: "cool.person@example.com"},
 		ApplicationBackgrounded{AnonymousID: "a"},
@@ -573,26 +603,69 @@ func TestHelperExtra(t *testing.T) {
 	}
 }
 
+// TestDeletePersonByEmail: a person named by email alone is sent with the
+// email as userId, where Customer.io's actions read the person (and look an
+// email-shaped id up as an email), and as properties.email; a blank UserID
+// counts as absent, so the email is the userId then too.
 func TestDeletePersonByEmail(t *testing.T) {
+	for _, m := range []Message{
+		DeletePerson{Email: "cool.person@example.com"},
+		DeletePerson{UserID: "  ", Email: "cool.person@example.com"},
+		SuppressPerson{Email: "cool.person@example.com"},
+		UnsuppressPerson{UserID: "\t", Email: "cool.person@example.com"},
+		DeleteRelationship{Email: "cool.person@example.com", ObjectID: "acme", ObjectTypeID: "2"},
+	} {
+		msg := mustEncode(t, m)
+		if msg["userId"] != "cool.person@example.com" {
+			t.Errorf("%T: userId = %v, want the email", m, msg["userId"])
+		}
+		if p := props(t, msg); p["email"] != "cool.person@example.com" {
+			t.Errorf("%T: properties = %v, want email", m, p)
+		}
+	}
 	msg := mustEncode(t, DeletePerson{Email: "cool.person@example.com"})
 	if msg["event"] != "User Deleted" {
 		t.Errorf("event = %v, want the accepted value \"User Deleted\", not the action title", msg["event"])
 	}
-	if _, ok := msg["userId"]; ok {
-		t.Errorf("userId sent: %v", msg)
-	}
-	if p := props(t, msg); p["email"] != "cool.person@example.com" {
-		t.Errorf("properties = %v, want email", p)
-	}
-	// With both, both are sent; Customer.io uses the userId.
+	// With both, the UserID is the userId; the email is still sent.
 	msg = mustEncode(t, DeletePerson{UserID: "42", Email: "cool.person@example.com", Extra: Properties{"email": "other@example.com"}})
 	if msg["userId"] != "42" || props(t, msg)["email"] != "cool.person@example.com" {
 		t.Errorf("message = %v", msg)
 	}
-	// Relationship Deleted takes an email too.
-	msg = mustEncode(t, DeleteRelationship{Email: "cool.person@example.com", ObjectID: "acme", ObjectTypeID: "2"})
-	if p := props(t, msg); p["email"] != "cool.person@example.com" || p["objectId"] != "acme" || p["objectTypeId"] != "2" {
-		t.Errorf("properties = %v", p)
+}
+
+// TestBlankIDsNotSent: an identifier that is blank after trimming counts as
+// absent in validation and is never sent, for every message type.
+func TestBlankIDsNotSent(t *testing.T) {
+	for _, m := range []Message{
+		Identify{UserID: " ", AnonymousID: "a", Traits: Traits{"email": "x@example.com"}},
+		Track{UserID: "\t", AnonymousID: "a", Event: "Signed Up"},
+		Page{UserID: " ", AnonymousID: "a"},
+		Screen{UserID: "a", AnonymousID: "  "},
+		Group{UserID: " ", AnonymousID: "a", GroupID: "acme"},
+		OrderCompleted{UserID: " ", AnonymousID: "a"},
+		ReportContentEvent{UserID: " ", AnonymousID: "a", ActionType: ContentActionTypeClickedContent},
+		DeletePerson{UserID: "u", AnonymousID: " ", Email: " "},
+	} {
+		raw, err := encodeHelperRaw(m)
+		if err != nil {
+			t.Errorf("%T: %v", m, err)
+			continue
+		}
+		var msg map[string]any
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"userId", "anonymousId"} {
+			if v, ok := msg[k]; ok && blank(v.(string)) {
+				t.Errorf("%T: blank %s sent: %s", m, k, raw)
+			}
+		}
+		if p, _ := msg["properties"].(map[string]any); p != nil {
+			if _, ok := p["email"]; ok {
+				t.Errorf("%T: blank properties.email sent: %s", m, raw)
+			}
+		}
 	}
 }
 

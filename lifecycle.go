@@ -13,13 +13,20 @@ type ApplicationInstalled struct {
 	UserID      string
 	AnonymousID string
 
-	// App version. Sent as properties.version.
+	// App version; Customer.io's Journeys destination reads it from
+	// context.app.version. Sent as properties.version and as
+	// context.app.version.
 	Version string
 	// App build. Sent as properties.build.
 	Build string
-	// Device token, as in the Customer.io Journeys destination example (seed
-	// 001). Sent as properties.device_id.
-	DeviceID string
+	// The device's push token: properties.device_id is seed 001's example, and
+	// Customer.io's Journeys destination reads it from context.device.token.
+	// Sent as properties.device_id and as context.device.token.
+	DeviceToken string
+	// The device's platform, which Customer.io's Journeys destination reads
+	// with the token. One of DeviceTypeIOS or DeviceTypeAndroid. Sent as
+	// context.device.type.
+	DeviceType DeviceType
 
 	// Extra holds other properties. A field that is set wins over the same key
 	// in Extra.
@@ -37,12 +44,28 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Installed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("version", m.Version)
 	e.str("build", m.Build)
-	e.str("device_id", m.DeviceID)
+	e.str("device_id", m.DeviceToken)
+	if m.DeviceType != "" && !m.DeviceType.known() {
+		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
+	}
+	ctx := m.Context
+	if !blank(m.Version) || !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+		ctx = cloneContext(m.Context)
+		if !blank(m.Version) {
+			ctx.setAppVersion(m.Version)
+		}
+		if !blank(m.DeviceToken) {
+			ctx.setDeviceToken(m.DeviceToken)
+		}
+		if !blank(string(m.DeviceType)) {
+			ctx.setDeviceType(string(m.DeviceType))
+		}
+	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
@@ -51,7 +74,7 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 			case "build":
 				return m.Build != ""
 			case "device_id":
-				return m.DeviceID != ""
+				return m.DeviceToken != ""
 			}
 			return false
 		}); err != nil {
@@ -59,7 +82,7 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		}
 	}
 	e.closeProperties(props)
-	return e.end(m.Context, m.Integrations)
+	return e.end(ctx, m.Integrations)
 }
 
 // ApplicationOpened is the "Application Opened" event, a track call: records
@@ -76,10 +99,19 @@ type ApplicationOpened struct {
 	FromBackground *bool
 	// Deep link or URL that opened the app, if any. Sent as properties.url.
 	URL string
-	// App version. Sent as properties.version.
+	// App version; Customer.io's Journeys destination reads it from
+	// context.app.version. Sent as properties.version and as
+	// context.app.version.
 	Version string
 	// App build. Sent as properties.build.
 	Build string
+	// The device's push token, which Customer.io's Journeys destination reads
+	// from context.device.token. Sent as context.device.token.
+	DeviceToken string
+	// The device's platform, which Customer.io's Journeys destination reads
+	// with the token. One of DeviceTypeIOS or DeviceTypeAndroid. Sent as
+	// context.device.type.
+	DeviceType DeviceType
 
 	// Extra holds other properties. A field that is set wins over the same key
 	// in Extra.
@@ -97,13 +129,29 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Opened", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.optBool("from_background", m.FromBackground)
 	e.str("url", m.URL)
 	e.str("version", m.Version)
 	e.str("build", m.Build)
+	if m.DeviceType != "" && !m.DeviceType.known() {
+		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
+	}
+	ctx := m.Context
+	if !blank(m.Version) || !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+		ctx = cloneContext(m.Context)
+		if !blank(m.Version) {
+			ctx.setAppVersion(m.Version)
+		}
+		if !blank(m.DeviceToken) {
+			ctx.setDeviceToken(m.DeviceToken)
+		}
+		if !blank(string(m.DeviceType)) {
+			ctx.setDeviceType(string(m.DeviceType))
+		}
+	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
@@ -122,7 +170,7 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		}
 	}
 	e.closeProperties(props)
-	return e.end(m.Context, m.Integrations)
+	return e.end(ctx, m.Integrations)
 }
 
 // ApplicationBackgrounded is the "Application Backgrounded" event, a track
@@ -150,8 +198,8 @@ func (m ApplicationBackgrounded) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Backgrounded", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, nil); err != nil {
@@ -187,8 +235,8 @@ func (m ApplicationForegrounded) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Foregrounded", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, nil); err != nil {
@@ -233,8 +281,8 @@ func (m ApplicationUpdated) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Updated", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("previous_version", m.PreviousVersion)
 	e.str("previous_build", m.PreviousBuild)
@@ -270,9 +318,14 @@ type ApplicationUninstalled struct {
 	UserID      string
 	AnonymousID string
 
-	// Device token, as in the Customer.io Journeys destination example (seed
-	// 001). Sent as properties.device_id.
-	DeviceID string
+	// The device's push token: properties.device_id is seed 001's example, and
+	// Customer.io's Journeys destination reads it from context.device.token.
+	// Sent as properties.device_id and as context.device.token.
+	DeviceToken string
+	// The device's platform, which Customer.io's Journeys destination reads
+	// with the token. One of DeviceTypeIOS or DeviceTypeAndroid. Sent as
+	// context.device.type.
+	DeviceType DeviceType
 
 	// Extra holds other properties. A field that is set wins over the same key
 	// in Extra.
@@ -290,15 +343,28 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Uninstalled", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	e.str("device_id", m.DeviceID)
+	e.str("device_id", m.DeviceToken)
+	if m.DeviceType != "" && !m.DeviceType.known() {
+		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
+	}
+	ctx := m.Context
+	if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+		ctx = cloneContext(m.Context)
+		if !blank(m.DeviceToken) {
+			ctx.setDeviceToken(m.DeviceToken)
+		}
+		if !blank(string(m.DeviceType)) {
+			ctx.setDeviceType(string(m.DeviceType))
+		}
+	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
 			case "device_id":
-				return m.DeviceID != ""
+				return m.DeviceToken != ""
 			}
 			return false
 		}); err != nil {
@@ -306,7 +372,7 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		}
 	}
 	e.closeProperties(props)
-	return e.end(m.Context, m.Integrations)
+	return e.end(ctx, m.Integrations)
 }
 
 // ApplicationCrashed is the "Application Crashed" event, a track call:
@@ -334,8 +400,8 @@ func (m ApplicationCrashed) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Application Crashed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, nil); err != nil {
@@ -344,16 +410,4 @@ func (m ApplicationCrashed) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// lifecycleHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var lifecycleHelpers = map[string]Message{
-	"Application Installed":    ApplicationInstalled{},
-	"Application Opened":       ApplicationOpened{},
-	"Application Backgrounded": ApplicationBackgrounded{},
-	"Application Foregrounded": ApplicationForegrounded{},
-	"Application Updated":      ApplicationUpdated{},
-	"Application Uninstalled":  ApplicationUninstalled{},
-	"Application Crashed":      ApplicationCrashed{},
 }

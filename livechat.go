@@ -43,8 +43,8 @@ func (m LiveChatConversationStarted) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Live Chat Conversation Started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("agent_id", m.AgentID)
 	e.str("agent_name", m.AgentName)
@@ -116,8 +116,8 @@ func (m LiveChatConversationEnded) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Live Chat Conversation Ended", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("agent_id", m.AgentID)
 	e.str("agent_name", m.AgentName)
@@ -189,8 +189,8 @@ func (m LiveChatMessageSent) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Live Chat Message Sent", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("agent_id", m.AgentID)
 	e.str("agent_name", m.AgentName)
@@ -262,8 +262,8 @@ func (m LiveChatMessageReceived) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Live Chat Message Received", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("agent_id", m.AgentID)
 	e.str("agent_name", m.AgentName)
@@ -294,13 +294,4 @@ func (m LiveChatMessageReceived) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// livechatHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var livechatHelpers = map[string]Message{
-	"Live Chat Conversation Started": LiveChatConversationStarted{},
-	"Live Chat Conversation Ended":   LiveChatConversationEnded{},
-	"Live Chat Message Sent":         LiveChatMessageSent{},
-	"Live Chat Message Received":     LiveChatMessageReceived{},
 }

@@ -80,11 +80,18 @@ type Track struct {
 }
 
 // Page records a page view. UserID or AnonymousID is required.
+//
+// Customer.io's Journeys destination names the page by properties.url:
+// set it in Properties.
 type Page struct {
 	UserID      string
 	AnonymousID string
 	// Name is the name of the page, such as "Home".
-	Name       string
+	Name string
+	// Category is the page's category, such as "Docs". It is sent as the
+	// top-level category and as properties.category, as Customer.io's
+	// Node SDK does, and wins over a "category" key in Properties.
+	Category   string
 	Properties Properties
 
 	Timestamp    time.Time
@@ -114,8 +121,10 @@ type Screen struct {
 //
 // In Customer.io Journeys, ObjectTypeID names the type of the object: a
 // stringified integer, "1" when left empty. It may be given here (sent as
-// the top-level objectTypeId) or as the trait "object_type_id"; when both
-// are given they must agree. RelationshipAttributes describe the person's
+// the top-level objectTypeId and as traits.object_type_id, where
+// Customer.io's Create or Update Object reads it) or as the trait
+// "object_type_id" or "objectTypeId", a string or a whole number; all that
+// are given must agree. RelationshipAttributes describe the person's
 // relationship to the object and are sent as traits.relationshipAttributes.
 type Group struct {
 	UserID      string

@@ -112,7 +112,7 @@ func TestBadInput(t *testing.T) {
 		{"a map holding itself", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"self": self}}, "properties.self.self.*"},
 		// Objects.
 		{"bad objectTypeId", analytics.Group{GroupID: "g", ObjectTypeID: "one"}, "objectTypeId"},
-		{"object_type_id not a string", analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 1}}, "traits.object_type_id"},
+		{"object_type_id not a whole number", analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 1.5}}, "traits.object_type_id"},
 		{"objectTypeId disagrees", analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
 		{"identify relationship without object", analytics.Identify{UserID: "u", RelationshipAttributes: map[string]any{"r": 1}}, "traits.objectId"},
 		// Size.

@@ -29,10 +29,23 @@ type DeliveryMetric string
 // The documented values of DeliveryMetric.
 const (
 	DeliveryMetricDelivered DeliveryMetric = "delivered"
+	DeliveryMetricOpened    DeliveryMetric = "opened"
 	DeliveryMetricClicked   DeliveryMetric = "clicked"
 	DeliveryMetricConverted DeliveryMetric = "converted"
-	DeliveryMetricOpened    DeliveryMetric = "opened"
+	DeliveryMetricSpammed   DeliveryMetric = "spammed"
+	DeliveryMetricBounced   DeliveryMetric = "bounced"
+	DeliveryMetricDropped   DeliveryMetric = "dropped"
+	DeliveryMetricDeferred  DeliveryMetric = "deferred"
 )
+
+// known reports whether v is one of the documented values.
+func (v DeliveryMetric) known() bool {
+	switch v {
+	case DeliveryMetricDelivered, DeliveryMetricOpened, DeliveryMetricClicked, DeliveryMetricConverted, DeliveryMetricSpammed, DeliveryMetricBounced, DeliveryMetricDropped, DeliveryMetricDeferred:
+		return true
+	}
+	return false
+}
 
 // ContentActionType is what a person did with a piece of Customer.io
 // content, as ReportContentEvent reports it.
@@ -130,8 +143,8 @@ func (m CreateOrUpdateDevice) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Device Created or Updated", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.key("device")
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
@@ -185,8 +198,8 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Device Deleted", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.key("device")
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
@@ -209,15 +222,18 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 
 // DeletePerson is the "User Deleted" event, a track call: deletes a person
 // from the Customer.io workspace, for example when they cancel or leave your
-// service. The person may be named by userId or, without one, by
-// properties.email; when both are given the userId wins.
+// service. The person may be named by userId or by email; without a userId
+// the email is sent as the userId, which Customer.io looks up as an email
+// address.
 //
-// UserID is required, or, without one, Email; when both are given
-// Customer.io uses the UserID.
+// UserID is required, or, without one, Email, which is then sent as the
+// userId; when both are given the UserID is the userId.
 type DeletePerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID. Sent as properties.email.
+	// Email names the person when there is no UserID: it is then sent as the
+	// userId, which Customer.io looks up as an email address. It is also sent
+	// as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -236,15 +252,15 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "User Deleted", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.person(m.UserID, m.Email)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	e.str("email", m.Email)
+	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
 			case "email":
-				return m.Email != ""
+				return !blank(m.Email)
 			}
 			return false
 		}); err != nil {
@@ -259,10 +275,15 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 // person and stops the same identifier from being added again. Meant for
 // compliance requests such as GDPR right to be forgotten.
 //
-// UserID is required.
+// UserID is required, or, without one, Email, which is then sent as the
+// userId; when both are given the UserID is the userId.
 type SuppressPerson struct {
 	UserID      string
 	AnonymousID string
+	// Email names the person when there is no UserID: it is then sent as the
+	// userId, which Customer.io looks up as an email address. It is also sent
+	// as properties.email.
+	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
 	// in Extra.
@@ -276,15 +297,22 @@ type SuppressPerson struct {
 
 func (m SuppressPerson) appendMessage(e *encoder) error {
 	e.typ, e.event = "track", "User Suppressed"
-	if err := e.requireUserID(m.UserID); err != nil {
+	if err := e.requireUserIDOrEmail(m.UserID, m.Email); err != nil {
 		return err
 	}
 	e.begin("track", "User Suppressed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.person(m.UserID, m.Email)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
+	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
+		if err := e.extra("properties", m.Extra, func(k string) bool {
+			switch k {
+			case "email":
+				return !blank(m.Email)
+			}
+			return false
+		}); err != nil {
 			return err
 		}
 	}
@@ -296,10 +324,15 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 // previously suppressed identifier be added to the workspace again. It does
 // not bring back any of the deleted data.
 //
-// UserID is required.
+// UserID is required, or, without one, Email, which is then sent as the
+// userId; when both are given the UserID is the userId.
 type UnsuppressPerson struct {
 	UserID      string
 	AnonymousID string
+	// Email names the person when there is no UserID: it is then sent as the
+	// userId, which Customer.io looks up as an email address. It is also sent
+	// as properties.email.
+	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
 	// in Extra.
@@ -313,15 +346,22 @@ type UnsuppressPerson struct {
 
 func (m UnsuppressPerson) appendMessage(e *encoder) error {
 	e.typ, e.event = "track", "User Unsuppressed"
-	if err := e.requireUserID(m.UserID); err != nil {
+	if err := e.requireUserIDOrEmail(m.UserID, m.Email); err != nil {
 		return err
 	}
 	e.begin("track", "User Unsuppressed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.person(m.UserID, m.Email)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
+	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
+		if err := e.extra("properties", m.Extra, func(k string) bool {
+			switch k {
+			case "email":
+				return !blank(m.Email)
+			}
+			return false
+		}); err != nil {
 			return err
 		}
 	}
@@ -332,14 +372,17 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 // DeleteRelationship is the "Relationship Deleted" event, a track call:
 // removes the relationship between a person and an object (a group such as
 // an account or class): the reverse of a group call. The person may be named
-// by userId or properties.email; the userId wins when both are given.
+// by userId or by email; without a userId the email is sent as the userId,
+// which Customer.io looks up as an email address.
 //
-// UserID is required, or, without one, Email; when both are given
-// Customer.io uses the UserID.
+// UserID is required, or, without one, Email, which is then sent as the
+// userId; when both are given the UserID is the userId.
 type DeleteRelationship struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID. Sent as properties.email.
+	// Email names the person when there is no UserID: it is then sent as the
+	// userId, which Customer.io looks up as an email address. It is also sent
+	// as properties.email.
 	Email string
 
 	// ID of the object the person is to be removed from. Required. Sent as
@@ -366,10 +409,10 @@ func (m DeleteRelationship) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Relationship Deleted", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.person(m.UserID, m.Email)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	e.str("email", m.Email)
+	e.id("email", m.Email)
 	if blank(m.ObjectID) {
 		return e.invalid("properties.objectId", "is required")
 	}
@@ -379,12 +422,15 @@ func (m DeleteRelationship) appendMessage(e *encoder) error {
 			return err
 		}
 	}
+	if _, err := objectTypeOf(e, "properties.objectTypeId", m.ObjectTypeID, "properties", m.Extra); err != nil {
+		return err
+	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
 			case "email":
-				return m.Email != ""
+				return !blank(m.Email)
 			case "objectId":
 				return m.ObjectID != ""
 			case "objectTypeId":
@@ -431,8 +477,8 @@ func (m DeleteObject) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Object Deleted", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if blank(m.ObjectID) {
 		return e.invalid("properties.objectId", "is required")
@@ -442,6 +488,9 @@ func (m DeleteObject) appendMessage(e *encoder) error {
 		if err := checkObjectType(e, "properties.objectTypeId", m.ObjectTypeID); err != nil {
 			return err
 		}
+	}
+	if _, err := objectTypeOf(e, "properties.objectTypeId", m.ObjectTypeID, "properties", m.Extra); err != nil {
+		return err
 	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
@@ -474,15 +523,17 @@ type ReportDeliveryEvent struct {
 	// ID of the message delivery the metric is about. Required. Sent as
 	// properties.deliveryId.
 	DeliveryID string
-	// The metric being reported. Required. Usually one of
-	// DeliveryMetricDelivered, DeliveryMetricClicked, DeliveryMetricConverted
-	// or DeliveryMetricOpened. Other non-empty metrics are sent as given: the
-	// seed lists these four but says "etc.", and its reason property only makes
-	// sense for failures it does not list. Sent as properties.metric.
+	// The metric being reported. Required. One of DeliveryMetricDelivered,
+	// DeliveryMetricOpened, DeliveryMetricClicked, DeliveryMetricConverted,
+	// DeliveryMetricSpammed, DeliveryMetricBounced, DeliveryMetricDropped or
+	// DeliveryMetricDeferred. Sent as properties.metric.
 	Metric DeliveryMetric
 	// Who received the message: a device ID for in-app, a phone number for SMS,
 	// a device token for push. Sent as properties.recipient.
 	Recipient string
+	// For clicked in-app messages, the name of the action that was clicked.
+	// Sent as properties.actionName.
+	ActionName string
 	// For clicked in-app messages, the value of the action that was clicked.
 	// Sent as properties.actionValue.
 	ActionValue string
@@ -508,8 +559,8 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 		return err
 	}
 	e.begin("track", "Report Delivery Event", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if blank(m.DeliveryID) {
 		return e.invalid("properties.deliveryId", "is required")
@@ -518,8 +569,12 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 	if blank(string(m.Metric)) {
 		return e.invalid("properties.metric", "is required")
 	}
+	if m.Metric != "" && !m.Metric.known() {
+		return e.badEnum("properties.metric", string(m.Metric), "\"delivered\", \"opened\", \"clicked\", \"converted\", \"spammed\", \"bounced\", \"dropped\", \"deferred\"")
+	}
 	e.str("metric", string(m.Metric))
 	e.str("recipient", m.Recipient)
+	e.str("actionName", m.ActionName)
 	e.str("actionValue", m.ActionValue)
 	e.str("href", m.Href)
 	e.str("reason", m.Reason)
@@ -532,6 +587,8 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 				return m.Metric != ""
 			case "recipient":
 				return m.Recipient != ""
+			case "actionName":
+				return m.ActionName != ""
 			case "actionValue":
 				return m.ActionValue != ""
 			case "href":
@@ -552,9 +609,12 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 // reports that a person viewed or clicked a piece of Customer.io content.
 // The seeds name this event without a schema: this catalog sends
 // properties.actionType (viewed_content or clicked_content) and passes any
-// other properties through unchanged.
+// other properties through unchanged. Customer.io's Journeys destination
+// names the person of this event only by anonymousId, so an anonymousId is
+// required.
 //
-// UserID or AnonymousID is required.
+// AnonymousID is required: it is the only identifier Customer.io reads from
+// this event.
 type ReportContentEvent struct {
 	UserID      string
 	AnonymousID string
@@ -576,12 +636,12 @@ type ReportContentEvent struct {
 
 func (m ReportContentEvent) appendMessage(e *encoder) error {
 	e.typ, e.event = "track", "Report Content Event"
-	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
+	if err := e.requireAnonymousID(m.AnonymousID); err != nil {
 		return err
 	}
 	e.begin("track", "Report Content Event", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if blank(string(m.ActionType)) {
 		return e.invalid("properties.actionType", "is required")
@@ -603,18 +663,4 @@ func (m ReportContentEvent) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// semanticHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var semanticHelpers = map[string]Message{
-	"Device Created or Updated": CreateOrUpdateDevice{},
-	"Device Deleted":            DeleteDevice{},
-	"User Deleted":              DeletePerson{},
-	"User Suppressed":           SuppressPerson{},
-	"User Unsuppressed":         UnsuppressPerson{},
-	"Relationship Deleted":      DeleteRelationship{},
-	"Object Deleted":            DeleteObject{},
-	"Report Delivery Event":     ReportDeliveryEvent{},
-	"Report Content Event":      ReportContentEvent{},
 }

@@ -42,7 +42,7 @@ func (v AdLoadType) known() bool {
 	return false
 }
 
-// VideoPlaybackStarted is the "Video playback started" event, a track call:
+// VideoPlaybackStarted is the "Video Playback Started" event, a track call:
 // records that playback began, once the last step needed to start (such as
 // sign-in) is done.
 //
@@ -105,13 +105,13 @@ type VideoPlaybackStarted struct {
 }
 
 func (m VideoPlaybackStarted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback started"
+	e.typ, e.event = "track", "Video Playback Started"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Started", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.strs("content_asset_ids", m.ContentAssetIDs)
 	e.strs("content_pod_ids", m.ContentPodIDs)
@@ -180,7 +180,7 @@ func (m VideoPlaybackStarted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackPaused is the "Video playback paused" event, a track call:
+// VideoPlaybackPaused is the "Video Playback Paused" event, a track call:
 // records that the person paused playback.
 //
 // UserID or AnonymousID is required.
@@ -242,13 +242,13 @@ type VideoPlaybackPaused struct {
 }
 
 func (m VideoPlaybackPaused) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback paused"
+	e.typ, e.event = "track", "Video Playback Paused"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback paused", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Paused", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -317,7 +317,7 @@ func (m VideoPlaybackPaused) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackInterrupted is the "Video playback interrupted" event, a
+// VideoPlaybackInterrupted is the "Video Playback Interrupted" event, a
 // track call: records that playback stopped because of an error, lost
 // network or buffering; method says how.
 //
@@ -383,13 +383,13 @@ type VideoPlaybackInterrupted struct {
 }
 
 func (m VideoPlaybackInterrupted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback interrupted"
+	e.typ, e.event = "track", "Video Playback Interrupted"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback interrupted", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Interrupted", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("method", m.Method)
 	e.str("content_asset_id", m.ContentAssetID)
@@ -461,7 +461,7 @@ func (m VideoPlaybackInterrupted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackBufferStarted is the "Video playback buffer started" event, a
+// VideoPlaybackBufferStarted is the "Video Playback Buffer Started" event, a
 // track call: records that the player began buffering content or an ad.
 //
 // UserID or AnonymousID is required.
@@ -523,13 +523,13 @@ type VideoPlaybackBufferStarted struct {
 }
 
 func (m VideoPlaybackBufferStarted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback buffer started"
+	e.typ, e.event = "track", "Video Playback Buffer Started"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback buffer started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Buffer Started", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -598,7 +598,7 @@ func (m VideoPlaybackBufferStarted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackBufferCompleted is the "Video playback buffer completed"
+// VideoPlaybackBufferCompleted is the "Video Playback Buffer Completed"
 // event, a track call: records that buffering finished.
 //
 // UserID or AnonymousID is required.
@@ -660,13 +660,13 @@ type VideoPlaybackBufferCompleted struct {
 }
 
 func (m VideoPlaybackBufferCompleted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback buffer completed"
+	e.typ, e.event = "track", "Video Playback Buffer Completed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback buffer completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Buffer Completed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -735,7 +735,7 @@ func (m VideoPlaybackBufferCompleted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackSeekStarted is the "Video playback seek started" event, a
+// VideoPlaybackSeekStarted is the "Video Playback Seek Started" event, a
 // track call: records the start of a seek: position is where it starts,
 // seek_position where it ends.
 //
@@ -801,13 +801,13 @@ type VideoPlaybackSeekStarted struct {
 }
 
 func (m VideoPlaybackSeekStarted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback seek started"
+	e.typ, e.event = "track", "Video Playback Seek Started"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback seek started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Seek Started", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -879,7 +879,7 @@ func (m VideoPlaybackSeekStarted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackSeekCompleted is the "Video playback seek completed" event, a
+// VideoPlaybackSeekCompleted is the "Video Playback Seek Completed" event, a
 // track call: records the end of a seek; position is where playback resumes.
 //
 // UserID or AnonymousID is required.
@@ -941,13 +941,13 @@ type VideoPlaybackSeekCompleted struct {
 }
 
 func (m VideoPlaybackSeekCompleted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback seek completed"
+	e.typ, e.event = "track", "Video Playback Seek Completed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback seek completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Seek Completed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -1016,7 +1016,7 @@ func (m VideoPlaybackSeekCompleted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackResumed is the "Video playback resumed" event, a track call:
+// VideoPlaybackResumed is the "Video Playback Resumed" event, a track call:
 // records that playback continued after a pause.
 //
 // UserID or AnonymousID is required.
@@ -1078,13 +1078,13 @@ type VideoPlaybackResumed struct {
 }
 
 func (m VideoPlaybackResumed) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback resumed"
+	e.typ, e.event = "track", "Video Playback Resumed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback resumed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Resumed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -1153,7 +1153,7 @@ func (m VideoPlaybackResumed) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackCompleted is the "Video playback completed" event, a track
+// VideoPlaybackCompleted is the "Video Playback Completed" event, a track
 // call: records the end of a playback session.
 //
 // UserID or AnonymousID is required.
@@ -1215,13 +1215,13 @@ type VideoPlaybackCompleted struct {
 }
 
 func (m VideoPlaybackCompleted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback completed"
+	e.typ, e.event = "track", "Video Playback Completed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Completed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -1290,7 +1290,7 @@ func (m VideoPlaybackCompleted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoPlaybackExited is the "Video playback exited" event, a track call:
+// VideoPlaybackExited is the "Video Playback Exited" event, a track call:
 // records that the person left the playback, by scrolling it out of view or
 // leaving the page.
 //
@@ -1353,13 +1353,13 @@ type VideoPlaybackExited struct {
 }
 
 func (m VideoPlaybackExited) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video playback exited"
+	e.typ, e.event = "track", "Video Playback Exited"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video playback exited", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Playback Exited", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("content_asset_id", m.ContentAssetID)
 	e.str("content_pod_id", m.ContentPodID)
@@ -1428,7 +1428,7 @@ func (m VideoPlaybackExited) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoContentStarted is the "Video content started" event, a track call:
+// VideoContentStarted is the "Video Content Started" event, a track call:
 // records that the person began watching a piece of content within a
 // playback session.
 //
@@ -1490,13 +1490,13 @@ type VideoContentStarted struct {
 }
 
 func (m VideoContentStarted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video content started"
+	e.typ, e.event = "track", "Video Content Started"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video content started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Content Started", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -1565,7 +1565,7 @@ func (m VideoContentStarted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoContentPlaying is the "Video content playing" event, a track call:
+// VideoContentPlaying is the "Video Content Playing" event, a track call:
 // heartbeat sent at a regular interval while content plays, to track
 // progress through position.
 //
@@ -1627,13 +1627,13 @@ type VideoContentPlaying struct {
 }
 
 func (m VideoContentPlaying) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video content playing"
+	e.typ, e.event = "track", "Video Content Playing"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video content playing", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Content Playing", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -1702,7 +1702,7 @@ func (m VideoContentPlaying) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoContentCompleted is the "Video content completed" event, a track
+// VideoContentCompleted is the "Video Content Completed" event, a track
 // call: records that the person finished a piece of content (position equals
 // total_length).
 //
@@ -1764,13 +1764,13 @@ type VideoContentCompleted struct {
 }
 
 func (m VideoContentCompleted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video content completed"
+	e.typ, e.event = "track", "Video Content Completed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video content completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Content Completed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -1839,7 +1839,7 @@ func (m VideoContentCompleted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoAdStarted is the "Video ad started" event, a track call: records that
+// VideoAdStarted is the "Video Ad Started" event, a track call: records that
 // the person began watching an ad within a playback session.
 //
 // UserID or AnonymousID is required.
@@ -1891,13 +1891,13 @@ type VideoAdStarted struct {
 }
 
 func (m VideoAdStarted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video ad started"
+	e.typ, e.event = "track", "Video Ad Started"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video ad started", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Ad Started", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -1961,7 +1961,7 @@ func (m VideoAdStarted) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoAdPlaying is the "Video ad playing" event, a track call: heartbeat
+// VideoAdPlaying is the "Video Ad Playing" event, a track call: heartbeat
 // sent at a regular interval while an ad plays, to track progress through
 // position.
 //
@@ -2014,13 +2014,13 @@ type VideoAdPlaying struct {
 }
 
 func (m VideoAdPlaying) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video ad playing"
+	e.typ, e.event = "track", "Video Ad Playing"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video ad playing", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Ad Playing", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -2084,7 +2084,7 @@ func (m VideoAdPlaying) appendMessage(e *encoder) error {
 	return e.end(m.Context, m.Integrations)
 }
 
-// VideoAdCompleted is the "Video ad completed" event, a track call: records
+// VideoAdCompleted is the "Video Ad Completed" event, a track call: records
 // that the person finished an ad (position equals total_length).
 //
 // UserID or AnonymousID is required.
@@ -2136,13 +2136,13 @@ type VideoAdCompleted struct {
 }
 
 func (m VideoAdCompleted) appendMessage(e *encoder) error {
-	e.typ, e.event = "track", "Video ad completed"
+	e.typ, e.event = "track", "Video Ad Completed"
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
 		return err
 	}
-	e.begin("track", "Video ad completed", m.MessageID, m.Timestamp)
-	e.str("userId", m.UserID)
-	e.str("anonymousId", m.AnonymousID)
+	e.begin("track", "Video Ad Completed", m.MessageID, m.Timestamp)
+	e.id("userId", m.UserID)
+	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	e.str("session_id", m.SessionID)
 	e.str("asset_id", m.AssetID)
@@ -2204,25 +2204,4 @@ func (m VideoAdCompleted) appendMessage(e *encoder) error {
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
-}
-
-// videoHelpers holds a zero value of every helper in this file, keyed by
-// event name, for the tests that check the helpers against the catalog.
-var videoHelpers = map[string]Message{
-	"Video playback started":          VideoPlaybackStarted{},
-	"Video playback paused":           VideoPlaybackPaused{},
-	"Video playback interrupted":      VideoPlaybackInterrupted{},
-	"Video playback buffer started":   VideoPlaybackBufferStarted{},
-	"Video playback buffer completed": VideoPlaybackBufferCompleted{},
-	"Video playback seek started":     VideoPlaybackSeekStarted{},
-	"Video playback seek completed":   VideoPlaybackSeekCompleted{},
-	"Video playback resumed":          VideoPlaybackResumed{},
-	"Video playback completed":        VideoPlaybackCompleted{},
-	"Video playback exited":           VideoPlaybackExited{},
-	"Video content started":           VideoContentStarted{},
-	"Video content playing":           VideoContentPlaying{},
-	"Video content completed":         VideoContentCompleted{},
-	"Video ad started":                VideoAdStarted{},
-	"Video ad playing":                VideoAdPlaying{},
-	"Video ad completed":              VideoAdCompleted{},
 }

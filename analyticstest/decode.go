@@ -20,16 +20,6 @@ import (
 // knows.
 const analyticsPkg = "github.com/cdpkit/analytics-go"
 
-// coreTypes maps the core message types of package analytics to their wire
-// type.
-var coreTypes = map[string]string{
-	"Identify": TypeIdentify,
-	"Track":    TypeTrack,
-	"Page":     TypePage,
-	"Screen":   TypeScreen,
-	"Group":    TypeGroup,
-	"Alias":    TypeAlias,
-}
 
 // As decodes the message into v, which must be a pointer to a message
 // struct of package analytics: a core call such as analytics.Identify or

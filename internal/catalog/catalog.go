@@ -186,7 +186,7 @@ type Shape struct {
 // properties.
 type Event struct {
 	// Name is the event name sent on the wire, exactly as the seed spells it
-	// (for example "Video playback started").
+	// (for example "Video Playback Started").
 	Name string `json:"name"`
 	// GoName is the Go type name of the helper, such as "OrderCompleted" or
 	// "DeletePerson".

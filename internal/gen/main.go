@@ -1,7 +1,10 @@
 // Command gen writes the typed helpers of package analytics (semantic.go,
-// ecommerce.go, video.go, email.go, lifecycle.go, livechat.go, abtest.go)
-// and their dispatch (dispatch.go) from the spec catalog in internal/catalog. go generate runs it in the
-// module root, through the directive in helpers.go:
+// ecommerce.go, video.go, email.go, lifecycle.go, livechat.go, abtest.go),
+// the dispatch of every Message type (dispatch.go), the test-only table of
+// every Message type (messages_gen_test.go) and the core types of package
+// analyticstest (analyticstest/coretypes.go) from the spec catalog in
+// internal/catalog and the core types of message.go. go generate runs it in
+// the module root, through the directive in helpers.go:
 //
 //	go generate ./...
 //
@@ -35,7 +38,11 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
-	files, err := generator.Generate(cat)
+	core, err := generator.CoreMessages(dir)
+	if err != nil {
+		return err
+	}
+	files, err := generator.Generate(cat, core)
 	if err != nil {
 		return err
 	}
