@@ -20,7 +20,6 @@ import (
 // knows.
 const analyticsPkg = "github.com/cdpkit/analytics-go"
 
-
 // As decodes the message into v, which must be a pointer to a message
 // struct of package analytics: a core call such as analytics.Identify or
 // analytics.Track, or a typed helper such as analytics.OrderCompleted or

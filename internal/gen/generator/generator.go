@@ -108,7 +108,7 @@ type enumType struct {
 
 type gen struct {
 	cat        *catalog.Catalog
-	core       []string // the hand-written Message types
+	core       []string             // the hand-written Message types
 	enums      map[string]*enumType // by values key
 	enumOrder  []string             // values keys, in order of first use
 	shapeFile  map[string]string
