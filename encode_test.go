@@ -33,7 +33,7 @@ func TestValidation(t *testing.T) {
 		"group without groupId":       {analytics.Group{UserID: "u"}, "groupId"},
 		"group bad objectTypeId":      {analytics.Group{GroupID: "g", ObjectTypeID: "company"}, "objectTypeId"},
 		"group zero objectTypeId":     {analytics.Group{GroupID: "g", ObjectTypeID: "0"}, "objectTypeId"},
-		"group trait type not a whole number": {analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 2.5}}, "traits.object_type_id"},
+		"group trait type fractional": {analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 2.5}}, "traits.object_type_id"},
 		"group object types disagree": {analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
 		"alias without previousId":    {analytics.Alias{UserID: "u"}, "previousId"},
 		"alias without userId":        {analytics.Alias{PreviousID: "p"}, "userId"},
