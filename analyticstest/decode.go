@@ -196,8 +196,13 @@ func (d *decoder) message(out reflect.Value, top map[string]any, ev *catalog.Eve
 				case catalog.InPropertiesAndContext:
 					v, ok = take(props, p.Key)
 					dropCopy(ctx, p.Key, v)
+				case catalog.InContext:
+					v, ok = takePath(ctx, p.Key, nil)
 				default:
 					v, ok = take(props, p.Key)
+				}
+				if ok && p.Context != "" {
+					takePath(ctx, p.Context, v) // the copy sent in context
 				}
 				if ok {
 					if err := d.assign(dst, v, wirePath(p.Placement(), p.Key)); err != nil {
@@ -231,12 +236,21 @@ func (d *decoder) message(out reflect.Value, top map[string]any, ev *catalog.Eve
 			}
 			err = d.assignFrom(dst, props, "email", "properties.email")
 			delete(props, "email")
+			if f, ok := t.FieldByName("UserID"); ok && dst.String() != "" && out.FieldByIndex(f.Index).String() == dst.String() {
+				// Without a UserID the email is sent as the userId: a
+				// userId equal to the email is the email's copy.
+				out.FieldByIndex(f.Index).SetString("")
+			}
 		case "ObjectID", "ObjectTypeID", "RelationshipAttributes":
 			// Group sends objectTypeId at the top level; Identify sends
 			// all three in traits.
 			key := wireKey(f.Name)
 			if _, ok := top[key]; ok {
 				err = d.assignFrom(dst, top, key, key)
+				if f.Name == "ObjectTypeID" && traits["object_type_id"] == top[key] {
+					// Group sends its ObjectTypeID in traits too.
+					delete(traits, "object_type_id")
+				}
 			} else {
 				err = d.assignFrom(dst, traits, key, "traits."+key)
 				delete(traits, key)
@@ -298,6 +312,36 @@ func dropCopy(ctx map[string]any, key string, v any) {
 	}
 }
 
+// takePath removes and returns the value at the dotted path inside m, and
+// the objects left empty on the way. With want not nil, it removes the
+// value only if it equals want (a copy of a value sent elsewhere).
+func takePath(m map[string]any, path string, want any) (any, bool) {
+	k, rest, nested := strings.Cut(path, ".")
+	v, ok := m[k]
+	if !ok {
+		return nil, false
+	}
+	if !nested {
+		if want != nil && !reflect.DeepEqual(v, want) {
+			return nil, false
+		}
+		delete(m, k)
+		return v, true
+	}
+	sub, isObj := v.(map[string]any)
+	if !isObj {
+		return nil, false
+	}
+	sub = clone(sub)
+	got, ok := takePath(sub, rest, want)
+	if len(sub) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = sub
+	}
+	return got, ok
+}
+
 // isCommon reports whether name is a field every typed helper has.
 func isCommon(name string) bool {
 	for _, n := range catalog.ReservedGoNames {
@@ -312,6 +356,8 @@ func wirePath(placement, key string) string {
 	switch placement {
 	case catalog.InTop:
 		return key
+	case catalog.InContext:
+		return "context." + key
 	default:
 		return "properties." + key
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -146,6 +147,8 @@ func (r *Recorder) handle(req *http.Request) answer {
 			rec.Messages = append(rec.Messages, m)
 			if problem != "" {
 				violate(ViolationInvalidMessage, i, "%s", problem)
+			} else {
+				rec.Violations = append(rec.Violations, checkCall(i, m, !r.noJourneys)...)
 			}
 			if len(raw) > MaxMessageBytes {
 				violate(ViolationMessageTooLarge, i, "%d bytes, limit %d", len(raw), MaxMessageBytes)
@@ -167,6 +170,17 @@ func (r *Recorder) handle(req *http.Request) answer {
 	case len(*env.Batch) == 0:
 		violate(ViolationMalformed, -1, `"batch" is empty`)
 		return reject(http.StatusBadRequest, "empty batch")
+	}
+	// A batch holding a call the API refuses, or over a size limit, is
+	// answered 400, naming the first such message and field.
+	for _, v := range rec.Violations {
+		if v.Kind.refuses() {
+			detail := string(v.Kind) + ": " + v.Detail
+			if v.Message >= 0 {
+				detail = fmt.Sprintf("message %d: %s", v.Message, detail)
+			}
+			return reject(http.StatusBadRequest, detail)
+		}
 	}
 
 	resp := r.nextResponse()
@@ -197,7 +211,7 @@ func (r *Recorder) handle(req *http.Request) answer {
 		status = http.StatusOK
 	}
 	rec.Status = status
-	rec.Accepted = status >= 200 && status < 300 && len(rec.Violations) == 0
+	rec.Accepted = status >= 200 && status < 300 && !slices.ContainsFunc(rec.Violations, func(v Violation) bool { return v.Kind != ViolationJourneys })
 	// Record before answering, so that a client that has its answer
 	// finds its messages recorded.
 	r.record(rec)

@@ -42,8 +42,9 @@ func TestMessageLimit(t *testing.T) {
 		if vs := fk.Violations(); len(vs) != 0 {
 			t.Fatalf("a message of exactly %d bytes is a violation: %v", MaxMessageBytes, vs)
 		}
-		// Answered 200 as the real API does, but dropped and reported.
-		mustStatus(t, send(t, fk, call{body: batch(track("ok", "u", "E"), sized(t, "over", MaxMessageBytes+1))}), 200)
+		// In strict mode the API refuses the batch (without it, it answers
+		// 200 and drops the call): answered 400, dropped and reported.
+		mustStatus(t, send(t, fk, call{body: batch(track("ok", "u", "E"), sized(t, "over", MaxMessageBytes+1))}), 400)
 		vs := fk.Violations()
 		if len(vs) != 1 || vs[0].Kind != ViolationMessageTooLarge || vs[0].Request != 1 || vs[0].Message != 1 {
 			t.Fatalf("violations %v, want message-too-large at request 1, message 1", vs)
@@ -52,7 +53,7 @@ func TestMessageLimit(t *testing.T) {
 			t.Errorf("String() = %q, want %q", vs[0].String(), want)
 		}
 		reqs := fk.Requests()
-		if reqs[1].Status != 200 || reqs[1].Accepted || len(reqs[1].Messages) != 2 {
+		if reqs[1].Status != 400 || reqs[1].Accepted || len(reqs[1].Messages) != 2 {
 			t.Errorf("oversize request recorded as status %d, accepted %v, %d messages", reqs[1].Status, reqs[1].Accepted, len(reqs[1].Messages))
 		}
 		if got := fk.Messages(); len(got) != 1 || got[0].MessageID != "at" {
@@ -66,18 +67,18 @@ func TestRequestLimit(t *testing.T) {
 		name := map[bool]string{false: "plain", true: "gzip"}[gz]
 		t.Run(name, func(t *testing.T) {
 			forEachFake(t, func(t *testing.T, fk fake) {
-				do := func(body []byte) {
+				do := func(body []byte, status int) {
 					c := call{body: body}
 					if gz {
 						c.encoding, c.body = "gzip", gzipped(body)
 					}
-					mustStatus(t, send(t, fk, c), 200)
+					mustStatus(t, send(t, fk, c), status)
 				}
-				do(padded(t, MaxRequestBytes, track("at", "u", "E")))
+				do(padded(t, MaxRequestBytes, track("at", "u", "E")), 200)
 				if vs := fk.Violations(); len(vs) != 0 {
 					t.Fatalf("a body of exactly %d bytes is a violation: %v", MaxRequestBytes, vs)
 				}
-				do(padded(t, MaxRequestBytes+1, track("over", "u", "E")))
+				do(padded(t, MaxRequestBytes+1, track("over", "u", "E")), 400)
 				vs := fk.Violations()
 				if len(vs) != 1 || vs[0].Kind != ViolationRequestTooLarge || vs[0].Message != -1 {
 					t.Fatalf("violations %v, want one request-too-large", vs)
@@ -113,7 +114,7 @@ func TestViolationsFailTheTest(t *testing.T) {
 					tr := NewTransport(ctb, opts...)
 					fk = fake{Recorder: tr.Recorder, url: tr.URL, client: tr.Client()}
 				}
-				mustStatus(t, send(t, fk, call{body: batch(sized(t, "big", MaxMessageBytes+1))}), 200)
+				mustStatus(t, send(t, fk, call{body: batch(sized(t, "big", MaxMessageBytes+1))}), 400)
 				errs := ctb.errors()
 				if allowed {
 					if errs != "" {
@@ -132,12 +133,12 @@ func TestViolationsFailTheTest(t *testing.T) {
 
 // TestSeveralViolations proves that a request breaking several rules at
 // once is reported once per rule, in the order the fake checks them, and
-// answered as the real API would answer it.
+// answered as the real API in strict mode would answer it: 400.
 func TestSeveralViolations(t *testing.T) {
 	forEachFake(t, func(t *testing.T, fk fake) {
 		noType := map[string]any{"event": "E", "userId": "u"}
 		body := padded(t, MaxRequestBytes+1, noType, sized(t, "big", MaxMessageBytes+1))
-		mustStatus(t, send(t, fk, call{contentType: "text/plain", body: body}), 200)
+		mustStatus(t, send(t, fk, call{contentType: "text/plain", body: body}), 400)
 		want := []ViolationKind{ViolationContentType, ViolationRequestTooLarge, ViolationInvalidMessage, ViolationMessageTooLarge}
 		vs := fk.Violations()
 		if got := kinds(vs); fmt.Sprint(got) != fmt.Sprint(want) {

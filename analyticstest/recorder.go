@@ -87,10 +87,19 @@ const (
 	ViolationEncoding        ViolationKind = "encoding"          // Content-Encoding not gzip/identity, or corrupt gzip: 415 or 400
 	ViolationContentType     ViolationKind = "content-type"      // Content-Type not application/json: answered normally
 	ViolationMalformed       ViolationKind = "malformed"         // body not {"batch":[...]} with at least one message, or bad sentAt: 400
-	ViolationInvalidMessage  ViolationKind = "invalid-message"   // message not an object, bad type or field: answered normally
-	ViolationMessageTooLarge ViolationKind = "message-too-large" // a message over MaxMessageBytes
-	ViolationRequestTooLarge ViolationKind = "request-too-large" // a decoded body over MaxRequestBytes
+	ViolationInvalidMessage  ViolationKind = "invalid-message"   // a call the API refuses (see below): 400
+	ViolationMessageTooLarge ViolationKind = "message-too-large" // a message over MaxMessageBytes: 400
+	ViolationRequestTooLarge ViolationKind = "request-too-large" // a decoded body over MaxRequestBytes: 400
 )
+
+// A call the API refuses (ViolationInvalidMessage) is one that is not a
+// JSON object, has no or an unknown type or a field of the wrong JSON
+// type, or breaks a rule of its type: a track without event; a call other
+// than a group that names no person (neither userId nor anonymousId, and
+// for an identify no traits.email either); a group without groupId; an
+// alias without previousId or userId; a timestamp that is not RFC 3339.
+// Blank strings count as absent. The Journeys check (ViolationJourneys)
+// goes beyond the API.
 
 // Violation is a rule of the wire protocol that a request broke.
 type Violation struct {
@@ -100,6 +109,9 @@ type Violation struct {
 	// Message is the index in the batch of the offending message, or -1
 	// when the violation is about the whole request.
 	Message int
+	// Field is the path of the offending field in the message, such as
+	// "event" or "context.device.token", when the violation is about one.
+	Field string
 	// Detail says what was wrong, for people.
 	Detail string
 }
@@ -142,9 +154,10 @@ type Response struct {
 // and everything they return is a copy. A Recorder is obtained from
 // NewServer or NewTransport; the zero value is not usable.
 type Recorder struct {
-	t      testing.TB
-	apiKey string
-	allow  bool
+	t          testing.TB
+	apiKey     string
+	allow      bool
+	noJourneys bool // WithJourneysCheck(false)
 
 	mu         sync.Mutex
 	requests   []Request
