@@ -142,11 +142,11 @@ func (r *Recorder) handle(req *http.Request) answer {
 	}
 	if env.Batch != nil {
 		for i, raw := range *env.Batch {
-			m, problem := parseMessage(raw)
+			m, field, problem := parseMessage(raw)
 			m.Index = i
 			rec.Messages = append(rec.Messages, m)
 			if problem != "" {
-				violate(ViolationInvalidMessage, i, "%s", problem)
+				rec.Violations = append(rec.Violations, Violation{Kind: ViolationInvalidMessage, Message: i, Field: field, Detail: problem})
 			} else {
 				rec.Violations = append(rec.Violations, checkCall(i, m, !r.noJourneys)...)
 			}

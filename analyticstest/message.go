@@ -2,6 +2,7 @@ package analyticstest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -106,8 +107,10 @@ type wireMessage struct {
 // as far as possible and a description of what is wrong with it, if
 // anything: a message that is not an object, has a missing or unknown type,
 // or a field of the wrong JSON type. The rules of each type are checkCall's.
-func parseMessage(raw json.RawMessage) (Message, string) {
-	m := Message{Raw: append(json.RawMessage(nil), raw...)}
+//
+// field names the offending field, when the problem is about one.
+func parseMessage(raw json.RawMessage) (m Message, field, problem string) {
+	m = Message{Raw: append(json.RawMessage(nil), raw...)}
 	var w wireMessage
 	err := json.Unmarshal(raw, &w)
 	// On a type mismatch json.Unmarshal still fills the other fields.
@@ -116,9 +119,13 @@ func parseMessage(raw json.RawMessage) (Message, string) {
 	m.Properties, m.Traits, m.Context, m.Integrations = w.Properties, w.Traits, w.Context, w.Integrations
 	if err != nil {
 		if len(raw) == 0 || raw[0] != '{' {
-			return m, "message is not a JSON object"
+			return m, "", "message is not a JSON object"
 		}
-		return m, err.Error()
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return m, te.Field, fmt.Sprintf("%s: a JSON %s, want a %s", te.Field, te.Value, te.Type)
+		}
+		return m, "", err.Error()
 	}
 	if w.Timestamp != "" {
 		// A timestamp that does not parse is left zero; checkCall
@@ -127,11 +134,11 @@ func parseMessage(raw json.RawMessage) (Message, string) {
 	}
 	switch w.Type {
 	case TypeIdentify, TypeTrack, TypePage, TypeScreen, TypeGroup, TypeAlias:
-		return m, ""
+		return m, "", ""
 	case "":
-		return m, `message has no "type"`
+		return m, "type", `type: message has no "type"`
 	default:
-		return m, fmt.Sprintf("unknown message type %q", w.Type)
+		return m, "type", fmt.Sprintf("type: unknown message type %q", w.Type)
 	}
 }
 
