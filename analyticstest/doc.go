@@ -34,13 +34,30 @@
 // API's size limits, MaxMessageBytes per message and MaxRequestBytes per
 // decoded request body. A request that breaks a rule is recorded as a
 // Violation and fails the test at once through t.Errorf, unless the fake was
-// made WithViolationsAllowed. Like the real API, the fake answers an
-// oversize request with 200 but drops it; other violations are answered
-// with an error status (see ViolationKind).
+// made WithViolationsAllowed. Violations are answered with an error status
+// (see ViolationKind): a batch holding a call the API refuses, or over a
+// size limit, is answered 400, and its violation names the message and the
+// field (Violation.Message, Violation.Field).
 //
-// The fake checks what the API requires, not everything this library's
-// client promises (a messageId, a timestamp and context.library on every
-// message): assert those in your own tests if they matter to you.
+// The fake checks what the API requires of each call: a track names its
+// event, every call but a group names a person (userId or anonymousId; an
+// identify may use traits.email), a group its groupId, an alias both
+// previousId and userId, and a timestamp is RFC 3339. It does not check
+// everything this library's client promises (a messageId, a timestamp and
+// context.library on every message): assert those in your own tests if
+// they matter to you.
+//
+// # The Journeys check
+//
+// The API accepts calls that Customer.io's Journeys destination then cannot
+// act on: "User Deleted" without a userId deletes nobody, "Application
+// Installed" without context.device.token registers no device, "Report
+// Content Event" without an anonymousId is attributed to no one. The fake
+// answers such a call as the API does, counts it as received, and records
+// a ViolationJourneys naming the field the action reads, so the test fails
+// where Customer.io would silently do nothing. The fields each action needs
+// come from this module's event catalog. WithJourneysCheck(false) turns the
+// check off.
 //
 // # Requests and messages
 //
