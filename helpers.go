@@ -148,7 +148,7 @@ func (e *encoder) requireUserID(userID string) error {
 }
 
 // requireUserIDOrEmail checks the identity of an event that needs a userId
-// or, without one, properties.email.
+// or, without one, an email (sent as the userId).
 func (e *encoder) requireUserIDOrEmail(userID, email string) error {
 	if blank(userID) && blank(email) {
 		return e.invalid("userId", "userId or an email is required for this event (without a userId the email is sent as the userId)")

@@ -616,7 +616,7 @@ func identityCheck(ev catalog.Event) string {
 	case ev.UserIDRequired:
 		return "e.requireUserID(m.UserID)"
 	case ev.EmailIdentity:
-		return "func() error {\nif blank(m.UserID) && blank(m.AnonymousID) && blank(m.Email) {\nreturn e.invalid(\"userId\", \"userId, anonymousId or properties.email is required\")\n}\nreturn nil\n}()"
+		return "func() error {\nif blank(m.UserID) && blank(m.AnonymousID) && blank(m.Email) {\nreturn e.invalid(\"userId\", \"userId, anonymousId or an email is required\")\n}\nreturn nil\n}()"
 	}
 	return "e.requireIdentity(m.UserID, m.AnonymousID)"
 }
