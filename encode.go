@@ -428,7 +428,7 @@ func (m Identify) appendMessage(e *encoder) error {
 			return e.invalid("userId", "userId, anonymousId or traits.email is required")
 		}
 	}
-	if m.ObjectID == "" && (m.ObjectTypeID != "" || len(m.RelationshipAttributes) > 0) {
+	if blank(m.ObjectID) && (m.ObjectTypeID != "" || len(m.RelationshipAttributes) > 0) {
 		if id, _ := m.Traits["objectId"].(string); strings.TrimSpace(id) == "" {
 			return e.invalid("traits.objectId", "is required with objectTypeId or relationshipAttributes")
 		}
@@ -444,7 +444,7 @@ func (m Identify) appendMessage(e *encoder) error {
 	e.begin("identify", "", m.MessageID, m.Timestamp)
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
-	if m.ObjectID == "" && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
+	if blank(m.ObjectID) && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
 		if err := e.object("traits", m.Traits); err != nil {
 			return err
 		}
@@ -452,7 +452,7 @@ func (m Identify) appendMessage(e *encoder) error {
 	}
 	e.buf = jsonw.AppendKey(e.buf, "traits")
 	e.buf = append(e.buf, '{')
-	e.str("objectId", m.ObjectID)
+	e.id("objectId", m.ObjectID)
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.RelationshipAttributes) > 0 {
 		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
@@ -464,7 +464,7 @@ func (m Identify) appendMessage(e *encoder) error {
 	if err := e.extra("traits", m.Traits, func(k string) bool {
 		switch k {
 		case "objectId":
-			return m.ObjectID != ""
+			return !blank(m.ObjectID)
 		case "objectTypeId":
 			return m.ObjectTypeID != ""
 		case "relationshipAttributes":
