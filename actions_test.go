@@ -238,3 +238,34 @@ func TestDeliveryMetrics(t *testing.T) {
 		t.Errorf("metric \"failed\": %v, want a validation error naming properties.metric", err)
 	}
 }
+
+// TestDeletePersonByEmailOnTheWire: the GDPR case, byte for byte. A person
+// named by email alone, or with a blank UserID, arrives with the email as
+// "userId", where Customer.io's Delete Person action reads the person.
+func TestDeletePersonByEmailOnTheWire(t *testing.T) {
+	srv := analyticstest.NewServer(t)
+	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, m := range []analytics.DeletePerson{{Email: "a@example.com"}, {UserID: "  ", Email: "a@example.com"}} {
+		if err := client.Enqueue(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.ByEvent("User Deleted")
+	if len(msgs) != 2 {
+		t.Fatalf("received %v, want two User Deleted", msgs)
+	}
+	for _, m := range msgs {
+		if !strings.Contains(string(m.Raw), `"userId":"a@example.com"`) || strings.Contains(string(m.Raw), `"userId":"  "`) {
+			t.Errorf("sent %s, want \"userId\":\"a@example.com\"", m.Raw)
+		}
+	}
+}
