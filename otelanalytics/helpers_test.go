@@ -112,7 +112,7 @@ type point struct {
 func seriesKey(name string, set attribute.Set) string {
 	var kvs []string
 	for _, kv := range set.ToSlice() {
-		kvs = append(kvs, string(kv.Key)+"="+kv.Value.Emit())
+		kvs = append(kvs, string(kv.Key)+"="+kv.Value.String())
 	}
 	sort.Strings(kvs)
 	return name + "{" + strings.Join(kvs, ",") + "}"

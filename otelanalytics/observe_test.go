@@ -288,4 +288,3 @@ func TestAttributesCopied(t *testing.T) {
 	pts, st := collectStable(t, reader, f.client)
 	assert.Equal(t, want(st, "cdp.source=web"), pts)
 }
-
