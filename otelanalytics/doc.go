@@ -7,7 +7,7 @@
 //	client, err := analytics.New(apiKey)
 //	...
 //	reg, err := otelanalytics.Observe(client,
-//		otelanalytics.WithAttributes(attribute.String("service.component", "checkout")))
+//		otelanalytics.WithAttributes(attribute.String("source", "checkout")))
 //	if err != nil {
 //		return err
 //	}

@@ -33,7 +33,7 @@ func ExampleObserve() {
 
 	reg, err := otelanalytics.Observe(client,
 		otelanalytics.WithMeterProvider(mp),
-		otelanalytics.WithAttributes(attribute.String("service.name", "checkout")))
+		otelanalytics.WithAttributes(attribute.String("source", "checkout")))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,14 +63,14 @@ func ExampleObserve() {
 				}
 				outcome, _ := dp.Attributes.Value(otelanalytics.OutcomeKey)
 				reason, _ := dp.Attributes.Value(otelanalytics.ReasonKey)
-				service, _ := dp.Attributes.Value("service.name")
-				fmt.Printf("%s %s outcome=%s reason=%q service.name=%s: %d\n",
-					m.Name, m.Unit, outcome.AsString(), reason.AsString(), service.AsString(), dp.Value)
+				source, _ := dp.Attributes.Value("source")
+				fmt.Printf("%s %s outcome=%s reason=%q source=%s: %d\n",
+					m.Name, m.Unit, outcome.AsString(), reason.AsString(), source.AsString(), dp.Value)
 			}
 		}
 	}
 	// Unordered output:
-	// cdp.client.messages {message} outcome=enqueued reason="" service.name=checkout: 2
-	// cdp.client.messages {message} outcome=delivered reason="" service.name=checkout: 2
-	// cdp.client.messages {message} outcome=rejected reason="invalid" service.name=checkout: 1
+	// cdp.client.messages {message} outcome=enqueued reason="" source=checkout: 2
+	// cdp.client.messages {message} outcome=delivered reason="" source=checkout: 2
+	// cdp.client.messages {message} outcome=rejected reason="invalid" source=checkout: 1
 }
