@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
 )
@@ -176,20 +178,18 @@ func checkSyntax(data []byte) error {
 func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
+	var timeErr *time.ParseError
 	switch {
 	case errors.As(err, &syntax):
 		return fmt.Errorf("invalid JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &timeErr):
+		return fmt.Errorf("timestamp: %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", timeErr.Value)
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		// encoding/json names an embedded struct's field by its Go path,
-		// such as "Track.userId": keep the input's key.
-		if i := strings.LastIndexByte(field, '.'); i >= 0 && isUpper(field[0]) {
-			field = field[i+1:]
-		}
+		field := wireKey(typeErr.Field)
 		if field == "" {
 			return fmt.Errorf("invalid JSON: %s where an object was expected", typeErr.Value)
 		}
-		return fmt.Errorf("%s: a JSON %s cannot go in a field of Go type %s", field, typeErr.Value, typeErr.Type)
+		return fmt.Errorf("%s: want %s, not a JSON %s", field, jsonKind(typeErr.Type), typeErr.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return errors.New("invalid JSON: unexpected end of line")
 	}
@@ -200,7 +200,50 @@ func jsonError(err error) error {
 	return errors.New(msg)
 }
 
-func isUpper(b byte) bool { return 'A' <= b && b <= 'Z' }
+// jsonKind names the JSON value that decodes into a Go value of type t.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a number"
+	}
+	return "a value of Go type " + t.String()
+}
+
+// wireKeys are the API's keys of the Go fields of the message types.
+var wireKeys = map[string]string{
+	"UserID": "userId", "AnonymousID": "anonymousId", "Event": "event", "Name": "name",
+	"GroupID": "groupId", "ObjectTypeID": "objectTypeId", "ObjectID": "objectId",
+	"PreviousID": "previousId", "MessageID": "messageId", "Timestamp": "timestamp",
+	"Traits": "traits", "Properties": "properties", "Integrations": "integrations",
+	"RelationshipAttributes": "relationshipAttributes",
+}
+
+// wireKey returns the input's key for the field path encoding/json
+// reports, such as "Track.UserID" or "properties.n".
+func wireKey(path string) string {
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		if k, ok := wireKeys[p]; ok {
+			parts[i] = k
+		}
+	}
+	if len(parts) > 1 {
+		switch parts[0] {
+		case "Identify", "Track", "Page", "Screen", "Group", "Alias":
+			parts = parts[1:]
+		}
+	}
+	return strings.Join(parts, ".")
+}
 
 // contextOf returns the input's context for the library to send as it is.
 func contextOf(m map[string]any) *analytics.Context {
