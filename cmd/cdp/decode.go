@@ -149,18 +149,16 @@ func decodeMessage(data []byte) (analytics.Message, error) {
 	}
 }
 
-// strictDecode decodes data into v, refusing keys v has no field for (so
-// that nothing in the input is dropped silently) and text after the
-// object. Numbers in maps keep their digits (json.Number).
+// strictDecode decodes data, which json.Unmarshal has found to be one
+// JSON value, into v, refusing keys v has no field for, so that nothing in
+// the input is dropped silently. Numbers in maps keep their digits
+// (json.Number).
 func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("invalid JSON: text after the object")
 	}
 	return nil
 }

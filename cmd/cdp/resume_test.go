@@ -142,3 +142,51 @@ func TestResumeCutsTheBadFileBackToTheCheckpoint(t *testing.T) {
 		t.Errorf("resume after line 20 of 40 with one bad line sent %d, want 19", n)
 	}
 }
+
+// TestInterruptedImportDeliversWhatWasEnqueuedAndResumes: an interrupt
+// (SIGINT) stops reading, the round in progress is delivered, the
+// checkpoint is written, and the re-run sends the rest, nothing twice.
+func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
+	srv := newServer(t)
+	srv.SetDefault(analyticstest.Response{Delay: 5 * time.Millisecond})
+	const lines = 3000
+	file := importFile(t, lines, nil)
+	ck := filepath.Join(t.TempDir(), "ck")
+	args := []string{"import", "--quiet", "--workers", "2", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
+
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := srv.WaitForMessages(wctx, 500); err == nil {
+			interrupt()
+		}
+	}()
+	t.Setenv("CDP_API_KEY", testKey)
+	var out, errb strings.Builder
+	code := runContext(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv}, args)
+	if code != exitFailed || !strings.Contains(errb.String(), "stopped: interrupted") {
+		t.Fatalf("exit %d, want 1 with the reason:\n%s", code, errb.String())
+	}
+	first := len(srv.Messages())
+	if first < 500 || first >= lines {
+		t.Errorf("the interrupted run delivered %d lines, want at least the 500 before the interrupt and not all", first)
+	}
+	if data, err := os.ReadFile(ck); err != nil || !strings.Contains(string(data), `"done":false`) {
+		t.Errorf("checkpoint after the interrupt: %s (%v)", data, err)
+	}
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	seen := map[int]int{}
+	for _, m := range srv.Messages() {
+		seen[lineOf(t, m)]++
+	}
+	for n := 1; n <= lines; n++ {
+		if seen[n] != 1 {
+			t.Errorf("line %d delivered %d times", n, seen[n])
+		}
+	}
+}
