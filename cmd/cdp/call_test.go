@@ -152,8 +152,8 @@ func TestKeyNeverShown(t *testing.T) {
 		if strings.Contains(all, secret) || strings.Contains(all, base64.StdEncoding.EncodeToString([]byte(secret+":"))) {
 			t.Errorf("cdp %v (exit %d) printed the key:\n%s", args, code, all)
 		}
-		if len(args) == 2 && args[1] == "--help" && (code != exitOK || out.Len() == 0) {
-			t.Errorf("cdp %v: exit %d, help %q", args, code, out.String())
+		if len(args) == 2 && args[1] == "--help" && (code != exitOK || strings.Count(out.String(), "Usage:") != 1 || errb.Len() != 0) {
+			t.Errorf("cdp %v: exit %d, want the usage once on stdout and nothing on stderr; stdout:\n%s\nstderr:\n%s", args, code, out.String(), errb.String())
 		}
 	}
 	if n := len(srv.Messages()); n != 0 {

@@ -302,7 +302,7 @@ func TestImportCSVUnknownColumnIsUsageError(t *testing.T) {
 	}
 }
 
-func TestMain_tempFilesAreCleaned(t *testing.T) {
+func TestCheckpointLeavesNoTemporaryFiles(t *testing.T) {
 	// The checkpoint's temporary files never stay behind.
 	srv := newServer(t)
 	dir := t.TempDir()

@@ -30,7 +30,7 @@ func runImport(ctx context.Context, e *env, name string, args []string) int {
 	fs.StringVar(&format, "format", "auto", "input `format`: ndjson, csv, or auto (csv for a .csv file, else ndjson)")
 	fs.StringVar(&typ, "type", "", "CSV: the message `type` of every row: identify, track, page, screen, group or alias")
 	fs.StringVar(&event, "event", "", "CSV: the event `name` of every track row (an \"event\" column overrides it)")
-	fs.Var(&maps, "map", "CSV: send the column `COLUMN=FIELD` as FIELD: userId, anonymousId, email, event, name, groupId, objectTypeId, previousId, messageId, timestamp, properties.KEY, traits.KEY, or - to leave it out (repeatable)")
+	fs.Var(&maps, "map", "CSV: `COLUMN=FIELD` sends the column as FIELD, one of userId, anonymousId, email, event, name, groupId, objectTypeId, previousId, messageId, timestamp, properties.KEY, traits.KEY, or - to leave it out (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: cdp import [flags] FILE... (or - for stdin)
 

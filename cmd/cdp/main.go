@@ -19,6 +19,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -129,7 +130,12 @@ a message was not delivered; 2 for a usage or setup error.
 // flags. It returns the arguments, and the exit status when parsing ends
 // the command (-help, or a usage error already reported).
 func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status int, ok bool) {
-	fs.SetOutput(e.stderr)
+	// The flag package writes its error and the usage to fs.Output();
+	// hold them, to print the usage on stdout for -help (exit 0) or all of
+	// it on stderr for an error (exit 2).
+	var held bytes.Buffer
+	fs.SetOutput(&held)
+	defer fs.SetOutput(e.stderr)
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
@@ -138,6 +144,7 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status 
 			return nil, exitOK, false
 		}
 		if err != nil {
+			_, _ = e.stderr.Write(held.Bytes())
 			return nil, exitUsage, false
 		}
 		args = fs.Args()
