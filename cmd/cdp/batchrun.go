@@ -93,7 +93,7 @@ func runBatch(ctx context.Context, e *env, job batchJob) int {
 		}
 	}
 	window := f.workers * f.batchSize
-	p := newPipeline(job.command, job.inputs, window)
+	p := newPipeline(job.inputs, window)
 	var badSize int64
 	if f.checkpoint != "" {
 		ck, err := loadCheckpoint(f.checkpoint, job.command, names)

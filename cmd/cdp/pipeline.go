@@ -26,7 +26,6 @@ type counts struct {
 	read      atomic.Int64 // records read (lines, CSV rows)
 	blank     atomic.Int64 // empty lines, not sent
 	invalid   atomic.Int64 // lines that could not be made a valid message
-	sent      atomic.Int64 // messages Enqueue accepted
 	delivered atomic.Int64 // messages the API accepted
 	failed    atomic.Int64 // messages that were not delivered
 	bytes     atomic.Int64 // bytes of input read
@@ -54,24 +53,23 @@ type entry struct {
 // which the client's callback (on the client's sender goroutines) writes
 // and run reads.
 type pipeline struct {
-	command string
-	inputs  []input
-	client  *analytics.Client
-	window  int
-	ids     messageIDs
-	bad     *badLog
-	ckpt    *checkpoint // nil without --checkpoint
-	path    string      // the checkpoint's path
-	frozen  bool        // a message failed for a reason that may pass: the checkpoint stays before it
-	pos     struct {    // the last line read
+	inputs []input
+	client *analytics.Client
+	window int
+	ids    messageIDs
+	bad    *badLog
+	ckpt   *checkpoint // nil without --checkpoint
+	path   string      // the checkpoint's path
+	frozen bool        // a message failed for a reason that may pass: the checkpoint stays before it
+	pos    struct {    // the last line read
 		file int
 		line int64
 	}
 	counts      counts
-	roundMsgs   int
-	roundBytes  int   // bytes of invalid lines' text held in the round
-	stopReason  error // why the run stopped before the end of its inputs
-	drainPeriod time.Duration
+	roundMsgs   int           // messages enqueued in the current round
+	roundBytes  int           // bytes of invalid lines' text held in the round
+	stopReason  error         // why the run stopped before the end of its inputs
+	drainPeriod time.Duration // how long an interrupted run still waits for outcomes
 
 	mu       sync.Mutex // guards the fields below
 	round    []entry
@@ -85,9 +83,8 @@ type pipeline struct {
 // bad file.
 const maxRoundTextBytes = 8 << 20
 
-func newPipeline(command string, inputs []input, window int) *pipeline {
-	p := &pipeline{command: command, inputs: inputs, window: window, byID: make(map[string][]int), expected: -1, allIn: make(chan struct{}), drainPeriod: 30 * time.Second}
-	return p
+func newPipeline(inputs []input, window int) *pipeline {
+	return &pipeline{inputs: inputs, window: window, byID: make(map[string][]int), expected: -1, allIn: make(chan struct{}), drainPeriod: 30 * time.Second}
 }
 
 // onResult is the client's WithCallback function.
@@ -219,7 +216,6 @@ func (p *pipeline) enqueue(ctx context.Context, i int, rec record) {
 
 	err := p.client.EnqueueContext(ctx, msg)
 	if err == nil {
-		p.counts.sent.Add(1)
 		p.roundMsgs++
 		return
 	}
