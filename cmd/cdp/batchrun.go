@@ -141,7 +141,7 @@ func runBatch(ctx context.Context, e *env, job batchJob) int {
 	}
 	var prog *progress
 	if !f.quiet {
-		prog = &progress{w: e.stderr, c: &p.counts, total: total, verb: verb}
+		prog = &progress{w: e.stderr, bar: e.terminal, c: &p.counts, total: total, verb: verb}
 		prog.begin()
 	}
 	runErr := p.run(ctx, job.makeSource)

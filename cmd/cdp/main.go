@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -46,6 +47,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	terminal       bool // stderr is a terminal
 }
 
 // run runs the command line args (without the program name) and returns
@@ -83,6 +85,10 @@ func init() {
 }
 
 func runContext(ctx context.Context, e *env, args []string) int {
+	// Progress, the library's logger and bad-line reports share stderr
+	// from different goroutines.
+	e.terminal = isTerminal(e.stderr)
+	e.stderr = &syncWriter{w: e.stderr}
 	if len(args) == 0 {
 		usage(e.stderr)
 		return exitUsage
@@ -123,6 +129,19 @@ Run "cdp COMMAND --help" for the flags of a command.
 Exit status: 0 when every message was delivered; 1 when a line was invalid or
 a message was not delivered; 2 for a usage or setup error.
 `)
+}
+
+// syncWriter serializes the writes of several goroutines to w; its lock
+// is held for one Write.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // parseFlags parses args with fs, allowing flags after the arguments

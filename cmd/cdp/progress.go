@@ -19,13 +19,14 @@ const plainInterval = 5 * time.Second
 // start, ended by stop) only reads the run's counters.
 type progress struct {
 	w     io.Writer
+	bar   bool // draw a bar: w is a terminal
 	c     *counts
 	total int64 // bytes of input, or -1 when unknown
 	verb  string
 	tick  <-chan time.Time // nil: a ticker of plainInterval
 	now   func() time.Time
 
-	bar   *progressbar.ProgressBar
+	pb    *progressbar.ProgressBar
 	start time.Time
 	quit  chan struct{}
 	done  chan struct{}
@@ -43,8 +44,8 @@ func (p *progress) begin() {
 	}
 	p.start = p.now()
 	p.quit, p.done = make(chan struct{}), make(chan struct{})
-	if isTerminal(p.w) {
-		p.bar = progressbar.NewOptions64(p.total,
+	if p.bar {
+		p.pb = progressbar.NewOptions64(p.total,
 			progressbar.OptionSetWriter(p.w),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionSetWidth(24),
@@ -64,7 +65,7 @@ func (p *progress) loop() {
 	tick := p.tick
 	if tick == nil {
 		period := plainInterval
-		if p.bar != nil {
+		if p.pb != nil {
 			period = 200 * time.Millisecond
 		}
 		t := time.NewTicker(period)
@@ -74,13 +75,13 @@ func (p *progress) loop() {
 	for {
 		select {
 		case <-p.quit:
-			if p.bar != nil {
+			if p.pb != nil {
 				p.updateBar()
-				_ = p.bar.Finish()
+				_ = p.pb.Finish()
 			}
 			return
 		case <-tick:
-			if p.bar != nil {
+			if p.pb != nil {
 				p.updateBar()
 			} else {
 				fmt.Fprintln(p.w, p.line())
@@ -95,8 +96,8 @@ func (p *progress) end() {
 }
 
 func (p *progress) updateBar() {
-	p.bar.Describe(fmt.Sprintf("read %d, %s %d, failed %d, invalid %d", p.c.read.Load(), p.verb, p.c.delivered.Load(), p.c.failed.Load(), p.c.invalid.Load()))
-	_ = p.bar.Set64(p.c.bytes.Load())
+	p.pb.Describe(fmt.Sprintf("read %d, %s %d, failed %d, invalid %d", p.c.read.Load(), p.verb, p.c.delivered.Load(), p.c.failed.Load(), p.c.invalid.Load()))
+	_ = p.pb.Set64(p.c.bytes.Load())
 }
 
 // line is the plain progress line: counts, rate and, when the size of the
