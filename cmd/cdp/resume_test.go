@@ -190,3 +190,25 @@ func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeCSV: a CSV input resumes after the checkpoint's line, a quoted
+// field spanning lines included.
+func TestResumeCSV(t *testing.T) {
+	srv := newServer(t)
+	file := writeFile(t, "p.csv", "userId,traits.note\n1,a\n2,\"two\nlines\"\n3,c\n4,d\n")
+	ck := filepath.Join(t.TempDir(), "ck")
+	// Rows start on lines 2, 3, 5 and 6: the checkpoint says rows up to
+	// line 4 (users 1 and 2) are done.
+	c := checkpoint{Version: checkpointVersion, Command: "import", Inputs: []string{filepath.Clean(file)}, Run: "r", Line: 4}
+	if err := c.save(ck); err != nil {
+		t.Fatal(err)
+	}
+	r := cdp(t, "", "import", "--type", "identify", "--endpoint", srv.URL, "--checkpoint", ck, file)
+	if r.code != exitOK {
+		t.Fatalf("%s", r)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[0].UserID != "3" || msgs[0].Traits["note"] != "c" || msgs[1].UserID != "4" {
+		t.Fatalf("sent %v", msgs)
+	}
+}

@@ -125,17 +125,33 @@ func (s *csvSource) next() (record, error) {
 		s.held = nil
 		return rec, nil
 	}
-	row, err := s.r.Read()
-	line, _ := s.r.FieldPos(0)
-	rec := record{line: int64(line)}
-	var parseErr *csv.ParseError
-	switch {
-	case errors.As(err, &parseErr):
-		rec.line = int64(parseErr.StartLine)
-		rec.err = fmt.Errorf("CSV: %v", parseErr.Err)
-		return rec, nil
-	case err != nil:
+	row, line, parseErr, err := s.read()
+	if err != nil {
 		return record{}, err
+	}
+	return s.record(row, line, parseErr), nil
+}
+
+// read reads the next row and the line it starts on. A row that is not
+// valid CSV is returned as parseErr, not err: it is a bad line.
+func (s *csvSource) read() (row []string, line int64, parseErr *csv.ParseError, err error) {
+	row, err = s.r.Read()
+	if errors.As(err, &parseErr) {
+		return nil, int64(parseErr.StartLine), parseErr, nil
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	start, _ := s.r.FieldPos(0)
+	return row, int64(start), nil, nil
+}
+
+// record makes a row a record; its text is the row written back as CSV.
+func (s *csvSource) record(row []string, line int64, parseErr *csv.ParseError) record {
+	rec := record{line: line}
+	if parseErr != nil {
+		rec.err = fmt.Errorf("CSV: %v", parseErr.Err)
+		return rec
 	}
 	s.text.Reset()
 	w := csv.NewWriter(&s.text)
@@ -144,38 +160,25 @@ func (s *csvSource) next() (record, error) {
 	rec.text = bytes.TrimSuffix(s.text.Bytes(), []byte("\n"))
 	if allEmpty(row) {
 		rec.blank = true
-		return rec, nil
+		return rec
 	}
 	rec.msg, rec.err = s.build(row)
-	return rec, nil
+	return rec
 }
 
 func (s *csvSource) skip(line int64) error {
 	for {
-		row, err := s.r.Read()
+		row, start, parseErr, err := s.read()
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("the input ends before the checkpoint's line %d: is it the same input?", line)
 		}
-		var parseErr *csv.ParseError
-		if err != nil && !errors.As(err, &parseErr) {
+		if err != nil {
 			return err
 		}
-		start, _ := s.r.FieldPos(0)
-		if parseErr != nil {
-			start = parseErr.StartLine
-		}
-		if int64(start) > line {
-			// The first record past the checkpoint: decode it now and
-			// hand it out from next.
-			rec := record{line: int64(start)}
-			if parseErr != nil {
-				rec.err = fmt.Errorf("CSV: %v", parseErr.Err)
-			} else if allEmpty(row) {
-				rec.blank = true
-			} else {
-				rec.text = []byte(strings.Join(row, ","))
-				rec.msg, rec.err = s.build(row)
-			}
+		if start > line {
+			// The first row past the checkpoint: hand it out from next.
+			rec := s.record(row, start, parseErr)
+			rec.text = bytes.Clone(rec.text)
 			s.held = &rec
 			return nil
 		}
