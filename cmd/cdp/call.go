@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	analytics "github.com/cdpkit/analytics-go"
+)
+
+// keyValues is a repeatable k=v flag; a value that parses as JSON is kept
+// as JSON.
+type keyValues map[string]any
+
+func (kv *keyValues) String() string { return "" }
+func (kv *keyValues) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	if *kv == nil {
+		*kv = keyValues{}
+	}
+	(*kv)[k] = parseValue(v)
+	return nil
+}
+
+// runCall runs track, identify, page, screen, group and alias.
+func runCall(ctx context.Context, e *env, name string, args []string) int {
+	var (
+		conn                                   connFlags
+		user, anon, event, page, group, prevID string
+		objectType                             string
+		props, traits                          keyValues
+	)
+	fs := flag.NewFlagSet("cdp "+name, flag.ContinueOnError)
+	conn.register(fs)
+	fs.StringVar(&user, "user", "", "the person's `userId`")
+	fs.StringVar(&anon, "anon", "", "the person's `anonymousId`")
+	switch name {
+	case "track":
+		fs.StringVar(&event, "event", "", "the event `name`")
+	case "page", "screen":
+		fs.StringVar(&page, "name", "", "the "+name+" `name`")
+	case "group":
+		fs.StringVar(&group, "group", "", "the object's `groupId`")
+		fs.StringVar(&objectType, "object-type", "", "the object's type `id` in Customer.io (default 1)")
+	case "alias":
+		fs.StringVar(&prevID, "previous", "", "the `userId` merged into --user")
+	}
+	switch name {
+	case "track", "page", "screen":
+		fs.Var(&props, "prop", "a property `key=value`; a value that parses as JSON is sent as JSON (repeatable)")
+	case "identify", "group":
+		fs.Var(&traits, "trait", "a trait `key=value`; a value that parses as JSON is sent as JSON (repeatable)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: cdp %s [flags]\n\nSends one %s call and waits for the API's answer: the exit status is 0 only\nwhen the API accepted it. Prints the messageId.\n\nFlags:\n", name, name)
+		fs.PrintDefaults()
+	}
+	rest, status, ok := parseFlags(fs, e, args)
+	if !ok {
+		return status
+	}
+	if len(rest) > 0 {
+		return usageError(e, "%s takes no arguments, got %q", name, rest)
+	}
+	var msg analytics.Message
+	switch name {
+	case "track":
+		msg = analytics.Track{UserID: user, AnonymousID: anon, Event: event, Properties: analytics.Properties(props)}
+	case "identify":
+		msg = analytics.Identify{UserID: user, AnonymousID: anon, Traits: analytics.Traits(traits)}
+	case "page":
+		msg = analytics.Page{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
+	case "screen":
+		msg = analytics.Screen{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
+	case "group":
+		msg = analytics.Group{UserID: user, AnonymousID: anon, GroupID: group, ObjectTypeID: objectType, Traits: analytics.Traits(traits)}
+	case "alias":
+		msg = analytics.Alias{UserID: user, PreviousID: prevID}
+	}
+	return sendOne(ctx, e, &conn, msg)
+}
+
+// runSend sends one message in the API's JSON shape, from the argument or
+// stdin.
+func runSend(ctx context.Context, e *env, name string, args []string) int {
+	var conn connFlags
+	fs := flag.NewFlagSet("cdp send", flag.ContinueOnError)
+	conn.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: cdp send [flags] [JSON | -]
+
+Sends one message in the API's JSON shape, given as the argument or on stdin
+(without an argument, or with -), and waits for the API's answer: the exit
+status is 0 only when the API accepted it. Prints the messageId.
+
+  cdp send '{"type":"track","userId":"42","event":"Signed Up"}'
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	rest, status, ok := parseFlags(fs, e, args)
+	if !ok {
+		return status
+	}
+	var data []byte
+	switch {
+	case len(rest) > 1:
+		return usageError(e, "send takes one message, got %d arguments", len(rest))
+	case len(rest) == 1 && rest[0] != "-":
+		data = []byte(rest[0])
+	default:
+		b, err := io.ReadAll(io.LimitReader(e.stdin, maxLineBytes+1))
+		if err != nil {
+			return usageError(e, "reading stdin: %v", err)
+		}
+		if len(b) > maxLineBytes {
+			fmt.Fprintf(e.stderr, "cdp: the message on stdin is longer than 1 MiB (the API takes at most 32 KB per call)\n")
+			return exitFailed
+		}
+		data = b
+	}
+	msg, err := decodeMessage(data)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cdp: invalid message: %v\n", err)
+		return exitFailed
+	}
+	return sendOne(ctx, e, &conn, msg)
+}
+
+// sendOne sends msg, waits for the API's answer, and prints its messageId.
+func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message) int {
+	key, err := conn.apiKey(e)
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	opts, err := conn.options(e, 0, false)
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	outcome := make(chan analytics.Result, 1)
+	opts = append(opts, analytics.WithCallback(func(r analytics.Result) { outcome <- r }))
+	client, err := analytics.New(key, opts...)
+	if err != nil {
+		return usageError(e, "%v", err)
+	}
+	defer client.Close()
+	msg, id, _ := withMessageID(msg, messageIDs{}.id("", 0, nil))
+	if err := client.Enqueue(msg); err != nil {
+		fmt.Fprintf(e.stderr, "cdp: %s\n", strings.TrimPrefix(err.Error(), "analytics: "))
+		return exitFailed
+	}
+	if err := client.Flush(ctx); err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		fmt.Fprintf(e.stderr, "cdp: interrupted before the API answered\n")
+		return exitFailed
+	}
+	select {
+	case r := <-outcome:
+		if r.Err != nil {
+			fmt.Fprintf(e.stderr, "cdp: not delivered: %s\n", strings.TrimPrefix(r.Err.Error(), "analytics: "))
+			return exitFailed
+		}
+	case <-ctx.Done():
+		fmt.Fprintf(e.stderr, "cdp: interrupted before the API answered\n")
+		return exitFailed
+	}
+	fmt.Fprintln(e.stdout, id)
+	return exitOK
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+)
+
+// connFlags are the flags of every command that sends: where to send and
+// with which key.
+type connFlags struct {
+	region   string
+	endpoint string
+	keyFile  string
+	verbose  bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.region, "region", "us", "the `region` of the workspace: us or eu")
+	fs.StringVar(&c.endpoint, "endpoint", "", "send to this API base `URL` instead of the region's, such as https://cdp-eu.customer.io/v1")
+	fs.StringVar(&c.keyFile, "key-file", "", "read the API key from this `file` instead of $CDP_API_KEY")
+	fs.BoolVar(&c.verbose, "verbose", false, "log each batch and retry")
+}
+
+// apiKey returns the key from --key-file or CDP_API_KEY. Its errors never
+// contain the key.
+func (c *connFlags) apiKey(e *env) (string, error) {
+	if c.keyFile != "" {
+		data, err := os.ReadFile(c.keyFile)
+		if err != nil {
+			return "", fmt.Errorf("--key-file: %w", err)
+		}
+		key := strings.TrimSpace(string(data))
+		if key == "" {
+			return "", fmt.Errorf("--key-file: %s is empty", c.keyFile)
+		}
+		return key, nil
+	}
+	key := strings.TrimSpace(e.getenv("CDP_API_KEY"))
+	if key == "" {
+		return "", errors.New("no API key: set CDP_API_KEY, or name a file holding it with --key-file")
+	}
+	return key, nil
+}
+
+// options returns the client options for these flags, sending at most
+// rate requests per second (0: no limit), or nothing at all for a dry run.
+// Strict mode and the retry policy are the library's defaults.
+func (c *connFlags) options(e *env, rate float64, dryRun bool) ([]analytics.Option, error) {
+	var opts []analytics.Option
+	switch c.region {
+	case "us":
+		opts = append(opts, analytics.WithRegion(analytics.RegionUS))
+	case "eu":
+		opts = append(opts, analytics.WithRegion(analytics.RegionEU))
+	default:
+		return nil, fmt.Errorf("--region: %q is not us or eu", c.region)
+	}
+	if c.endpoint != "" {
+		opts = append(opts, analytics.WithEndpoint(c.endpoint))
+	}
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	opts = append(opts, analytics.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))))
+	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	switch {
+	case dryRun:
+		rt = dryRunTransport{}
+	case rate > 0:
+		rt = newRateLimiter(rt, rate)
+	}
+	opts = append(opts, analytics.WithHTTPClient(&http.Client{Transport: rt}))
+	return opts, nil
+}
+
+// dryRunTransport answers every request 200 without sending it: with
+// --dry-run the library validates and encodes every message as usual, and
+// nothing leaves the machine.
+type dryRunTransport struct{}
+
+func (dryRunTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	return &http.Response{
+		StatusCode: http.StatusOK,
+		Status:     "200 OK",
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       http.NoBody,
+		Request:    req,
+		ProtoMajor: 1, ProtoMinor: 1, Proto: "HTTP/1.1",
+	}, nil
+}
+
+// sendFlags are the flags of the commands that send files.
+type sendFlags struct {
+	conn       connFlags
+	bad        string
+	checkpoint string
+	dryRun     bool
+	rate       float64
+	workers    int
+	batchSize  int
+	quiet      bool
+}
+
+func (s *sendFlags) register(fs *flag.FlagSet) {
+	s.conn.register(fs)
+	fs.StringVar(&s.bad, "bad", "", "write each invalid or undelivered line to this `file` (NDJSON: file, line, reason, input)")
+	fs.StringVar(&s.checkpoint, "checkpoint", "", "record progress in this `file`; a re-run with it resumes where delivery stopped")
+	fs.BoolVar(&s.dryRun, "dry-run", false, "validate every line and report, sending nothing")
+	fs.Float64Var(&s.rate, "rate", DefaultRate, "send at most `N` requests per second, retries included (0: no limit); the API allows 3,000 per 3 seconds")
+	fs.IntVar(&s.workers, "workers", analytics.DefaultMaxInFlight, "batches sent at once, 1 to 64; a re-run after a kill sends at most this many batches again")
+	fs.IntVar(&s.batchSize, "batch-size", analytics.DefaultBatchSize, "most messages per request, 1 to 10,000 (requests stay under 500 KB whatever the count)")
+	fs.BoolVar(&s.quiet, "quiet", false, "show no progress")
+}
+
+func (s *sendFlags) check() error {
+	switch {
+	case s.workers < 1 || s.workers > 64:
+		return fmt.Errorf("--workers: %d is not between 1 and 64", s.workers)
+	case s.batchSize < 1 || s.batchSize > analytics.MaxBatchSize:
+		return fmt.Errorf("--batch-size: %d is not between 1 and %d", s.batchSize, analytics.MaxBatchSize)
+	case s.rate < 0:
+		return fmt.Errorf("--rate: %v is negative", s.rate)
+	case s.dryRun && s.checkpoint != "":
+		return errors.New("--dry-run sends nothing, so it has no progress to record in --checkpoint")
+	}
+	return nil
+}
+
+// shutdownTimeout bounds the final Shutdown of a command's client; every
+// message has had its outcome by then.
+const shutdownTimeout = 10 * time.Second

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	analytics "github.com/cdpkit/analytics-go"
+)
+
+func TestDecodeMessageIntoLibraryTypes(t *testing.T) {
+	m, err := decodeMessage([]byte(`{"type":"track","userId":"42","anonymousId":"a","event":"Order Completed","messageId":"m1",
+		"timestamp":"2026-01-02T03:04:05Z","properties":{"id":12345678901234567890,"x":[1,2]},"integrations":{"All":false},
+		"context":{"ip":"1.2.3.4","library":{"name":"other"}},"sentAt":"2026-01-02T03:04:06Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := m.(analytics.Track)
+	if !ok {
+		t.Fatalf("decoded as %T", m)
+	}
+	if tr.UserID != "42" || tr.AnonymousID != "a" || tr.Event != "Order Completed" || tr.MessageID != "m1" || tr.Timestamp.Year() != 2026 {
+		t.Errorf("decoded %+v", tr)
+	}
+	if tr.Properties["id"] != json.Number("12345678901234567890") {
+		t.Errorf("a large number lost its digits: %v", tr.Properties["id"])
+	}
+	if tr.Context == nil || tr.Context.Extra["ip"] != "1.2.3.4" || tr.Integrations["All"] != false {
+		t.Errorf("context %+v, integrations %v", tr.Context, tr.Integrations)
+	}
+
+	for line, want := range map[string]any{
+		`{"type":"identify","userId":"1","traits":{"email":"a@b.c"}}`:                          analytics.Identify{},
+		`{"type":"page","userId":"1","name":"Home"}`:                                           analytics.Page{},
+		`{"type":"screen","userId":"1","name":"Feed"}`:                                         analytics.Screen{},
+		`{"type":"group","userId":"1","groupId":"g","objectTypeId":"2","traits":{"name":"A"}}`: analytics.Group{},
+		`{"type":"alias","userId":"1","previousId":"0"}`:                                       analytics.Alias{},
+	} {
+		m, err := decodeMessage([]byte(line))
+		if err != nil {
+			t.Errorf("%s: %v", line, err)
+			continue
+		}
+		if got, want := fmt.Sprintf("%T", m), fmt.Sprintf("%T", want); got != want {
+			t.Errorf("%s decoded as %s, want %s", line, got, want)
+		}
+	}
+}
+
+func TestDecodeMessageErrorsNameTheKey(t *testing.T) {
+	for line, want := range map[string]string{
+		`{"type":"track","userId":"1","event":"E","colour":"red"}`:          `unknown field "colour"`,
+		`{"type":"track","userId":7,"event":"E"}`:                           `userId: want a string, not a JSON number`,
+		`{"type":"identify","userId":"1","traits":[1]}`:                     `traits: want an object, not a JSON array`,
+		`{"type":"track","userId":"1","event":"E","timestamp":"yesterday"}`: `timestamp: "yesterday" is not an RFC 3339 time`,
+		`{"type":"track","userId":"1"`:                                      `invalid JSON`,
+		`[1,2]`:                                                             `invalid JSON: not an object`,
+		`{"type":"track","userId":"1","event":"E"} {}`:                      `invalid JSON at byte 43`,
+		`{"userId":"1"}`:                                                    `type: missing`,
+		`{"type":"Track","userId":"1"}`:                                     `type: "Track" is not one of`,
+		`{"type":7}`:                                                        `type: want a string`,
+	} {
+		_, err := decodeMessage([]byte(line))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to contain %q", line, err, want)
+		}
+	}
+}
+
+func TestLineReaderBoundsLongLines(t *testing.T) {
+	long := strings.Repeat("x", maxLineBytes+10)
+	lr := newLineReader(strings.NewReader("a\r\n" + long + "\nb"))
+	var got []string
+	var tooLong []bool
+	for {
+		line, tl, err := lr.next()
+		if err != nil {
+			break
+		}
+		got = append(got, string(line))
+		tooLong = append(tooLong, tl)
+	}
+	if len(got) != 3 || got[0] != "a" || got[1] != "" || !tooLong[1] || got[2] != "b" || tooLong[2] || lr.line != 3 {
+		t.Errorf("lines %q, too long %v, count %d", got, tooLong, lr.line)
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cdpkit/analytics-go/analyticstest"
+)
+
+// TestImportResumesAfterKill kills a real cdp process (this test binary
+// running main) with SIGKILL while it imports, then runs the same command
+// with the same checkpoint: every line is delivered, and only the lines of
+// the one batch that was in flight (--workers 1) are delivered twice.
+func TestImportResumesAfterKill(t *testing.T) {
+	srv := newServer(t)
+	// Slow answers, so that the kill lands while a batch is in flight.
+	srv.SetDefault(analyticstest.Response{Delay: 20 * time.Millisecond})
+	const lines, batch = 5000, 100
+	file := importFile(t, lines, nil)
+	ck := filepath.Join(t.TempDir(), "import.checkpoint")
+	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
+
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := srv.WaitForMessages(ctx, 1500); err != nil {
+		_ = cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	before := len(srv.Messages())
+	if before >= lines {
+		t.Fatalf("the first run delivered all %d lines before the kill; nothing to resume", before)
+	}
+	data, err := os.ReadFile(ck)
+	if err != nil {
+		t.Fatalf("no checkpoint after the kill: %v", err)
+	}
+	var c checkpoint
+	if err := json.Unmarshal(data, &c); err != nil || c.Line == 0 || c.Done {
+		t.Fatalf("checkpoint after the kill: %s (%v)", data, err)
+	}
+
+	r := cdp(t, "", args...)
+	if r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	if !strings.Contains(r.stderr, "resuming from the checkpoint") {
+		t.Errorf("the re-run does not say it resumes:\n%s", r.stderr)
+	}
+
+	times := make(map[int]int)
+	ids := make(map[int]map[string]bool)
+	for _, m := range srv.Messages() {
+		n := lineOf(t, m)
+		times[n]++
+		if ids[n] == nil {
+			ids[n] = map[string]bool{}
+		}
+		ids[n][m.MessageID] = true
+	}
+	twice := 0
+	for n := 1; n <= lines; n++ {
+		switch times[n] {
+		case 0:
+			t.Errorf("line %d never delivered", n)
+		case 1:
+		case 2:
+			twice++
+			if len(ids[n]) != 1 {
+				t.Errorf("line %d sent again with another messageId: %v", n, ids[n])
+			}
+		default:
+			t.Errorf("line %d delivered %d times", n, times[n])
+		}
+	}
+	if twice > batch {
+		t.Errorf("%d lines delivered twice, more than the one batch (%d) in flight", twice, batch)
+	}
+	t.Logf("first run delivered %d lines, checkpoint at line %d, %d delivered twice", before, c.Line, twice)
+
+	// A third run finds the checkpoint done and sends nothing.
+	sent := len(srv.Requests())
+	if r := cdp(t, "", args...); r.code != exitOK || len(srv.Requests()) != sent {
+		t.Errorf("a run after completion: %s", r)
+	}
+}
+
+func TestCheckpointOfOtherInputsIsRefused(t *testing.T) {
+	srv := newServer(t)
+	ck := filepath.Join(t.TempDir(), "ck")
+	a := importFile(t, 10, nil)
+	if r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, a); r.code != exitOK {
+		t.Fatalf("%s", r)
+	}
+	b := writeFile(t, "other.ndjson", `{"type":"track","userId":"1","event":"x"}`+"\n")
+	r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, b)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "belongs to") {
+		t.Fatalf("want a setup error:\n%s", r)
+	}
+}
+
+// TestResumeCutsTheBadFileBackToTheCheckpoint: lines reported after the
+// checkpoint are not reported twice by the re-run.
+func TestResumeCutsTheBadFileBackToTheCheckpoint(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	ck, badFile := filepath.Join(dir, "ck"), filepath.Join(dir, "bad")
+	file := importFile(t, 40, map[int]badKind{3: noType, 25: brokenJSON})
+	// A checkpoint as a kill after line 20 leaves it: the bad file holds
+	// line 3's record and a stale record past the checkpoint.
+	first := `{"file":"x","line":3,"reason":"type: missing"}` + "\n"
+	if err := os.WriteFile(badFile, []byte(first+`{"file":"x","line":25,"reason":"stale"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := checkpoint{Version: checkpointVersion, Command: "import", Inputs: []string{filepath.Clean(file)}, Run: "r1", Line: 20, BadBytes: int64(len(first))}
+	if err := c.save(ck); err != nil {
+		t.Fatal(err)
+	}
+	r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file)
+	if r.code != exitFailed {
+		t.Fatalf("%s", r)
+	}
+	got := readLines(t, badFile)
+	if len(got) != 2 || !strings.Contains(got[0], `"line":3`) || !strings.Contains(got[1], `"line":25`) || strings.Contains(got[1], "stale") {
+		t.Errorf("bad file after resume:\n%s", strings.Join(got, "\n"))
+	}
+	if n := len(srv.Messages()); n != 19 {
+		t.Errorf("resume after line 20 of 40 with one bad line sent %d, want 19", n)
+	}
+}
+
+// TestInterruptedImportDeliversWhatWasEnqueuedAndResumes: an interrupt
+// (SIGINT) stops reading, the round in progress is delivered, the
+// checkpoint is written, and the re-run sends the rest, nothing twice.
+func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
+	srv := newServer(t)
+	srv.SetDefault(analyticstest.Response{Delay: 5 * time.Millisecond})
+	const lines = 3000
+	file := importFile(t, lines, nil)
+	ck := filepath.Join(t.TempDir(), "ck")
+	args := []string{"import", "--quiet", "--workers", "2", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
+
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := srv.WaitForMessages(wctx, 500); err == nil {
+			interrupt()
+		}
+	}()
+	t.Setenv("CDP_API_KEY", testKey)
+	var out, errb strings.Builder
+	code := runContext(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv}, args)
+	if code != exitFailed || !strings.Contains(errb.String(), "stopped: interrupted") {
+		t.Fatalf("exit %d, want 1 with the reason:\n%s", code, errb.String())
+	}
+	first := len(srv.Messages())
+	if first < 500 || first >= lines {
+		t.Errorf("the interrupted run delivered %d lines, want at least the 500 before the interrupt and not all", first)
+	}
+	if data, err := os.ReadFile(ck); err != nil || !strings.Contains(string(data), `"done":false`) {
+		t.Errorf("checkpoint after the interrupt: %s (%v)", data, err)
+	}
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	seen := map[int]int{}
+	for _, m := range srv.Messages() {
+		seen[lineOf(t, m)]++
+	}
+	for n := 1; n <= lines; n++ {
+		if seen[n] != 1 {
+			t.Errorf("line %d delivered %d times", n, seen[n])
+		}
+	}
+}
+
+// TestResumeCSV: a CSV input resumes after the checkpoint's line, a quoted
+// field spanning lines included.
+func TestResumeCSV(t *testing.T) {
+	srv := newServer(t)
+	file := writeFile(t, "p.csv", "userId,traits.note\n1,a\n2,\"two\nlines\"\n3,c\n4,d\n")
+	ck := filepath.Join(t.TempDir(), "ck")
+	// Rows start on lines 2, 3, 5 and 6: the checkpoint says rows up to
+	// line 4 (users 1 and 2) are done.
+	c := checkpoint{Version: checkpointVersion, Command: "import", Inputs: []string{filepath.Clean(file)}, Run: "r", Line: 4}
+	if err := c.save(ck); err != nil {
+		t.Fatal(err)
+	}
+	r := cdp(t, "", "import", "--type", "identify", "--endpoint", srv.URL, "--checkpoint", ck, file)
+	if r.code != exitOK {
+		t.Fatalf("%s", r)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 2 || msgs[0].UserID != "3" || msgs[0].Traits["note"] != "c" || msgs[1].UserID != "4" {
+		t.Fatalf("sent %v", msgs)
+	}
+}
