@@ -231,9 +231,9 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 type DeletePerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -280,9 +280,9 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 type SuppressPerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -329,9 +329,9 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 type UnsuppressPerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -380,9 +380,9 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 type DeleteRelationship struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// ID of the object the person is to be removed from. Required. Sent as

@@ -487,7 +487,7 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 	b.p("UserID string")
 	b.p("AnonymousID string")
 	if ev.EmailIdentity {
-		comment(b, "\t", "Email names the person when there is no UserID: it is then sent as the userId, which Customer.io looks up as an email address. It is also sent as properties.email.")
+		comment(b, "\t", "Email names the person when there is no UserID: it is then sent, trimmed of spaces, as the userId, which Customer.io looks up as an email address. It is also sent as properties.email.")
 		b.p("Email string")
 	}
 	b.p("")
