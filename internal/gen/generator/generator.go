@@ -670,7 +670,7 @@ func (g *gen) goType(p catalog.Property) string {
 // isSet is the Go condition under which the field x of property p is sent.
 func (g *gen) isSet(x string, p catalog.Property) string {
 	switch t := g.goType(p); {
-	case p.GoName == "Email" && t == "string":
+	case (p.GoName == "Email" || contextPath(p) != "") && t == "string":
 		return "!blank(" + x + ")" // sent only when not blank
 	case t == "string" || p.Enum != nil:
 		return x + ` != ""`
@@ -788,6 +788,10 @@ func (g *gen) encode(b *w, recv string, p catalog.Property, path string, constPa
 	key := strconv.Quote(p.Key)
 	typ := g.goType(p)
 	switch {
+	case typ == "string" && contextPath(p) != "":
+		// Sent in context only when not blank (see eventDecl): the
+		// copy in properties agrees.
+		b.p("e.id(%s, %s)", key, x)
 	case typ == "string":
 		b.p("e.str(%s, %s)", key, x)
 	case p.Enum != nil:
