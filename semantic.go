@@ -227,7 +227,8 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 // address.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type DeletePerson struct {
 	UserID      string
 	AnonymousID string
@@ -276,7 +277,8 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 // compliance requests such as GDPR right to be forgotten.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type SuppressPerson struct {
 	UserID      string
 	AnonymousID string
@@ -325,7 +327,8 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 // not bring back any of the deleted data.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type UnsuppressPerson struct {
 	UserID      string
 	AnonymousID string
@@ -376,7 +379,8 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 // which Customer.io looks up as an email address.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type DeleteRelationship struct {
 	UserID      string
 	AnonymousID string

@@ -598,7 +598,7 @@ func identityDoc(ev catalog.Event) string {
 	case ev.AnonymousIDRequired:
 		return "AnonymousID is required: it is the only identifier Customer.io reads from this event."
 	case ev.UserIDRequired && ev.EmailIdentity:
-		return "UserID is required, or, without one, Email, which is then sent as the userId; when both are given the UserID is the userId."
+		return "UserID is required, or, without one, Email, which is then sent as the userId; when both are given the UserID is the userId. A UserID that is blank (empty or only spaces) counts as none, and is not sent."
 	case ev.UserIDRequired:
 		return "UserID is required."
 	case ev.EmailIdentity:
