@@ -74,6 +74,9 @@ var actionCases = map[string][]actionCase{
 		// A blank UserID counts as absent: the email is the userId.
 		{analytics.DeletePerson{UserID: " ", Email: "ada@example.com"}, map[string]any{"person_id": "ada@example.com"}},
 		{analytics.DeletePerson{UserID: "u-1", Email: "ada@example.com"}, map[string]any{"person_id": "u-1"}},
+		// An email read from a file with its line end: Customer.io looks a
+		// userId up as an email only if it is one, spaces excluded.
+		{analytics.DeletePerson{Email: " ada@example.com\r\n"}, map[string]any{"person_id": "ada@example.com"}},
 	},
 	"suppressPerson": {
 		{analytics.SuppressPerson{Email: "ada@example.com"}, map[string]any{"person_id": "ada@example.com"}},

@@ -106,10 +106,12 @@ func (e *encoder) id(key, value string) {
 
 // person writes the userId of a helper that may name the person by email:
 // the userId, or without one the email, which Customer.io looks up as an
-// email address (its destination reads the person only from userId).
+// email address (its destination reads the person only from userId). The
+// email is trimmed: Customer.io takes " a@example.com" for an id, not an
+// email, and would act on nobody.
 func (e *encoder) person(userID, email string) {
 	if blank(userID) {
-		userID = email
+		userID = strings.TrimSpace(email)
 	}
 	e.id("userId", userID)
 }

@@ -646,6 +646,10 @@ func TestBlankIDsNotSent(t *testing.T) {
 		OrderCompleted{UserID: " ", AnonymousID: "a"},
 		ReportContentEvent{UserID: " ", AnonymousID: "a", ActionType: ContentActionTypeClickedContent},
 		DeletePerson{UserID: "u", AnonymousID: " ", Email: " "},
+		// The device token and app version, which go to context only when
+		// not blank, are not sent blank in properties either.
+		ApplicationInstalled{UserID: "u", DeviceToken: " ", Version: "\t"},
+		ApplicationUninstalled{UserID: "u", DeviceToken: "  "},
 	} {
 		raw, err := encodeHelperRaw(m)
 		if err != nil {
@@ -662,8 +666,10 @@ func TestBlankIDsNotSent(t *testing.T) {
 			}
 		}
 		if p, _ := msg["properties"].(map[string]any); p != nil {
-			if _, ok := p["email"]; ok {
-				t.Errorf("%T: blank properties.email sent: %s", m, raw)
+			for _, k := range []string{"email", "device_id", "version"} {
+				if _, ok := p[k]; ok {
+					t.Errorf("%T: blank properties.%s sent: %s", m, k, raw)
+				}
 			}
 		}
 	}

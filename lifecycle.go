@@ -47,9 +47,9 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	e.str("version", m.Version)
+	e.id("version", m.Version)
 	e.str("build", m.Build)
-	e.str("device_id", m.DeviceToken)
+	e.id("device_id", m.DeviceToken)
 	if m.DeviceType != "" && !m.DeviceType.known() {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
 	}
@@ -70,11 +70,11 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
 			case "version":
-				return m.Version != ""
+				return !blank(m.Version)
 			case "build":
 				return m.Build != ""
 			case "device_id":
-				return m.DeviceToken != ""
+				return !blank(m.DeviceToken)
 			}
 			return false
 		}); err != nil {
@@ -134,7 +134,7 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.optBool("from_background", m.FromBackground)
 	e.str("url", m.URL)
-	e.str("version", m.Version)
+	e.id("version", m.Version)
 	e.str("build", m.Build)
 	if m.DeviceType != "" && !m.DeviceType.known() {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
@@ -160,7 +160,7 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 			case "url":
 				return m.URL != ""
 			case "version":
-				return m.Version != ""
+				return !blank(m.Version)
 			case "build":
 				return m.Build != ""
 			}
@@ -346,7 +346,7 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	e.str("device_id", m.DeviceToken)
+	e.id("device_id", m.DeviceToken)
 	if m.DeviceType != "" && !m.DeviceType.known() {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
 	}
@@ -364,7 +364,7 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
 			switch k {
 			case "device_id":
-				return m.DeviceToken != ""
+				return !blank(m.DeviceToken)
 			}
 			return false
 		}); err != nil {

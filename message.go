@@ -43,7 +43,10 @@ type Integrations map[string]any
 // the shape of the identify example in Customer.io's Journeys destination
 // page (its prose speaks of the context object, but its example, followed
 // here, puts the keys in traits). A field that is set wins over the same
-// key in Traits.
+// key in Traits. A trait "object_type_id" or "objectTypeId", where
+// Customer.io's Create or Update Person also reads the type, is checked
+// as Group checks it: a string or a whole number, agreeing with
+// ObjectTypeID.
 type Identify struct {
 	UserID      string
 	AnonymousID string

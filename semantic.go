@@ -227,13 +227,14 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 // address.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type DeletePerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -276,13 +277,14 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 // compliance requests such as GDPR right to be forgotten.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type SuppressPerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -325,13 +327,14 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 // not bring back any of the deleted data.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type UnsuppressPerson struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// Extra holds other properties. A field that is set wins over the same key
@@ -376,13 +379,14 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 // which Customer.io looks up as an email address.
 //
 // UserID is required, or, without one, Email, which is then sent as the
-// userId; when both are given the UserID is the userId.
+// userId; when both are given the UserID is the userId. A UserID that is
+// blank (empty or only spaces) counts as none, and is not sent.
 type DeleteRelationship struct {
 	UserID      string
 	AnonymousID string
-	// Email names the person when there is no UserID: it is then sent as the
-	// userId, which Customer.io looks up as an email address. It is also sent
-	// as properties.email.
+	// Email names the person when there is no UserID: it is then sent, trimmed
+	// of spaces, as the userId, which Customer.io looks up as an email address.
+	// It is also sent as properties.email.
 	Email string
 
 	// ID of the object the person is to be removed from. Required. Sent as

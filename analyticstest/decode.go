@@ -236,9 +236,9 @@ func (d *decoder) message(out reflect.Value, top map[string]any, ev *catalog.Eve
 			}
 			err = d.assignFrom(dst, props, "email", "properties.email")
 			delete(props, "email")
-			if f, ok := t.FieldByName("UserID"); ok && dst.String() != "" && out.FieldByIndex(f.Index).String() == dst.String() {
-				// Without a UserID the email is sent as the userId: a
-				// userId equal to the email is the email's copy.
+			if f, ok := t.FieldByName("UserID"); ok && dst.String() != "" && out.FieldByIndex(f.Index).String() == strings.TrimSpace(dst.String()) {
+				// Without a UserID the email, trimmed, is sent as the
+				// userId: a userId equal to it is the email's copy.
 				out.FieldByIndex(f.Index).SetString("")
 			}
 		case "ObjectID", "ObjectTypeID", "RelationshipAttributes":

@@ -19,6 +19,11 @@ func TestAsHelpers(t *testing.T) {
 			MessageID: "d", Timestamp: fixedTime}
 		checkRoundTrip(t, roundTrip(t, msg), msg)
 	})
+	t.Run("DeletePerson by an email with spaces", func(t *testing.T) {
+		// The userId is the email trimmed; it is still the email's copy.
+		msg := analytics.DeletePerson{Email: " ada@example.com\n", MessageID: "d", Timestamp: fixedTime}
+		checkRoundTrip(t, roundTrip(t, msg), msg)
+	})
 	t.Run("OrderCompleted", func(t *testing.T) {
 		msg := analytics.OrderCompleted{
 			UserID:   "42",

@@ -56,7 +56,8 @@
 // answers such a call as the API does, counts it as received, and records
 // a ViolationJourneys naming the field the action reads, so the test fails
 // where Customer.io would silently do nothing. The fields each action needs
-// come from this module's event catalog. WithJourneysCheck(false) turns the
+// come from this module's event catalog. A call whose integrations keep it
+// from the destination is not checked. WithJourneysCheck(false) turns the
 // check off.
 //
 // # Requests and messages

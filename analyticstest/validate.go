@@ -31,7 +31,9 @@ const ViolationJourneys ViolationKind = "journeys"
 // action needs, as recorded in this module's event catalog: for example
 // "User Deleted" without userId, "Application Installed" without
 // context.device.token or context.device.type, or "Report Content Event"
-// without anonymousId.
+// without anonymousId. A call whose integrations keep it from the
+// destination ("All": false without naming Customer.io, or a key naming
+// Customer.io set to false) is not checked.
 func WithJourneysCheck(on bool) Option {
 	return func(r *Recorder) { r.noJourneys = !on }
 }
@@ -63,7 +65,7 @@ func checkCall(i int, m Message, journeys bool) []Violation {
 	apiRules(m, top, func(field, format string, args ...any) {
 		bad(ViolationInvalidMessage, field, format, args...)
 	})
-	if journeys && len(out) == 0 {
+	if journeys && len(out) == 0 && toJourneys(m.Integrations) {
 		journeysRules(m, top, func(field, format string, args ...any) {
 			bad(ViolationJourneys, field, format, args...)
 		})
@@ -114,6 +116,24 @@ func apiRules(m Message, top map[string]any, bad func(field, format string, args
 		return
 	}
 	bad("userId", "a %s needs a userId or an anonymousId", m.Type)
+}
+
+// toJourneys reports whether a call with these integrations reaches
+// Customer.io's Journeys destination: not when a key naming Customer.io
+// (such as "Customer.io Journeys", in any case) is false, nor when "All"
+// is false and no such key turns it back on. A call that never reaches
+// the destination is not the Journeys check's concern.
+func toJourneys(integrations map[string]any) bool {
+	named := false
+	for k, v := range integrations {
+		if strings.Contains(strings.ToLower(k), "customer.io") {
+			if v == false {
+				return false
+			}
+			named = true
+		}
+	}
+	return named || integrations["All"] != false
 }
 
 // journeysRules checks the fields a semantic event needs for the action of

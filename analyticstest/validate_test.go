@@ -131,3 +131,39 @@ func TestJourneysCheckFailsTheTest(t *testing.T) {
 		t.Errorf("Journeys violation not reported to the test; Errorf got %q", errs)
 	}
 }
+
+// TestJourneysCheckSkipsCallsNotSentToJourneys: a call whose integrations
+// keep it from Customer.io's Journeys destination ("All": false without
+// naming it, or naming it false) never reaches the action, so the check
+// does not flag it; a call that names it true, or turns off another
+// destination only, is still checked.
+func TestJourneysCheckSkipsCallsNotSentToJourneys(t *testing.T) {
+	deleted := func(integrations map[string]any) map[string]any {
+		m := track("del", "", "User Deleted")
+		m["anonymousId"] = "a"
+		delete(m, "userId")
+		m["integrations"] = integrations
+		return m
+	}
+	for _, tc := range []struct {
+		name         string
+		integrations map[string]any
+		flagged      bool
+	}{
+		{"all off", map[string]any{"All": false, "Mixpanel": true}, false},
+		{"journeys off", map[string]any{"Customer.io Journeys": false}, false},
+		{"customer.io off, any case", map[string]any{"customer.io": false}, false},
+		{"all off but journeys on", map[string]any{"All": false, "Customer.io Journeys": true}, true},
+		{"all off but journeys on with options", map[string]any{"All": false, "Customer.io": map[string]any{"x": 1}}, true},
+		{"another destination off", map[string]any{"All": true, "Salesforce": false}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachFake(t, func(t *testing.T, fk fake) {
+				mustStatus(t, send(t, fk, call{body: batch(deleted(tc.integrations))}), 200)
+				if vs := fk.Violations(); (len(vs) == 1 && vs[0].Kind == ViolationJourneys) != tc.flagged || len(vs) > 1 {
+					t.Errorf("violations %v, want flagged %v", vs, tc.flagged)
+				}
+			}, WithViolationsAllowed())
+		})
+	}
+}

@@ -109,7 +109,11 @@ type Action struct {
 	// Helpers are the Go names of the typed helpers whose event triggers
 	// the action; empty for the actions triggered by a core call.
 	Helpers []string `json:"helpers,omitempty"`
-	// Fields are the action's fields, in the destination's order.
+	// Fields are the fields of the action that this library writes or
+	// checks, with where the destination reads each. The destination's
+	// other fields (the attributes it takes from traits or properties as a
+	// whole, created_at, its batching settings) are left out, and the
+	// order is this catalog's.
 	Fields []ActionField `json:"fields"`
 }
 

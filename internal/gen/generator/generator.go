@@ -487,7 +487,7 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 	b.p("UserID string")
 	b.p("AnonymousID string")
 	if ev.EmailIdentity {
-		comment(b, "\t", "Email names the person when there is no UserID: it is then sent as the userId, which Customer.io looks up as an email address. It is also sent as properties.email.")
+		comment(b, "\t", "Email names the person when there is no UserID: it is then sent, trimmed of spaces, as the userId, which Customer.io looks up as an email address. It is also sent as properties.email.")
 		b.p("Email string")
 	}
 	b.p("")
@@ -598,7 +598,7 @@ func identityDoc(ev catalog.Event) string {
 	case ev.AnonymousIDRequired:
 		return "AnonymousID is required: it is the only identifier Customer.io reads from this event."
 	case ev.UserIDRequired && ev.EmailIdentity:
-		return "UserID is required, or, without one, Email, which is then sent as the userId; when both are given the UserID is the userId."
+		return "UserID is required, or, without one, Email, which is then sent as the userId; when both are given the UserID is the userId. A UserID that is blank (empty or only spaces) counts as none, and is not sent."
 	case ev.UserIDRequired:
 		return "UserID is required."
 	case ev.EmailIdentity:
@@ -670,7 +670,7 @@ func (g *gen) goType(p catalog.Property) string {
 // isSet is the Go condition under which the field x of property p is sent.
 func (g *gen) isSet(x string, p catalog.Property) string {
 	switch t := g.goType(p); {
-	case p.GoName == "Email" && t == "string":
+	case (p.GoName == "Email" || contextPath(p) != "") && t == "string":
 		return "!blank(" + x + ")" // sent only when not blank
 	case t == "string" || p.Enum != nil:
 		return x + ` != ""`
@@ -788,6 +788,10 @@ func (g *gen) encode(b *w, recv string, p catalog.Property, path string, constPa
 	key := strconv.Quote(p.Key)
 	typ := g.goType(p)
 	switch {
+	case typ == "string" && contextPath(p) != "":
+		// Sent in context only when not blank (see eventDecl): the
+		// copy in properties agrees.
+		b.p("e.id(%s, %s)", key, x)
 	case typ == "string":
 		b.p("e.str(%s, %s)", key, x)
 	case p.Enum != nil:
