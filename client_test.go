@@ -234,7 +234,7 @@ func TestPermanentRejection(t *testing.T) {
 	assert.Equal(t, 400, apiErr.StatusCode)
 	assert.False(t, apiErr.Retryable)
 	assert.Contains(t, apiErr.Body, "bad payload")
-	assert.Len(t, s.Requests(), 1, "a 400 is sent exactly once")
+	assert.Len(t, s.Requests(), 2*3-1, "a 400 is bisected down to single messages, each sent once")
 
 	mu.Lock()
 	require.Len(t, results, 3)
@@ -249,7 +249,7 @@ func TestPermanentRejection(t *testing.T) {
 	st := c.Stats()
 	assert.Equal(t, int64(3), st.FailedStatus)
 	assert.Equal(t, int64(3), st.Failed)
-	assert.Equal(t, int64(1), st.Requests)
+	assert.Equal(t, int64(5), st.Requests)
 	require.NoError(t, c.Close(), "the loss was reported by Flush already")
 }
 

@@ -144,6 +144,11 @@ func (r *Recorder) handle(req *http.Request) answer {
 			m, problem := parseMessage(raw)
 			m.Index = i
 			rec.Messages = append(rec.Messages, m)
+			if problem == "" && r.rule != nil {
+				if err := r.rule(m); err != nil {
+					problem = err.Error()
+				}
+			}
 			if problem != "" {
 				violate(ViolationInvalidMessage, i, "%s", problem)
 			}
@@ -167,6 +172,18 @@ func (r *Recorder) handle(req *http.Request) answer {
 	case len(*env.Batch) == 0:
 		violate(ViolationMalformed, -1, `"batch" is empty`)
 		return reject(http.StatusBadRequest, "empty batch")
+	}
+
+	// Strict mode, as the API documents it: with X-Strict-Mode: 1 a batch
+	// holding an invalid call is refused with 400; without it the API
+	// logs the problem and answers as usual (the violation is recorded
+	// either way, and the batch is not accepted).
+	if strictMode(req.Header) {
+		for _, v := range rec.Violations {
+			if v.Kind == ViolationInvalidMessage {
+				return reject(http.StatusBadRequest, fmt.Sprintf("message %d: %s", v.Message, v.Detail))
+			}
+		}
 	}
 
 	resp := r.nextResponse()
@@ -210,6 +227,11 @@ func (r *Recorder) handle(req *http.Request) answer {
 		a.header.Set("Retry-After", resp.RetryAfter)
 	}
 	return a
+}
+
+// strictMode reports whether a request asks for strict mode.
+func strictMode(h http.Header) bool {
+	return strings.TrimSpace(h.Get("X-Strict-Mode")) == "1"
 }
 
 func unauthorized(a answer) answer {

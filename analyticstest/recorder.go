@@ -87,7 +87,7 @@ const (
 	ViolationEncoding        ViolationKind = "encoding"          // Content-Encoding not gzip/identity, or corrupt gzip: 415 or 400
 	ViolationContentType     ViolationKind = "content-type"      // Content-Type not application/json: answered normally
 	ViolationMalformed       ViolationKind = "malformed"         // body not {"batch":[...]} with at least one message, or bad sentAt: 400
-	ViolationInvalidMessage  ViolationKind = "invalid-message"   // message not an object, bad type or field: answered normally
+	ViolationInvalidMessage  ViolationKind = "invalid-message"   // message not an object, bad type or field: 400 with X-Strict-Mode: 1, else answered normally
 	ViolationMessageTooLarge ViolationKind = "message-too-large" // a message over MaxMessageBytes
 	ViolationRequestTooLarge ViolationKind = "request-too-large" // a decoded body over MaxRequestBytes
 )
@@ -145,6 +145,7 @@ type Recorder struct {
 	t      testing.TB
 	apiKey string
 	allow  bool
+	rule   func(Message) error
 
 	mu         sync.Mutex
 	requests   []Request
@@ -176,6 +177,16 @@ func WithAPIKey(key string) Option {
 // check Violations().
 func WithViolationsAllowed() Option {
 	return func(r *Recorder) { r.allow = true }
+}
+
+// WithMessageRule adds a rule of the test's own to the fake's checks of
+// each message: a message for which rule returns an error is invalid, as
+// one the API's checks refuse would be (a ViolationInvalidMessage, and in
+// strict mode a 400 for its request). Use it to make chosen messages
+// invalid, for example to test how a client isolates them. rule must be
+// safe for concurrent use.
+func WithMessageRule(rule func(Message) error) Option {
+	return func(r *Recorder) { r.rule = rule }
 }
 
 func newRecorder(t testing.TB, opts []Option) *Recorder {
