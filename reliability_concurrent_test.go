@@ -306,7 +306,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 
 // TestStatsConcurrentSafe: Stats read in a loop while eight goroutines
 // enqueue and the server fails now and then: the counters never go
-// backwards, and the snapshot identities hold once the client is idle.
+// backwards, and every snapshot adds up, while the queue drains too.
 func TestStatsConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	c := newReliabilityClient(t, srv.endpoint(), nil,
@@ -334,6 +334,12 @@ func TestStatsConcurrentSafe(t *testing.T) {
 			}
 			if st.Queued < 0 || st.InFlight < 0 || st.QueuedBytes < 0 {
 				watcher <- fmt.Errorf("negative gauge: %+v", st)
+				return
+			}
+			// A snapshot adds up at any moment, not only when idle.
+			if st.Enqueued != st.Delivered+st.Failed+st.Queued+st.InFlight ||
+				st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown {
+				watcher <- fmt.Errorf("snapshot does not add up while busy: %+v", st)
 				return
 			}
 			prev = st
