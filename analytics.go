@@ -279,6 +279,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	c.b.beginShutdown()
 	select {
 	case <-c.b.done:
+	case <-c.b.decided:
 	case <-ctx.Done():
 		c.abortOnce.Do(func() {
 			c.cancelDelivery(ctx.Err())

@@ -106,6 +106,10 @@ type batcher struct {
 	shutdownFrom int64 // bar.covered when Shutdown began
 	result       error // Shutdown's result, once decided
 	resultSet    bool
+	// decided is closed when Shutdown's result is decided, so that a
+	// later Shutdown returns it at once, even while goroutines held by
+	// a deaf RoundTripper finish in the background.
+	decided chan struct{}
 }
 
 // counters are the figures behind Stats, guarded by batcher.mu.
@@ -131,6 +135,7 @@ func newBatcher(cfg *config, logger *slog.Logger) *batcher {
 		done:       make(chan struct{}),
 		q:          queue.New[item](cfg.queueCapacity, cfg.queueMaxBytes),
 		room:       make(chan struct{}),
+		decided:    make(chan struct{}),
 	}
 }
 
@@ -374,6 +379,7 @@ func (b *batcher) shutdownResult(cause error) error {
 	if !b.resultSet {
 		b.result = b.bar.shutdownResult(b.shutdownFrom, b.enqueued, cause)
 		b.resultSet = true
+		close(b.decided)
 	}
 	return b.result
 }
