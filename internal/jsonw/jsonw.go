@@ -561,7 +561,7 @@ func overflowingNumber(b []byte) string {
 				j++
 			}
 			// Only a long literal or one with an exponent can overflow.
-			if j-i > 300 || bytes.IndexAny(b[i:j], "eE") >= 0 {
+			if j-i > 300 || bytes.ContainsAny(b[i:j], "eE") {
 				if lit := string(b[i:j]); overflows(lit) {
 					return lit
 				}
