@@ -29,6 +29,7 @@ type answer struct {
 	// hangUp means give no answer: close the connection, or fail the
 	// round trip. err says why.
 	hangUp bool
+	reset  bool // hang up with a TCP reset
 	err    error
 }
 
@@ -187,25 +188,32 @@ func (r *Recorder) handle(req *http.Request) answer {
 	}
 
 	resp := r.nextResponse()
-	if resp.Delay > 0 {
-		timer := time.NewTimer(resp.Delay)
+	if resp.Delay > 0 || resp.Hang {
+		var wait <-chan time.Time // nil: forever
+		if !resp.Hang {
+			timer := time.NewTimer(resp.Delay)
+			defer timer.Stop()
+			wait = timer.C
+		}
 		var err error
 		select {
-		case <-timer.C:
+		case <-wait:
 		case <-req.Context().Done():
 			err = req.Context().Err()
 		case <-r.done:
 			err = errClosed
 		}
-		timer.Stop()
 		if err != nil {
 			rec.Canceled = true
 			r.record(rec)
 			return answer{hangUp: true, err: err}
 		}
 	}
-	if resp.CloseConnection {
+	if resp.CloseConnection || resp.Reset {
 		r.record(rec)
+		if resp.Reset {
+			return answer{hangUp: true, reset: true, err: errConnectionReset}
+		}
 		return answer{hangUp: true, err: errConnectionClosed}
 	}
 

@@ -131,6 +131,14 @@ type Response struct {
 	// network failure would (the request is recorded with Status 0 and
 	// is not accepted). On a Transport, RoundTrip returns an error.
 	CloseConnection bool
+	// Hang never answers: the request is held until its context ends (a
+	// client timeout or cancelation) or the fake shuts down, and is then
+	// recorded as Canceled, as with an endless Delay.
+	Hang bool
+	// Reset drops the connection with a TCP reset instead of a clean
+	// close once the request has been read, as a crashed proxy would. On
+	// a Transport, RoundTrip returns an error saying so.
+	Reset bool
 	// Body is the response body; "" means "{}". It is sent with
 	// Content-Type: application/json.
 	Body string
