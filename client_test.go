@@ -209,50 +209,6 @@ func TestMessageAtLimit(t *testing.T) {
 	assert.Len(t, reqs[1].messages[0], analytics.MaxMessageBytes)
 }
 
-// TestPermanentRejection: a 400 is not retried, and the loss is reported
-// with the status.
-func TestPermanentRejection(t *testing.T) {
-	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, `{"error":"bad payload"}`, http.StatusBadRequest)
-	})
-	var results []analytics.Result
-	var mu sync.Mutex
-	c := newClient(t, s, analytics.WithCallback(func(r analytics.Result) {
-		mu.Lock()
-		results = append(results, r)
-		mu.Unlock()
-	}))
-	for range 3 {
-		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Rejected"}))
-	}
-	err := c.Flush(context.Background())
-	var de *analytics.DeliveryError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, int64(3), de.Undelivered)
-	var apiErr *analytics.APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, 400, apiErr.StatusCode)
-	assert.False(t, apiErr.Retryable)
-	assert.Contains(t, apiErr.Body, "bad payload")
-	assert.Len(t, s.Requests(), 2*3-1, "a 400 is bisected down to single messages, each sent once")
-
-	mu.Lock()
-	require.Len(t, results, 3)
-	for i, r := range results {
-		assert.Equal(t, fmt.Sprintf("msg-%d", i+1), r.MessageID)
-		assert.Equal(t, "track", r.Type)
-		assert.Equal(t, "Rejected", r.Event)
-		assert.ErrorAs(t, r.Err, &apiErr)
-	}
-	mu.Unlock()
-
-	st := c.Stats()
-	assert.Equal(t, int64(3), st.FailedStatus)
-	assert.Equal(t, int64(3), st.Failed)
-	assert.Equal(t, int64(5), st.Requests)
-	require.NoError(t, c.Close(), "the loss was reported by Flush already")
-}
-
 // TestRetryDuringClose: the final flush in Close meets a 503, retries, and
 // delivers; Close returns nil.
 func TestRetryDuringClose(t *testing.T) {
@@ -275,81 +231,6 @@ func TestRetryDuringClose(t *testing.T) {
 	st := c.Stats()
 	assert.Equal(t, int64(10), st.Delivered)
 	assert.Equal(t, int64(1), st.Retries)
-}
-
-// TestRetryAfterHonoured: after a 429 with Retry-After: 2 the next attempt
-// comes no sooner than 2 s later (on synctest's clock).
-func TestRetryAfterHonoured(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n == 1 {
-			w.Header().Set("Retry-After", "2")
-			w.WriteHeader(http.StatusTooManyRequests)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		rec := &clockTransport{next: tr}
-		c, err := analytics.New(testKey,
-			analytics.WithEndpoint(s.URL),
-			analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: rec}),
-			analytics.WithRetryWait(time.Millisecond, 10*time.Millisecond),
-		)
-		require.NoError(t, err)
-		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Limited"}))
-		require.NoError(t, c.Flush(context.Background()))
-		require.NoError(t, c.Close())
-		tr.CloseIdleConnections()
-
-		at := rec.times()
-		require.Len(t, at, 2)
-		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 2*time.Second, "Retry-After: 2 honoured")
-		assert.Less(t, at[1].Sub(at[0]), 2*time.Second+time.Second, "and not much longer")
-	})
-}
-
-// TestShutdownDuringOutage: with the API down for good, Shutdown with a 1 s
-// context returns by then and reports exactly how many messages were not
-// delivered.
-func TestShutdownDuringOutage(t *testing.T) {
-	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		defer tr.CloseIdleConnections()
-		c, err := analytics.New(testKey,
-			analytics.WithEndpoint(s.URL),
-			analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: tr}),
-			analytics.WithBatchSize(10),
-			analytics.WithMaxInFlight(2),
-			analytics.WithMaxAttempts(100),
-		)
-		require.NoError(t, err)
-		const n = 95
-		for i := range n {
-			require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
-		}
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		err = c.Shutdown(ctx)
-		assert.LessOrEqual(t, time.Since(start), time.Second, "Shutdown returns by its deadline")
-
-		var de *analytics.DeliveryError
-		require.ErrorAs(t, err, &de)
-		assert.Equal(t, int64(n), de.Undelivered, "exact undelivered count")
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		st := c.Stats()
-		assert.Equal(t, int64(n), st.FailedShutdown)
-		assert.Equal(t, int64(0), st.Delivered)
-		assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight)
-
-		assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same result")
-		assert.ErrorIs(t, c.Enqueue(analytics.Identify{UserID: "late"}), analytics.ErrClosed)
-		assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
-	})
 }
 
 // TestQueueFullWhileStalled: with the server stalled, Enqueue returns
