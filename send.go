@@ -260,7 +260,9 @@ func (c *Client) redact(s string) string {
 
 // report passes the outcome of bt to the logger, the WithCallback
 // function, and then the counters and the barrier, in that order: a Flush
-// returns only after the callbacks of the messages it waited for.
+// returns only after the callbacks of the messages it waited for. It is
+// the one place where a batch's final outcome (bt.items with bt.errs) is
+// known, for every batch, abandoned ones included.
 func (c *Client) report(bt *batch) {
 	var o outcome
 	auth := false
