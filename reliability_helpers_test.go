@@ -15,6 +15,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
 // This file holds the fakes of the reliability suite (reliability_*_test.go):
@@ -366,6 +367,15 @@ func statsAddUp(t testing.TB, st analytics.Stats) {
 		t.Errorf("Stats do not add up: Failed %d != FailedStatus %d + FailedRetries %d + FailedShutdown %d",
 			st.Failed, st.FailedStatus, st.FailedRetries, st.FailedShutdown)
 	}
+}
+
+// acceptedIDs returns how often the fake accepted each message id.
+func acceptedIDs(srv *analyticstest.Server) map[string]int {
+	ids := map[string]int{}
+	for _, m := range srv.Messages() {
+		ids[m.MessageID]++
+	}
+	return ids
 }
 
 // isDeliveryError returns the *DeliveryError in err, if any.

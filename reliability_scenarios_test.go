@@ -260,11 +260,12 @@ func TestPermanentStatuses(t *testing.T) {
 func TestMaxAttemptsExact(t *testing.T) {
 	for _, n := range []int{1, 2, 5, 12} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			srv := newFaultServer(t, func(int) fault { return fault{Status: 503} })
-			c := newReliabilityClient(t, srv.endpoint(), nil, analytics.WithMaxAttempts(n))
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			c := newReliabilityClient(t, srv.URL, nil, analytics.WithMaxAttempts(n))
 			require.NoError(t, c.Enqueue(track("x")))
 			require.NotNil(t, isDeliveryError(c.Flush(context.Background())))
-			assert.Equal(t, n, srv.Requests())
+			assert.Len(t, srv.Requests(), n)
 			assert.Equal(t, int64(n), c.Stats().Requests)
 		})
 	}
@@ -410,21 +411,21 @@ func TestRetrySendsSameBytes(t *testing.T) {
 func TestBatchCounts(t *testing.T) {
 	for _, tc := range []struct{ n, size int }{{0, 10}, {1, 10}, {10, 10}, {11, 10}, {99, 10}, {250, 250}, {1000, 7}, {2500, 250}} {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
-			srv := newFaultServer(t, nil)
-			c := newReliabilityClient(t, srv.endpoint(), nil, analytics.WithBatchSize(tc.size))
+			srv := analyticstest.NewServer(t)
+			c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(tc.size))
 			require.NoError(t, c.Flush(context.Background()), "an empty Flush")
-			assert.Equal(t, 0, srv.Requests(), "an empty Flush sends nothing")
+			assert.Empty(t, srv.Requests(), "an empty Flush sends nothing")
 			for i := range tc.n {
 				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 			}
 			require.NoError(t, c.Flush(context.Background()))
 			require.NoError(t, c.Flush(context.Background()), "a second Flush")
 			want := (tc.n + tc.size - 1) / tc.size
-			assert.Equal(t, want, srv.Requests())
+			assert.Len(t, srv.Requests(), want)
 			assert.Equal(t, int64(want), c.Stats().Batches)
-			assert.Len(t, srv.Accepted(), tc.n)
+			assert.Len(t, acceptedIDs(srv), tc.n)
 			require.NoError(t, c.Close())
-			assert.Equal(t, want, srv.Requests(), "Close sends nothing more")
+			assert.Len(t, srv.Requests(), want, "Close sends nothing more")
 		})
 	}
 }
@@ -515,7 +516,9 @@ func TestShutdownOutage(t *testing.T) {
 		delivered int
 	}{
 		{"503", func(t *testing.T) string {
-			return newFaultServer(t, func(int) fault { return fault{Status: 503} }).endpoint()
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
 		}, loopback, 0},
 		{"connection refused", func(t *testing.T) string { return "http://" + closedPort(t) }, loopback, 0},
 		{"never answers", func(t *testing.T) string { return "http://127.0.0.1:1" }, hanging, 0},
@@ -590,8 +593,8 @@ func TestShutdownOutage(t *testing.T) {
 // Shutdown after it, and concurrent Closes return the same; Enqueue after
 // Close is ErrClosed and not counted.
 func TestCloseTwice(t *testing.T) {
-	srv := newFaultServer(t, nil)
-	c := newReliabilityClient(t, srv.endpoint(), nil)
+	srv := analyticstest.NewServer(t)
+	c := newReliabilityClient(t, srv.URL, nil)
 	require.NoError(t, c.Enqueue(track("a")))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -609,7 +612,7 @@ func TestCloseTwice(t *testing.T) {
 	st := c.Stats()
 	assert.Equal(t, int64(1), st.Enqueued)
 	assert.Equal(t, int64(1), st.Delivered)
-	assert.Equal(t, map[string]int{"a": 1}, srv.Accepted())
+	assert.Equal(t, map[string]int{"a": 1}, acceptedIDs(srv))
 }
 
 // fill enqueues messages until the queue holds capacity messages, with

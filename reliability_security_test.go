@@ -11,6 +11,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -186,10 +187,10 @@ func TestEndpointPolicy(t *testing.T) {
 // TestLoggerQuietOnHappyPath: a run without failures logs nothing above
 // Debug, so a service's logs stay clean.
 func TestLoggerQuietOnHappyPath(t *testing.T) {
-	srv := newFaultServer(t, nil)
+	srv := analyticstest.NewServer(t)
 	var logs logCapture
 	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})
-	c, err := analytics.New(testKey, analytics.WithEndpoint(srv.endpoint()), analytics.WithLogger(slog.New(h)))
+	c, err := analytics.New(testKey, analytics.WithEndpoint(srv.URL), analytics.WithLogger(slog.New(h)))
 	require.NoError(t, err)
 	for i := range 100 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
