@@ -148,11 +148,11 @@ func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 		synctest.Wait() // m1 is with the sender, held at gate 1
 		var wg sync.WaitGroup
 		var errA, errB error
-		wg.Go(func() { errA = c.Flush(context.Background()) })
+		wg.Go(func() { errA = c.Flush(bounded(t)) })
 		synctest.Wait()
 		require.NoError(t, c.Enqueue(track("m2")))
 		synctest.Wait() // the batcher holds m2, waiting for the sender
-		wg.Go(func() { errB = c.Flush(context.Background()) })
+		wg.Go(func() { errB = c.Flush(bounded(t)) })
 		synctest.Wait()
 
 		gate.open(1) // m1 is lost
@@ -181,10 +181,10 @@ func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
 		analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(track("x1")))
-	de := isDeliveryError(c.Flush(context.Background()))
+	de := isDeliveryError(c.Flush(bounded(t)))
 	require.NotNil(t, de)
 	assert.Equal(t, int64(1), de.Undelivered)
-	assert.NoError(t, c.Flush(context.Background()))
+	assert.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Enqueue(track("x2")))
 	require.NoError(t, c.Enqueue(track("x3")))
 	de = isDeliveryError(c.Close())

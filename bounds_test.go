@@ -77,7 +77,7 @@ func TestClockOutOfRange(t *testing.T) {
 			srv := analyticstest.NewServer(t)
 			c := newReliabilityClient(t, srv.URL, nil, analytics.WithClock(func() time.Time { return now }))
 			require.NoError(t, c.Enqueue(track("t1")))
-			require.NoError(t, c.Flush(context.Background()))
+			require.NoError(t, c.Flush(bounded(t)))
 			msgs := srv.Messages()
 			require.Len(t, msgs, 1)
 			assert.False(t, msgs[0].Timestamp.IsZero())
@@ -100,7 +100,7 @@ func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
 		"m": badUTF8Marshaler{},
 		"r": json.RawMessage("[\"x\xff\"]"),
 	}}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	msgs := srv.Messages()
 	require.Len(t, msgs, 1)
 	raw := string(msgs[0].Raw)

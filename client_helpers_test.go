@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -156,6 +157,16 @@ func (l *logCapture) String() string {
 
 func (l *logCapture) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// bounded returns a context that ends after 30 seconds (on the bubble's
+// clock inside synctest) and is canceled when the test ends: every Flush
+// and Shutdown of the suite waits with it, so that a regression that hangs
+// fails within seconds rather than at go test's 10-minute timeout.
+func bounded(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // sequentialIDs returns a WithMessageIDs function producing msg-1, msg-2, …

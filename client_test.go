@@ -182,7 +182,7 @@ func TestMessageTooLarge(t *testing.T) {
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
 	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
 	assert.Contains(t, err.Error(), `track "Big"`)
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Close())
 	assert.Empty(t, s.Requests(), "nothing is sent")
 	st := c.Stats()
@@ -197,7 +197,7 @@ func TestMessageAtLimit(t *testing.T) {
 	c := newClient(t, s)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
 	require.NoError(t, c.Enqueue(base))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	size := len(s.Requests()[0].messages[0])
 	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size)}
 	require.NoError(t, c.Enqueue(base), "exactly MaxMessageBytes")
@@ -351,7 +351,7 @@ func TestConcurrentSafe(t *testing.T) {
 					t.Errorf("Enqueue: %v", err)
 				}
 				if i%100 == 0 {
-					err := c.Flush(context.Background())
+					err := c.Flush(bounded(t))
 					if err != nil && !errors.Is(err, analytics.ErrClosed) {
 						t.Errorf("Flush: %v", err)
 					}
@@ -365,7 +365,7 @@ func TestConcurrentSafe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-			assert.NoError(t, c.Shutdown(context.Background()))
+			assert.NoError(t, c.Shutdown(bounded(t)))
 		}()
 	}
 	wg.Wait()
@@ -395,12 +395,12 @@ func TestFlushWaitsForRetries(t *testing.T) {
 	})
 	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
-	require.NoError(t, c.Flush(context.Background()), "an empty Flush")
+	require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
 	assert.Len(t, s.Requests(), 3, "an empty Flush sends nothing")
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Second"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	assert.Len(t, s.AcceptedIDs(), 2)
 }
 
@@ -459,7 +459,7 @@ func TestCallbackPanicContained(t *testing.T) {
 	for range 3 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Close())
 	assert.Len(t, s.AcceptedIDs(), 3)
 	assert.Equal(t, int64(3), calls.Load(), "every message of the batch reported")
@@ -521,7 +521,7 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Flush(bounded(t)))
 		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")
 		assert.Equal(t, int64(25), c.Stats().Delivered)
 		require.NoError(t, c.Close())
@@ -540,7 +540,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
 	flushed := make(chan error, 1)
-	go func() { flushed <- c.Flush(context.Background()) }()
+	go func() { flushed <- c.Flush(bounded(t)) }()
 	for c.Stats().InFlight == 0 { // the Flush has cut the batch
 		runtime.Gosched()
 	}
@@ -557,7 +557,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	s2 := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
 	c2 := newClient(t, s2)
 	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-	require.Error(t, c2.Flush(context.Background()))
+	require.Error(t, c2.Flush(bounded(t)))
 	require.NoError(t, c2.Close())
 }
 

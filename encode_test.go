@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -192,7 +191,7 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(context.Background()), c.Close())
+	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(bounded(t)), c.Close())
 	out := logs.String()
 	require.Contains(t, out, "level=WARN", "the run produced retries")
 	require.Contains(t, out, "level=ERROR", "the run produced losses")
@@ -217,7 +216,7 @@ func TestRedactionBeforeTruncation(t *testing.T) {
 		})
 		c := newClient(t, s)
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-		err := c.Flush(context.Background())
+		err := c.Flush(bounded(t))
 		var apiErr *analytics.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.LessOrEqual(t, len(apiErr.Body), 512)

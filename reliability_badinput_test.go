@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,7 +168,7 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	msgs := srv.Messages()
 	assert.Len(t, msgs, good+wantAccepted, "every good message and every accepted one delivered")
 	assert.Len(t, srv.Requests(), 1, "all in one batch")
@@ -215,7 +214,7 @@ func TestBadInputCallerMapsReusable(t *testing.T) {
 	props["a"] = 2
 	props["list"].([]any)[0] = "changed"
 	clear(props)
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	msgs := srv.ByEvent("Snap")
 	require.Len(t, msgs, 1)
 	assert.Equal(t, map[string]any{"a": float64(1), "list": []any{"x"}}, msgs[0].Properties)

@@ -164,7 +164,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 					t.Errorf("Enqueue: %v", err)
 				}
 				if i%25 == 0 {
-					err := c.Flush(context.Background())
+					err := c.Flush(bounded(t))
 					if de := isDeliveryError(err); de != nil {
 						reported.Add(de.Undelivered)
 					} else if err != nil && !errors.Is(err, analytics.ErrClosed) {
@@ -181,7 +181,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 			defer wg.Done()
 			time.Sleep(time.Duration(rand.IntN(10)) * time.Millisecond) // vary the moment; correctness does not depend on it
 			if k < 3 {
-				ends[k] = c.Shutdown(context.Background())
+				ends[k] = c.Shutdown(bounded(t))
 			} else {
 				ends[k] = c.Close()
 			}
@@ -362,7 +362,7 @@ func TestStatsConcurrentSafe(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	_ = c.Flush(context.Background())
+	_ = c.Flush(bounded(t))
 	close(stop)
 	require.NoError(t, <-watcher)
 	_ = c.Close()
@@ -382,8 +382,8 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 			defer wg.Done()
 			assert.ErrorIs(t, c.Enqueue(track("x")), analytics.ErrClosed)
 			assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("x")), analytics.ErrClosed)
-			assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
-			assert.NoError(t, c.Shutdown(context.Background()))
+			assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
+			assert.NoError(t, c.Shutdown(bounded(t)))
 			assert.NoError(t, c.Close())
 			assert.Equal(t, analytics.Stats{}, c.Stats())
 		}()

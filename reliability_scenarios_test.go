@@ -137,7 +137,7 @@ func TestRetriedFailures(t *testing.T) {
 			for i := range 3 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
-			require.NoError(t, c.Flush(context.Background()), "delivered after a retry")
+			require.NoError(t, c.Flush(bounded(t)), "delivered after a retry")
 			st := c.Stats()
 			if r.exact {
 				assert.Equal(t, int64(2), st.Requests, "one failure, one retry")
@@ -161,7 +161,7 @@ func TestRetriedFailures(t *testing.T) {
 			for i := range 2 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
-			err := c.Flush(context.Background())
+			err := c.Flush(bounded(t))
 			de := isDeliveryError(err)
 			require.NotNil(t, de, "Flush reports the loss: %v", err)
 			assert.Equal(t, int64(2), de.Undelivered)
@@ -197,7 +197,7 @@ func TestRetriedFailures(t *testing.T) {
 func TestConnectionRefusedError(t *testing.T) {
 	c := newReliabilityClient(t, "http://"+closedPort(t), nil, analytics.WithMaxAttempts(2))
 	require.NoError(t, c.Enqueue(track("refused")))
-	err := c.Flush(context.Background())
+	err := c.Flush(bounded(t))
 	require.NotNil(t, isDeliveryError(err))
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.Equal(t, int64(2), c.Stats().Requests)
@@ -217,7 +217,7 @@ func TestPermanentStatuses(t *testing.T) {
 			for i := range 4 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("p%d", i))))
 			}
-			err := c.Flush(context.Background())
+			err := c.Flush(bounded(t))
 			de := isDeliveryError(err)
 			require.NotNil(t, de, "%v", err)
 			assert.Equal(t, int64(4), de.Undelivered)
@@ -264,7 +264,7 @@ func TestMaxAttemptsExact(t *testing.T) {
 			srv.SetDefault(analyticstest.Response{Status: 503})
 			c := newReliabilityClient(t, srv.URL, nil, analytics.WithMaxAttempts(n))
 			require.NoError(t, c.Enqueue(track("x")))
-			require.NotNil(t, isDeliveryError(c.Flush(context.Background())))
+			require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
 			assert.Len(t, srv.Requests(), n)
 			assert.Equal(t, int64(n), c.Stats().Requests)
 		})
@@ -317,7 +317,7 @@ func TestRetryAfter(t *testing.T) {
 					clock := &clockTransport{next: tr}
 					c := relClient(t, srv.URL, clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))
 					require.NoError(t, c.Enqueue(track("ra")))
-					require.NoError(t, c.Flush(context.Background()))
+					require.NoError(t, c.Flush(bounded(t)))
 					require.NoError(t, c.Close())
 					at := clock.times()
 					require.Len(t, at, 2)
@@ -360,7 +360,7 @@ func TestNoHotLoop(t *testing.T) {
 				c := relClient(t, srv.URL, tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))
 				require.NoError(t, c.Enqueue(track("hot")))
 				start := time.Now()
-				require.NotNil(t, isDeliveryError(c.Flush(context.Background())))
+				require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
 				took := time.Since(start)
 				require.NoError(t, c.Close())
 				assert.Equal(t, int64(r.want), c.Stats().Requests)
@@ -391,7 +391,7 @@ func TestRetrySendsSameBytes(t *testing.T) {
 	require.NoError(t, c.Enqueue(analytics.Identify{UserID: "a", Traits: analytics.Traits{"plan": "pro"}}))
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "a", Event: "Retried"}))
 	require.NoError(t, c.Enqueue(analytics.Page{AnonymousID: "b", Name: "Home"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 
 	reqs := srv.Requests()
 	require.Len(t, reqs, 5)
@@ -414,13 +414,13 @@ func TestBatchCounts(t *testing.T) {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
 			c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(tc.size))
-			require.NoError(t, c.Flush(context.Background()), "an empty Flush")
+			require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
 			assert.Empty(t, srv.Requests(), "an empty Flush sends nothing")
 			for i := range tc.n {
 				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 			}
-			require.NoError(t, c.Flush(context.Background()))
-			require.NoError(t, c.Flush(context.Background()), "a second Flush")
+			require.NoError(t, c.Flush(bounded(t)))
+			require.NoError(t, c.Flush(bounded(t)), "a second Flush")
 			want := (tc.n + tc.size - 1) / tc.size
 			assert.Len(t, srv.Requests(), want)
 			assert.Equal(t, int64(want), c.Stats().Batches)
@@ -477,7 +477,7 @@ func TestFlushWhileEnqueueing(t *testing.T) {
 		}
 		mu.Unlock()
 		start := time.Now()
-		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Flush(bounded(t)))
 		took := time.Since(start)
 		accepted := acceptedIDs(srv)
 		for _, id := range before {
@@ -579,11 +579,11 @@ func TestShutdownOutage(t *testing.T) {
 				}
 				assert.Equal(t, n-r.delivered, failed)
 
-				assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same")
+				assert.Equal(t, err, c.Shutdown(bounded(t)), "a second Shutdown returns the same")
 				assert.Equal(t, err, c.Close(), "and so does Close")
 				assert.ErrorIs(t, c.Enqueue(track("late")), analytics.ErrClosed)
 				assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("late")), analytics.ErrClosed)
-				assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
+				assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
 				assert.Equal(t, st, c.Stats(), "nothing moves after Shutdown")
 			})
 		})
@@ -608,7 +608,7 @@ func TestCloseTwice(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	assert.NoError(t, c.Close())
-	assert.NoError(t, c.Shutdown(context.Background()))
+	assert.NoError(t, c.Shutdown(bounded(t)))
 	assert.ErrorIs(t, c.Enqueue(track("b")), analytics.ErrClosed)
 	st := c.Stats()
 	assert.Equal(t, int64(1), st.Enqueued)
@@ -730,7 +730,7 @@ func TestQueueOverflow(t *testing.T) {
 			synctest.Wait()
 			require.Empty(t, done, "the waiters wait")
 			shut := make(chan error, 1)
-			go func() { shut <- c.Shutdown(context.Background()) }()
+			go func() { shut <- c.Shutdown(bounded(t)) }()
 			for range waiters {
 				assert.ErrorIs(t, <-done, analytics.ErrClosed)
 			}
@@ -813,7 +813,7 @@ func TestNetErrorIsTyped(t *testing.T) {
 	res := &results{}
 	c := newReliabilityClient(t, "http://"+closedPort(t), res, analytics.WithMaxAttempts(1))
 	require.NoError(t, c.Enqueue(track("x")))
-	err := c.Flush(context.Background())
+	err := c.Flush(bounded(t))
 	var op *net.OpError
 	assert.ErrorAs(t, err, &op)
 	require.Len(t, res.get(), 1)
@@ -852,7 +852,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 				res := &results{}
 				c := newReliabilityClient(t, srv.URL, res, opts...)
 				require.NoError(t, c.Enqueue(track("r")))
-				err := c.Flush(context.Background())
+				err := c.Flush(bounded(t))
 				var apiErr *analytics.APIError
 				require.ErrorAs(t, err, &apiErr, "the redirect is reported, not taken for delivery")
 				assert.Equal(t, code, apiErr.StatusCode)
@@ -889,7 +889,7 @@ func TestMaxRetryTime(t *testing.T) {
 					analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
 				require.NoError(t, c.Enqueue(track("t")))
 				start := time.Now()
-				err := c.Flush(context.Background())
+				err := c.Flush(bounded(t))
 				took := time.Since(start)
 				require.NoError(t, c.Close())
 				de := isDeliveryError(err)

@@ -79,7 +79,7 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 	note(c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"x": strings.Repeat("x", 40_000)}}))
 	note(c.Enqueue(analytics.Track{UserID: "u"}))
 	note(c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"c": make(chan int)}}))
-	note(c.Flush(context.Background()))
+	note(c.Flush(bounded(t)))
 	for i := range 9 {
 		note(c.Enqueue(track(fmt.Sprint("t", i))))
 	}

@@ -65,7 +65,7 @@ func TestShutdownDeadlineWithDeafTransport(t *testing.T) {
 		require.NotNil(t, de, "%v", err)
 		assert.Equal(t, int64(12), de.Undelivered, "the 10 held by the transport and the 2 queued behind them")
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same result")
+		assert.Equal(t, err, c.Shutdown(bounded(t)), "a second Shutdown returns the same result")
 		assert.ErrorIs(t, c.Enqueue(track("late")), analytics.ErrClosed)
 
 		close(deaf.release) // the goroutines finish in the background
@@ -114,8 +114,8 @@ func TestZeroClientIsClosed(t *testing.T) {
 	var c analytics.Client
 	assert.ErrorIs(t, c.Enqueue(track("z")), analytics.ErrClosed)
 	assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("z")), analytics.ErrClosed)
-	assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
-	assert.NoError(t, c.Shutdown(context.Background()))
+	assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
+	assert.NoError(t, c.Shutdown(bounded(t)))
 	assert.NoError(t, c.Close())
 	assert.Equal(t, analytics.Stats{}, c.Stats())
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", &c, &c, &c), testKey)

@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,7 +29,7 @@ func TestStrictModeHeader(t *testing.T) {
 			for i := range 5 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 			}
-			require.NoError(t, c.Flush(context.Background()))
+			require.NoError(t, c.Flush(bounded(t)))
 			reqs := srv.Requests()
 			require.Len(t, reqs, 3)
 			for _, r := range reqs {
@@ -72,7 +71,7 @@ func TestPoisonIsolation(t *testing.T) {
 	for i := range 300 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%03d", i))))
 	}
-	err := c.Flush(context.Background())
+	err := c.Flush(bounded(t))
 	de := isDeliveryError(err)
 	require.NotNil(t, de, "%v", err)
 	assert.Equal(t, int64(3), de.Undelivered)
@@ -144,7 +143,7 @@ func TestPermissiveMode(t *testing.T) {
 	for i := range 3 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprintf("p%d", i))))
 	}
-	require.NoError(t, c.Flush(context.Background()), "a 200 means only received")
+	require.NoError(t, c.Flush(bounded(t)), "a 200 means only received")
 	reqs := srv.Requests()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, 200, reqs[0].Status)
@@ -167,7 +166,7 @@ func TestAuthFailureNotBisected(t *testing.T) {
 		for i := range 10 {
 			require.NoError(t, c.Enqueue(track(fmt.Sprintf("a%d-%d", round, i))))
 		}
-		err := c.Flush(context.Background())
+		err := c.Flush(bounded(t))
 		de := isDeliveryError(err)
 		require.NotNil(t, de, "%v", err)
 		assert.Equal(t, int64(10), de.Undelivered)
