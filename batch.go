@@ -74,6 +74,24 @@ func (b *batch) fail(lo, hi int, err error) {
 // and Shutdown, so a Stats snapshot always adds up and a Flush sees
 // exactly the messages enqueued before it. It is held only for
 // bookkeeping: never across I/O, a callback or a log call.
+//
+// # Shutdown
+//
+// Shutdown moves the batcher through five states, each entered once and
+// marked by a channel closed on entry, so every Shutdown call (and the
+// goroutines) can wait for the one it needs:
+//
+//	open      intake open
+//	draining  stop: intake closed (closed under mu), the rest is cut and sent
+//	aborted   aborted: Shutdown's context ended; requests are canceled and
+//	          batches not yet handed over are abandoned
+//	decided   decided: Shutdown's result is fixed (once stopped, or 50 ms
+//	          after aborting, whichever comes first)
+//	stopped   done: run and every sender have returned
+//
+// decided may come before stopped: a RoundTripper that ignores its
+// context, or a slow callback, keeps a sender busy after Shutdown has
+// returned; it reports its messages when it is done.
 type batcher struct {
 	batchSize  int           // most messages in a batch
 	batchBytes int           // most bytes of messages and commas in a batch
