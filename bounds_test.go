@@ -75,7 +75,7 @@ func TestClockOutOfRange(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(now.Year()), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
-			c := newReliabilityClient(t, srv.URL, nil, analytics.WithClock(func() time.Time { return now }))
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithClock(func() time.Time { return now }))...)
 			require.NoError(t, c.Enqueue(track("t1")))
 			require.NoError(t, c.Flush(bounded(t)))
 			msgs := srv.Messages()
@@ -95,7 +95,7 @@ func (badUTF8Marshaler) MarshalJSON() ([]byte, error) { return []byte("{\"name\"
 // result or a json.RawMessage is sent as U+FFFD, never raw.
 func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
 	srv := analyticstest.NewServer(t)
-	c := newReliabilityClient(t, srv.URL, nil)
+	c := newTestClient(t, srv.URL, fastRetries()...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
 		"m": badUTF8Marshaler{},
 		"r": json.RawMessage("[\"x\xff\"]"),

@@ -93,7 +93,7 @@ func coreMessages() map[string]analytics.Message {
 // TestCoreGolden checks each core call as it arrives at the API.
 func TestCoreGolden(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	msgs := coreMessages()
 	names := []string{"identify", "track", "page", "screen", "group", "alias"}
 	for _, name := range names {
@@ -143,7 +143,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 func TestBatchLimits(t *testing.T) {
 	s := newSink(t, nil)
 	const batchSize = 120
-	c := newClient(t, s, analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 3000
 	for i := range n {
@@ -178,7 +178,7 @@ func TestBatchLimits(t *testing.T) {
 // TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
 func TestMessageTooLarge(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
 	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
 	assert.Contains(t, err.Error(), `track "Big"`)
@@ -194,7 +194,7 @@ func TestMessageTooLarge(t *testing.T) {
 // more is not.
 func TestMessageAtLimit(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
 	require.NoError(t, c.Enqueue(base))
 	require.NoError(t, c.Flush(bounded(t)))
@@ -217,7 +217,7 @@ func TestRetryDuringClose(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
-	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
 	for i := range 10 {
 		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
 	}
@@ -245,9 +245,7 @@ func TestQueueFullWhileStalled(t *testing.T) {
 	})
 	const capacity = 1000
 	const maxBytes = 1 << 20
-	c := newClient(t, s,
-		analytics.WithBatchSize(100), analytics.WithMaxInFlight(2),
-		analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(100), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))...)
 
 	var before runtime.MemStats
 	runtime.GC()
@@ -296,7 +294,7 @@ func TestEnqueueContextBackpressure(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	// One in flight, one waiting for a sender, two queued.
 	for c.Stats().InFlight < 2 || c.Stats().Queued < 2 {
@@ -330,8 +328,7 @@ func TestConcurrentSafe(t *testing.T) {
 			w.WriteHeader(http.StatusBadGateway) // retried
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond),
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond), analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))...)
 	var accepted sync.Map
 	var wg sync.WaitGroup
 	var closedSeen atomic.Int64
@@ -393,7 +390,7 @@ func TestFlushWaitsForRetries(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
-	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
 	require.NoError(t, c.Flush(bounded(t)))
 	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
@@ -430,7 +427,7 @@ func TestFlushInterval(t *testing.T) {
 // uncompressed body.
 func TestGzip(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s, analytics.WithGzip(true))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
 	for range 50 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
 	}
@@ -454,8 +451,7 @@ func TestCallbackPanicContained(t *testing.T) {
 	s := newSink(t, nil)
 	var logs logCapture
 	var calls atomic.Int64
-	c := newClient(t, s, analytics.WithLogger(logs.Logger()),
-		analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithLogger(logs.Logger()), analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))...)
 	for range 3 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
@@ -470,7 +466,7 @@ func TestCallbackPanicContained(t *testing.T) {
 // it, does not show the API key or the Authorization value made from it.
 func TestClientStringHidesKey(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	var logs logCapture
 	logs.Logger().Info("client", "client", c)
 	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
@@ -486,7 +482,7 @@ func TestClientStringHidesKey(t *testing.T) {
 // TestNilContext: a nil context is taken as context.Background().
 func TestNilContext(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	//lint:ignore SA1012 a nil context on purpose
 	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
 	//lint:ignore SA1012 a nil context on purpose
@@ -535,7 +531,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // hangs until the client gives up
 	})
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	for range 10 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
@@ -555,7 +551,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	// A Flush that finished before Shutdown began has reported its losses:
 	// Shutdown does not count them again.
 	s2 := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
-	c2 := newClient(t, s2)
+	c2 := newTestClient(t, s2.URL, deterministic()...)
 	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	require.Error(t, c2.Flush(bounded(t)))
 	require.NoError(t, c2.Close())
@@ -571,7 +567,7 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	for c.Stats().Queued < 1 || c.Stats().InFlight < 2 {
 		_ = c.Enqueue(msg)

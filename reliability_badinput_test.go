@@ -138,7 +138,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-	c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(500))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(500))...)
 	good := 0
 	wantAccepted := 0
 	for i, r := range rows {
@@ -208,7 +208,7 @@ func TestBadInput(t *testing.T) {
 // that is sent.
 func TestBadInputCallerMapsReusable(t *testing.T) {
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-	c := newReliabilityClient(t, srv.URL, nil)
+	c := newTestClient(t, srv.URL, fastRetries()...)
 	props := analytics.Properties{"a": 1, "list": []any{"x"}}
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Snap", Properties: props}))
 	props["a"] = 2

@@ -144,8 +144,7 @@ func flakyServer(t *testing.T, seed uint64) *faultServer {
 func TestFlushShutdownConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))
+	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var reported atomic.Int64
@@ -211,9 +210,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
 	srv := newFaultServer(t, func(int) fault { return fault{Delay: time.Millisecond} })
 	o := newOutcomes()
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10),
-		analytics.WithCallback(o.callback))
+	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var closedSeen atomic.Int64
@@ -266,14 +263,12 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
 	var calls atomic.Int64
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50),
-		analytics.WithCallback(func(r analytics.Result) {
-			o.callback(r)
-			if calls.Add(1)%97 == 0 {
-				time.Sleep(time.Millisecond) // a slow callback now and then
-			}
-		}))
+	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50), analytics.WithCallback(func(r analytics.Result) {
+		o.callback(r)
+		if calls.Add(1)%97 == 0 {
+			time.Sleep(time.Millisecond) // a slow callback now and then
+		}
+	}))...)
 	var accepted acceptedSet
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -309,8 +304,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 // backwards, and every snapshot adds up, while the queue drains too.
 func TestStatsConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))
+	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
 	stop := make(chan struct{})
 	watcher := make(chan error, 1)
 	go func() {

@@ -25,32 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fastRetries are the options of scenarios that retry on the real clock:
-// waits of a millisecond or two, Retry-After capped at 10ms.
-func fastRetries() []analytics.Option {
-	return []analytics.Option{
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
-		analytics.WithMaxRetryAfter(10 * time.Millisecond),
-		analytics.WithFlushInterval(time.Hour), // batches are cut by size, Flush and Close only
-		analytics.WithLogger(quietLogger()),
-	}
-}
-
-// newReliabilityClient returns a client for endpoint with fast retries and
-// a callback into res, closed (and its transport's idle connections too)
-// at the end of the test.
-func newReliabilityClient(t *testing.T, endpoint string, res *results, opts ...analytics.Option) *analytics.Client {
-	t.Helper()
-	all := append([]analytics.Option{analytics.WithEndpoint(endpoint)}, fastRetries()...)
-	if res != nil {
-		all = append(all, analytics.WithCallback(res.add))
-	}
-	c, err := analytics.New(testKey, append(all, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func track(id string) analytics.Track {
 	return analytics.Track{UserID: "u-1", Event: "Reliability Checked", MessageID: id, Properties: analytics.Properties{"n": id}}
 }
@@ -133,7 +107,7 @@ func TestRetriedFailures(t *testing.T) {
 		t.Run(r.name+"/recovers", func(t *testing.T) {
 			endpoint, opts := r.start(t, true)
 			res := &results{}
-			c := newReliabilityClient(t, endpoint, res, opts...)
+			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
 			for i := range 3 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
@@ -157,7 +131,7 @@ func TestRetriedFailures(t *testing.T) {
 			endpoint, opts := r.start(t, false)
 			res := &results{}
 			const attempts = 3
-			c := newReliabilityClient(t, endpoint, res, append(opts, analytics.WithMaxAttempts(attempts))...)
+			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add), analytics.WithMaxAttempts(attempts))...)...)
 			for i := range 2 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
@@ -195,7 +169,7 @@ func TestRetriedFailures(t *testing.T) {
 
 // TestConnectionRefusedError: the error of a refused connection says so.
 func TestConnectionRefusedError(t *testing.T) {
-	c := newReliabilityClient(t, "http://"+closedPort(t), nil, analytics.WithMaxAttempts(2))
+	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithMaxAttempts(2))...)
 	require.NoError(t, c.Enqueue(track("refused")))
 	err := c.Flush(bounded(t))
 	require.NotNil(t, isDeliveryError(err))
@@ -213,7 +187,7 @@ func TestPermanentStatuses(t *testing.T) {
 			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 			srv.SetDefault(analyticstest.Response{Status: status, Body: `{"error":"refused"}`})
 			res := &results{}
-			c := newReliabilityClient(t, srv.URL, res, analytics.WithMaxAttempts(10))
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithCallback(res.add), analytics.WithMaxAttempts(10))...)
 			for i := range 4 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("p%d", i))))
 			}
@@ -262,29 +236,13 @@ func TestMaxAttemptsExact(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
 			srv.SetDefault(analyticstest.Response{Status: 503})
-			c := newReliabilityClient(t, srv.URL, nil, analytics.WithMaxAttempts(n))
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithMaxAttempts(n))...)
 			require.NoError(t, c.Enqueue(track("x")))
 			require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
 			assert.Len(t, srv.Requests(), n)
 			assert.Equal(t, int64(n), c.Stats().Requests)
 		})
 	}
-}
-
-// relClient makes a client inside a synctest bubble, whose HTTP client
-// goes through rt, and registers nothing with t: the bubble must end with
-// the client closed, which the test does itself.
-func relClient(t *testing.T, endpoint string, rt http.RoundTripper, opts ...analytics.Option) *analytics.Client {
-	t.Helper()
-	base := []analytics.Option{
-		analytics.WithEndpoint(endpoint),
-		analytics.WithLogger(quietLogger()),
-		analytics.WithHTTPClient(&http.Client{Transport: rt}),
-		analytics.WithFlushInterval(time.Hour),
-	}
-	c, err := analytics.New(testKey, append(base, opts...)...)
-	require.NoError(t, err)
-	return c
 }
 
 // TestRetryAfter: Retry-After is honoured in seconds and as an HTTP date,
@@ -315,7 +273,7 @@ func TestRetryAfter(t *testing.T) {
 					tr := noKeepAlive()
 					defer tr.CloseIdleConnections()
 					clock := &clockTransport{next: tr}
-					c := relClient(t, srv.URL, clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))
+					c := newTestClient(t, srv.URL, through(clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))...)
 					require.NoError(t, c.Enqueue(track("ra")))
 					require.NoError(t, c.Flush(bounded(t)))
 					require.NoError(t, c.Close())
@@ -357,7 +315,7 @@ func TestNoHotLoop(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := noKeepAlive()
 				defer tr.CloseIdleConnections()
-				c := relClient(t, srv.URL, tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))
+				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))...)
 				require.NoError(t, c.Enqueue(track("hot")))
 				start := time.Now()
 				require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
@@ -413,7 +371,7 @@ func TestBatchCounts(t *testing.T) {
 	for _, tc := range []struct{ n, size int }{{0, 10}, {1, 10}, {10, 10}, {11, 10}, {99, 10}, {250, 250}, {1000, 7}, {2500, 250}} {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
-			c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(tc.size))
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(tc.size))...)
 			require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
 			assert.Empty(t, srv.Requests(), "an empty Flush sends nothing")
 			for i := range tc.n {
@@ -441,7 +399,7 @@ func TestFlushWhileEnqueueing(t *testing.T) {
 		tr := noKeepAlive()
 		defer tr.CloseIdleConnections()
 		slow := &clockTransport{next: tr, delay: 2 * time.Second}
-		c := relClient(t, srv.URL, slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))
+		c := newTestClient(t, srv.URL, through(slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))...)
 
 		var mu sync.Mutex
 		enqueued := map[string]bool{}
@@ -539,9 +497,7 @@ func TestShutdownOutage(t *testing.T) {
 				rt, cleanup := r.rt()
 				defer cleanup()
 				res := &results{}
-				c := relClient(t, endpoint, rt,
-					analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100),
-					analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))
+				c := newTestClient(t, endpoint, through(rt, analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100), analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))...)
 				for i := range n {
 					require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 					if i < r.delivered {
@@ -595,7 +551,7 @@ func TestShutdownOutage(t *testing.T) {
 // Close is ErrClosed and not counted.
 func TestCloseTwice(t *testing.T) {
 	srv := analyticstest.NewServer(t)
-	c := newReliabilityClient(t, srv.URL, nil)
+	c := newTestClient(t, srv.URL, fastRetries()...)
 	require.NoError(t, c.Enqueue(track("a")))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -642,7 +598,7 @@ func TestQueueOverflow(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
 			var logs logCapture
-			c := relClient(t, "http://127.0.0.1:1", h, append(opts, analytics.WithLogger(logs.Logger()))...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, append(opts, analytics.WithLogger(logs.Logger()))...)...)
 			fill(t, c, capacity)
 			for range 5 {
 				require.ErrorIs(t, c.Enqueue(track("over")), analytics.ErrQueueFull)
@@ -660,8 +616,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("Enqueue drops by bytes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1),
-				analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))...)
 			big := func(id string) analytics.Track {
 				m := track(id)
 				m.Properties = analytics.Properties{"pad": strings.Repeat("x", 20_000)}
@@ -681,7 +636,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext waits for room", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			done := make(chan error, 1)
 			go func() { done <- c.EnqueueContext(context.Background(), track("waiter")) }()
@@ -702,7 +657,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
@@ -720,7 +675,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext ErrClosed on Shutdown", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			const waiters = 4
 			done := make(chan error, waiters)
@@ -811,7 +766,7 @@ func TestGoroutinesBounded(t *testing.T) {
 // so callers can tell it from an API answer.
 func TestNetErrorIsTyped(t *testing.T) {
 	res := &results{}
-	c := newReliabilityClient(t, "http://"+closedPort(t), res, analytics.WithMaxAttempts(1))
+	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithCallback(res.add), analytics.WithMaxAttempts(1))...)
 	require.NoError(t, c.Enqueue(track("x")))
 	err := c.Flush(bounded(t))
 	var op *net.OpError
@@ -850,7 +805,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 					opts = append(opts, analytics.WithHTTPClient(&http.Client{Transport: tr}))
 				}
 				res := &results{}
-				c := newReliabilityClient(t, srv.URL, res, opts...)
+				c := newTestClient(t, srv.URL, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
 				require.NoError(t, c.Enqueue(track("r")))
 				err := c.Flush(bounded(t))
 				var apiErr *analytics.APIError
@@ -885,8 +840,7 @@ func TestMaxRetryTime(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tr := noKeepAlive()
 				defer tr.CloseIdleConnections()
-				c := relClient(t, srv.URL, tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second),
-					analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
+				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second), analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))...)
 				require.NoError(t, c.Enqueue(track("t")))
 				start := time.Now()
 				err := c.Flush(bounded(t))

@@ -25,7 +25,7 @@ func TestStrictModeHeader(t *testing.T) {
 			if !strict {
 				opts = append(opts, analytics.WithStrictMode(false))
 			}
-			c := newReliabilityClient(t, srv.URL, nil, opts...)
+			c := newTestClient(t, srv.URL, fastRetries(opts...)...)
 			for i := range 5 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 			}
@@ -67,7 +67,7 @@ func TestPoisonIsolation(t *testing.T) {
 	bad := []string{"m017", "m150", "m299"}
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey), analyticstest.WithViolationsAllowed(), invalidIDs(bad...))
 	res := &results{}
-	c := newReliabilityClient(t, srv.URL, res, analytics.WithBatchSize(100))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithCallback(res.add), analytics.WithBatchSize(100))...)
 	for i := range 300 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%03d", i))))
 	}
@@ -139,7 +139,7 @@ func TestPoisonIsolation(t *testing.T) {
 // violation; the client can only count it delivered.
 func TestPermissiveMode(t *testing.T) {
 	srv := analyticstest.NewServer(t, analyticstest.WithViolationsAllowed(), invalidIDs("p1"))
-	c := newReliabilityClient(t, srv.URL, nil, analytics.WithStrictMode(false))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithStrictMode(false))...)
 	for i := range 3 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprintf("p%d", i))))
 	}
@@ -161,7 +161,7 @@ func TestAuthFailureNotBisected(t *testing.T) {
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey("another-key"))
 	logs := &logCapture{}
 	res := &results{}
-	c := newReliabilityClient(t, srv.URL, res, analytics.WithLogger(logs.Logger()), analytics.WithBatchSize(10))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithCallback(res.add), analytics.WithLogger(logs.Logger()), analytics.WithBatchSize(10))...)
 	for round := range 3 {
 		for i := range 10 {
 			require.NoError(t, c.Enqueue(track(fmt.Sprintf("a%d-%d", round, i))))
