@@ -11,6 +11,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,14 +43,14 @@ func (o *outcomes) callback(r analytics.Result) {
 // check: one callback per accepted message and none for others; the
 // delivered ones are exactly those the server accepted; the counts match
 // Stats.
-func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *faultServer, st analytics.Stats) {
+func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *analyticstest.Server, st analytics.Stats) {
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, b := range o.bad {
 		t.Error(b)
 	}
-	got := srv.Accepted()
+	got := acceptedIDs(srv)
 	delivered, failed := 0, 0
 	for id := range accepted {
 		errs := o.cb[id]
@@ -110,27 +111,28 @@ func (a *acceptedSet) get() map[string]bool {
 	return out
 }
 
-// flakyServer fails some requests for good (400: not retried) and some for
-// a while (503, dropped connections: retried), at random.
-func flakyServer(t *testing.T, seed uint64) *faultServer {
-	var mu sync.Mutex
+// flakyServer fails some requests for good (400: not retried, and
+// bisected in strict mode) and some for a while (503, dropped connections:
+// retried), at random: the first 5,000 answers are drawn from seed, the
+// rest are 200.
+func flakyServer(t *testing.T, seed uint64) *analyticstest.Server {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	return newFaultServer(t, func(int) fault {
-		mu.Lock()
-		p := rng.IntN(100)
-		mu.Unlock()
-		switch {
+	srv := analyticstest.NewServer(t)
+	script := make([]analyticstest.Response, 5000)
+	for i := range script {
+		switch p := rng.IntN(100); {
 		case p < 10:
-			return fault{Status: 400, Body: `{"error":"rejected"}`}
+			script[i] = analyticstest.Response{Status: 400, Body: `{"error":"rejected"}`}
 		case p < 25:
-			return fault{Status: 503}
+			script[i] = analyticstest.Response{Status: 503}
 		case p < 30:
-			return fault{Drop: true}
+			script[i] = analyticstest.Response{CloseConnection: true}
 		case p < 35:
-			return fault{Delay: 2 * time.Millisecond}
+			script[i] = analyticstest.Response{Delay: 2 * time.Millisecond}
 		}
-		return fault{}
-	})
+	}
+	srv.Script(script...)
+	return srv
 }
 
 // TestFlushShutdownConcurrentSafe: Enqueue and Flush from eight goroutines
@@ -144,7 +146,7 @@ func flakyServer(t *testing.T, seed uint64) *faultServer {
 func TestFlushShutdownConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
-	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))...)
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var reported atomic.Int64
@@ -208,9 +210,10 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 // for room, when Shutdown begins. Every call returns nil or ErrClosed,
 // none stays blocked, and everything accepted is delivered.
 func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
-	srv := newFaultServer(t, func(int) fault { return fault{Delay: time.Millisecond} })
+	srv := analyticstest.NewServer(t)
+	srv.SetDefault(analyticstest.Response{Delay: time.Millisecond})
 	o := newOutcomes()
-	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10), analytics.WithCallback(o.callback))...)
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var closedSeen atomic.Int64
@@ -263,7 +266,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
 	var calls atomic.Int64
-	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50), analytics.WithCallback(func(r analytics.Result) {
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50), analytics.WithCallback(func(r analytics.Result) {
 		o.callback(r)
 		if calls.Add(1)%97 == 0 {
 			time.Sleep(time.Millisecond) // a slow callback now and then
@@ -304,7 +307,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 // backwards, and every snapshot adds up, while the queue drains too.
 func TestStatsConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
-	c := newTestClient(t, srv.endpoint(), fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
 	stop := make(chan struct{})
 	watcher := make(chan error, 1)
 	go func() {
