@@ -83,13 +83,13 @@ func TestRetriedFailures(t *testing.T) {
 			return srv.URL, nil
 		}},
 		row{name: "connection reset mid-request", exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := newFaultServer(t, func(n int) fault {
-				if failFirst && n > 1 {
-					return fault{}
-				}
-				return fault{Reset: true}
-			})
-			return srv.endpoint(), nil
+			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
+			if failFirst {
+				srv.Script(analyticstest.Response{Reset: true})
+			} else {
+				srv.SetDefault(analyticstest.Response{Reset: true})
+			}
+			return srv.URL, nil
 		}},
 		row{name: "per-attempt timeout", exact: false, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
 			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
@@ -482,12 +482,10 @@ func TestShutdownOutage(t *testing.T) {
 		{"connection refused", func(t *testing.T) string { return "http://" + closedPort(t) }, loopback, 0},
 		{"never answers", func(t *testing.T) string { return "http://127.0.0.1:1" }, hanging, 0},
 		{"fails after 3 batches", func(t *testing.T) string {
-			return newFaultServer(t, func(n int) fault {
-				if n <= 3 {
-					return fault{}
-				}
-				return fault{Status: 503}
-			}).endpoint()
+			srv := analyticstest.NewServer(t)
+			srv.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{})
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
 		}, loopback, 30},
 	}
 	for _, r := range rows {
@@ -718,9 +716,10 @@ func TestGoroutinesBounded(t *testing.T) {
 			return "http://127.0.0.1:1", h, func() { close(h.release) }
 		}},
 		{"loopback server", 6, 4, func(t *testing.T) (string, http.RoundTripper, func()) {
-			srv := newFaultServer(t, func(int) fault { return fault{Hang: true} })
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Hang: true})
 			tr := &http.Transport{}
-			return srv.endpoint(), tr, func() { srv.close(); tr.CloseIdleConnections() }
+			return srv.URL, tr, func() { srv.Close(); tr.CloseIdleConnections() }
 		}},
 	}
 	for _, r := range rows {

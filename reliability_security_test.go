@@ -37,19 +37,17 @@ func assertNoSecret(t *testing.T, where, text string) {
 // Debug, and every error string and callback result collected: the API
 // key appears in none of them.
 func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
-	srv := newFaultServer(t, func(n int) fault {
-		switch n % 6 {
-		case 1:
-			return fault{Status: 500, Body: `{"error":"internal"}`}
-		case 2:
-			return fault{Status: 429, RetryAfter: "1"}
-		case 3:
-			return fault{Drop: true}
-		case 4:
-			return fault{Status: 401, Body: `{"error":"unauthorized"}`}
-		}
-		return fault{}
-	})
+	srv := analyticstest.NewServer(t)
+	for range 100 {
+		srv.Script(
+			analyticstest.Response{Status: 500, Body: `{"error":"internal"}`},
+			analyticstest.Response{Status: 429, RetryAfter: "1"},
+			analyticstest.Response{CloseConnection: true},
+			analyticstest.Response{Status: 401, Body: `{"error":"unauthorized"}`},
+			analyticstest.Response{},
+			analyticstest.Response{},
+		)
+	}
 	var logs logCapture
 	var texts []string
 	note := func(err error) {
@@ -61,7 +59,7 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	c, err := analytics.New(testKey,
-		analytics.WithEndpoint(srv.endpoint()),
+		analytics.WithEndpoint(srv.URL),
 		analytics.WithLogger(logs.Logger()),
 		analytics.WithHTTPClient(&http.Client{Transport: &redirectFirst{next: tr, addr: closedPort(t), n: 2}}),
 		analytics.WithBatchSize(3),
