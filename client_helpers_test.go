@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -158,21 +159,33 @@ func (l *logCapture) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// bounded returns a context that ends after 30 seconds (on the bubble's
+// clock inside synctest) and is canceled when the test ends: every Flush
+// and Shutdown of the suite waits with it, so that a regression that hangs
+// fails within seconds rather than at go test's 10-minute timeout.
+func bounded(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // sequentialIDs returns a WithMessageIDs function producing msg-1, msg-2, …
 func sequentialIDs() func() string {
 	var n atomic.Int64
 	return func() string { return fmt.Sprintf("msg-%d", n.Add(1)) }
 }
 
-// newClient returns a client for the sink with deterministic ids and time
-// and quiet logs, closed at the end of the test.
-func newClient(t *testing.T, s *sink, opts ...analytics.Option) *analytics.Client {
+// newTestClient is the suite's one client builder: a client for endpoint
+// with quiet logs and an hourly flush tick (batches are cut by size, Flush
+// and Close), configured further by opts (see the presets deterministic,
+// fastRetries and through), and closed when the test ends; inside a
+// synctest bubble too, whose cleanups run in the bubble.
+func newTestClient(t testing.TB, endpoint string, opts ...analytics.Option) *analytics.Client {
 	t.Helper()
 	base := []analytics.Option{
-		analytics.WithEndpoint(s.URL),
+		analytics.WithEndpoint(endpoint),
 		analytics.WithLogger(quietLogger()),
-		analytics.WithClock(func() time.Time { return fixedTime }),
-		analytics.WithMessageIDs(sequentialIDs()),
+		analytics.WithFlushInterval(time.Hour),
 	}
 	c, err := analytics.New(testKey, append(base, opts...)...)
 	if err != nil {
@@ -180,4 +193,28 @@ func newClient(t *testing.T, s *sink, opts ...analytics.Option) *analytics.Clien
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// deterministic is opts after a fixed clock and ids msg-1, msg-2, …, for
+// tests that compare bytes.
+func deterministic(opts ...analytics.Option) []analytics.Option {
+	return append([]analytics.Option{
+		analytics.WithClock(func() time.Time { return fixedTime }),
+		analytics.WithMessageIDs(sequentialIDs()),
+	}, opts...)
+}
+
+// fastRetries is opts after retry waits of milliseconds, so that a test of
+// what is retried does not wait for the default backoff.
+func fastRetries(opts ...analytics.Option) []analytics.Option {
+	return append([]analytics.Option{
+		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
+		analytics.WithMaxRetryAfter(10 * time.Millisecond),
+	}, opts...)
+}
+
+// through is opts after an HTTP client that sends through rt (a fake
+// transport, or one that records or delays attempts).
+func through(rt http.RoundTripper, opts ...analytics.Option) []analytics.Option {
+	return append([]analytics.Option{analytics.WithHTTPClient(&http.Client{Transport: rt})}, opts...)
 }

@@ -93,7 +93,7 @@ func coreMessages() map[string]analytics.Message {
 // TestCoreGolden checks each core call as it arrives at the API.
 func TestCoreGolden(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	msgs := coreMessages()
 	names := []string{"identify", "track", "page", "screen", "group", "alias"}
 	for _, name := range names {
@@ -143,7 +143,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 func TestBatchLimits(t *testing.T) {
 	s := newSink(t, nil)
 	const batchSize = 120
-	c := newClient(t, s, analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 3000
 	for i := range n {
@@ -178,11 +178,11 @@ func TestBatchLimits(t *testing.T) {
 // TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
 func TestMessageTooLarge(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
 	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
 	assert.Contains(t, err.Error(), `track "Big"`)
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Close())
 	assert.Empty(t, s.Requests(), "nothing is sent")
 	st := c.Stats()
@@ -194,10 +194,10 @@ func TestMessageTooLarge(t *testing.T) {
 // more is not.
 func TestMessageAtLimit(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
 	require.NoError(t, c.Enqueue(base))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	size := len(s.Requests()[0].messages[0])
 	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size)}
 	require.NoError(t, c.Enqueue(base), "exactly MaxMessageBytes")
@@ -209,50 +209,6 @@ func TestMessageAtLimit(t *testing.T) {
 	assert.Len(t, reqs[1].messages[0], analytics.MaxMessageBytes)
 }
 
-// TestPermanentRejection: a 400 is not retried, and the loss is reported
-// with the status.
-func TestPermanentRejection(t *testing.T) {
-	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, `{"error":"bad payload"}`, http.StatusBadRequest)
-	})
-	var results []analytics.Result
-	var mu sync.Mutex
-	c := newClient(t, s, analytics.WithCallback(func(r analytics.Result) {
-		mu.Lock()
-		results = append(results, r)
-		mu.Unlock()
-	}))
-	for range 3 {
-		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Rejected"}))
-	}
-	err := c.Flush(context.Background())
-	var de *analytics.DeliveryError
-	require.ErrorAs(t, err, &de)
-	assert.Equal(t, int64(3), de.Undelivered)
-	var apiErr *analytics.APIError
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, 400, apiErr.StatusCode)
-	assert.False(t, apiErr.Retryable)
-	assert.Contains(t, apiErr.Body, "bad payload")
-	assert.Len(t, s.Requests(), 1, "a 400 is sent exactly once")
-
-	mu.Lock()
-	require.Len(t, results, 3)
-	for i, r := range results {
-		assert.Equal(t, fmt.Sprintf("msg-%d", i+1), r.MessageID)
-		assert.Equal(t, "track", r.Type)
-		assert.Equal(t, "Rejected", r.Event)
-		assert.ErrorAs(t, r.Err, &apiErr)
-	}
-	mu.Unlock()
-
-	st := c.Stats()
-	assert.Equal(t, int64(3), st.FailedStatus)
-	assert.Equal(t, int64(3), st.Failed)
-	assert.Equal(t, int64(1), st.Requests)
-	require.NoError(t, c.Close(), "the loss was reported by Flush already")
-}
-
 // TestRetryDuringClose: the final flush in Close meets a 503, retries, and
 // delivers; Close returns nil.
 func TestRetryDuringClose(t *testing.T) {
@@ -261,7 +217,7 @@ func TestRetryDuringClose(t *testing.T) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	})
-	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
 	for i := range 10 {
 		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
 	}
@@ -277,81 +233,6 @@ func TestRetryDuringClose(t *testing.T) {
 	assert.Equal(t, int64(1), st.Retries)
 }
 
-// TestRetryAfterHonoured: after a 429 with Retry-After: 2 the next attempt
-// comes no sooner than 2 s later (on synctest's clock).
-func TestRetryAfterHonoured(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n == 1 {
-			w.Header().Set("Retry-After", "2")
-			w.WriteHeader(http.StatusTooManyRequests)
-		}
-	})
-	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		rec := &clockTransport{next: tr}
-		c, err := analytics.New(testKey,
-			analytics.WithEndpoint(s.URL),
-			analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: rec}),
-			analytics.WithRetryWait(time.Millisecond, 10*time.Millisecond),
-		)
-		require.NoError(t, err)
-		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Limited"}))
-		require.NoError(t, c.Flush(context.Background()))
-		require.NoError(t, c.Close())
-		tr.CloseIdleConnections()
-
-		at := rec.times()
-		require.Len(t, at, 2)
-		assert.GreaterOrEqual(t, at[1].Sub(at[0]), 2*time.Second, "Retry-After: 2 honoured")
-		assert.Less(t, at[1].Sub(at[0]), 2*time.Second+time.Second, "and not much longer")
-	})
-}
-
-// TestShutdownDuringOutage: with the API down for good, Shutdown with a 1 s
-// context returns by then and reports exactly how many messages were not
-// delivered.
-func TestShutdownDuringOutage(t *testing.T) {
-	s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		defer tr.CloseIdleConnections()
-		c, err := analytics.New(testKey,
-			analytics.WithEndpoint(s.URL),
-			analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: tr}),
-			analytics.WithBatchSize(10),
-			analytics.WithMaxInFlight(2),
-			analytics.WithMaxAttempts(100),
-		)
-		require.NoError(t, err)
-		const n = 95
-		for i := range n {
-			require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
-		}
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		err = c.Shutdown(ctx)
-		assert.LessOrEqual(t, time.Since(start), time.Second, "Shutdown returns by its deadline")
-
-		var de *analytics.DeliveryError
-		require.ErrorAs(t, err, &de)
-		assert.Equal(t, int64(n), de.Undelivered, "exact undelivered count")
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		st := c.Stats()
-		assert.Equal(t, int64(n), st.FailedShutdown)
-		assert.Equal(t, int64(0), st.Delivered)
-		assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight)
-
-		assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same result")
-		assert.ErrorIs(t, c.Enqueue(analytics.Identify{UserID: "late"}), analytics.ErrClosed)
-		assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
-	})
-}
-
 // TestQueueFullWhileStalled: with the server stalled, Enqueue returns
 // ErrQueueFull instead of waiting, and memory stays bounded.
 func TestQueueFullWhileStalled(t *testing.T) {
@@ -364,9 +245,7 @@ func TestQueueFullWhileStalled(t *testing.T) {
 	})
 	const capacity = 1000
 	const maxBytes = 1 << 20
-	c := newClient(t, s,
-		analytics.WithBatchSize(100), analytics.WithMaxInFlight(2),
-		analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(100), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))...)
 
 	var before runtime.MemStats
 	runtime.GC()
@@ -415,7 +294,7 @@ func TestEnqueueContextBackpressure(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	// One in flight, one waiting for a sender, two queued.
 	for c.Stats().InFlight < 2 || c.Stats().Queued < 2 {
@@ -449,8 +328,7 @@ func TestConcurrentSafe(t *testing.T) {
 			w.WriteHeader(http.StatusBadGateway) // retried
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond),
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond), analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))...)
 	var accepted sync.Map
 	var wg sync.WaitGroup
 	var closedSeen atomic.Int64
@@ -470,7 +348,7 @@ func TestConcurrentSafe(t *testing.T) {
 					t.Errorf("Enqueue: %v", err)
 				}
 				if i%100 == 0 {
-					err := c.Flush(context.Background())
+					err := c.Flush(bounded(t))
 					if err != nil && !errors.Is(err, analytics.ErrClosed) {
 						t.Errorf("Flush: %v", err)
 					}
@@ -484,7 +362,7 @@ func TestConcurrentSafe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-			assert.NoError(t, c.Shutdown(context.Background()))
+			assert.NoError(t, c.Shutdown(bounded(t)))
 		}()
 	}
 	wg.Wait()
@@ -512,14 +390,14 @@ func TestFlushWaitsForRetries(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})
-	c := newClient(t, s, analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
-	require.NoError(t, c.Flush(context.Background()), "an empty Flush")
+	require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
 	assert.Len(t, s.Requests(), 3, "an empty Flush sends nothing")
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Second"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	assert.Len(t, s.AcceptedIDs(), 2)
 }
 
@@ -549,7 +427,7 @@ func TestFlushInterval(t *testing.T) {
 // uncompressed body.
 func TestGzip(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s, analytics.WithGzip(true))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
 	for range 50 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
 	}
@@ -573,12 +451,11 @@ func TestCallbackPanicContained(t *testing.T) {
 	s := newSink(t, nil)
 	var logs logCapture
 	var calls atomic.Int64
-	c := newClient(t, s, analytics.WithLogger(logs.Logger()),
-		analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithLogger(logs.Logger()), analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))...)
 	for range 3 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Close())
 	assert.Len(t, s.AcceptedIDs(), 3)
 	assert.Equal(t, int64(3), calls.Load(), "every message of the batch reported")
@@ -589,7 +466,7 @@ func TestCallbackPanicContained(t *testing.T) {
 // it, does not show the API key or the Authorization value made from it.
 func TestClientStringHidesKey(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	var logs logCapture
 	logs.Logger().Info("client", "client", c)
 	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
@@ -605,7 +482,7 @@ func TestClientStringHidesKey(t *testing.T) {
 // TestNilContext: a nil context is taken as context.Background().
 func TestNilContext(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	//lint:ignore SA1012 a nil context on purpose
 	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
 	//lint:ignore SA1012 a nil context on purpose
@@ -640,7 +517,7 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Flush(bounded(t)))
 		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")
 		assert.Equal(t, int64(25), c.Stats().Delivered)
 		require.NoError(t, c.Close())
@@ -654,12 +531,12 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // hangs until the client gives up
 	})
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	for range 10 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	}
 	flushed := make(chan error, 1)
-	go func() { flushed <- c.Flush(context.Background()) }()
+	go func() { flushed <- c.Flush(bounded(t)) }()
 	for c.Stats().InFlight == 0 { // the Flush has cut the batch
 		runtime.Gosched()
 	}
@@ -674,9 +551,9 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	// A Flush that finished before Shutdown began has reported its losses:
 	// Shutdown does not count them again.
 	s2 := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
-	c2 := newClient(t, s2)
+	c2 := newTestClient(t, s2.URL, deterministic()...)
 	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-	require.Error(t, c2.Flush(context.Background()))
+	require.Error(t, c2.Flush(bounded(t)))
 	require.NoError(t, c2.Close())
 }
 
@@ -690,7 +567,7 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c := newClient(t, s, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	for c.Stats().Queued < 1 || c.Stats().InFlight < 2 {
 		_ = c.Enqueue(msg)

@@ -29,43 +29,11 @@ type encoder struct {
 	event          string
 	idStart, idEnd int
 
-	// chunk is where keep copies encoded messages for the queue.
-	chunk []byte
+	// err is a problem found by a method that returns none (begin),
+	// reported by encodeMessage.
+	err error
 	// rng draws message ids (see random).
 	rng *mrand.ChaCha8
-}
-
-// Encoded messages are copied for the queue into chunks of chunkBytes, one
-// allocation per chunk rather than per message; a message larger than
-// ownChunkBytes gets an allocation of its own. A chunk is freed when the
-// last message in it has been sent, and the queue is FIFO, so at most about
-// one chunk per encoder in use is held beyond the bytes still queued.
-const (
-	chunkBytes    = 16 << 10
-	ownChunkBytes = 2 << 10
-)
-
-// keep returns a copy of the encoded message that stays valid after the
-// encoder is reused, with its capacity clipped to its length.
-func (e *encoder) keep() []byte {
-	n := len(e.buf)
-	if n > ownChunkBytes {
-		return append(make([]byte, 0, n), e.buf...)
-	}
-	if cap(e.chunk)-len(e.chunk) < n {
-		e.chunk = make([]byte, 0, chunkBytes)
-	}
-	off := len(e.chunk)
-	e.chunk = append(e.chunk, e.buf...)
-	return e.chunk[off : off+n : off+n]
-}
-
-// unkeep gives back the space of b, a copy keep made that the queue
-// refused, if nothing was kept after it.
-func (e *encoder) unkeep(b []byte) {
-	if n := len(e.chunk) - len(b); len(b) > 0 && n >= 0 && &e.chunk[n] == &b[0] {
-		e.chunk = e.chunk[:n]
-	}
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
@@ -77,6 +45,7 @@ func (e *encoder) reset() {
 	e.buf = e.buf[:0]
 	e.typ, e.event = "", ""
 	e.idStart, e.idEnd = 0, 0
+	e.err = nil
 }
 
 // invalid returns a *ValidationError for field of the message being encoded.
@@ -129,6 +98,8 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 	e.idEnd = len(e.buf) - 1
 	if ts.IsZero() {
 		ts = e.now
+	} else if !jsonw.TimeInRange(ts) {
+		e.err = e.invalid("timestamp", "year "+strconv.Itoa(ts.UTC().Year())+" is outside of 0-9999 in UTC, which RFC 3339 cannot write")
 	}
 	e.buf = append(e.buf, `,"timestamp":`...)
 	e.buf = jsonw.AppendTime(e.buf, ts)

@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -49,7 +48,7 @@ func TestValidation(t *testing.T) {
 		"typed nil message":  {(*analytics.Track)(nil), "message"},
 	}
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			err := c.Enqueue(tc.msg)
@@ -73,7 +72,7 @@ func TestValidation(t *testing.T) {
 // refuse.
 func TestValidCornerCases(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	for _, m := range []analytics.Message{
 		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
 		analytics.Group{GroupID: "acme"},                                          // an object without a person
@@ -91,7 +90,7 @@ func TestValidCornerCases(t *testing.T) {
 // changes nothing that is sent.
 func TestEncodeOnce(t *testing.T) {
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	props := analytics.Properties{"step": 1}
 	ctx := &analytics.Context{IP: "192.0.2.1"}
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: props, Context: ctx}))
@@ -155,7 +154,7 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 		"nested":  map[string]any{"list": []any{1, "two", map[string]any{"three": 3}}},
 	}
 	s := newSink(t, nil)
-	c := newClient(t, s)
+	c := newTestClient(t, s.URL, deterministic()...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Values", Properties: values}))
 	require.NoError(t, c.Close())
 	var got struct {
@@ -192,7 +191,7 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(context.Background()), c.Close())
+	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(bounded(t)), c.Close())
 	out := logs.String()
 	require.Contains(t, out, "level=WARN", "the run produced retries")
 	require.Contains(t, out, "level=ERROR", "the run produced losses")
@@ -215,9 +214,9 @@ func TestRedactionBeforeTruncation(t *testing.T) {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(strings.Repeat("a", pad) + " bad key " + testKey + " end"))
 		})
-		c := newClient(t, s)
+		c := newTestClient(t, s.URL, deterministic()...)
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-		err := c.Flush(context.Background())
+		err := c.Flush(bounded(t))
 		var apiErr *analytics.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.LessOrEqual(t, len(apiErr.Body), 512)

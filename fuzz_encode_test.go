@@ -2,7 +2,6 @@ package analytics_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,7 +217,7 @@ func FuzzEnqueue(f *testing.F) {
 // after checking the envelope around it byte by byte.
 func sent(t *testing.T, c *analytics.Client, tr *captureTransport) []byte {
 	t.Helper()
-	if err := c.Flush(context.Background()); err != nil {
+	if err := c.Flush(bounded(t)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
 	bodies := tr.take()

@@ -120,6 +120,7 @@ type config struct {
 	httpClient      *http.Client
 	logger          *slog.Logger
 	gzip            bool
+	strict          bool
 	allowHTTP       bool
 	callback        func(Result)
 	now             func() time.Time
@@ -142,6 +143,7 @@ func defaultConfig() config {
 		requestTimeout:  DefaultRequestTimeout,
 		shutdownTimeout: DefaultShutdownTimeout,
 		now:             time.Now,
+		strict:          true,
 	}
 }
 
@@ -380,6 +382,17 @@ func WithShutdownTimeout(d time.Duration) Option {
 		c.shutdownTimeout = d
 		return nil
 	}
+}
+
+// WithStrictMode sets whether requests carry the header X-Strict-Mode: 1
+// (default on). In strict mode the API answers a request holding an
+// invalid call with 400 (and a wrong key with 401), and the client isolates
+// the invalid calls by sending the halves of the batch (see Stats
+// BisectedRequests), so that only they are reported lost. With strict mode
+// off the API answers 200 even for calls it drops after logging them: a
+// 200 then means only that the request was received.
+func WithStrictMode(enabled bool) Option {
+	return func(c *config) error { c.strict = enabled; return nil }
 }
 
 // WithGzip compresses request bodies with gzip when enabled (default off).

@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -99,7 +98,7 @@ func TestEndpoints(t *testing.T) {
 			c, err := analytics.New(testKey, opts...)
 			require.NoError(t, err)
 			require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-			require.NoError(t, c.Flush(context.Background()))
+			require.NoError(t, c.Flush(bounded(t)))
 			require.NoError(t, c.Close())
 			assert.Equal(t, tc.want, rt.url)
 		})

@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,6 +100,11 @@ func TestBadInput(t *testing.T) {
 		{"NaN in group relationship", analytics.Group{GroupID: "g", RelationshipAttributes: map[string]any{"r": nan}}, "traits.relationshipAttributes.r"},
 		{"NaN in identify relationship", analytics.Identify{UserID: "u", ObjectID: "o", RelationshipAttributes: map[string]any{"r": nan}}, "traits.relationshipAttributes.r"},
 		{"year 10000", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}, "properties.t"},
+		{"year 10000 timestamp", analytics.Track{UserID: "u", Event: "E", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp"},
+		{"year 10000 once in UTC", analytics.Identify{UserID: "u", Timestamp: time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("UTC-2", -2*3600))}, "timestamp"},
+		{"year -1 timestamp", analytics.Page{UserID: "u", Timestamp: time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC)}, "timestamp"},
+		{"overflowing json.Number", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"n": json.Number("1e400")}}, "properties.n"},
+		{"overflow in json.RawMessage", analytics.Identify{UserID: "u", Traits: analytics.Traits{"r": json.RawMessage(`{"x":[-1E+309]}`)}}, "traits.r"},
 		{"bad json.Number", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"n": json.Number("1e")}}, "properties.n"},
 		{"MarshalJSON error", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": errMarshaler{}}}, "properties.m"},
 		{"MarshalJSON invalid", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"m": invalidMarshaler{}}}, "properties.m"},
@@ -134,7 +138,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-	c := newReliabilityClient(t, srv.URL, nil, analytics.WithBatchSize(500))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(500))...)
 	good := 0
 	wantAccepted := 0
 	for i, r := range rows {
@@ -164,7 +168,7 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	msgs := srv.Messages()
 	assert.Len(t, msgs, good+wantAccepted, "every good message and every accepted one delivered")
 	assert.Len(t, srv.Requests(), 1, "all in one batch")
@@ -204,13 +208,13 @@ func TestBadInput(t *testing.T) {
 // that is sent.
 func TestBadInputCallerMapsReusable(t *testing.T) {
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-	c := newReliabilityClient(t, srv.URL, nil)
+	c := newTestClient(t, srv.URL, fastRetries()...)
 	props := analytics.Properties{"a": 1, "list": []any{"x"}}
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Snap", Properties: props}))
 	props["a"] = 2
 	props["list"].([]any)[0] = "changed"
 	clear(props)
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 	msgs := srv.ByEvent("Snap")
 	require.Len(t, msgs, 1)
 	assert.Equal(t, map[string]any{"a": float64(1), "list": []any{"x"}}, msgs[0].Properties)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,14 +43,14 @@ func (o *outcomes) callback(r analytics.Result) {
 // check: one callback per accepted message and none for others; the
 // delivered ones are exactly those the server accepted; the counts match
 // Stats.
-func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *faultServer, st analytics.Stats) {
+func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *analyticstest.Server, st analytics.Stats) {
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, b := range o.bad {
 		t.Error(b)
 	}
-	got := srv.Accepted()
+	got := acceptedIDs(srv)
 	delivered, failed := 0, 0
 	for id := range accepted {
 		errs := o.cb[id]
@@ -110,27 +111,28 @@ func (a *acceptedSet) get() map[string]bool {
 	return out
 }
 
-// flakyServer fails some requests for good (400: not retried) and some for
-// a while (503, dropped connections: retried), at random.
-func flakyServer(t *testing.T, seed uint64) *faultServer {
-	var mu sync.Mutex
+// flakyServer fails some requests for good (400: not retried, and
+// bisected in strict mode) and some for a while (503, dropped connections:
+// retried), at random: the first 5,000 answers are drawn from seed, the
+// rest are 200.
+func flakyServer(t *testing.T, seed uint64) *analyticstest.Server {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	return newFaultServer(t, func(int) fault {
-		mu.Lock()
-		p := rng.IntN(100)
-		mu.Unlock()
-		switch {
+	srv := analyticstest.NewServer(t)
+	script := make([]analyticstest.Response, 5000)
+	for i := range script {
+		switch p := rng.IntN(100); {
 		case p < 10:
-			return fault{Status: 400, Body: `{"error":"rejected"}`}
+			script[i] = analyticstest.Response{Status: 400, Body: `{"error":"rejected"}`}
 		case p < 25:
-			return fault{Status: 503}
+			script[i] = analyticstest.Response{Status: 503}
 		case p < 30:
-			return fault{Drop: true}
+			script[i] = analyticstest.Response{CloseConnection: true}
 		case p < 35:
-			return fault{Delay: 2 * time.Millisecond}
+			script[i] = analyticstest.Response{Delay: 2 * time.Millisecond}
 		}
-		return fault{}
-	})
+	}
+	srv.Script(script...)
+	return srv
 }
 
 // TestFlushShutdownConcurrentSafe: Enqueue and Flush from eight goroutines
@@ -144,8 +146,7 @@ func flakyServer(t *testing.T, seed uint64) *faultServer {
 func TestFlushShutdownConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var reported atomic.Int64
@@ -164,7 +165,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 					t.Errorf("Enqueue: %v", err)
 				}
 				if i%25 == 0 {
-					err := c.Flush(context.Background())
+					err := c.Flush(bounded(t))
 					if de := isDeliveryError(err); de != nil {
 						reported.Add(de.Undelivered)
 					} else if err != nil && !errors.Is(err, analytics.ErrClosed) {
@@ -181,7 +182,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 			defer wg.Done()
 			time.Sleep(time.Duration(rand.IntN(10)) * time.Millisecond) // vary the moment; correctness does not depend on it
 			if k < 3 {
-				ends[k] = c.Shutdown(context.Background())
+				ends[k] = c.Shutdown(bounded(t))
 			} else {
 				ends[k] = c.Close()
 			}
@@ -209,11 +210,10 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 // for room, when Shutdown begins. Every call returns nil or ErrClosed,
 // none stays blocked, and everything accepted is delivered.
 func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
-	srv := newFaultServer(t, func(int) fault { return fault{Delay: time.Millisecond} })
+	srv := analyticstest.NewServer(t)
+	srv.SetDefault(analyticstest.Response{Delay: time.Millisecond})
 	o := newOutcomes()
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10),
-		analytics.WithCallback(o.callback))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(5), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(10), analytics.WithCallback(o.callback))...)
 
 	var accepted acceptedSet
 	var closedSeen atomic.Int64
@@ -266,14 +266,12 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
 	var calls atomic.Int64
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50),
-		analytics.WithCallback(func(r analytics.Result) {
-			o.callback(r)
-			if calls.Add(1)%97 == 0 {
-				time.Sleep(time.Millisecond) // a slow callback now and then
-			}
-		}))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(10), analytics.WithMaxInFlight(8), analytics.WithMaxAttempts(50), analytics.WithCallback(func(r analytics.Result) {
+		o.callback(r)
+		if calls.Add(1)%97 == 0 {
+			time.Sleep(time.Millisecond) // a slow callback now and then
+		}
+	}))...)
 	var accepted acceptedSet
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -306,11 +304,10 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 
 // TestStatsConcurrentSafe: Stats read in a loop while eight goroutines
 // enqueue and the server fails now and then: the counters never go
-// backwards, and the snapshot identities hold once the client is idle.
+// backwards, and every snapshot adds up, while the queue drains too.
 func TestStatsConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
-	c := newReliabilityClient(t, srv.endpoint(), nil,
-		analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
 	stop := make(chan struct{})
 	watcher := make(chan error, 1)
 	go func() {
@@ -336,6 +333,12 @@ func TestStatsConcurrentSafe(t *testing.T) {
 				watcher <- fmt.Errorf("negative gauge: %+v", st)
 				return
 			}
+			// A snapshot adds up at any moment, not only when idle.
+			if st.Enqueued != st.Delivered+st.Failed+st.Queued+st.InFlight ||
+				st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown {
+				watcher <- fmt.Errorf("snapshot does not add up while busy: %+v", st)
+				return
+			}
 			prev = st
 			select {
 			case <-stop:
@@ -356,7 +359,7 @@ func TestStatsConcurrentSafe(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	_ = c.Flush(context.Background())
+	_ = c.Flush(bounded(t))
 	close(stop)
 	require.NoError(t, <-watcher)
 	_ = c.Close()
@@ -376,8 +379,8 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 			defer wg.Done()
 			assert.ErrorIs(t, c.Enqueue(track("x")), analytics.ErrClosed)
 			assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("x")), analytics.ErrClosed)
-			assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
-			assert.NoError(t, c.Shutdown(context.Background()))
+			assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
+			assert.NoError(t, c.Shutdown(bounded(t)))
 			assert.NoError(t, c.Close())
 			assert.Equal(t, analytics.Stats{}, c.Stats())
 		}()

@@ -25,32 +25,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fastRetries are the options of scenarios that retry on the real clock:
-// waits of a millisecond or two, Retry-After capped at 10ms.
-func fastRetries() []analytics.Option {
-	return []analytics.Option{
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
-		analytics.WithMaxRetryAfter(10 * time.Millisecond),
-		analytics.WithFlushInterval(time.Hour), // batches are cut by size, Flush and Close only
-		analytics.WithLogger(quietLogger()),
-	}
-}
-
-// newReliabilityClient returns a client for endpoint with fast retries and
-// a callback into res, closed (and its transport's idle connections too)
-// at the end of the test.
-func newReliabilityClient(t *testing.T, endpoint string, res *results, opts ...analytics.Option) *analytics.Client {
-	t.Helper()
-	all := append([]analytics.Option{analytics.WithEndpoint(endpoint)}, fastRetries()...)
-	if res != nil {
-		all = append(all, analytics.WithCallback(res.add))
-	}
-	c, err := analytics.New(testKey, append(all, opts...)...)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func track(id string) analytics.Track {
 	return analytics.Track{UserID: "u-1", Event: "Reliability Checked", MessageID: id, Properties: analytics.Properties{"n": id}}
 }
@@ -109,13 +83,13 @@ func TestRetriedFailures(t *testing.T) {
 			return srv.URL, nil
 		}},
 		row{name: "connection reset mid-request", exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := newFaultServer(t, func(n int) fault {
-				if failFirst && n > 1 {
-					return fault{}
-				}
-				return fault{Reset: true}
-			})
-			return srv.endpoint(), nil
+			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
+			if failFirst {
+				srv.Script(analyticstest.Response{Reset: true})
+			} else {
+				srv.SetDefault(analyticstest.Response{Reset: true})
+			}
+			return srv.URL, nil
 		}},
 		row{name: "per-attempt timeout", exact: false, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
 			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
@@ -133,11 +107,11 @@ func TestRetriedFailures(t *testing.T) {
 		t.Run(r.name+"/recovers", func(t *testing.T) {
 			endpoint, opts := r.start(t, true)
 			res := &results{}
-			c := newReliabilityClient(t, endpoint, res, opts...)
+			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
 			for i := range 3 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
-			require.NoError(t, c.Flush(context.Background()), "delivered after a retry")
+			require.NoError(t, c.Flush(bounded(t)), "delivered after a retry")
 			st := c.Stats()
 			if r.exact {
 				assert.Equal(t, int64(2), st.Requests, "one failure, one retry")
@@ -157,11 +131,11 @@ func TestRetriedFailures(t *testing.T) {
 			endpoint, opts := r.start(t, false)
 			res := &results{}
 			const attempts = 3
-			c := newReliabilityClient(t, endpoint, res, append(opts, analytics.WithMaxAttempts(attempts))...)
+			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add), analytics.WithMaxAttempts(attempts))...)...)
 			for i := range 2 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
 			}
-			err := c.Flush(context.Background())
+			err := c.Flush(bounded(t))
 			de := isDeliveryError(err)
 			require.NotNil(t, de, "Flush reports the loss: %v", err)
 			assert.Equal(t, int64(2), de.Undelivered)
@@ -195,9 +169,9 @@ func TestRetriedFailures(t *testing.T) {
 
 // TestConnectionRefusedError: the error of a refused connection says so.
 func TestConnectionRefusedError(t *testing.T) {
-	c := newReliabilityClient(t, "http://"+closedPort(t), nil, analytics.WithMaxAttempts(2))
+	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithMaxAttempts(2))...)
 	require.NoError(t, c.Enqueue(track("refused")))
-	err := c.Flush(context.Background())
+	err := c.Flush(bounded(t))
 	require.NotNil(t, isDeliveryError(err))
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 	assert.Equal(t, int64(2), c.Stats().Requests)
@@ -213,11 +187,11 @@ func TestPermanentStatuses(t *testing.T) {
 			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 			srv.SetDefault(analyticstest.Response{Status: status, Body: `{"error":"refused"}`})
 			res := &results{}
-			c := newReliabilityClient(t, srv.URL, res, analytics.WithMaxAttempts(10))
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithCallback(res.add), analytics.WithMaxAttempts(10))...)
 			for i := range 4 {
 				require.NoError(t, c.Enqueue(track(fmt.Sprintf("p%d", i))))
 			}
-			err := c.Flush(context.Background())
+			err := c.Flush(bounded(t))
 			de := isDeliveryError(err)
 			require.NotNil(t, de, "%v", err)
 			assert.Equal(t, int64(4), de.Undelivered)
@@ -227,9 +201,18 @@ func TestPermanentStatuses(t *testing.T) {
 			assert.False(t, apiErr.Retryable)
 			assert.Contains(t, err.Error(), fmt.Sprint(status))
 
-			assert.Len(t, srv.Requests(), 1, "exactly one request")
+			// A refusal of the content (400, 413, 422) is bisected to
+			// isolate invalid messages: a batch of 4 that every request
+			// fails costs the whole tree, 2·4-1 requests. The others
+			// are sent exactly once.
+			wantRequests := 1
+			if status == 400 || status == 413 || status == 422 {
+				wantRequests = 2*4 - 1
+			}
+			assert.Len(t, srv.Requests(), wantRequests)
 			st := c.Stats()
-			assert.Equal(t, int64(1), st.Requests)
+			assert.Equal(t, int64(wantRequests), st.Requests)
+			assert.Equal(t, int64(wantRequests-1), st.BisectedRequests)
 			assert.Equal(t, int64(0), st.Retries)
 			assert.Equal(t, int64(4), st.FailedStatus)
 			assert.Equal(t, int64(4), st.Failed)
@@ -251,30 +234,15 @@ func TestPermanentStatuses(t *testing.T) {
 func TestMaxAttemptsExact(t *testing.T) {
 	for _, n := range []int{1, 2, 5, 12} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			srv := newFaultServer(t, func(int) fault { return fault{Status: 503} })
-			c := newReliabilityClient(t, srv.endpoint(), nil, analytics.WithMaxAttempts(n))
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithMaxAttempts(n))...)
 			require.NoError(t, c.Enqueue(track("x")))
-			require.NotNil(t, isDeliveryError(c.Flush(context.Background())))
-			assert.Equal(t, n, srv.Requests())
+			require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
+			assert.Len(t, srv.Requests(), n)
 			assert.Equal(t, int64(n), c.Stats().Requests)
 		})
 	}
-}
-
-// relClient makes a client inside a synctest bubble, whose HTTP client
-// goes through rt, and registers nothing with t: the bubble must end with
-// the client closed, which the test does itself.
-func relClient(t *testing.T, endpoint string, rt http.RoundTripper, opts ...analytics.Option) *analytics.Client {
-	t.Helper()
-	base := []analytics.Option{
-		analytics.WithEndpoint(endpoint),
-		analytics.WithLogger(quietLogger()),
-		analytics.WithHTTPClient(&http.Client{Transport: rt}),
-		analytics.WithFlushInterval(time.Hour),
-	}
-	c, err := analytics.New(testKey, append(base, opts...)...)
-	require.NoError(t, err)
-	return c
 }
 
 // TestRetryAfter: Retry-After is honoured in seconds and as an HTTP date,
@@ -305,9 +273,9 @@ func TestRetryAfter(t *testing.T) {
 					tr := noKeepAlive()
 					defer tr.CloseIdleConnections()
 					clock := &clockTransport{next: tr}
-					c := relClient(t, srv.URL, clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))
+					c := newTestClient(t, srv.URL, through(clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))...)
 					require.NoError(t, c.Enqueue(track("ra")))
-					require.NoError(t, c.Flush(context.Background()))
+					require.NoError(t, c.Flush(bounded(t)))
 					require.NoError(t, c.Close())
 					at := clock.times()
 					require.Len(t, at, 2)
@@ -327,35 +295,36 @@ func TestRetryAfter(t *testing.T) {
 func TestNoHotLoop(t *testing.T) {
 	rows := []struct {
 		name     string
-		f        fault
+		f        analyticstest.Response
 		attempts int
 		want     int
 		// minTotal is the least time the attempts may take: the
 		// backoff's lower bounds, WaitMin/2·(1+2+4+…), capped at WaitMax.
 		minTotal time.Duration
 	}{
-		{"403", fault{Status: 403}, 6, 1, 0},
-		{"bodiless 429", fault{Status: 429}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
-		{"bodiless 503", fault{Status: 503}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
-		{"429 Retry-After 0", fault{Status: 429, RetryAfter: "0"}, 6, 6, 0},
-		{"429 Retry-After garbage", fault{Status: 429, RetryAfter: "-1"}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
+		{"403", analyticstest.Response{Status: 403}, 6, 1, 0},
+		{"bodiless 429", analyticstest.Response{Status: 429}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
+		{"bodiless 503", analyticstest.Response{Status: 503}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
+		{"429 Retry-After 0", analyticstest.Response{Status: 429, RetryAfter: "0"}, 6, 6, 0},
+		{"429 Retry-After garbage", analyticstest.Response{Status: 429, RetryAfter: "-1"}, 6, 6, (500 + 1000 + 2000 + 2500 + 2500) * time.Millisecond},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			srv := newFaultServer(t, func(int) fault { return r.f })
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(r.f)
 			synctest.Test(t, func(t *testing.T) {
 				tr := noKeepAlive()
 				defer tr.CloseIdleConnections()
-				c := relClient(t, srv.endpoint(), tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))
+				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))...)
 				require.NoError(t, c.Enqueue(track("hot")))
 				start := time.Now()
-				require.NotNil(t, isDeliveryError(c.Flush(context.Background())))
+				require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
 				took := time.Since(start)
 				require.NoError(t, c.Close())
 				assert.Equal(t, int64(r.want), c.Stats().Requests)
 				assert.GreaterOrEqual(t, took, r.minTotal, "the waits between attempts")
 			})
-			assert.Equal(t, r.want, srv.Requests())
+			assert.Len(t, srv.Requests(), r.want)
 		})
 	}
 }
@@ -380,7 +349,7 @@ func TestRetrySendsSameBytes(t *testing.T) {
 	require.NoError(t, c.Enqueue(analytics.Identify{UserID: "a", Traits: analytics.Traits{"plan": "pro"}}))
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "a", Event: "Retried"}))
 	require.NoError(t, c.Enqueue(analytics.Page{AnonymousID: "b", Name: "Home"}))
-	require.NoError(t, c.Flush(context.Background()))
+	require.NoError(t, c.Flush(bounded(t)))
 
 	reqs := srv.Requests()
 	require.Len(t, reqs, 5)
@@ -401,21 +370,21 @@ func TestRetrySendsSameBytes(t *testing.T) {
 func TestBatchCounts(t *testing.T) {
 	for _, tc := range []struct{ n, size int }{{0, 10}, {1, 10}, {10, 10}, {11, 10}, {99, 10}, {250, 250}, {1000, 7}, {2500, 250}} {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
-			srv := newFaultServer(t, nil)
-			c := newReliabilityClient(t, srv.endpoint(), nil, analytics.WithBatchSize(tc.size))
-			require.NoError(t, c.Flush(context.Background()), "an empty Flush")
-			assert.Equal(t, 0, srv.Requests(), "an empty Flush sends nothing")
+			srv := analyticstest.NewServer(t)
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(tc.size))...)
+			require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
+			assert.Empty(t, srv.Requests(), "an empty Flush sends nothing")
 			for i := range tc.n {
 				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 			}
-			require.NoError(t, c.Flush(context.Background()))
-			require.NoError(t, c.Flush(context.Background()), "a second Flush")
+			require.NoError(t, c.Flush(bounded(t)))
+			require.NoError(t, c.Flush(bounded(t)), "a second Flush")
 			want := (tc.n + tc.size - 1) / tc.size
-			assert.Equal(t, want, srv.Requests())
+			assert.Len(t, srv.Requests(), want)
 			assert.Equal(t, int64(want), c.Stats().Batches)
-			assert.Len(t, srv.Accepted(), tc.n)
+			assert.Len(t, acceptedIDs(srv), tc.n)
 			require.NoError(t, c.Close())
-			assert.Equal(t, want, srv.Requests(), "Close sends nothing more")
+			assert.Len(t, srv.Requests(), want, "Close sends nothing more")
 		})
 	}
 }
@@ -425,12 +394,12 @@ func TestBatchCounts(t *testing.T) {
 // delivered, while three goroutines keep enqueueing, and does not wait
 // for what they enqueue later.
 func TestFlushWhileEnqueueing(t *testing.T) {
-	srv := newFaultServer(t, nil)
+	srv := analyticstest.NewServer(t)
 	synctest.Test(t, func(t *testing.T) {
 		tr := noKeepAlive()
 		defer tr.CloseIdleConnections()
 		slow := &clockTransport{next: tr, delay: 2 * time.Second}
-		c := relClient(t, srv.endpoint(), slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))
+		c := newTestClient(t, srv.URL, through(slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))...)
 
 		var mu sync.Mutex
 		enqueued := map[string]bool{}
@@ -466,9 +435,9 @@ func TestFlushWhileEnqueueing(t *testing.T) {
 		}
 		mu.Unlock()
 		start := time.Now()
-		require.NoError(t, c.Flush(context.Background()))
+		require.NoError(t, c.Flush(bounded(t)))
 		took := time.Since(start)
-		accepted := srv.Accepted()
+		accepted := acceptedIDs(srv)
 		for _, id := range before {
 			assert.Equal(t, 1, accepted[id], "message %s enqueued before Flush", id)
 		}
@@ -481,7 +450,7 @@ func TestFlushWhileEnqueueing(t *testing.T) {
 		require.NoError(t, c.Close())
 		mu.Lock()
 		defer mu.Unlock()
-		assert.Len(t, srv.Accepted(), len(enqueued), "everything delivered by Close")
+		assert.Len(t, acceptedIDs(srv), len(enqueued), "everything delivered by Close")
 		assert.Greater(t, len(enqueued), len(before))
 		statsAddUp(t, c.Stats())
 	})
@@ -506,17 +475,17 @@ func TestShutdownOutage(t *testing.T) {
 		delivered int
 	}{
 		{"503", func(t *testing.T) string {
-			return newFaultServer(t, func(int) fault { return fault{Status: 503} }).endpoint()
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
 		}, loopback, 0},
 		{"connection refused", func(t *testing.T) string { return "http://" + closedPort(t) }, loopback, 0},
 		{"never answers", func(t *testing.T) string { return "http://127.0.0.1:1" }, hanging, 0},
 		{"fails after 3 batches", func(t *testing.T) string {
-			return newFaultServer(t, func(n int) fault {
-				if n <= 3 {
-					return fault{}
-				}
-				return fault{Status: 503}
-			}).endpoint()
+			srv := analyticstest.NewServer(t)
+			srv.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{})
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
 		}, loopback, 30},
 	}
 	for _, r := range rows {
@@ -526,9 +495,7 @@ func TestShutdownOutage(t *testing.T) {
 				rt, cleanup := r.rt()
 				defer cleanup()
 				res := &results{}
-				c := relClient(t, endpoint, rt,
-					analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100),
-					analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))
+				c := newTestClient(t, endpoint, through(rt, analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100), analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))...)
 				for i := range n {
 					require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 					if i < r.delivered {
@@ -566,11 +533,11 @@ func TestShutdownOutage(t *testing.T) {
 				}
 				assert.Equal(t, n-r.delivered, failed)
 
-				assert.Equal(t, err, c.Shutdown(context.Background()), "a second Shutdown returns the same")
+				assert.Equal(t, err, c.Shutdown(bounded(t)), "a second Shutdown returns the same")
 				assert.Equal(t, err, c.Close(), "and so does Close")
 				assert.ErrorIs(t, c.Enqueue(track("late")), analytics.ErrClosed)
 				assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("late")), analytics.ErrClosed)
-				assert.ErrorIs(t, c.Flush(context.Background()), analytics.ErrClosed)
+				assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
 				assert.Equal(t, st, c.Stats(), "nothing moves after Shutdown")
 			})
 		})
@@ -581,8 +548,8 @@ func TestShutdownOutage(t *testing.T) {
 // Shutdown after it, and concurrent Closes return the same; Enqueue after
 // Close is ErrClosed and not counted.
 func TestCloseTwice(t *testing.T) {
-	srv := newFaultServer(t, nil)
-	c := newReliabilityClient(t, srv.endpoint(), nil)
+	srv := analyticstest.NewServer(t)
+	c := newTestClient(t, srv.URL, fastRetries()...)
 	require.NoError(t, c.Enqueue(track("a")))
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -595,12 +562,12 @@ func TestCloseTwice(t *testing.T) {
 		assert.NoError(t, err)
 	}
 	assert.NoError(t, c.Close())
-	assert.NoError(t, c.Shutdown(context.Background()))
+	assert.NoError(t, c.Shutdown(bounded(t)))
 	assert.ErrorIs(t, c.Enqueue(track("b")), analytics.ErrClosed)
 	st := c.Stats()
 	assert.Equal(t, int64(1), st.Enqueued)
 	assert.Equal(t, int64(1), st.Delivered)
-	assert.Equal(t, map[string]int{"a": 1}, srv.Accepted())
+	assert.Equal(t, map[string]int{"a": 1}, acceptedIDs(srv))
 }
 
 // fill enqueues messages until the queue holds capacity messages, with
@@ -629,7 +596,7 @@ func TestQueueOverflow(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
 			var logs logCapture
-			c := relClient(t, "http://127.0.0.1:1", h, append(opts, analytics.WithLogger(logs.Logger()))...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, append(opts, analytics.WithLogger(logs.Logger()))...)...)
 			fill(t, c, capacity)
 			for range 5 {
 				require.ErrorIs(t, c.Enqueue(track("over")), analytics.ErrQueueFull)
@@ -647,8 +614,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("Enqueue drops by bytes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1),
-				analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))...)
 			big := func(id string) analytics.Track {
 				m := track(id)
 				m.Properties = analytics.Properties{"pad": strings.Repeat("x", 20_000)}
@@ -668,7 +634,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext waits for room", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			done := make(chan error, 1)
 			go func() { done <- c.EnqueueContext(context.Background(), track("waiter")) }()
@@ -689,7 +655,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
@@ -707,7 +673,7 @@ func TestQueueOverflow(t *testing.T) {
 	t.Run("EnqueueContext ErrClosed on Shutdown", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			h := newHangingTransport()
-			c := relClient(t, "http://127.0.0.1:1", h, opts...)
+			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
 			fill(t, c, capacity)
 			const waiters = 4
 			done := make(chan error, waiters)
@@ -717,7 +683,7 @@ func TestQueueOverflow(t *testing.T) {
 			synctest.Wait()
 			require.Empty(t, done, "the waiters wait")
 			shut := make(chan error, 1)
-			go func() { shut <- c.Shutdown(context.Background()) }()
+			go func() { shut <- c.Shutdown(bounded(t)) }()
 			for range waiters {
 				assert.ErrorIs(t, <-done, analytics.ErrClosed)
 			}
@@ -750,9 +716,10 @@ func TestGoroutinesBounded(t *testing.T) {
 			return "http://127.0.0.1:1", h, func() { close(h.release) }
 		}},
 		{"loopback server", 6, 4, func(t *testing.T) (string, http.RoundTripper, func()) {
-			srv := newFaultServer(t, func(int) fault { return fault{Hang: true} })
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Hang: true})
 			tr := &http.Transport{}
-			return srv.endpoint(), tr, func() { srv.close(); tr.CloseIdleConnections() }
+			return srv.URL, tr, func() { srv.Close(); tr.CloseIdleConnections() }
 		}},
 	}
 	for _, r := range rows {
@@ -798,9 +765,9 @@ func TestGoroutinesBounded(t *testing.T) {
 // so callers can tell it from an API answer.
 func TestNetErrorIsTyped(t *testing.T) {
 	res := &results{}
-	c := newReliabilityClient(t, "http://"+closedPort(t), res, analytics.WithMaxAttempts(1))
+	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithCallback(res.add), analytics.WithMaxAttempts(1))...)
 	require.NoError(t, c.Enqueue(track("x")))
-	err := c.Flush(context.Background())
+	err := c.Flush(bounded(t))
 	var op *net.OpError
 	assert.ErrorAs(t, err, &op)
 	require.Len(t, res.get(), 1)
@@ -837,9 +804,9 @@ func TestRedirectNotFollowed(t *testing.T) {
 					opts = append(opts, analytics.WithHTTPClient(&http.Client{Transport: tr}))
 				}
 				res := &results{}
-				c := newReliabilityClient(t, srv.URL, res, opts...)
+				c := newTestClient(t, srv.URL, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
 				require.NoError(t, c.Enqueue(track("r")))
-				err := c.Flush(context.Background())
+				err := c.Flush(bounded(t))
 				var apiErr *analytics.APIError
 				require.ErrorAs(t, err, &apiErr, "the redirect is reported, not taken for delivery")
 				assert.Equal(t, code, apiErr.StatusCode)
@@ -861,21 +828,21 @@ func TestRedirectNotFollowed(t *testing.T) {
 func TestMaxRetryTime(t *testing.T) {
 	for _, r := range []struct {
 		name string
-		f    fault
+		f    analyticstest.Response
 	}{
-		{"503 with backoff", fault{Status: 503}},
-		{"429 asking for an hour", fault{Status: 429, RetryAfter: "3600"}},
+		{"503 with backoff", analyticstest.Response{Status: 503}},
+		{"429 asking for an hour", analyticstest.Response{Status: 429, RetryAfter: "3600"}},
 	} {
 		t.Run(r.name, func(t *testing.T) {
-			srv := newFaultServer(t, func(int) fault { return r.f })
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(r.f)
 			synctest.Test(t, func(t *testing.T) {
 				tr := noKeepAlive()
 				defer tr.CloseIdleConnections()
-				c := relClient(t, srv.endpoint(), tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second),
-					analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
+				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second), analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))...)
 				require.NoError(t, c.Enqueue(track("t")))
 				start := time.Now()
-				err := c.Flush(context.Background())
+				err := c.Flush(bounded(t))
 				took := time.Since(start)
 				require.NoError(t, c.Close())
 				de := isDeliveryError(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,19 +37,17 @@ func assertNoSecret(t *testing.T, where, text string) {
 // Debug, and every error string and callback result collected: the API
 // key appears in none of them.
 func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
-	srv := newFaultServer(t, func(n int) fault {
-		switch n % 6 {
-		case 1:
-			return fault{Status: 500, Body: `{"error":"internal"}`}
-		case 2:
-			return fault{Status: 429, RetryAfter: "1"}
-		case 3:
-			return fault{Drop: true}
-		case 4:
-			return fault{Status: 401, Body: `{"error":"unauthorized"}`}
-		}
-		return fault{}
-	})
+	srv := analyticstest.NewServer(t)
+	for range 100 {
+		srv.Script(
+			analyticstest.Response{Status: 500, Body: `{"error":"internal"}`},
+			analyticstest.Response{Status: 429, RetryAfter: "1"},
+			analyticstest.Response{CloseConnection: true},
+			analyticstest.Response{Status: 401, Body: `{"error":"unauthorized"}`},
+			analyticstest.Response{},
+			analyticstest.Response{},
+		)
+	}
 	var logs logCapture
 	var texts []string
 	note := func(err error) {
@@ -60,7 +59,7 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	c, err := analytics.New(testKey,
-		analytics.WithEndpoint(srv.endpoint()),
+		analytics.WithEndpoint(srv.URL),
 		analytics.WithLogger(logs.Logger()),
 		analytics.WithHTTPClient(&http.Client{Transport: &redirectFirst{next: tr, addr: closedPort(t), n: 2}}),
 		analytics.WithBatchSize(3),
@@ -78,7 +77,7 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 	note(c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"x": strings.Repeat("x", 40_000)}}))
 	note(c.Enqueue(analytics.Track{UserID: "u"}))
 	note(c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"c": make(chan int)}}))
-	note(c.Flush(context.Background()))
+	note(c.Flush(bounded(t)))
 	for i := range 9 {
 		note(c.Enqueue(track(fmt.Sprint("t", i))))
 	}
@@ -186,10 +185,10 @@ func TestEndpointPolicy(t *testing.T) {
 // TestLoggerQuietOnHappyPath: a run without failures logs nothing above
 // Debug, so a service's logs stay clean.
 func TestLoggerQuietOnHappyPath(t *testing.T) {
-	srv := newFaultServer(t, nil)
+	srv := analyticstest.NewServer(t)
 	var logs logCapture
 	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})
-	c, err := analytics.New(testKey, analytics.WithEndpoint(srv.endpoint()), analytics.WithLogger(slog.New(h)))
+	c, err := analytics.New(testKey, analytics.WithEndpoint(srv.URL), analytics.WithLogger(slog.New(h)))
 	require.NoError(t, err)
 	for i := range 100 {
 		require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))

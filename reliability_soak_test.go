@@ -2,14 +2,19 @@ package analytics_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,4 +171,206 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("soak: %d events in %v (%.0f events/s): %d batches, %d requests, %d retries, %d duplicates; answers%s",
 		n, took.Round(time.Millisecond), float64(n)/took.Seconds(), st.Batches, st.Requests, st.Retries, dup, summary)
+}
+
+// fault is how faultServer answers one request.
+type fault struct {
+	Status     int    // 0 means 200
+	RetryAfter string // sent as the Retry-After header when not empty
+	Body       string // the response body; none when empty (a bodiless answer)
+	// Drop reads the request, then closes the connection without an answer.
+	Drop bool
+	// Reset closes the connection with a TCP reset before reading the
+	// request body: a connection reset mid-request.
+	Reset bool
+	// Hang holds the answer until the request's context ends or the
+	// server closes.
+	Hang bool
+	// Delay holds the answer this long (real time).
+	Delay time.Duration
+}
+
+// faultServer is the soak's loopback Data Pipelines API, whose answer to
+// request n (counted from 1) is decide(n). Every other test uses the
+// public analyticstest fake; the soak needs this one because it keeps only
+// the ids of what it accepted, so that 200,000 events fit in memory. It checks every request it reads against
+// the API's limits, and records which message ids it accepted (answered
+// with 2xx), so a test can prove at-least-once delivery without keeping
+// every body.
+type faultServer struct {
+	*httptest.Server
+	t      testing.TB
+	decide func(n int) fault
+
+	count    atomic.Int64
+	closing  chan struct{}
+	closeOne sync.Once
+
+	mu       sync.Mutex
+	accepted map[string]int // message id → times accepted
+	statuses map[int]int    // status answered (0: no answer) → requests
+}
+
+func newFaultServer(t testing.TB, decide func(n int) fault) *faultServer {
+	t.Helper()
+	s := &faultServer{t: t, decide: decide, closing: make(chan struct{}), accepted: map[string]int{}, statuses: map[int]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *faultServer) close() {
+	s.closeOne.Do(func() { close(s.closing) })
+	s.Server.Close()
+}
+
+// endpoint is the base URL to pass to WithEndpoint.
+func (s *faultServer) endpoint() string { return s.URL + "/v1" }
+
+func (s *faultServer) serve(w http.ResponseWriter, r *http.Request) {
+	n := int(s.count.Add(1))
+	f := fault{}
+	if s.decide != nil {
+		f = s.decide(n)
+	}
+	if f.Reset {
+		s.note(0, nil)
+		resetConnection(w)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.note(0, nil)
+		return
+	}
+	ids := s.check(body)
+	switch {
+	case f.Hang:
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		s.note(0, nil)
+		return
+	case f.Delay > 0:
+		timer := time.NewTimer(f.Delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			s.note(0, nil)
+			return
+		case <-s.closing:
+			s.note(0, nil)
+			return
+		}
+	}
+	if f.Drop {
+		s.note(0, nil)
+		hangUpConnection(w)
+		return
+	}
+	status := f.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status >= 200 && status < 300 {
+		s.note(status, ids)
+	} else {
+		s.note(status, nil)
+	}
+	if f.RetryAfter != "" {
+		w.Header().Set("Retry-After", f.RetryAfter)
+	}
+	w.WriteHeader(status)
+	if f.Body != "" {
+		_, _ = io.WriteString(w, f.Body)
+	}
+}
+
+// check verifies a request body against the API's rules and returns its
+// message ids.
+func (s *faultServer) check(body []byte) []string {
+	if len(body) > analytics.MaxBatchBytes {
+		s.t.Errorf("request body of %d bytes, over MaxBatchBytes", len(body))
+	}
+	var env struct {
+		Batch  []json.RawMessage `json:"batch"`
+		SentAt string            `json:"sentAt"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || len(env.Batch) == 0 || env.SentAt == "" {
+		s.t.Errorf("request body is not a batch (%v): %.200s", err, body)
+		return nil
+	}
+	ids := make([]string, 0, len(env.Batch))
+	for _, raw := range env.Batch {
+		if len(raw) > analytics.MaxMessageBytes {
+			s.t.Errorf("message of %d bytes, over MaxMessageBytes", len(raw))
+		}
+		var m struct {
+			MessageID string `json:"messageId"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil || m.MessageID == "" {
+			s.t.Errorf("message without a messageId: %.200s", raw)
+		}
+		ids = append(ids, m.MessageID)
+	}
+	return ids
+}
+
+func (s *faultServer) note(status int, ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.statuses[status]++
+	for _, id := range ids {
+		s.accepted[id]++
+	}
+}
+
+// Accepted returns how often each message id was accepted.
+func (s *faultServer) Accepted() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.accepted))
+	for k, v := range s.accepted {
+		out[k] = v
+	}
+	return out
+}
+
+// Statuses returns how many requests were answered with each status (0:
+// no answer).
+func (s *faultServer) Statuses() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]int, len(s.statuses))
+	for k, v := range s.statuses {
+		out[k] = v
+	}
+	return out
+}
+
+// Requests is the number of requests that reached the handler.
+func (s *faultServer) Requests() int { return int(s.count.Load()) }
+
+// hangUpConnection closes the connection without an answer.
+func hangUpConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// resetConnection closes the connection with a TCP reset (SO_LINGER 0),
+// without reading the request body.
+func resetConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
 }

@@ -1,15 +1,11 @@
 package analytics
 
-import "sync/atomic"
-
-// Stats are the client's counters since New. When the client is idle
-// (nothing being enqueued or sent), they add up:
+// Stats are the client's counters since New. A snapshot is taken at one
+// moment, so at any moment, while messages move through the pipeline too,
+// they add up:
 //
 //	Enqueued == Delivered + Failed + Queued + InFlight
 //	Failed   == FailedStatus + FailedRetries + FailedShutdown
-//
-// While messages move through the pipeline a snapshot may be off by the
-// messages of one batch in motion.
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
 	Enqueued int64
@@ -41,6 +37,11 @@ type Stats struct {
 	Requests int64
 	// Retries counts HTTP attempts after the first of a batch.
 	Retries int64
+	// BisectedRequests counts requests (first attempts) that carried
+	// half of a batch the API refused as invalid (400, 413, 422), sent to
+	// isolate the invalid messages; a batch of n messages makes at most
+	// 2n-2 of them. They are included in Requests.
+	BisectedRequests int64
 	// BytesSent counts request body bytes over all attempts, after gzip.
 	BytesSent int64
 
@@ -52,37 +53,11 @@ type Stats struct {
 	InFlight int64
 }
 
-type counters struct {
-	enqueued, delivered, failed                 atomic.Int64
-	failedStatus, failedRetries, failedShutdown atomic.Int64
-	droppedFull, tooLarge, invalid              atomic.Int64
-	batches, requests, retries, bytesSent       atomic.Int64
-	inFlight                                    atomic.Int64
-}
-
-// Stats returns a snapshot of the client's counters. A nil *Client returns
-// zero Stats.
+// Stats returns a snapshot of the client's counters, all taken at one
+// moment. A nil or zero *Client returns zero Stats.
 func (c *Client) Stats() Stats {
-	if c == nil {
+	if c == nil || c.b == nil {
 		return Stats{}
 	}
-	queued, queuedBytes := c.q.Len()
-	return Stats{
-		Enqueued:         c.stats.enqueued.Load(),
-		Delivered:        c.stats.delivered.Load(),
-		Failed:           c.stats.failed.Load(),
-		FailedStatus:     c.stats.failedStatus.Load(),
-		FailedRetries:    c.stats.failedRetries.Load(),
-		FailedShutdown:   c.stats.failedShutdown.Load(),
-		DroppedQueueFull: c.stats.droppedFull.Load(),
-		RejectedTooLarge: c.stats.tooLarge.Load(),
-		RejectedInvalid:  c.stats.invalid.Load(),
-		Batches:          c.stats.batches.Load(),
-		Requests:         c.stats.requests.Load(),
-		Retries:          c.stats.retries.Load(),
-		BytesSent:        c.stats.bytesSent.Load(),
-		Queued:           int64(queued),
-		QueuedBytes:      int64(queuedBytes),
-		InFlight:         c.stats.inFlight.Load(),
-	}
+	return c.b.snapshot()
 }

@@ -89,7 +89,17 @@
 //		analyticstest.Response{Status: 500},
 //		analyticstest.Response{Status: 429, RetryAfter: "1"},
 //		analyticstest.Response{CloseConnection: true},
+//		analyticstest.Response{Reset: true},
 //		analyticstest.Response{Delay: 2 * time.Second},
+//		analyticstest.Response{Hang: true},
 //	)
 //	srv.SetDefault(analyticstest.Response{Status: 503})
+//
+// # Strict mode
+//
+// Like the API, the fake answers a batch holding an invalid call with 400
+// when the request carries X-Strict-Mode: 1 (as package analytics sends by
+// default), and otherwise answers as usual; either way the violation is
+// recorded and the batch is not accepted. WithMessageRule adds a rule of
+// the test's own, to make chosen messages invalid.
 package analyticstest

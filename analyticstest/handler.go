@@ -30,6 +30,7 @@ type answer struct {
 	// hangUp means give no answer: close the connection, or fail the
 	// round trip. err says why.
 	hangUp bool
+	reset  bool // hang up with a TCP reset
 	err    error
 }
 
@@ -145,6 +146,11 @@ func (r *Recorder) handle(req *http.Request) answer {
 			m, field, problem := parseMessage(raw)
 			m.Index = i
 			rec.Messages = append(rec.Messages, m)
+			if problem == "" && r.rule != nil {
+				if err := r.rule(m); err != nil {
+					problem = err.Error()
+				}
+			}
 			if problem != "" {
 				rec.Violations = append(rec.Violations, Violation{Kind: ViolationInvalidMessage, Message: i, Field: field, Detail: problem})
 			} else {
@@ -171,38 +177,50 @@ func (r *Recorder) handle(req *http.Request) answer {
 		violate(ViolationMalformed, -1, `"batch" is empty`)
 		return reject(http.StatusBadRequest, "empty batch")
 	}
-	// A batch holding a call the API refuses, or over a size limit, is
-	// answered 400, naming the first such message and field.
-	for _, v := range rec.Violations {
-		if v.Kind.refuses() {
-			detail := string(v.Kind) + ": " + v.Detail
-			if v.Message >= 0 {
-				detail = fmt.Sprintf("message %d: %s", v.Message, detail)
+	// Strict mode, as the API documents it: with X-Strict-Mode: 1 a batch
+	// holding a call the API refuses, or over a size limit, is answered
+	// 400, naming the first such message and field; without it the API
+	// logs the problem and answers as usual. Either way the violation is
+	// recorded and the batch is not accepted.
+	if strictMode(req.Header) {
+		for _, v := range rec.Violations {
+			if v.Kind.refuses() {
+				detail := string(v.Kind) + ": " + v.Detail
+				if v.Message >= 0 {
+					detail = fmt.Sprintf("message %d: %s", v.Message, detail)
+				}
+				return reject(http.StatusBadRequest, detail)
 			}
-			return reject(http.StatusBadRequest, detail)
 		}
 	}
 
 	resp := r.nextResponse()
-	if resp.Delay > 0 {
-		timer := time.NewTimer(resp.Delay)
+	if resp.Delay > 0 || resp.Hang {
+		var wait <-chan time.Time // nil: forever
+		if !resp.Hang {
+			timer := time.NewTimer(resp.Delay)
+			defer timer.Stop()
+			wait = timer.C
+		}
 		var err error
 		select {
-		case <-timer.C:
+		case <-wait:
 		case <-req.Context().Done():
 			err = req.Context().Err()
 		case <-r.done:
 			err = errClosed
 		}
-		timer.Stop()
 		if err != nil {
 			rec.Canceled = true
 			r.record(rec)
 			return answer{hangUp: true, err: err}
 		}
 	}
-	if resp.CloseConnection {
+	if resp.CloseConnection || resp.Reset {
 		r.record(rec)
+		if resp.Reset {
+			return answer{hangUp: true, reset: true, err: errConnectionReset}
+		}
 		return answer{hangUp: true, err: errConnectionClosed}
 	}
 
@@ -224,6 +242,11 @@ func (r *Recorder) handle(req *http.Request) answer {
 		a.header.Set("Retry-After", resp.RetryAfter)
 	}
 	return a
+}
+
+// strictMode reports whether a request asks for strict mode.
+func strictMode(h http.Header) bool {
+	return strings.TrimSpace(h.Get("X-Strict-Mode")) == "1"
 }
 
 func unauthorized(a answer) answer {

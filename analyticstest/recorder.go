@@ -87,9 +87,9 @@ const (
 	ViolationEncoding        ViolationKind = "encoding"          // Content-Encoding not gzip/identity, or corrupt gzip: 415 or 400
 	ViolationContentType     ViolationKind = "content-type"      // Content-Type not application/json: answered normally
 	ViolationMalformed       ViolationKind = "malformed"         // body not {"batch":[...]} with at least one message, or bad sentAt: 400
-	ViolationInvalidMessage  ViolationKind = "invalid-message"   // a call the API refuses (see below): 400
-	ViolationMessageTooLarge ViolationKind = "message-too-large" // a message over MaxMessageBytes: 400
-	ViolationRequestTooLarge ViolationKind = "request-too-large" // a decoded body over MaxRequestBytes: 400
+	ViolationInvalidMessage  ViolationKind = "invalid-message"   // a call the API refuses (see below): 400 with X-Strict-Mode: 1, else answered normally
+	ViolationMessageTooLarge ViolationKind = "message-too-large" // a message over MaxMessageBytes: 400 with X-Strict-Mode: 1, else answered normally
+	ViolationRequestTooLarge ViolationKind = "request-too-large" // a decoded body over MaxRequestBytes: 400 with X-Strict-Mode: 1, else answered normally
 )
 
 // A call the API refuses (ViolationInvalidMessage) is one that is not a
@@ -143,6 +143,14 @@ type Response struct {
 	// network failure would (the request is recorded with Status 0 and
 	// is not accepted). On a Transport, RoundTrip returns an error.
 	CloseConnection bool
+	// Hang never answers: the request is held until its context ends (a
+	// client timeout or cancelation) or the fake shuts down, and is then
+	// recorded as Canceled, as with an endless Delay.
+	Hang bool
+	// Reset drops the connection with a TCP reset instead of a clean
+	// close once the request has been read, as a crashed proxy would. On
+	// a Transport, RoundTrip returns an error saying so.
+	Reset bool
 	// Body is the response body; "" means "{}". It is sent with
 	// Content-Type: application/json.
 	Body string
@@ -157,7 +165,8 @@ type Recorder struct {
 	t          testing.TB
 	apiKey     string
 	allow      bool
-	noJourneys bool // WithJourneysCheck(false)
+	noJourneys bool                // WithJourneysCheck(false)
+	rule       func(Message) error // WithMessageRule
 
 	mu         sync.Mutex
 	requests   []Request
@@ -189,6 +198,16 @@ func WithAPIKey(key string) Option {
 // check Violations().
 func WithViolationsAllowed() Option {
 	return func(r *Recorder) { r.allow = true }
+}
+
+// WithMessageRule adds a rule of the test's own to the fake's checks of
+// each message: a message for which rule returns an error is invalid, as
+// one the API's checks refuse would be (a ViolationInvalidMessage, and in
+// strict mode a 400 for its request). Use it to make chosen messages
+// invalid, for example to test how a client isolates them. rule must be
+// safe for concurrent use.
+func WithMessageRule(rule func(Message) error) Option {
+	return func(r *Recorder) { r.rule = rule }
 }
 
 func newRecorder(t testing.TB, opts []Option) *Recorder {

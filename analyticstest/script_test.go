@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -317,4 +318,36 @@ func TestServerCloseTwice(t *testing.T) {
 	tr := NewTransport(t)
 	tr.Close()
 	tr.Close()
+}
+
+// TestResetAndHang: Reset fails the request with a connection reset (on
+// a Transport, an error wrapping ECONNRESET); Hang holds it until the
+// client's context ends, and records it as Canceled. Neither accepts the
+// messages.
+func TestResetAndHang(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		fk.Script(Response{Reset: true}, Response{Hang: true})
+		r := send(t, fk, call{body: batch(track("1", "u", "E"))})
+		if r.err == nil {
+			t.Fatalf("reset: got %+v, want an error", r)
+		}
+		if _, isTransport := fk.client.Transport.(*Transport); isTransport && !errors.Is(r.err, syscall.ECONNRESET) {
+			t.Errorf("reset: error %v, want one wrapping ECONNRESET", r.err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if r := send(t, fk, call{body: batch(track("2", "u", "E")), ctx: ctx}); r.err == nil {
+			t.Fatalf("hang: got %+v, want an error", r)
+		}
+		if _, err := fk.WaitForRequests(timeout(t, 10*time.Second), 2); err != nil {
+			t.Fatal(err)
+		}
+		reqs := fk.Requests()
+		if len(reqs) != 2 || reqs[0].Status != 0 || reqs[0].Accepted || !reqs[1].Canceled || reqs[1].Accepted {
+			t.Errorf("requests %+v", reqs)
+		}
+		if got := fk.Messages(); len(got) != 0 {
+			t.Errorf("messages %v", got)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package analyticstest
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -51,7 +52,7 @@ func (s *Server) Close() {
 func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	a := s.handle(req)
 	if a.hangUp {
-		hangUp(w)
+		hangUp(w, a.reset)
 		return
 	}
 	for k, v := range a.header {
@@ -61,10 +62,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Write(a.body)
 }
 
-// hangUp closes the connection without writing a response.
-func hangUp(w http.ResponseWriter) {
+// hangUp closes the connection without writing a response, with a TCP
+// reset if reset is set.
+func hangUp(w http.ResponseWriter, reset bool) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok && reset {
+				_ = tc.SetLinger(0)
+			}
 			conn.Close()
 			return
 		}

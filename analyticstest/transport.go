@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"syscall"
 	"testing"
 )
 
 var (
 	errClosed           = errors.New("analyticstest: the fake was closed (did the test end?)")
 	errConnectionClosed = fmt.Errorf("analyticstest: connection closed by a scripted response: %w", io.EOF)
+	errConnectionReset  = fmt.Errorf("analyticstest: connection reset by a scripted response: %w", syscall.ECONNRESET)
 )
 
 // Transport is a fake Data Pipelines API that works without a socket: an

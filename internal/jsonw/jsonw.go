@@ -168,15 +168,30 @@ func AppendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 	return dst, nil
 }
 
-// AppendTime appends t in UTC as a quoted TimeLayout string.
+// Bounds of the times RFC 3339 can write: years 0 to 9999, in UTC.
+var (
+	minTime = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, time.December, 31, 23, 59, 59, 999_999_999, time.UTC)
+)
+
+// TimeInRange reports whether t falls in years 0 to 9999 once converted to
+// UTC, so that AppendTime writes it as it is.
+func TimeInRange(t time.Time) bool {
+	return !t.Before(minTime) && !t.After(maxTime)
+}
+
+// AppendTime appends t in UTC as a quoted TimeLayout string. A time
+// outside years 0 to 9999 (see TimeInRange) is clamped to the nearest one
+// inside, so that the text is always RFC 3339.
 func AppendTime(dst []byte, t time.Time) []byte {
 	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
-		dst = append(dst, '"')
-		dst = t.AppendFormat(dst, TimeLayout)
-		return append(dst, '"')
+	switch {
+	case t.Before(minTime):
+		t = minTime
+	case t.After(maxTime):
+		t = maxTime
 	}
+	year, month, day := t.Date()
 	// The same bytes as AppendFormat(TimeLayout) writes, without parsing
 	// the layout on every call (a timestamp is written per message).
 	hour, minute, sec := t.Clock()
@@ -278,6 +293,9 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		if !json.Valid([]byte(x)) {
 			return dst, &Error{Reason: fmt.Sprintf("invalid number literal %q", string(x))}
+		}
+		if overflows(string(x)) {
+			return dst, &Error{Reason: fmt.Sprintf("number %s overflows a float64", string(x))}
 		}
 		return append(dst, x...), nil
 	case json.RawMessage:
@@ -488,7 +506,10 @@ func appendMarshaler(dst []byte, m json.Marshaler) ([]byte, error) {
 }
 
 // appendMarshaled appends JSON produced elsewhere after checking and
-// compacting it, so a bad MarshalJSON cannot corrupt a batch.
+// compacting it, so a bad MarshalJSON cannot corrupt a batch: invalid
+// JSON and numbers that overflow a float64 are an error, and invalid
+// UTF-8 (which can only be inside strings of valid JSON) is replaced with
+// U+FFFD.
 func appendMarshaled(dst []byte, b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return append(dst, "null"...), nil
@@ -500,7 +521,55 @@ func appendMarshaled(dst []byte, b []byte) ([]byte, error) {
 	if err := json.Compact(&w, b); err != nil {
 		return dst, &Error{Reason: err.Error()}
 	}
-	return append(dst, w.Bytes()...), nil
+	out := w.Bytes()
+	if lit := overflowingNumber(out); lit != "" {
+		return dst, &Error{Reason: "number " + lit + " overflows a float64"}
+	}
+	if !utf8.Valid(out) {
+		out = bytes.ToValidUTF8(out, []byte("\uFFFD"))
+	}
+	return append(dst, out...), nil
+}
+
+// overflows reports whether the number literal lit is too large for a
+// float64, as the API (and encoding/json) would read it.
+func overflows(lit string) bool {
+	_, err := strconv.ParseFloat(lit, 64)
+	var ne *strconv.NumError
+	if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
+		// ErrRange is also an underflow to 0, which is harmless.
+		f, _ := strconv.ParseFloat(lit, 64)
+		return math.IsInf(f, 0)
+	}
+	return false
+}
+
+// overflowingNumber returns the first number literal in the compact JSON
+// b that overflows a float64, or "".
+func overflowingNumber(b []byte) string {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			j := i
+			for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || b[j] >= '0' && b[j] <= '9') {
+				j++
+			}
+			// Only a long literal or one with an exponent can overflow.
+			if j-i > 300 || bytes.ContainsAny(b[i:j], "eE") {
+				if lit := string(b[i:j]); overflows(lit) {
+					return lit
+				}
+			}
+			i = j - 1
+		}
+	}
+	return ""
 }
 
 // appendReflect handles named map and slice types (such as a user's

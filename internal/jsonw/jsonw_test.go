@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
@@ -276,5 +277,55 @@ func TestPrefix(t *testing.T) {
 	other := errors.New("other")
 	if jsonw.Prefix(other, "k") != other {
 		t.Error("Prefix changed an error that is not an *Error")
+	}
+}
+
+// TestOverflowingNumbers: a literal too large for a float64 is an error in
+// a json.Number and inside a json.RawMessage or MarshalJSON result, as
+// +Inf is; an underflow to 0 and big numbers that fit are fine.
+func TestOverflowingNumbers(t *testing.T) {
+	for _, v := range []any{
+		json.Number("1e400"),
+		json.Number("-1e309"),
+		json.RawMessage(`{"a":[1,"1e400",1e400]}`),
+		json.RawMessage("1" + strings.Repeat("0", 400)),
+		rawMarshaler(`{"n":-2E+999}`),
+	} {
+		if _, err := jsonw.AppendValue(nil, v); err == nil || !strings.Contains(err.Error(), "overflows") {
+			t.Errorf("AppendValue(%v) error = %v, want an overflow", v, err)
+		}
+	}
+	for _, v := range []any{
+		json.Number("1e-400"),
+		json.Number("1.7976931348623157e308"),
+		json.RawMessage(`{"s":"1e400","n":1e300}`),
+	} {
+		if _, err := jsonw.AppendValue(nil, v); err != nil {
+			t.Errorf("AppendValue(%v) = %v", v, err)
+		}
+	}
+}
+
+type rawMarshaler string
+
+func (r rawMarshaler) MarshalJSON() ([]byte, error) { return []byte(r), nil }
+
+// TestInvalidUTF8FromMarshalers: invalid UTF-8 inside a json.RawMessage or
+// a MarshalJSON result is replaced with U+FFFD, never sent raw.
+func TestInvalidUTF8FromMarshalers(t *testing.T) {
+	for _, v := range []any{
+		json.RawMessage("{\"k\":\"a\xffb\"}"),
+		rawMarshaler("{\"k\":\"a\xffb\"}"),
+	} {
+		got, err := jsonw.AppendValue(nil, v)
+		if err != nil {
+			t.Fatalf("AppendValue(%T) = %v", v, err)
+		}
+		if !utf8.Valid(got) {
+			t.Errorf("AppendValue(%T) = %q, invalid UTF-8", v, got)
+		}
+		if want := "{\"k\":\"a\uFFFDb\"}"; string(got) != want {
+			t.Errorf("AppendValue(%T) = %q, want %q", v, got, want)
+		}
 	}
 }

@@ -1,0 +1,137 @@
+package analytics
+
+// barrier tells Flush and Shutdown when the messages they stand for have
+// finished, and how many of them were lost. It replaces per-loss records
+// with running totals by message number, so that what it keeps does not
+// grow with the number of losses.
+//
+// Messages are numbered 1, 2, … in the order Enqueue queued them, and a
+// batch covers a run of them, (from, to]. Batches finish out of order; the
+// barrier advances doneThrough over the ones that have finished in
+// sequence, adding their losses to lostThrough. A batch that finishes
+// ahead of an unfinished one waits in pending, which therefore holds at
+// most the batches in flight.
+//
+// A Flush takes its target (every message enqueued so far) and its start
+// (covered: the losses already reported by the Flush calls finished by
+// then) when it is called. When doneThrough passes the target, the losses
+// in between are its report; so every Flush reports the losses it waited
+// for, whatever other Flush calls do at the same time.
+//
+// A barrier is not safe for concurrent use: it is guarded by the batcher's
+// lock, like the counters, so that Stats and the barrier always agree.
+type barrier struct {
+	doneThrough uint64          // every message numbered <= doneThrough has finished
+	lostThrough int64           // losses among those messages
+	lastErr     error           // the cause of the last of those losses
+	pending     map[uint64]span // finished batches beyond doneThrough, by their from
+	covered     int64           // lostThrough at the furthest target a finished Flush reached
+
+	finished int64 // messages in finished batches, in or out of order
+	lost     int64 // losses among them
+	lastAny  error // the cause of the last of them to finish
+
+	waiters map[*flushWait]struct{}
+}
+
+// span is a finished batch waiting for those before it.
+type span struct {
+	to   uint64
+	lost int64
+	err  error
+}
+
+// flushWait is one Flush call waiting at the barrier.
+type flushWait struct {
+	target uint64        // the messages enqueued when Flush was called
+	from   int64         // covered when Flush was called
+	done   chan struct{} // closed when doneThrough reaches target
+	lostAt int64         // lostThrough then
+	err    error         // lastErr then
+}
+
+// add registers a Flush with the given target; the returned wait's done
+// channel is closed already if there is nothing to wait for.
+func (b *barrier) add(target uint64) *flushWait {
+	w := &flushWait{target: target, from: b.covered, done: make(chan struct{})}
+	if b.doneThrough >= target {
+		w.lostAt, w.err = b.lostThrough, b.lastErr
+		close(w.done)
+		return w
+	}
+	if b.waiters == nil {
+		b.waiters = make(map[*flushWait]struct{})
+	}
+	b.waiters[w] = struct{}{}
+	return w
+}
+
+// remove forgets a Flush whose context ended.
+func (b *barrier) remove(w *flushWait) { delete(b.waiters, w) }
+
+// result returns the report of a Flush whose wait is done, and moves
+// covered on.
+func (b *barrier) result(w *flushWait) error {
+	b.covered = max(b.covered, w.lostAt)
+	if n := w.lostAt - w.from; n > 0 {
+		return &DeliveryError{Undelivered: n, Err: w.err}
+	}
+	return nil
+}
+
+// finish records the outcome of the batch of messages (from, to], of
+// which lost were lost, the last because of err.
+func (b *barrier) finish(from, to uint64, lost int64, err error) {
+	b.finished += int64(to - from)
+	if lost > 0 {
+		b.lost += lost
+		b.lastAny = err
+	}
+	if from != b.doneThrough {
+		if b.pending == nil {
+			b.pending = make(map[uint64]span)
+		}
+		b.pending[from] = span{to, lost, err}
+		return
+	}
+	b.advance(to, lost, err)
+	for {
+		s, ok := b.pending[b.doneThrough]
+		if !ok {
+			break
+		}
+		delete(b.pending, b.doneThrough)
+		b.advance(s.to, s.lost, s.err)
+	}
+}
+
+func (b *barrier) advance(to uint64, lost int64, err error) {
+	b.doneThrough = to
+	if lost > 0 {
+		b.lostThrough += lost
+		b.lastErr = err
+	}
+	for w := range b.waiters {
+		if w.target <= to {
+			w.lostAt, w.err = b.lostThrough, b.lastErr
+			close(w.done)
+			delete(b.waiters, w)
+		}
+	}
+}
+
+// shutdownResult returns Shutdown's report: the losses no finished Flush
+// had reported when Shutdown began (from is covered then), counting every
+// message enqueued but not yet finished as undelivered.
+func (b *barrier) shutdownResult(from int64, enqueued uint64, cause error) error {
+	unfinished := int64(enqueued) - b.finished
+	n := b.lost - from + unfinished
+	if n <= 0 {
+		return nil
+	}
+	err := b.lastAny
+	if unfinished > 0 {
+		err = cause
+	}
+	return &DeliveryError{Undelivered: n, Err: err}
+}

@@ -1,0 +1,444 @@
+package analytics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cdpkit/analytics-go/internal/queue"
+)
+
+// item is one encoded message in the queue. Its data is an allocation of
+// its own, exactly its size, so that what the queue holds is what
+// WithQueueMaxBytes counts.
+type item struct {
+	data           []byte
+	typ            string
+	event          string
+	idStart, idEnd int32
+}
+
+func (it *item) messageID() string {
+	raw := it.data[it.idStart:it.idEnd]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var s string
+	if err := json.Unmarshal(it.data[it.idStart-1:it.idEnd+1], &s); err != nil {
+		return string(raw)
+	}
+	return s
+}
+
+// batch is a cut of the queue on its way to the API: the messages
+// numbered (from, to] in the order Enqueue queued them.
+type batch struct {
+	from, to uint64
+	items    []item
+	size     int // bytes of the messages and the commas between them
+
+	// errs holds each message's outcome once the senders are done with
+	// the batch: nil when every message was delivered, else one entry
+	// per item, nil for a delivered one.
+	errs []error
+}
+
+// fail marks items[lo:hi] as not delivered because of err.
+func (b *batch) fail(lo, hi int, err error) {
+	if b.errs == nil {
+		b.errs = make([]error, len(b.items))
+	}
+	for i := lo; i < hi; i++ {
+		b.errs[i] = err
+	}
+}
+
+// batcher owns the queue and cuts it into batches for the senders.
+//
+// # Concurrency model
+//
+// Producers (Enqueue, EnqueueContext) push encoded messages under mu; one
+// batcher goroutine (run) cuts batches from the head of the queue under
+// mu and hands each, with mu released, to a fixed pool of sender
+// goroutines over an unbuffered channel, so that when every sender is busy
+// the batcher waits, the queue fills and Enqueue refuses: memory stays
+// bounded. A batch is cut when it is full (WithBatchSize messages or
+// MaxBatchBytes of request body), when the flush interval ticks, when a
+// Flush asks, when the queue refuses a message, and at Shutdown. Senders
+// report each batch's outcome back under mu.
+//
+// mu guards the queue, the counters behind Stats and the barrier of Flush
+// and Shutdown, so a Stats snapshot always adds up and a Flush sees
+// exactly the messages enqueued before it. It is held only for
+// bookkeeping: never across I/O, a callback or a log call.
+//
+// # Shutdown
+//
+// Shutdown moves the batcher through five states, each entered once and
+// marked by a channel closed on entry, so every Shutdown call (and the
+// goroutines) can wait for the one it needs:
+//
+//	open      intake open
+//	draining  stop: intake closed (closed under mu), the rest is cut and sent
+//	aborted   aborted: Shutdown's context ended; requests are canceled and
+//	          batches not yet handed over are abandoned
+//	decided   decided: Shutdown's result is fixed (once stopped, or 50 ms
+//	          after aborting, whichever comes first)
+//	stopped   done: run and every sender have returned
+//
+// decided may come before stopped: a RoundTripper that ignores its
+// context, or a slow callback, keeps a sender busy after Shutdown has
+// returned; it reports its messages when it is done.
+type batcher struct {
+	batchSize  int           // most messages in a batch
+	batchBytes int           // most bytes of messages and commas in a batch
+	interval   time.Duration // the flush interval
+	logger     *slog.Logger
+	// abandon reports a batch that Shutdown's ended context kept from
+	// the senders (Client.abandonBatch).
+	abandon func(*batch)
+
+	// wake (capacity 1) tells run that a batch may be ready to cut.
+	wake chan struct{}
+	// out hands batches to the senders; run closes it when it stops.
+	out chan *batch
+	// stop is closed when Shutdown begins, aborted when its context
+	// ends, done when run and every sender have returned.
+	stop, aborted, done chan struct{}
+
+	mu         sync.Mutex
+	q          *queue.Queue[item]
+	closed     bool   // Shutdown began: pushes fail with ErrClosed
+	enqueued   uint64 // messages ever queued; the last one's number
+	cut        uint64 // messages taken from the queue so far
+	cutWanted  uint64 // cut every message up to here now, full batch or not
+	room       chan struct{}
+	roomWait   int  // EnqueueContext calls waiting on room
+	overloaded bool // the queue refused a message and has not drained since
+	stats      counters
+	bar        barrier
+
+	shutdownFrom int64 // bar.covered when Shutdown began
+	result       error // Shutdown's result, once decided
+	resultSet    bool
+	// decided is closed when Shutdown's result is decided, so that a
+	// later Shutdown returns it at once, even while goroutines held by
+	// a deaf RoundTripper finish in the background.
+	decided chan struct{}
+}
+
+// counters are the figures behind Stats, guarded by batcher.mu.
+type counters struct {
+	enqueued, delivered, failed                 int64
+	failedStatus, failedRetries, failedShutdown int64
+	droppedFull, tooLarge, invalid              int64
+	batches, requests, retries, bytesSent       int64
+	bisected                                    int64
+	inFlight                                    int64
+}
+
+func newBatcher(cfg *config, logger *slog.Logger) *batcher {
+	return &batcher{
+		batchSize:  cfg.batchSize,
+		batchBytes: MaxBatchBytes - envelopeBytes,
+		interval:   cfg.flushInterval,
+		logger:     logger,
+		wake:       make(chan struct{}, 1),
+		out:        make(chan *batch),
+		stop:       make(chan struct{}),
+		aborted:    make(chan struct{}),
+		done:       make(chan struct{}),
+		q:          queue.New[item](cfg.queueCapacity, cfg.queueMaxBytes),
+		room:       make(chan struct{}),
+		decided:    make(chan struct{}),
+	}
+}
+
+func (b *batcher) signal() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fullLocked reports whether a full batch is waiting.
+func (b *batcher) fullLocked() bool {
+	n, size := b.q.Len()
+	return n >= b.batchSize || n > 0 && size+n-1 >= b.batchBytes
+}
+
+// push queues it. If the queue is full it returns ErrQueueFull, or with
+// block set waits for room until ctx ends.
+func (b *batcher) push(ctx context.Context, it item, block bool) error {
+	size := len(it.data)
+	b.mu.Lock()
+	for {
+		if b.closed {
+			b.mu.Unlock()
+			return ErrClosed
+		}
+		if b.q.Push(it, size) {
+			b.enqueued++
+			b.stats.enqueued++
+			full := b.fullLocked()
+			b.mu.Unlock()
+			if full {
+				b.signal()
+			}
+			return nil
+		}
+		// A queue smaller than a batch fills before a batch does:
+		// send what it holds now rather than at the next tick.
+		b.cutWanted = b.enqueued
+		if !block {
+			b.stats.droppedFull++
+			first := !b.overloaded
+			b.overloaded = true
+			maxItems, maxBytes := b.q.Cap()
+			b.mu.Unlock()
+			b.signal()
+			if first {
+				b.logger.Warn("analytics: queue full; dropping messages until it drains",
+					"capacity", maxItems, "maxBytes", maxBytes)
+			}
+			return ErrQueueFull
+		}
+		room := b.room
+		b.roomWait++
+		b.mu.Unlock()
+		b.signal()
+		var err error
+		select {
+		case <-room:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		b.mu.Lock()
+		b.roomWait--
+		if err != nil {
+			b.mu.Unlock()
+			return err
+		}
+	}
+}
+
+// reject counts a message Enqueue refused before queueing it.
+func (b *batcher) reject(tooLarge bool) {
+	b.mu.Lock()
+	if tooLarge {
+		b.stats.tooLarge++
+	} else {
+		b.stats.invalid++
+	}
+	b.mu.Unlock()
+}
+
+// run is the batcher goroutine. It cuts batches and hands them to the
+// senders until Shutdown, then cuts the rest, closes out and waits for the
+// senders (wait), and closes done.
+func (b *batcher) run(wait func()) {
+	defer close(b.done)
+	ticker := time.NewTicker(b.interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-b.wake:
+		case <-ticker.C:
+			b.mu.Lock()
+			b.cutWanted = b.enqueued
+			b.mu.Unlock()
+		case <-b.stop:
+			b.drain() // closed, and cutWanted covers everything
+			close(b.out)
+			wait()
+			return
+		}
+		b.drain()
+	}
+}
+
+// drain cuts and hands over batches while one is due.
+func (b *batcher) drain() {
+	for {
+		bt, drained := b.next()
+		if drained {
+			b.logger.Info("analytics: queue drained; accepting messages again")
+		}
+		if bt == nil {
+			return
+		}
+		select {
+		case b.out <- bt:
+		case <-b.aborted:
+			b.abandon(bt)
+		}
+	}
+}
+
+// next cuts the next batch that is due, or returns nil. drained reports
+// the end of an episode of overload: the queue is back to half its
+// bounds.
+func (b *batcher) next() (bt *batch, drained bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, _ := b.q.Len()
+	if n == 0 || !b.fullLocked() && b.cut >= b.cutWanted {
+		return nil, false
+	}
+	bt = &batch{from: b.cut, items: make([]item, 0, min(n, b.batchSize))}
+	for len(bt.items) < b.batchSize {
+		size, ok := b.q.Peek()
+		if !ok {
+			break
+		}
+		next := bt.size + size
+		if len(bt.items) > 0 {
+			next++ // the comma
+			if next > b.batchBytes {
+				break
+			}
+		}
+		it, _, _ := b.q.Pop()
+		bt.items = append(bt.items, it)
+		bt.size = next
+	}
+	b.cut += uint64(len(bt.items))
+	bt.to = b.cut
+	b.stats.inFlight += int64(len(bt.items))
+	if b.roomWait > 0 {
+		close(b.room)
+		b.room = make(chan struct{})
+	}
+	if b.overloaded {
+		n, size := b.q.Len()
+		maxItems, maxBytes := b.q.Cap()
+		if n <= maxItems/2 && size <= maxBytes/2 {
+			b.overloaded = false
+			drained = true
+		}
+	}
+	return bt, drained
+}
+
+// outcome is a batch's result, classified for the counters.
+type outcome struct {
+	lost                     int64 // messages not delivered
+	status, retries, aborted int64 // of which refused, given up, abandoned
+	last                     error // the cause of the last loss
+}
+
+// settle records the outcome of bt.
+func (b *batcher) settle(bt *batch, o outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := int64(len(bt.items))
+	b.stats.inFlight -= n
+	b.stats.batches++
+	b.stats.delivered += n - o.lost
+	b.stats.failed += o.lost
+	b.stats.failedStatus += o.status
+	b.stats.failedRetries += o.retries
+	b.stats.failedShutdown += o.aborted
+	b.bar.finish(bt.from, bt.to, o.lost, o.last)
+}
+
+// beginFlush registers a Flush of everything enqueued so far and asks for
+// it to be cut.
+func (b *batcher) beginFlush() (*flushWait, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, ErrClosed
+	}
+	w := b.bar.add(b.enqueued)
+	b.cutWanted = b.enqueued
+	b.mu.Unlock()
+	b.signal()
+	return w, nil
+}
+
+// endFlush returns the report of a Flush, or forgets it if it gave up.
+func (b *batcher) endFlush(w *flushWait, completed bool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !completed {
+		b.bar.remove(w)
+		return nil
+	}
+	return b.bar.result(w)
+}
+
+// beginShutdown stops intake and asks for everything to be cut; it
+// reports false if Shutdown had begun already.
+func (b *batcher) beginShutdown() bool {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	b.closed = true
+	b.shutdownFrom = b.bar.covered
+	b.cutWanted = b.enqueued
+	close(b.room) // wake blocked EnqueueContext calls: they fail with ErrClosed
+	b.room = make(chan struct{})
+	b.mu.Unlock()
+	close(b.stop)
+	return true
+}
+
+// shutdownResult decides Shutdown's result once; messages not finished by
+// then count as undelivered because of cause.
+func (b *batcher) shutdownResult(cause error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.resultSet {
+		b.result = b.bar.shutdownResult(b.shutdownFrom, b.enqueued, cause)
+		b.resultSet = true
+		close(b.decided)
+	}
+	return b.result
+}
+
+// snapshot returns the counters as Stats, all taken at one moment.
+func (b *batcher) snapshot() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	queued, queuedBytes := b.q.Len()
+	s := &b.stats
+	return Stats{
+		Enqueued:         s.enqueued,
+		Delivered:        s.delivered,
+		Failed:           s.failed,
+		FailedStatus:     s.failedStatus,
+		FailedRetries:    s.failedRetries,
+		FailedShutdown:   s.failedShutdown,
+		DroppedQueueFull: s.droppedFull,
+		RejectedTooLarge: s.tooLarge,
+		RejectedInvalid:  s.invalid,
+		Batches:          s.batches,
+		Requests:         s.requests,
+		Retries:          s.retries,
+		BisectedRequests: s.bisected,
+		BytesSent:        s.bytesSent,
+		Queued:           int64(queued),
+		QueuedBytes:      int64(queuedBytes),
+		InFlight:         s.inFlight,
+	}
+}
+
+// attempt counts one HTTP attempt of wireBytes; half reports a request
+// carrying part of a batch the API refused.
+func (b *batcher) attempt(n int, wireBytes int64, half bool) {
+	b.mu.Lock()
+	b.stats.requests++
+	b.stats.bytesSent += wireBytes
+	if n > 0 {
+		b.stats.retries++
+	} else if half {
+		b.stats.bisected++
+	}
+	b.mu.Unlock()
+}
