@@ -26,12 +26,24 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // Create one with New at start-up, share it between goroutines, and call
 // Close (or Shutdown) before the program exits.
 //
+// # Concurrency model
+//
 // All methods are safe for concurrent use. Enqueue validates and encodes
-// the message in the caller's goroutine and queues the bytes; it never
-// waits on the network. The batcher (see batch.go) cuts the queue into
-// batches and a pool of WithMaxInFlight senders (send.go) POSTs them with
-// retries and reports every message's outcome to Stats, the logger and the
-// WithCallback function. Flush and Shutdown are barriers on that pipeline.
+// the message in the caller's goroutine and queues a copy of its bytes,
+// bounded by WithQueueCapacity messages and WithQueueMaxBytes bytes; it
+// never waits on the network. One batcher goroutine cuts the queue into
+// batches, each at most WithBatchSize messages and MaxBatchBytes bytes of
+// request body, when a batch is full, when the flush interval ticks, and
+// when Flush or Shutdown asks. It hands each batch to a fixed pool of
+// WithMaxInFlight sender goroutines, which POST it with retries (halving a
+// batch the API refuses as invalid, to isolate the invalid messages) and
+// report every message's outcome to Stats, the logger and the WithCallback
+// function. When every sender is busy the batcher waits, the queue fills,
+// and Enqueue returns ErrQueueFull: memory stays bounded.
+//
+// Flush and Shutdown are barriers on that pipeline: Flush waits for the
+// outcome of everything enqueued before it; Shutdown stops intake,
+// delivers the rest and stops the goroutines, by its deadline.
 //
 // The zero Client is a closed client: Enqueue and Flush return ErrClosed,
 // Shutdown and Close return nil, Stats is zero.

@@ -43,7 +43,7 @@ func TestStalledServerHeapBounded(t *testing.T) {
 	before := liveHeap()
 	msgBytes := int64(0)
 	for i := 0; ; i++ {
-		if i%3 == 0 {
+		if i%5 == 0 {
 			runtime.GC() // empties the pools, as a busy program's GC does
 		}
 		err := c.Enqueue(analytics.Track{UserID: "user-1", Event: "Stalled", Properties: analytics.Properties{"i": i}})

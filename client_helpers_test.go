@@ -2,20 +2,18 @@ package analytics_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
 // testKey is the API key of the tests. Tests that capture logs and errors
@@ -25,115 +23,60 @@ const testKey = "sk_test_0123456789abcdef"
 // fixedTime is the clock of deterministic tests.
 var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
 
-// sink is a loopback Data Pipelines API for the client's tests. It records
-// every request and answers with respond, or 200.
+// sink is the analyticstest fake, with the accessors of client_test.go
+// and encode_test.go.
 type sink struct {
-	*httptest.Server
+	*analyticstest.Server
 	t *testing.T
-
-	mu       sync.Mutex
-	requests []sinkRequest
-	respond  func(n int, w http.ResponseWriter, r *http.Request) // n counts requests from 1
-	count    atomic.Int64
 }
 
 type sinkRequest struct {
 	at       time.Time
 	path     string
 	user     string
-	password string
 	body     []byte // decompressed
 	wire     int
 	messages []json.RawMessage
 	status   int
 }
 
-func newSink(t *testing.T, respond func(n int, w http.ResponseWriter, r *http.Request)) *sink {
+// newSink returns a fake API that answers with script, one response per
+// request, then 200 (or what the test sets with SetDefault).
+func newSink(t *testing.T, script ...analyticstest.Response) *sink {
 	t.Helper()
-	s := &sink{t: t, respond: respond}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
+	srv := analyticstest.NewServer(t)
+	srv.Script(script...)
+	return &sink{Server: srv, t: t}
 }
-
-func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
-	n := int(s.count.Add(1))
-	raw, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	body := raw
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			s.t.Errorf("bad gzip body: %v", err)
-			return
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			s.t.Errorf("bad gzip body: %v", err)
-			return
-		}
-	}
-	user, pass, _ := r.BasicAuth()
-	req := sinkRequest{at: time.Now(), path: r.URL.Path, user: user, password: pass, body: body, wire: len(raw)}
-	var env struct {
-		Batch  []json.RawMessage `json:"batch"`
-		SentAt string            `json:"sentAt"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
-		s.t.Errorf("request body is not a batch: %v\n%s", err, body)
-	}
-	req.messages = env.Batch
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
-	if s.respond != nil {
-		s.respond(n, rec, r)
-	}
-	req.status = rec.status
-	s.mu.Lock()
-	s.requests = append(s.requests, req)
-	s.mu.Unlock()
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
 
 // Requests returns the requests answered so far.
 func (s *sink) Requests() []sinkRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sinkRequest(nil), s.requests...)
+	var out []sinkRequest
+	for _, r := range s.Server.Requests() {
+		sr := sinkRequest{at: r.Time, path: r.Path, user: r.APIKey, body: r.Body, wire: r.WireSize, status: r.Status}
+		for _, m := range r.Messages {
+			sr.messages = append(sr.messages, m.Raw)
+		}
+		out = append(out, sr)
+	}
+	return out
 }
 
-// Accepted returns the messages of requests answered with 2xx.
+// Accepted returns the messages the fake accepted.
 func (s *sink) Accepted() []map[string]any {
 	var out []map[string]any
-	for _, r := range s.Requests() {
-		if r.status < 200 || r.status > 299 {
-			continue
+	for _, m := range s.Server.Messages() {
+		var v map[string]any
+		if err := json.Unmarshal(m.Raw, &v); err != nil {
+			s.t.Fatalf("message is not a JSON object: %v", err)
 		}
-		for _, m := range r.messages {
-			var v map[string]any
-			if err := json.Unmarshal(m, &v); err != nil {
-				s.t.Fatalf("message is not a JSON object: %v", err)
-			}
-			out = append(out, v)
-		}
+		out = append(out, v)
 	}
 	return out
 }
 
 // AcceptedIDs counts how often each messageId was accepted.
-func (s *sink) AcceptedIDs() map[string]int {
-	ids := map[string]int{}
-	for _, m := range s.Accepted() {
-		ids[m["messageId"].(string)]++
-	}
-	return ids
-}
+func (s *sink) AcceptedIDs() map[string]int { return acceptedIDs(s.Server) }
 
 // quietLogger discards everything; logCapture records it.
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

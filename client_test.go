@@ -24,6 +24,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -92,7 +93,7 @@ func coreMessages() map[string]analytics.Message {
 
 // TestCoreGolden checks each core call as it arrives at the API.
 func TestCoreGolden(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	msgs := coreMessages()
 	names := []string{"identify", "track", "page", "screen", "group", "alias"}
@@ -106,7 +107,7 @@ func TestCoreGolden(t *testing.T) {
 	r := reqs[0]
 	assert.Equal(t, "/v1/batch", r.path)
 	assert.Equal(t, testKey, r.user, "basic auth user is the API key")
-	assert.Equal(t, "", r.password, "basic auth password is empty")
+	assert.Empty(t, s.Violations(), "basic auth password is empty (the fake checks it)")
 	var env map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &env))
 	assert.Equal(t, "2026-01-02T03:04:05.678Z", env["sentAt"])
@@ -141,7 +142,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // over MaxBatchBytes or holds more than the batch size, and every message
 // arrives exactly once.
 func TestBatchLimits(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	const batchSize = 120
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -177,7 +178,7 @@ func TestBatchLimits(t *testing.T) {
 
 // TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
 func TestMessageTooLarge(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
 	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
@@ -193,7 +194,7 @@ func TestMessageTooLarge(t *testing.T) {
 // TestMessageAtLimit: a message of exactly MaxMessageBytes is sent; one byte
 // more is not.
 func TestMessageAtLimit(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
 	require.NoError(t, c.Enqueue(base))
@@ -212,11 +213,7 @@ func TestMessageAtLimit(t *testing.T) {
 // TestRetryDuringClose: the final flush in Close meets a 503, retries, and
 // delivers; Close returns nil.
 func TestRetryDuringClose(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
+	s := newSink(t, analyticstest.Response{Status: http.StatusServiceUnavailable})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
 	for i := range 10 {
 		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
@@ -237,12 +234,8 @@ func TestRetryDuringClose(t *testing.T) {
 // ErrQueueFull instead of waiting, and memory stays bounded.
 func TestQueueFullWhileStalled(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	const capacity = 1000
 	const maxBytes = 1 << 20
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(100), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))...)
@@ -288,12 +281,8 @@ func TestQueueFullWhileStalled(t *testing.T) {
 // gives up when its context ends or the client closes.
 func TestEnqueueContextBackpressure(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	// One in flight, one waiting for a sender, two queued.
@@ -323,11 +312,11 @@ func TestEnqueueContextBackpressure(t *testing.T) {
 // goroutines: no panic, and every accepted message is delivered exactly
 // once.
 func TestConcurrentSafe(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n%7 == 0 {
-			w.WriteHeader(http.StatusBadGateway) // retried
-		}
-	})
+	s := newSink(t)
+	for range 200 { // every 7th answer is a 502, which is retried
+		s.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{},
+			analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{Status: http.StatusBadGateway})
+	}
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond), analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))...)
 	var accepted sync.Map
 	var wg sync.WaitGroup
@@ -385,11 +374,7 @@ func TestConcurrentSafe(t *testing.T) {
 // TestFlushWaitsForRetries: Flush returns only once a batch being retried
 // has its outcome, and leaves the client usable.
 func TestFlushWaitsForRetries(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		if n <= 2 {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
+	s := newSink(t, analyticstest.Response{Status: http.StatusInternalServerError}, analyticstest.Response{Status: http.StatusInternalServerError})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
 	require.NoError(t, c.Flush(bounded(t)))
@@ -403,7 +388,7 @@ func TestFlushWaitsForRetries(t *testing.T) {
 
 // TestFlushInterval: a lone message is sent when the interval ticks.
 func TestFlushInterval(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	synctest.Test(t, func(t *testing.T) {
 		tr := noKeepAlive()
 		defer tr.CloseIdleConnections()
@@ -426,7 +411,7 @@ func TestFlushInterval(t *testing.T) {
 // TestGzip: bodies are compressed when asked, and limits apply to the
 // uncompressed body.
 func TestGzip(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
 	for range 50 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
@@ -448,7 +433,7 @@ func noKeepAlive() *http.Transport { return &http.Transport{DisableKeepAlives: t
 // the other messages of the batch are still reported, and delivery and
 // Flush go on.
 func TestCallbackPanicContained(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	var logs logCapture
 	var calls atomic.Int64
 	c := newTestClient(t, s.URL, deterministic(analytics.WithLogger(logs.Logger()), analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))...)
@@ -465,7 +450,7 @@ func TestCallbackPanicContained(t *testing.T) {
 // TestClientStringHidesKey: printing the client with any verb, or logging
 // it, does not show the API key or the Authorization value made from it.
 func TestClientStringHidesKey(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	var logs logCapture
 	logs.Logger().Info("client", "client", c)
@@ -481,7 +466,7 @@ func TestClientStringHidesKey(t *testing.T) {
 
 // TestNilContext: a nil context is taken as context.Background().
 func TestNilContext(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	//lint:ignore SA1012 a nil context on purpose
 	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
@@ -495,7 +480,7 @@ func TestNilContext(t *testing.T) {
 // TestQueueSmallerThanBatch: a queue that fills before a batch does is sent
 // at once, not at the next flush tick.
 func TestQueueSmallerThanBatch(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	synctest.Test(t, func(t *testing.T) {
 		tr := noKeepAlive()
 		defer tr.CloseIdleConnections()
@@ -528,9 +513,8 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 // abandons and Shutdown itself both report the loss; neither takes it from
 // the other.
 func TestFlushAndShutdownBothReport(t *testing.T) {
-	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done() // hangs until the client gives up
-	})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hang: true}) // until the client gives up
 	c := newTestClient(t, s.URL, deterministic()...)
 	for range 10 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
@@ -550,7 +534,8 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	}
 	// A Flush that finished before Shutdown began has reported its losses:
 	// Shutdown does not count them again.
-	s2 := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
+	s2 := newSink(t)
+	s2.SetDefault(analyticstest.Response{Status: http.StatusBadRequest})
 	c2 := newTestClient(t, s2.URL, deterministic()...)
 	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	require.Error(t, c2.Flush(bounded(t)))
@@ -561,12 +546,8 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 // on a full queue hold their message, not an encoder's buffers.
 func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	for c.Stats().Queued < 1 || c.Stats().InFlight < 2 {

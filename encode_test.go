@@ -10,6 +10,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -47,7 +48,7 @@ func TestValidation(t *testing.T) {
 		"nil message":        {nil, "message"},
 		"typed nil message":  {(*analytics.Track)(nil), "message"},
 	}
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -71,7 +72,7 @@ func TestValidation(t *testing.T) {
 // TestValidCornerCases: calls the API accepts that a strict reading might
 // refuse.
 func TestValidCornerCases(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	for _, m := range []analytics.Message{
 		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
@@ -89,7 +90,7 @@ func TestValidCornerCases(t *testing.T) {
 // TestEncodeOnce: Enqueue takes a snapshot; changing the maps afterwards
 // changes nothing that is sent.
 func TestEncodeOnce(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	props := analytics.Properties{"step": 1}
 	ctx := &analytics.Context{IP: "192.0.2.1"}
@@ -107,7 +108,7 @@ func TestEncodeOnce(t *testing.T) {
 // TestDefaultsFilled: type, a UUID messageId, a UTC millisecond timestamp
 // and context.library are filled in; the caller's id and time are kept.
 func TestDefaultsFilled(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	own := time.Date(2024, 2, 29, 12, 0, 0, 999_999_999, time.FixedZone("X", -5*3600))
@@ -153,7 +154,7 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 		"raw":     json.RawMessage(`{"k": [1, 2]}`),
 		"nested":  map[string]any{"list": []any{1, "two", map[string]any{"three": 3}}},
 	}
-	s := newSink(t, nil)
+	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Values", Properties: values}))
 	require.NoError(t, c.Close())
@@ -172,14 +173,14 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 // TestAPIKeyNeverLogged: across failures, retries and drops, the API key
 // appears in no log line and no error.
 func TestAPIKeyNeverLogged(t *testing.T) {
-	s := newSink(t, func(n int, w http.ResponseWriter, _ *http.Request) {
-		switch n % 3 {
-		case 1:
-			w.WriteHeader(http.StatusServiceUnavailable)
-		case 2:
-			http.Error(w, "unauthorized "+testKey, http.StatusUnauthorized) // even an API that echoes it
-		}
-	})
+	s := newSink(t)
+	for range 100 {
+		s.Script(
+			analyticstest.Response{Status: http.StatusServiceUnavailable},
+			analyticstest.Response{Status: http.StatusUnauthorized, Body: "unauthorized " + testKey}, // even an API that echoes it
+			analyticstest.Response{},
+		)
+	}
 	var logs logCapture
 	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(logs.Logger()),
 		analytics.WithBatchSize(1), analytics.WithQueueCapacity(2), analytics.WithMaxInFlight(1),
@@ -210,10 +211,7 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 // kept excerpt is not left in part.
 func TestRedactionBeforeTruncation(t *testing.T) {
 	for _, pad := range []int{490, 500, 505, 511} {
-		s := newSink(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(strings.Repeat("a", pad) + " bad key " + testKey + " end"))
-		})
+		s := newSink(t, analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})
 		c := newTestClient(t, s.URL, deterministic()...)
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 		err := c.Flush(bounded(t))
@@ -230,7 +228,7 @@ func TestRedactionBeforeTruncation(t *testing.T) {
 // TestKeyWhitespaceTrimmed: a key with a trailing newline, as read from a
 // file, authenticates as the key itself.
 func TestKeyWhitespaceTrimmed(t *testing.T) {
-	s := newSink(t, nil)
+	s := newSink(t)
 	c, err := analytics.New(" "+testKey+"\n", analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))

@@ -92,6 +92,7 @@
 //		analyticstest.Response{Reset: true},
 //		analyticstest.Response{Delay: 2 * time.Second},
 //		analyticstest.Response{Hang: true},
+//		analyticstest.Response{Hold: release}, // answered once release is closed
 //	)
 //	srv.SetDefault(analyticstest.Response{Status: 503})
 //

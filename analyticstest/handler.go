@@ -216,6 +216,21 @@ func (r *Recorder) handle(req *http.Request) answer {
 			return answer{hangUp: true, err: err}
 		}
 	}
+	if resp.Hold != nil {
+		var err error
+		select {
+		case <-resp.Hold:
+		case <-req.Context().Done():
+			err = req.Context().Err()
+		case <-r.done:
+			err = errClosed
+		}
+		if err != nil {
+			rec.Canceled = true
+			r.record(rec)
+			return answer{hangUp: true, err: err}
+		}
+	}
 	if resp.CloseConnection || resp.Reset {
 		r.record(rec)
 		if resp.Reset {

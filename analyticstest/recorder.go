@@ -147,6 +147,11 @@ type Response struct {
 	// client timeout or cancelation) or the fake shuts down, and is then
 	// recorded as Canceled, as with an endless Delay.
 	Hang bool
+	// Hold, when not nil, holds the answer until Hold is closed (a
+	// stalled API that recovers; the answer is then given as scripted),
+	// or until the request's context ends or the fake shuts down (then
+	// recorded as Canceled). It applies after Delay.
+	Hold <-chan struct{}
 	// Reset drops the connection with a TCP reset instead of a clean
 	// close once the request has been read, as a crashed proxy would. On
 	// a Transport, RoundTrip returns an error saying so.

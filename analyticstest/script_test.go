@@ -351,3 +351,36 @@ func TestResetAndHang(t *testing.T) {
 		}
 	})
 }
+
+// TestHold: a held answer is given once Hold is closed; another held
+// request ends when its client gives up.
+func TestHold(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		release := make(chan struct{})
+		fk.Script(Response{Hold: release, Status: 202}, Response{Hold: make(chan struct{})})
+		got := make(chan result, 1)
+		go func() { got <- send(t, fk, call{body: batch(track("1", "u", "E"))}) }()
+		if _, err := fk.WaitForRequests(timeout(t, 100*time.Millisecond), 1); err == nil {
+			t.Fatal("a held request was recorded before it was answered")
+		}
+		close(release)
+		select {
+		case r := <-got:
+			mustStatus(t, r, 202)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the held request was not answered after Hold closed")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if r := send(t, fk, call{body: batch(track("2", "u", "E")), ctx: ctx}); r.err == nil {
+			t.Fatalf("got %+v, want an error", r)
+		}
+		if _, err := fk.WaitForRequests(timeout(t, 10*time.Second), 2); err != nil {
+			t.Fatal(err)
+		}
+		reqs := fk.Requests()
+		if !reqs[0].Accepted || !reqs[1].Canceled || reqs[1].Accepted {
+			t.Errorf("requests %+v", reqs)
+		}
+	})
+}
