@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,5 +213,120 @@ func TestResumeCSV(t *testing.T) {
 	msgs := srv.Messages()
 	if len(msgs) != 2 || msgs[0].UserID != "3" || msgs[0].Traits["note"] != "c" || msgs[1].UserID != "4" {
 		t.Fatalf("sent %v", msgs)
+	}
+}
+
+// TestKillDuringTheFirstRoundResendsItWithTheSameIDs kills a cdp process
+// while the first batch it sent waits for its answer, before any round
+// has ended: the re-run sends that batch again with the same messageIds,
+// so the API can tell the copy from new events.
+func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
+	type sent struct {
+		line int
+		id   string
+	}
+	var (
+		mu       sync.Mutex
+		requests [][]sent
+	)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Batch []struct {
+				MessageID  string `json:"messageId"`
+				Properties struct {
+					N int `json:"n"`
+				} `json:"properties"`
+				Traits struct {
+					N int `json:"n"`
+				} `json:"traits"`
+			} `json:"batch"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var batch []sent
+		for _, m := range body.Batch {
+			batch = append(batch, sent{m.Properties.N + m.Traits.N, m.MessageID})
+		}
+		mu.Lock()
+		requests = append(requests, batch)
+		first := len(requests) == 1
+		mu.Unlock()
+		if first {
+			// The first batch is never answered: the process is killed
+			// while it waits.
+			close(arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	file := importFile(t, 300, nil)
+	ck := filepath.Join(t.TempDir(), "import.checkpoint")
+	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the first batch never arrived")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	first := map[int]string{}
+	for _, m := range requests[0] {
+		first[m.line] = m.id
+	}
+	if len(first) != 100 {
+		t.Fatalf("the first batch held %d lines, want 100", len(first))
+	}
+	again := 0
+	for _, batch := range requests[1:] {
+		for _, m := range batch {
+			if id, ok := first[m.line]; ok {
+				again++
+				if m.id != id {
+					t.Errorf("line %d sent again with messageId %s, first with %s", m.line, m.id, id)
+				}
+			}
+		}
+	}
+	if again != 100 {
+		t.Errorf("%d lines of the batch in flight at the kill were sent again, want its 100", again)
+	}
+}
+
+// TestUnwritableCheckpointIsASetupError: a checkpoint that cannot be
+// written stops the command before anything is sent.
+func TestUnwritableCheckpointIsASetupError(t *testing.T) {
+	srv := newServer(t)
+	file := importFile(t, 10, nil)
+	r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", filepath.Join(t.TempDir(), "no", "such", "dir", "ck"), file)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "checkpoint") {
+		t.Fatalf("want exit 2 naming the checkpoint:\n%s", r)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests sent before the checkpoint failed", n)
 	}
 }
