@@ -330,3 +330,24 @@ func TestUnwritableCheckpointIsASetupError(t *testing.T) {
 		t.Errorf("%d requests sent before the checkpoint failed", n)
 	}
 }
+
+// TestResumeWithANewBadFile: a re-run whose --bad file is shorter than the
+// checkpoint recorded (removed, or another name) writes plain records to
+// it, not zero bytes up to the recorded size.
+func TestResumeWithANewBadFile(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	ck, badFile := filepath.Join(dir, "ck"), filepath.Join(dir, "bad")
+	file := importFile(t, 40, map[int]badKind{25: brokenJSON})
+	c := checkpoint{Version: checkpointVersion, Command: "import", Inputs: []string{filepath.Clean(file)}, Run: "r1", Line: 20, BadBytes: 500}
+	if err := c.save(ck); err != nil {
+		t.Fatal(err)
+	}
+	if r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file); r.code != exitFailed {
+		t.Fatalf("%s", r)
+	}
+	got := readLines(t, badFile)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `{"file":`) || !strings.Contains(got[0], `"line":25`) {
+		t.Errorf("bad file after resume: %q", got)
+	}
+}
