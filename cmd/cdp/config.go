@@ -71,7 +71,10 @@ func (c *connFlags) options(e *env, rate float64, dryRun bool) ([]analytics.Opti
 		level = slog.LevelDebug
 	}
 	opts = append(opts, analytics.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))))
-	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	rt := e.transport
+	if rt == nil {
+		rt = http.DefaultTransport.(*http.Transport).Clone()
+	}
 	switch {
 	case dryRun:
 		rt = dryRunTransport{}

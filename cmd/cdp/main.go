@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -48,6 +49,9 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	terminal       bool // stderr is a terminal
+	// transport sends the HTTP requests, under the --rate limiter; nil
+	// means a clone of http.DefaultTransport. Tests set a fake API.
+	transport http.RoundTripper
 }
 
 // run runs the command line args (without the program name) and returns

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cdpkit/analytics-go/analyticstest"
+)
+
+// urlRecorder is a transport that records the URL of each request and
+// hands it to a fake API.
+type urlRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	urls []string
+}
+
+func (u *urlRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	u.mu.Lock()
+	u.urls = append(u.urls, req.URL.String())
+	u.mu.Unlock()
+	return u.next.RoundTrip(req)
+}
+
+// runWith runs the command with transport under it, with testKey in
+// CDP_API_KEY.
+func runWith(t *testing.T, transport http.RoundTripper, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb strings.Builder
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, transport: transport,
+		getenv: func(k string) string {
+			if k == "CDP_API_KEY" {
+				return testKey
+			}
+			return os.Getenv(k)
+		}}
+	code := runContext(t.Context(), e, args)
+	return result{code, out.String(), errb.String()}
+}
+
+// TestRegionChoosesTheHost: --region sends to the region's API, US by
+// default; --endpoint overrides it.
+func TestRegionChoosesTheHost(t *testing.T) {
+	for _, tt := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "https://cdp.customer.io/v1/batch"},
+		{[]string{"--region", "us"}, "https://cdp.customer.io/v1/batch"},
+		{[]string{"--region", "eu"}, "https://cdp-eu.customer.io/v1/batch"},
+		{[]string{"--region", "eu", "--endpoint", "https://cdp.example.com"}, "https://cdp.example.com/v1/batch"},
+	} {
+		for _, cmd := range [][]string{
+			{"track", "--user", "1", "--event", "E"},
+			{"import", "--quiet", "-"},
+		} {
+			rec := &urlRecorder{next: analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))}
+			args := append(append([]string(nil), cmd...), tt.flags...)
+			r := runWith(t, rec, `{"type":"track","userId":"1","event":"E"}`, args...)
+			if r.code != exitOK || len(rec.urls) != 1 || rec.urls[0] != tt.want {
+				t.Errorf("cdp %v: sent to %v, want %s\n%s", args, rec.urls, tt.want, r)
+			}
+		}
+	}
+}
+
+// TestImportIsPacedByDefault: without --rate an import starts at most
+// DefaultRate requests per second, retries included.
+func TestImportIsPacedByDefault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+		// Every third request is answered 503 and retried at once.
+		for range 20 {
+			fake.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{Status: 503, RetryAfter: "0"})
+		}
+		var b strings.Builder
+		for i := range 300 {
+			b.WriteString(`{"type":"track","userId":"u","event":"E","properties":{"n":` + strconv.Itoa(i+1) + "}}\n")
+		}
+		r := runWith(t, fake, b.String(), "import", "--quiet", "--batch-size", "5", "-")
+		if r.code != exitOK {
+			t.Fatalf("%s", r)
+		}
+		reqs := fake.Requests()
+		if len(reqs) < 60+20 {
+			t.Fatalf("%d requests, want the 60 batches and their retries", len(reqs))
+		}
+		gap := time.Second / DefaultRate
+		for i := 1; i < len(reqs); i++ {
+			if d := reqs[i].Time.Sub(reqs[i-1].Time); d < gap {
+				t.Fatalf("requests %d and %d started %v apart, less than the %v of %d per second", i-1, i, d, gap, DefaultRate)
+			}
+		}
+		if DefaultRate*3 >= 3000 {
+			t.Errorf("DefaultRate %d allows %d requests per 3 seconds; the API allows 3,000", DefaultRate, DefaultRate*3)
+		}
+	})
+}
