@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,4 +102,35 @@ func TestImportIsPacedByDefault(t *testing.T) {
 			t.Errorf("DefaultRate %d allows %d requests per 3 seconds; the API allows 3,000", DefaultRate, DefaultRate*3)
 		}
 	})
+}
+
+// TestProgressOnATerminalAndWithout: on a terminal an import draws a bar
+// with the counts; without one it writes a plain line every few seconds.
+func TestProgressOnATerminalAndWithout(t *testing.T) {
+	for _, terminal := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+			fake.SetDefault(analyticstest.Response{Delay: 2 * time.Second})
+			file := importFile(t, 100, nil)
+			var out, errb strings.Builder
+			e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, transport: fake, terminal: terminal,
+				getenv: func(string) string { return testKey }}
+			// Ten batches, one at a time, two seconds each: the file is all
+			// read (into a buffer) long before the last batch is delivered.
+			if code := runContext(t.Context(), e, []string{"import", "--workers", "1", "--batch-size", "10", file}); code != exitOK {
+				t.Fatalf("exit %d:\n%s", code, errb.String())
+			}
+			plain := regexp.MustCompile(`(?m)^cdp: read \d+, delivered \d+, failed 0, invalid 0, \d+ lines/s, \d+%, ETA \d+s$`)
+			lines := plain.FindAllString(errb.String(), -1)
+			if !terminal {
+				if len(lines) < 3 || strings.Contains(errb.String(), "\r") {
+					t.Errorf("without a terminal: want a plain line every 5 s of the 20 s run, got:\n%s", errb.String())
+				}
+				return
+			}
+			if len(lines) != 0 || !strings.Contains(errb.String(), "\r") || !strings.Contains(errb.String(), "read 100, delivered 90, failed 0, invalid 0") {
+				t.Errorf("on a terminal: want a bar redrawn in place with the counts, got:\n%q", errb.String())
+			}
+		})
+	}
 }

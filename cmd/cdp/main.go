@@ -62,7 +62,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal gets the default behaviour
-	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}, args)
+	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr)}, args)
 }
 
 type command struct {
@@ -91,7 +91,6 @@ func init() {
 func runContext(ctx context.Context, e *env, args []string) int {
 	// Progress, the library's logger and bad-line reports share stderr
 	// from different goroutines.
-	e.terminal = isTerminal(e.stderr)
 	e.stderr = &syncWriter{w: e.stderr}
 	if len(args) == 0 {
 		usage(e.stderr)
