@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -349,5 +350,120 @@ func TestResumeWithANewBadFile(t *testing.T) {
 	got := readLines(t, badFile)
 	if len(got) != 1 || !strings.HasPrefix(got[0], `{"file":`) || !strings.Contains(got[0], `"line":25`) {
 		t.Errorf("bad file after resume: %q", got)
+	}
+}
+
+// TestCheckpointFollowsEachBatch: when a round of --workers × --batch-size
+// messages goes out as several batches (here cut by the 500 KB request
+// limit), the checkpoint moves past each batch as soon as it is answered,
+// so a kill re-sends only the batch in flight, not the answered ones of
+// its round.
+func TestCheckpointFollowsEachBatch(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		requests [][]int // the lines of each request
+	)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Batch []struct {
+				Properties struct {
+					N int `json:"n"`
+				} `json:"properties"`
+			} `json:"batch"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var lines []int
+		for _, m := range body.Batch {
+			lines = append(lines, m.Properties.N)
+		}
+		mu.Lock()
+		requests = append(requests, lines)
+		second := len(requests) == 2
+		mu.Unlock()
+		if second {
+			close(arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	// 6 KB lines: a round of 100 is two requests, of about 80 and 20.
+	var b strings.Builder
+	pad := strings.Repeat("p", 6000)
+	for n := 1; n <= 300; n++ {
+		fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"E","properties":{"n":%d,"pad":%q}}`+"\n", n, n, pad)
+	}
+	file := writeFile(t, "big.ndjson", b.String())
+	ck := filepath.Join(t.TempDir(), "import.checkpoint")
+	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second batch never arrived")
+	}
+	mu.Lock()
+	firstBatch := requests[0]
+	mu.Unlock()
+	if len(firstBatch) >= 100 {
+		t.Fatalf("the first request held %d lines; want the round cut in two by bytes", len(firstBatch))
+	}
+	// The first batch was answered: the checkpoint moves past it while
+	// the second is in flight.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var c checkpoint
+		data, _ := os.ReadFile(ck)
+		if json.Unmarshal(data, &c) == nil && c.Line >= int64(len(firstBatch)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkpoint never moved past the answered first batch (line %d): %s", len(firstBatch), data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	inFlight := map[int]bool{}
+	for _, n := range requests[1] {
+		inFlight[n] = true
+	}
+	times := map[int]int{}
+	for _, lines := range requests {
+		for _, n := range lines {
+			times[n]++
+		}
+	}
+	for n := 1; n <= 300; n++ {
+		switch {
+		case times[n] == 0:
+			t.Errorf("line %d never sent", n)
+		case times[n] > 1 && !inFlight[n]:
+			t.Errorf("line %d sent %d times, though it was not in flight at the kill", n, times[n])
+		}
 	}
 }
