@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -35,7 +36,12 @@ func (c *connFlags) apiKey(e *env) (string, error) {
 	if c.keyFile != "" {
 		data, err := os.ReadFile(c.keyFile)
 		if err != nil {
-			return "", fmt.Errorf("--key-file: %w", err)
+			// Not the path: it may be the key itself, given by mistake.
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return "", fmt.Errorf("--key-file: cannot read the file: %w", err)
 		}
 		key := strings.TrimSpace(string(data))
 		if key == "" {
