@@ -134,3 +134,23 @@ func TestProgressOnATerminalAndWithout(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterIsHonoured: a 429 with Retry-After holds the batch back
+// that long before it is sent again, under the rate limiter.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+		fake.Script(analyticstest.Response{Status: 429, RetryAfter: "7"})
+		r := runWith(t, fake, `{"type":"track","userId":"1","event":"E"}`+"\n", "import", "--quiet", "-")
+		if r.code != exitOK {
+			t.Fatalf("%s", r)
+		}
+		reqs := fake.Requests()
+		if len(reqs) != 2 {
+			t.Fatalf("%d requests, want the 429 and its retry", len(reqs))
+		}
+		if d := reqs[1].Time.Sub(reqs[0].Time); d < 7*time.Second {
+			t.Errorf("retried after %v, want the 7s of Retry-After", d)
+		}
+	})
+}
