@@ -145,16 +145,6 @@ func runBatch(ctx context.Context, e *env, job batchJob) int {
 		return usageError(e, "%v", err)
 	}
 	p.bad = bad
-	if p.ckpt != nil {
-		// Write the checkpoint before anything is sent: a new one holds
-		// the run id the messageIds derive from, so a re-run after a kill
-		// in the first round sends that round with the same ids. A path
-		// that cannot be written is found here, as a setup error.
-		if err := p.ckpt.save(p.path); err != nil {
-			bad.close()
-			return usageError(e, "%v", err)
-		}
-	}
 
 	opts = append(opts,
 		analytics.WithBatchSize(f.batchSize),
@@ -169,6 +159,17 @@ func runBatch(ctx context.Context, e *env, job batchJob) int {
 		return usageError(e, "%v", err)
 	}
 	p.client = client
+	if p.ckpt != nil {
+		// Write the checkpoint before anything is sent: a new one holds
+		// the run id the messageIds derive from, so a re-run after a kill
+		// in the first round sends that round with the same ids. A path
+		// that cannot be written is found here, as a setup error.
+		if err := p.ckpt.save(p.path); err != nil {
+			_ = client.Close()
+			bad.close()
+			return usageError(e, "%v", err)
+		}
+	}
 
 	verb := "delivered"
 	if f.dryRun {

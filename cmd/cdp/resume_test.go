@@ -467,3 +467,16 @@ func TestCheckpointFollowsEachBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupErrorLeavesNoCheckpoint: a run refused for its flags creates
+// no checkpoint, so the corrected command is not taken for another run.
+func TestSetupErrorLeavesNoCheckpoint(t *testing.T) {
+	file := importFile(t, 10, nil)
+	ck := filepath.Join(t.TempDir(), "ck")
+	if r := cdp(t, "", "import", "--endpoint", "ftp://example.com", "--checkpoint", ck, file); r.code != exitUsage {
+		t.Fatalf("want exit 2:\n%s", r)
+	}
+	if _, err := os.Stat(ck); !os.IsNotExist(err) {
+		t.Errorf("a refused run left a checkpoint (%v)", err)
+	}
+}
