@@ -141,11 +141,27 @@ func (s *sendFlags) check() error {
 		return fmt.Errorf("--batch-size: %d is not between 1 and %d", s.batchSize, analytics.MaxBatchSize)
 	case s.rate < 0:
 		return fmt.Errorf("--rate: %v is negative", s.rate)
+	case s.rate > 0 && float64(s.workers)/s.rate > maxRateWait.Seconds():
+		// Each worker has one request at a time, so a request waits at
+		// most workers/rate seconds for its turn, and that wait counts
+		// against the request's timeout.
+		most := int(s.rate * maxRateWait.Seconds())
+		if most < 1 {
+			return fmt.Errorf("--rate %v: a request would wait %.0fs for its turn, more than the %v its timeout allows; use a --rate of at least %.2f",
+				s.rate, 1/s.rate, maxRateWait, 1/maxRateWait.Seconds())
+		}
+		return fmt.Errorf("--rate %v with --workers %d: a request could wait %.0fs for its turn, more than the %v its timeout allows; use --workers %d or fewer, or a higher --rate",
+			s.rate, s.workers, float64(s.workers)/s.rate, maxRateWait, most)
 	case s.dryRun && s.checkpoint != "":
 		return errors.New("--dry-run sends nothing, so it has no progress to record in --checkpoint")
 	}
 	return nil
 }
+
+// maxRateWait is the longest a request may wait for its turn under --rate:
+// two thirds of the library's request timeout, which the wait counts
+// against, leaving the rest (5 s) for the request itself.
+const maxRateWait = analytics.DefaultRequestTimeout * 2 / 3
 
 // shutdownTimeout bounds the final Shutdown of a command's client; every
 // message has had its outcome by then.

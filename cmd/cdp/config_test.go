@@ -154,3 +154,35 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowRateNeedsFewWorkers: a request waits for its turn under --rate
+// inside its own timeout, so more workers than the rate can start in
+// that time would time out without reaching the API; the command refuses
+// them and says how many it can use. As many as it can use deliver.
+func TestSlowRateNeedsFewWorkers(t *testing.T) {
+	var b strings.Builder
+	for i := range 40 {
+		b.WriteString(`{"type":"track","userId":"u","event":"E","properties":{"n":` + strconv.Itoa(i+1) + "}}\n")
+	}
+	for _, tt := range []struct {
+		rate, workers string
+		code          int
+		want          string
+	}{
+		{"1", "32", exitUsage, "use --workers 10 or fewer"},
+		{"0.05", "1", exitUsage, "use a --rate of at least 0.10"},
+		{"1", "10", exitOK, "delivered      40"},
+		{"0.1", "1", exitOK, "delivered      40"},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+			r := runWith(t, fake, b.String(), "import", "--quiet", "--rate", tt.rate, "--workers", tt.workers, "--batch-size", "1", "-")
+			if r.code != tt.code || !strings.Contains(r.stdout+r.stderr, tt.want) {
+				t.Errorf("--rate %s --workers %s: want exit %d and %q:\n%s", tt.rate, tt.workers, tt.code, tt.want, r)
+			}
+			if tt.code == exitUsage && len(fake.Requests()) != 0 {
+				t.Errorf("--rate %s --workers %s: %d requests sent", tt.rate, tt.workers, len(fake.Requests()))
+			}
+		})
+	}
+}
