@@ -36,7 +36,7 @@ type badLog struct {
 const maxStderrBad = 20
 
 // openBadLog opens path for the bad lines of a run, cut to size bytes (the
-// size recorded in the checkpoint; 0 for a new run). An empty path reports
+// size recorded in the checkpoint; 0 for a new run) if it is longer. An empty path reports
 // to stderr.
 func openBadLog(path string, size int64, stderr io.Writer) (*badLog, error) {
 	b := &badLog{stderr: stderr}
@@ -47,6 +47,14 @@ func openBadLog(path string, size int64, stderr io.Writer) (*badLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bad: %w", err)
 	}
+	// A bad file shorter than the checkpoint says (removed, or another
+	// one) is kept as it is: Truncate would pad it with zero bytes.
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--bad: %w", err)
+	}
+	size = min(size, fi.Size())
 	if err := f.Truncate(size); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("--bad: %w", err)

@@ -61,10 +61,35 @@ type batchJob struct {
 	confirm func(ckpt *checkpoint) (ok bool, status int)
 }
 
+// checkHeaders makes the source of every input but stdin, which reads a
+// CSV input's header row and checks it against the flags, so that a
+// header the command cannot use is a setup error before anything is sent,
+// not a stop after the inputs before it.
+func checkHeaders(job batchJob) error {
+	for i, in := range job.inputs {
+		if in.name == "-" {
+			continue
+		}
+		rc, err := in.open()
+		if err != nil {
+			return err
+		}
+		_, err = job.makeSource(i, rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.name, err)
+		}
+	}
+	return nil
+}
+
 // runBatch runs job and returns the exit status.
 func runBatch(ctx context.Context, e *env, job batchJob) int {
 	f := job.flags
 	if err := f.check(); err != nil {
+		return usageError(e, "%v", err)
+	}
+	if err := checkHeaders(job); err != nil {
 		return usageError(e, "%v", err)
 	}
 	var key string
@@ -134,6 +159,17 @@ func runBatch(ctx context.Context, e *env, job batchJob) int {
 		return usageError(e, "%v", err)
 	}
 	p.client = client
+	if p.ckpt != nil {
+		// Write the checkpoint before anything is sent: a new one holds
+		// the run id the messageIds derive from, so a re-run after a kill
+		// in the first round sends that round with the same ids. A path
+		// that cannot be written is found here, as a setup error.
+		if err := p.ckpt.save(p.path); err != nil {
+			_ = client.Close()
+			bad.close()
+			return usageError(e, "%v", err)
+		}
+	}
 
 	verb := "delivered"
 	if f.dryRun {

@@ -140,6 +140,10 @@ func TestKeyNeverShown(t *testing.T) {
 		{"send", "--endpoint", "http://example.com/v1", `{"type":"track","userId":"1","event":"E"}`},
 		{"track", "--endpoint", "::bad", "--user", "1", "--event", "E"},
 		{"import", "--bad", "/nonexistent/dir/bad", "--endpoint", srv.URL, file},
+		// The key given as the file's name by mistake.
+		{"track", "--key-file", secret, "--endpoint", srv.URL, "--user", "1", "--event", "E"},
+		{"import", "--key-file", secret, "--endpoint", srv.URL, file},
+		{"import", "--verbose", "--endpoint", srv.URL, file},
 	}
 	for _, c := range commands {
 		runs = append(runs, []string{c.name, "--help"})

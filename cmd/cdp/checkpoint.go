@@ -16,10 +16,12 @@ import (
 // with the same checkpoint starts after that point.
 //
 // The position only ever advances over a contiguous prefix of lines whose
-// outcomes are all final, and the command waits for the outcome of every
-// message it enqueued (a round of at most --workers batches) before it
-// writes the next one. So after a kill a re-run sends again at most the
-// messages of the round in flight: one batch per worker.
+// outcomes are all final: the command moves it as the outcomes of each
+// batch come, and enqueues no more than a round (--workers × --batch-size
+// messages) past it. So after a kill a re-run sends again the messages
+// from the first batch that had no answer to the end of the round: the
+// batch in flight with --workers 1; with more workers, the batches in
+// flight and any answered after the first of them.
 type checkpoint struct {
 	Version int      `json:"version"`
 	Command string   `json:"command"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -35,7 +36,12 @@ func (c *connFlags) apiKey(e *env) (string, error) {
 	if c.keyFile != "" {
 		data, err := os.ReadFile(c.keyFile)
 		if err != nil {
-			return "", fmt.Errorf("--key-file: %w", err)
+			// Not the path: it may be the key itself, given by mistake.
+			var pathErr *fs.PathError
+			if errors.As(err, &pathErr) {
+				err = pathErr.Err
+			}
+			return "", fmt.Errorf("--key-file: cannot read the file: %w", err)
 		}
 		key := strings.TrimSpace(string(data))
 		if key == "" {
@@ -71,7 +77,10 @@ func (c *connFlags) options(e *env, rate float64, dryRun bool) ([]analytics.Opti
 		level = slog.LevelDebug
 	}
 	opts = append(opts, analytics.WithLogger(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))))
-	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	rt := e.transport
+	if rt == nil {
+		rt = http.DefaultTransport.(*http.Transport).Clone()
+	}
 	switch {
 	case dryRun:
 		rt = dryRunTransport{}
@@ -119,7 +128,7 @@ func (s *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.checkpoint, "checkpoint", "", "record progress in this `file`; a re-run with it resumes where delivery stopped")
 	fs.BoolVar(&s.dryRun, "dry-run", false, "validate every line and report, sending nothing")
 	fs.Float64Var(&s.rate, "rate", DefaultRate, "send at most `N` requests per second, retries included (0: no limit); the API allows 3,000 per 3 seconds")
-	fs.IntVar(&s.workers, "workers", analytics.DefaultMaxInFlight, "batches sent at once, 1 to 64; a re-run after a kill sends at most this many batches again")
+	fs.IntVar(&s.workers, "workers", analytics.DefaultMaxInFlight, "batches sent at once, 1 to 64; a re-run after a kill sends again at most the batches in flight and those answered after the first of them (exactly the one in flight with 1)")
 	fs.IntVar(&s.batchSize, "batch-size", analytics.DefaultBatchSize, "most messages per request, 1 to 10,000 (requests stay under 500 KB whatever the count)")
 	fs.BoolVar(&s.quiet, "quiet", false, "show no progress")
 }
@@ -132,11 +141,27 @@ func (s *sendFlags) check() error {
 		return fmt.Errorf("--batch-size: %d is not between 1 and %d", s.batchSize, analytics.MaxBatchSize)
 	case s.rate < 0:
 		return fmt.Errorf("--rate: %v is negative", s.rate)
+	case s.rate > 0 && float64(s.workers)/s.rate > maxRateWait.Seconds():
+		// Each worker has one request at a time, so a request waits at
+		// most workers/rate seconds for its turn, and that wait counts
+		// against the request's timeout.
+		most := int(s.rate * maxRateWait.Seconds())
+		if most < 1 {
+			return fmt.Errorf("--rate %v: a request would wait %.0fs for its turn, more than the %v its timeout allows; use a --rate of at least %.2f",
+				s.rate, 1/s.rate, maxRateWait, 1/maxRateWait.Seconds())
+		}
+		return fmt.Errorf("--rate %v with --workers %d: a request could wait %.0fs for its turn, more than the %v its timeout allows; use --workers %d or fewer, or a higher --rate",
+			s.rate, s.workers, float64(s.workers)/s.rate, maxRateWait, most)
 	case s.dryRun && s.checkpoint != "":
 		return errors.New("--dry-run sends nothing, so it has no progress to record in --checkpoint")
 	}
 	return nil
 }
+
+// maxRateWait is the longest a request may wait for its turn under --rate:
+// two thirds of the library's request timeout, which the wait counts
+// against, leaving the rest (5 s) for the request itself.
+const maxRateWait = analytics.DefaultRequestTimeout * 2 / 3
 
 // shutdownTimeout bounds the final Shutdown of a command's client; every
 // message has had its outcome by then.

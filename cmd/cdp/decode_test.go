@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -83,5 +84,16 @@ func TestLineReaderBoundsLongLines(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != "a" || got[1] != "" || !tooLong[1] || got[2] != "b" || tooLong[2] || lr.line != 3 {
 		t.Errorf("lines %q, too long %v, count %d", got, tooLong, lr.line)
+	}
+
+	// A line of 16 MiB is passed over without being held.
+	lr = newLineReader(io.MultiReader(strings.NewReader("a\n"), strings.NewReader(strings.Repeat("x", 16<<20)), strings.NewReader("\nb\n")))
+	for {
+		if _, _, err := lr.next(); err != nil {
+			break
+		}
+	}
+	if lr.line != 3 || cap(lr.buf) > 2*maxLineBytes {
+		t.Errorf("read %d lines holding a buffer of %d bytes; want 3 and at most %d", lr.line, cap(lr.buf), 2*maxLineBytes)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -293,9 +294,11 @@ func TestImportCSV(t *testing.T) {
 func TestImportCSVUnknownColumnIsUsageError(t *testing.T) {
 	srv := newServer(t)
 	file := writeFile(t, "x.csv", "userId,plan\n1,pro\n")
-	r := cdp(t, "", "import", "--endpoint", srv.URL, "--type", "identify", file)
-	if r.code != exitFailed && r.code != exitUsage {
-		t.Fatalf("%s", r)
+	good := writeFile(t, "a.csv", "userId,traits.plan\n1,pro\n")
+	// The second file's header is checked before the first is sent.
+	r := cdp(t, "", "import", "--endpoint", srv.URL, "--type", "identify", good, file)
+	if r.code != exitUsage {
+		t.Fatalf("want exit 2 (a setup error):\n%s", r)
 	}
 	if !strings.Contains(r.stderr, `column "plan"`) || len(srv.Requests()) != 0 {
 		t.Fatalf("want an error naming the column and nothing sent:\n%s", r)
@@ -314,5 +317,40 @@ func TestCheckpointLeavesNoTemporaryFiles(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Errorf("checkpoint directory holds %v", entries)
+	}
+}
+
+// countingStdin is stdin that counts the bytes the command read from it.
+type countingStdin struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingStdin) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestImportCSVRowOverLimitStopsInBoundedMemory: a CSV row has no length
+// limit of its own (a quote left open makes the rest of the input one
+// field), so a row over 1 MiB stops the run with the reason instead of
+// being read whole, whatever the size of the input.
+func TestImportCSVRowOverLimitStopsInBoundedMemory(t *testing.T) {
+	srv := newServer(t)
+	input := "userId,traits.note\n1,a\n2,\"" + strings.Repeat("x", 8<<20) + "\"\n3,c\n"
+	stdin := &countingStdin{r: strings.NewReader(input)}
+	t.Setenv("CDP_API_KEY", testKey)
+	var out, errb strings.Builder
+	code := run([]string{"import", "--quiet", "--format", "csv", "--type", "identify", "--endpoint", srv.URL, "-"}, stdin, &out, &errb)
+
+	if code != exitFailed || !strings.Contains(errb.String(), "the CSV row after the row on line 2 is longer than 1 MiB") {
+		t.Fatalf("exit %d, want 1 and the reason:\n%s\n%s", code, out.String(), errb.String())
+	}
+	if stdin.n > 2<<20 {
+		t.Errorf("read %d bytes of the 8 MiB row; want the reading to stop past 1 MiB", stdin.n)
+	}
+	if msgs := srv.Messages(); len(msgs) != 1 || msgs[0].UserID != "1" {
+		t.Errorf("want the row before the long one delivered, got %v", msgs)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -48,6 +49,9 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	terminal       bool // stderr is a terminal
+	// transport sends the HTTP requests, under the --rate limiter; nil
+	// means a clone of http.DefaultTransport. Tests set a fake API.
+	transport http.RoundTripper
 }
 
 // run runs the command line args (without the program name) and returns
@@ -58,7 +62,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal gets the default behaviour
-	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}, args)
+	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr)}, args)
 }
 
 type command struct {
@@ -87,7 +91,6 @@ func init() {
 func runContext(ctx context.Context, e *env, args []string) int {
 	// Progress, the library's logger and bad-line reports share stderr
 	// from different goroutines.
-	e.terminal = isTerminal(e.stderr)
 	e.stderr = &syncWriter{w: e.stderr}
 	if len(args) == 0 {
 		usage(e.stderr)

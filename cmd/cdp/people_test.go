@@ -106,3 +106,12 @@ func TestDeletePeopleAsksForConfirmation(t *testing.T) {
 		t.Fatalf("people on stdin without --yes: want exit 2:\n%s", r)
 	}
 }
+
+func TestDeletePeopleMissingColumnIsUsageError(t *testing.T) {
+	srv := newServer(t)
+	file := writeFile(t, "p.csv", "name,mail\nAnn,ann@example.com\n")
+	r := cdp(t, "", "delete-people", "--yes", "--column", "email", "--endpoint", srv.URL, file)
+	if r.code != exitUsage || !strings.Contains(r.stderr, `no column "email"`) || len(srv.Requests()) != 0 {
+		t.Fatalf("want exit 2 naming the column, nothing sent:\n%s", r)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,11 @@ type entry struct {
 // it enqueues up to window messages, then flushes, waits for the outcome of
 // every one, reports the bad ones, and writes the checkpoint. So at any
 // moment at most one round (window messages, one batch per worker) has no
-// outcome recorded.
+// outcome recorded. Within a round, the checkpoint also moves past each
+// run of lines at its start whose outcomes have all come (see
+// checkpointPrefix): a round that goes out as several batches (cut by
+// bytes or by the flush interval) is re-sent after a kill only from its
+// first batch that was not answered.
 //
 // The goroutine that calls run owns everything but the fields under mu,
 // which the client's callback (on the client's sender goroutines) writes
@@ -70,6 +75,8 @@ type pipeline struct {
 	roundBytes  int           // bytes of invalid lines' text held in the round
 	stopReason  error         // why the run stopped before the end of its inputs
 	drainPeriod time.Duration // how long an interrupted run still waits for outcomes
+	reported    int           // entries of round at its start already reported and checkpointed
+	settled     chan struct{} // holds a token when an outcome came since checkpointPrefix last ran
 
 	mu       sync.Mutex // guards the fields below
 	round    []entry
@@ -84,7 +91,7 @@ type pipeline struct {
 const maxRoundTextBytes = 8 << 20
 
 func newPipeline(inputs []input, window int) *pipeline {
-	return &pipeline{inputs: inputs, window: window, byID: make(map[string][]int), expected: -1, allIn: make(chan struct{}), drainPeriod: 30 * time.Second}
+	return &pipeline{inputs: inputs, window: window, byID: make(map[string][]int), expected: -1, allIn: make(chan struct{}), drainPeriod: 30 * time.Second, settled: make(chan struct{}, 1)}
 }
 
 // onResult is the client's WithCallback function.
@@ -111,6 +118,10 @@ func (p *pipeline) onResult(r analytics.Result) {
 	p.results++
 	if p.results == p.expected {
 		close(p.allIn)
+	}
+	select {
+	case p.settled <- struct{}{}:
+	default: // a token is waiting already
 	}
 }
 
@@ -183,6 +194,13 @@ func (p *pipeline) readAll(ctx context.Context, i int, src source) error {
 		if p.stopReason != nil {
 			return nil
 		}
+		select {
+		case <-p.settled:
+			if err := p.checkpointPrefix(); err != nil {
+				return err
+			}
+		default:
+		}
 		if p.roundMsgs >= p.window || p.roundBytes >= maxRoundTextBytes {
 			if err := p.endRound(ctx); err != nil {
 				return err
@@ -250,29 +268,18 @@ func (p *pipeline) endRound(ctx context.Context) error {
 	p.mu.Unlock()
 
 	if p.roundMsgs > 0 {
-		// Deliver even when the run was interrupted, for a while: what is
-		// delivered need not be sent again.
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.drainPeriod, cancel) })
-		_ = p.client.Flush(fctx) // the outcome of each message comes to onResult
-		select {
-		case <-allIn:
-		case <-fctx.Done():
-		case <-time.After(10 * time.Second):
-			// Flush has returned, so every outcome has been decided;
-			// this only bounds the wait for the callbacks.
+		if err := p.awaitRound(ctx, allIn); err != nil {
+			return err
 		}
-		stop()
-		cancel()
 	}
 
 	p.mu.Lock()
-	round := p.round
+	round := p.round[p.reported:]
 	p.round = nil
 	clear(p.byID)
 	p.results, p.expected, p.allIn = 0, -1, make(chan struct{})
 	p.mu.Unlock()
-	p.roundMsgs, p.roundBytes = 0, 0
+	p.roundMsgs, p.roundBytes, p.reported = 0, 0, 0
 
 	// Where the checkpoint may move to: past the whole round, or to just
 	// before the first message whose failure may pass.
@@ -306,13 +313,7 @@ func (p *pipeline) endRound(ctx context.Context) error {
 				badBytes = size
 			}
 		}
-		rec := badRecord{File: p.inputs[e.file].name, Line: e.line, Reason: e.err.Error()}
-		if e.id == "" {
-			rec.Input = e.text
-		} else {
-			rec.MessageID = e.id
-		}
-		if err := p.bad.add(rec); err != nil {
+		if err := p.report(e); err != nil {
 			return err
 		}
 	}
@@ -332,6 +333,100 @@ func (p *pipeline) endRound(ctx context.Context) error {
 		return p.ckpt.save(p.path)
 	}
 	return nil
+}
+
+// awaitRound flushes the client and waits for the outcome of every
+// message of the round, moving the checkpoint as outcomes come. An
+// interrupted run still delivers for drainPeriod: what is delivered need
+// not be sent again.
+func (p *pipeline) awaitRound(ctx context.Context, allIn <-chan struct{}) error {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.drainPeriod, cancel) })
+	flushed := make(chan struct{})
+	// This goroutine flushes the round; each message's outcome comes to
+	// onResult. It ends when Flush returns, at the latest when fctx is
+	// cancelled on the way out of awaitRound.
+	go func() {
+		defer close(flushed)
+		_ = p.client.Flush(fctx)
+	}()
+	defer func() {
+		stop()
+		cancel()
+		<-flushed
+	}()
+	wait := flushed
+	var grace <-chan time.Time
+	for {
+		select {
+		case <-allIn:
+			return nil // endRound reports the rest and checkpoints
+		case <-fctx.Done():
+			return nil
+		case <-wait:
+			// Flush has returned, so every outcome has been decided;
+			// this only bounds the wait for the callbacks.
+			wait, grace = nil, time.After(10*time.Second)
+		case <-grace:
+			return nil
+		case <-p.settled:
+			if err := p.checkpointPrefix(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// checkpointPrefix reports the lines at the start of the round, from
+// p.reported on, whose outcomes are all final (delivered, refused for
+// good, or invalid), and moves the checkpoint past them. It stops at the
+// first message without an outcome or with one that may pass, which
+// endRound deals with. It runs on the goroutine that calls run.
+func (p *pipeline) checkpointPrefix() error {
+	if p.ckpt == nil || p.frozen {
+		return nil
+	}
+	p.mu.Lock()
+	k := p.reported
+	for k < len(p.round) {
+		e := &p.round[k]
+		if e.id != "" && (!e.done || e.err != nil && !isFinal(e.err)) {
+			break
+		}
+		k++
+	}
+	prefix := slices.Clone(p.round[p.reported:k])
+	p.mu.Unlock()
+	if len(prefix) == 0 {
+		return nil
+	}
+	for k := range prefix {
+		if err := p.report(&prefix[k]); err != nil {
+			return err
+		}
+	}
+	p.reported += len(prefix)
+	size, err := p.bad.sync()
+	if err != nil {
+		return err
+	}
+	last := prefix[len(prefix)-1]
+	p.ckpt.File, p.ckpt.Line, p.ckpt.BadBytes, p.ckpt.Done = last.file, last.line, size, false
+	return p.ckpt.save(p.path)
+}
+
+// report writes e to the bad file, unless it was delivered.
+func (p *pipeline) report(e *entry) error {
+	if e.id != "" && e.done && e.err == nil {
+		return nil
+	}
+	rec := badRecord{File: p.inputs[e.file].name, Line: e.line, Reason: e.err.Error()}
+	if e.id == "" {
+		rec.Input = e.text
+	} else {
+		rec.MessageID = e.id
+	}
+	return p.bad.add(rec)
 }
 
 // isFinal reports whether a message that failed with err would fail again

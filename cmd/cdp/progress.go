@@ -97,7 +97,14 @@ func (p *progress) end() {
 
 func (p *progress) updateBar() {
 	p.pb.Describe(fmt.Sprintf("read %d, %s %d, failed %d, invalid %d", p.c.read.Load(), p.verb, p.c.delivered.Load(), p.c.failed.Load(), p.c.invalid.Load()))
-	_ = p.pb.Set64(p.c.bytes.Load())
+	n := p.c.bytes.Load()
+	if p.total > 0 {
+		// The bar finishes, and clears itself, when it reaches the total;
+		// the input is all read before its last messages are delivered,
+		// so the bar stays short of the total until end.
+		n = min(n, p.total-1)
+	}
+	_ = p.pb.Set64(n)
 }
 
 // line is the plain progress line: counts, rate and, when the size of the

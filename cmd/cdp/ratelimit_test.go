@@ -67,9 +67,3 @@ func TestRateLimiterGivesUpWhenTheRequestEnds(t *testing.T) {
 		}
 	})
 }
-
-func TestDefaultRateIsUnderTheAPILimit(t *testing.T) {
-	if DefaultRate*3 >= 3000 {
-		t.Errorf("DefaultRate %d allows %d requests per 3 seconds; the API allows 3,000", DefaultRate, DefaultRate*3)
-	}
-}

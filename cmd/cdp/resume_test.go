@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,5 +214,269 @@ func TestResumeCSV(t *testing.T) {
 	msgs := srv.Messages()
 	if len(msgs) != 2 || msgs[0].UserID != "3" || msgs[0].Traits["note"] != "c" || msgs[1].UserID != "4" {
 		t.Fatalf("sent %v", msgs)
+	}
+}
+
+// TestKillDuringTheFirstRoundResendsItWithTheSameIDs kills a cdp process
+// while the first batch it sent waits for its answer, before any round
+// has ended: the re-run sends that batch again with the same messageIds,
+// so the API can tell the copy from new events.
+func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
+	type sent struct {
+		line int
+		id   string
+	}
+	var (
+		mu       sync.Mutex
+		requests [][]sent
+	)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Batch []struct {
+				MessageID  string `json:"messageId"`
+				Properties struct {
+					N int `json:"n"`
+				} `json:"properties"`
+				Traits struct {
+					N int `json:"n"`
+				} `json:"traits"`
+			} `json:"batch"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var batch []sent
+		for _, m := range body.Batch {
+			batch = append(batch, sent{m.Properties.N + m.Traits.N, m.MessageID})
+		}
+		mu.Lock()
+		requests = append(requests, batch)
+		first := len(requests) == 1
+		mu.Unlock()
+		if first {
+			// The first batch is never answered: the process is killed
+			// while it waits.
+			close(arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	file := importFile(t, 300, nil)
+	ck := filepath.Join(t.TempDir(), "import.checkpoint")
+	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the first batch never arrived")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	first := map[int]string{}
+	for _, m := range requests[0] {
+		first[m.line] = m.id
+	}
+	if len(first) != 100 {
+		t.Fatalf("the first batch held %d lines, want 100", len(first))
+	}
+	again := 0
+	for _, batch := range requests[1:] {
+		for _, m := range batch {
+			if id, ok := first[m.line]; ok {
+				again++
+				if m.id != id {
+					t.Errorf("line %d sent again with messageId %s, first with %s", m.line, m.id, id)
+				}
+			}
+		}
+	}
+	if again != 100 {
+		t.Errorf("%d lines of the batch in flight at the kill were sent again, want its 100", again)
+	}
+}
+
+// TestUnwritableCheckpointIsASetupError: a checkpoint that cannot be
+// written stops the command before anything is sent.
+func TestUnwritableCheckpointIsASetupError(t *testing.T) {
+	srv := newServer(t)
+	file := importFile(t, 10, nil)
+	r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", filepath.Join(t.TempDir(), "no", "such", "dir", "ck"), file)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "checkpoint") {
+		t.Fatalf("want exit 2 naming the checkpoint:\n%s", r)
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("%d requests sent before the checkpoint failed", n)
+	}
+}
+
+// TestResumeWithANewBadFile: a re-run whose --bad file is shorter than the
+// checkpoint recorded (removed, or another name) writes plain records to
+// it, not zero bytes up to the recorded size.
+func TestResumeWithANewBadFile(t *testing.T) {
+	srv := newServer(t)
+	dir := t.TempDir()
+	ck, badFile := filepath.Join(dir, "ck"), filepath.Join(dir, "bad")
+	file := importFile(t, 40, map[int]badKind{25: brokenJSON})
+	c := checkpoint{Version: checkpointVersion, Command: "import", Inputs: []string{filepath.Clean(file)}, Run: "r1", Line: 20, BadBytes: 500}
+	if err := c.save(ck); err != nil {
+		t.Fatal(err)
+	}
+	if r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file); r.code != exitFailed {
+		t.Fatalf("%s", r)
+	}
+	got := readLines(t, badFile)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `{"file":`) || !strings.Contains(got[0], `"line":25`) {
+		t.Errorf("bad file after resume: %q", got)
+	}
+}
+
+// TestCheckpointFollowsEachBatch: when a round of --workers × --batch-size
+// messages goes out as several batches (here cut by the 500 KB request
+// limit), the checkpoint moves past each batch as soon as it is answered,
+// so a kill re-sends only the batch in flight, not the answered ones of
+// its round.
+func TestCheckpointFollowsEachBatch(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		requests [][]int // the lines of each request
+	)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Batch []struct {
+				Properties struct {
+					N int `json:"n"`
+				} `json:"properties"`
+			} `json:"batch"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var lines []int
+		for _, m := range body.Batch {
+			lines = append(lines, m.Properties.N)
+		}
+		mu.Lock()
+		requests = append(requests, lines)
+		second := len(requests) == 2
+		mu.Unlock()
+		if second {
+			close(arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	// 6 KB lines: a round of 100 is two requests, of about 80 and 20.
+	var b strings.Builder
+	pad := strings.Repeat("p", 6000)
+	for n := 1; n <= 300; n++ {
+		fmt.Fprintf(&b, `{"type":"track","userId":"u%d","event":"E","properties":{"n":%d,"pad":%q}}`+"\n", n, n, pad)
+	}
+	file := writeFile(t, "big.ndjson", b.String())
+	ck := filepath.Join(t.TempDir(), "import.checkpoint")
+	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second batch never arrived")
+	}
+	mu.Lock()
+	firstBatch := requests[0]
+	mu.Unlock()
+	if len(firstBatch) >= 100 {
+		t.Fatalf("the first request held %d lines; want the round cut in two by bytes", len(firstBatch))
+	}
+	// The first batch was answered: the checkpoint moves past it while
+	// the second is in flight.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var c checkpoint
+		data, _ := os.ReadFile(ck)
+		if json.Unmarshal(data, &c) == nil && c.Line >= int64(len(firstBatch)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkpoint never moved past the answered first batch (line %d): %s", len(firstBatch), data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	inFlight := map[int]bool{}
+	for _, n := range requests[1] {
+		inFlight[n] = true
+	}
+	times := map[int]int{}
+	for _, lines := range requests {
+		for _, n := range lines {
+			times[n]++
+		}
+	}
+	for n := 1; n <= 300; n++ {
+		switch {
+		case times[n] == 0:
+			t.Errorf("line %d never sent", n)
+		case times[n] > 1 && !inFlight[n]:
+			t.Errorf("line %d sent %d times, though it was not in flight at the kill", n, times[n])
+		}
+	}
+}
+
+// TestSetupErrorLeavesNoCheckpoint: a run refused for its flags creates
+// no checkpoint, so the corrected command is not taken for another run.
+func TestSetupErrorLeavesNoCheckpoint(t *testing.T) {
+	file := importFile(t, 10, nil)
+	ck := filepath.Join(t.TempDir(), "ck")
+	if r := cdp(t, "", "import", "--endpoint", "ftp://example.com", "--checkpoint", ck, file); r.code != exitUsage {
+		t.Fatalf("want exit 2:\n%s", r)
+	}
+	if _, err := os.Stat(ck); !os.IsNotExist(err) {
+		t.Errorf("a refused run left a checkpoint (%v)", err)
 	}
 }

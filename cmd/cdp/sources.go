@@ -95,20 +95,59 @@ func (s *listSource) skip(line int64) error { return skipLines(s.lr, line) }
 // message with build.
 type csvSource struct {
 	r     *csv.Reader
+	lim   *rowLimiter
 	build func(row []string) (analytics.Message, error)
 	held  *record // a record read by skip that was past the checkpoint
 	text  bytes.Buffer
+	last  int64 // the line of the last row read (1: the header)
+}
+
+// csvReadAhead is how far past the end of a row encoding/csv may have read
+// (the size of its buffer), with room to spare.
+const csvReadAhead = 64 << 10
+
+// rowLimiter is the reader under a csv.Reader. encoding/csv holds a whole
+// row in memory, and a row has no length limit: a quote left open makes
+// the rest of the file one field. rowLimiter bounds what one row may read
+// to maxLineBytes (plus the reader's buffer), as lineReader bounds a line.
+type rowLimiter struct {
+	r    io.Reader
+	left int64 // bytes the row being read may still read
+}
+
+// errRowTooLong is the reason a CSV input stops: past a row that long, where
+// the next row starts cannot be told.
+var errRowTooLong = errors.New("is longer than 1 MiB (the API takes at most 32 KB per call); is a quote left open? The rest of the file cannot be read")
+
+// reset allows the next row its full length.
+func (l *rowLimiter) reset() { l.left = maxLineBytes + csvReadAhead }
+
+func (l *rowLimiter) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errRowTooLong
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // newCSVSource reads the header row of r and asks plan for the function
 // that makes a row a message. An error here is a setup error.
 func newCSVSource(r io.Reader, plan func(header []string) (func([]string) (analytics.Message, error), error)) (*csvSource, error) {
-	cr := csv.NewReader(r)
+	lim := &rowLimiter{r: r}
+	lim.reset()
+	cr := csv.NewReader(lim)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty CSV: want a header row")
+		}
+		if errors.Is(err, errRowTooLong) {
+			return nil, fmt.Errorf("CSV header %w", err)
 		}
 		return nil, fmt.Errorf("CSV header: %w", err)
 	}
@@ -116,7 +155,7 @@ func newCSVSource(r io.Reader, plan func(header []string) (func([]string) (analy
 	if err != nil {
 		return nil, err
 	}
-	return &csvSource{r: cr, build: build}, nil
+	return &csvSource{r: cr, lim: lim, build: build, last: 1}, nil
 }
 
 func (s *csvSource) next() (record, error) {
@@ -135,15 +174,21 @@ func (s *csvSource) next() (record, error) {
 // read reads the next row and the line it starts on. A row that is not
 // valid CSV is returned as parseErr, not err: it is a bad line.
 func (s *csvSource) read() (row []string, line int64, parseErr *csv.ParseError, err error) {
+	s.lim.reset()
 	row, err = s.r.Read()
 	if errors.As(err, &parseErr) {
-		return nil, int64(parseErr.StartLine), parseErr, nil
+		s.last = int64(parseErr.StartLine)
+		return nil, s.last, parseErr, nil
+	}
+	if errors.Is(err, errRowTooLong) {
+		return nil, 0, nil, fmt.Errorf("the CSV row after the row on line %d %w", s.last, err)
 	}
 	if err != nil {
 		return nil, 0, nil, err
 	}
 	start, _ := s.r.FieldPos(0)
-	return row, int64(start), nil, nil
+	s.last = int64(start)
+	return row, s.last, nil, nil
 }
 
 // record makes a row a record; its text is the row written back as CSV.
