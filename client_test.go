@@ -286,13 +286,12 @@ func TestEnqueueContextBackpressure(t *testing.T) {
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
 	// One in flight, one waiting for a sender, two queued.
-	for c.Stats().InFlight < 2 || c.Stats().Queued < 2 {
-		err := c.Enqueue(msg)
-		if err != nil {
+	waitFor(t, "one in flight, one waiting and two queued", func() bool {
+		if err := c.Enqueue(msg); err != nil {
 			require.ErrorIs(t, err, analytics.ErrQueueFull)
-			runtime.Gosched()
 		}
-	}
+		return c.Stats().InFlight >= 2 && c.Stats().Queued >= 2
+	})
 	require.ErrorIs(t, c.Enqueue(msg), analytics.ErrQueueFull)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -400,9 +399,8 @@ func TestFlushInterval(t *testing.T) {
 		synctest.Wait()
 		assert.Equal(t, int64(0), c.Stats().Requests, "not sent before the interval")
 		time.Sleep(1500 * time.Millisecond)
-		for c.Stats().Batches == 0 { // the request is on the real network
-			time.Sleep(time.Millisecond)
-		}
+		// The request is on the real network.
+		waitFor(t, "the batch", func() bool { return c.Stats().Batches > 0 })
 		assert.Equal(t, int64(1), c.Stats().Delivered)
 		require.NoError(t, c.Close())
 	})
@@ -498,9 +496,7 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 			}
 			require.ErrorIs(t, err, analytics.ErrQueueFull)
 			// The refused push woke the batcher; let it cut and send.
-			for c.Stats().Queued > 0 {
-				time.Sleep(time.Millisecond)
-			}
+			waitFor(t, "the queue to be cut", func() bool { return c.Stats().Queued == 0 })
 		}
 		require.NoError(t, c.Flush(bounded(t)))
 		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")
@@ -521,9 +517,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	}
 	flushed := make(chan error, 1)
 	go func() { flushed <- c.Flush(bounded(t)) }()
-	for c.Stats().InFlight == 0 { // the Flush has cut the batch
-		runtime.Gosched()
-	}
+	waitFor(t, "the Flush to cut the batch", func() bool { return c.Stats().InFlight > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	shutdownErr := c.Shutdown(ctx)
@@ -550,10 +544,10 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
-	for c.Stats().Queued < 1 || c.Stats().InFlight < 2 {
+	waitFor(t, "a full queue and two messages in flight", func() bool {
 		_ = c.Enqueue(msg)
-		runtime.Gosched()
-	}
+		return c.Stats().Queued >= 1 && c.Stats().InFlight >= 2
+	})
 	var before runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

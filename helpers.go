@@ -207,10 +207,16 @@ func (e *encoder) floatOK(key string, v float64) bool {
 	return true
 }
 
-// optTime writes key: t as an ISO-8601 string unless t is zero.
+// optTime writes key: t as an ISO-8601 string unless t is zero. Its
+// callers write inside properties. A time outside years 0-9999 in UTC is
+// a validation error, as it is in Properties and as Timestamp: AppendTime
+// would clamp it, silently sending another date.
 func (e *encoder) optTime(key string, t time.Time) {
 	if t.IsZero() {
 		return
+	}
+	if !jsonw.TimeInRange(t) && e.err == nil {
+		e.err = e.invalid("properties."+key, "year "+strconv.Itoa(t.UTC().Year())+" is outside of 0-9999 in UTC, which RFC 3339 cannot write")
 	}
 	e.key(key)
 	e.buf = jsonw.AppendTime(e.buf, t)

@@ -103,6 +103,7 @@ func TestBadInput(t *testing.T) {
 		{"year 10000 timestamp", analytics.Track{UserID: "u", Event: "E", Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "timestamp"},
 		{"year 10000 once in UTC", analytics.Identify{UserID: "u", Timestamp: time.Date(9999, 12, 31, 23, 0, 0, 0, time.FixedZone("UTC-2", -2*3600))}, "timestamp"},
 		{"year -1 timestamp", analytics.Page{UserID: "u", Timestamp: time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC)}, "timestamp"},
+		{"year 10000 helper time", analytics.VideoContentStarted{UserID: "u", Airdate: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "properties.airdate"},
 		{"overflowing json.Number", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"n": json.Number("1e400")}}, "properties.n"},
 		{"overflow in json.RawMessage", analytics.Identify{UserID: "u", Traits: analytics.Traits{"r": json.RawMessage(`{"x":[-1E+309]}`)}}, "traits.r"},
 		{"bad json.Number", analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"n": json.Number("1e")}}, "properties.n"},
