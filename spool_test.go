@@ -496,4 +496,3 @@ func TestSpoolShutdownKeeps(t *testing.T) {
 		t.Errorf("the next client sent %d messages, want 100", len(got))
 	}
 }
-
