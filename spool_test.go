@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
@@ -494,5 +495,44 @@ func TestSpoolShutdownKeeps(t *testing.T) {
 	got, _ := drainSpool(t, dir)
 	if len(got) != 100 {
 		t.Errorf("the next client sent %d messages, want 100", len(got))
+	}
+}
+
+// TestSpoolSyncDefault: by default what Enqueue wrote is fsynced one
+// second later (DefaultSpoolSync), not before; WithSpoolSync(0) fsyncs
+// before Enqueue returns.
+func TestSpoolSyncDefault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
+		c, err := analytics.New(spoolKey, analytics.WithHTTPClient(rt.Client()), analytics.WithSpool(t.TempDir()),
+			analytics.WithLogger(slog.New(slog.DiscardHandler)), analytics.WithFlushInterval(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Enqueue(spoolTrack("a", 0)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(analytics.DefaultSpoolSync - time.Millisecond)
+		synctest.Wait()
+		if n := c.Stats().SpoolSyncs; n != 0 {
+			t.Fatalf("%d fsyncs before the default interval ended, want 0", n)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if n := c.Stats().SpoolSyncs; n != 1 {
+			t.Fatalf("%d fsyncs when the default interval ended, want 1", n)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := newSpoolClient(t, "http://127.0.0.1:1", t.TempDir(), analytics.WithSpoolSync(0))
+	for i := range 3 {
+		if err := c.Enqueue(spoolTrack(fmt.Sprint("s", i), i)); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Stats().SpoolSyncs; n != int64(i+1) {
+			t.Fatalf("WithSpoolSync(0): %d fsyncs after %d messages", n, i+1)
+		}
 	}
 }
