@@ -249,7 +249,7 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 				b.countSpool(func(s *counters) { s.droppedFull++ })
 				if first {
 					sp.c.logger.Warn("analytics: spool full; dropping messages until delivered ones free space",
-						"maxBytes", sp.c.cfg.spool.maxBytes, "bytes", sp.log.Bytes())
+						"bytes", sp.log.Bytes(), "dir", sp.c.cfg.spool.dir)
 				}
 				return ErrQueueFull
 			}

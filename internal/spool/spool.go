@@ -413,7 +413,8 @@ func (l *Log) rotateLocked() error {
 				l.deleteLocked(old)
 			}
 		}
-	} else if m, err := filepath.Glob(filepath.Join(l.dir, "*"+segExt+damagedExt)); err == nil {
+	}
+	if m, err := filepath.Glob(filepath.Join(l.dir, "*"+segExt+damagedExt)); err == nil {
 		// Never reuse the number of a segment set aside.
 		for _, p := range m {
 			base := strings.TrimSuffix(filepath.Base(p), segExt+damagedExt)
