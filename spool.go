@@ -106,12 +106,13 @@ func WithSpoolMaxBytes(n int64) Option {
 // spoolCounters are the spool's figures behind Stats, guarded by
 // batcher.mu with the other counters.
 type spoolCounters struct {
-	pending, recovered, torn, damaged, setAside, writeErrors int64
+	pending, recovered, requeued, torn, damaged, setAside, writeErrors int64
 }
 
 func (s *spoolCounters) fill(st *Stats) {
 	st.SpoolPending = s.pending
 	st.SpoolRecovered = s.recovered
+	st.SpoolRequeued = s.requeued
 	st.SpoolTorn = s.torn
 	st.SpoolDamaged = s.damaged
 	st.SpoolSetAside = s.setAside
@@ -187,16 +188,16 @@ func (c *Client) openSpool() error {
 	return nil
 }
 
-// spoolRecord encodes what an item needs besides its bytes in front of them:
-// version 1, the type, the event, and the messageId's offsets.
-func appendSpoolRecord(b []byte, e *encoder) []byte {
-	b = append(b, 1, byte(len(e.typ)))
-	b = append(b, e.typ...)
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(e.event)))
-	b = append(b, e.event...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.idStart))
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.idEnd))
-	return append(b, e.buf...)
+// appendSpoolRecord encodes it in front of its bytes what an item needs
+// besides them: version 1, the type, the event, and the messageId's offsets.
+func appendSpoolRecord(b []byte, it *item) []byte {
+	b = append(b, 1, byte(len(it.typ)))
+	b = append(b, it.typ...)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(it.event)))
+	b = append(b, it.event...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(it.idStart))
+	b = binary.LittleEndian.AppendUint32(b, uint32(it.idEnd))
+	return append(b, it.data...)
 }
 
 var errSpoolRecord = errors.New("analytics: spool: record of an unknown format")
@@ -232,69 +233,80 @@ func parseSpoolRecord(p []byte) (item, error) {
 // memory, or leaves it to the feeder once spilled. At the spool's cap it
 // returns ErrQueueFull, or with block set waits for room until ctx ends.
 func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
-	b := sp.b
+	// it.data is the encoder's buffer until place copies it.
+	it := item{data: e.buf, typ: e.typ, event: e.event, idStart: int32(e.idStart), idEnd: int32(e.idEnd)}
 	for {
-		sp.mu.Lock()
-		if b.isClosed() {
-			sp.mu.Unlock()
-			return ErrClosed
-		}
-		sp.buf = appendSpoolRecord(sp.buf[:0], e)
-		ref, err := sp.log.Append(sp.buf)
-		if errors.Is(err, spool.ErrFull) {
-			first := !sp.full
-			sp.full = true
-			sp.mu.Unlock()
-			if !block {
-				b.countSpool(func(s *counters) { s.droppedFull++ })
-				if first {
-					sp.c.logger.Warn("analytics: spool full; dropping messages until delivered ones free space",
-						"bytes", sp.log.Bytes(), "dir", sp.c.cfg.spool.dir)
-				}
-				return ErrQueueFull
-			}
-			if err := sp.waitRoom(ctx); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			sp.mu.Unlock()
-			b.countSpool(func(s *counters) { s.spool.writeErrors++ })
-			return fmt.Errorf("analytics: message not accepted: %w", err)
-		}
-		if sp.full {
-			sp.full = false
-			sp.c.logger.Info("analytics: spool has room again; accepting messages")
-		}
-		if !sp.spilled {
-			data := make([]byte, len(e.buf))
-			copy(data, e.buf)
-			it := item{data: data, typ: e.typ, event: e.event, idStart: int32(e.idStart), idEnd: int32(e.idEnd), ref: ref}
-			queued, err := b.offer(it)
-			if err == nil && queued {
-				sp.cur = sp.log.End()
-				sp.mu.Unlock()
-				return nil
-			}
-			if err == nil {
-				sp.spilled = true // cur is where this record begins
-				select {
-				case sp.wake <- struct{}{}:
-				default:
-				}
-			}
-		}
-		if err := b.spill(); err != nil {
-			sp.mu.Unlock()
-			// Closed after the append: the caller is told the message
-			// was not taken, so it must not be sent later either.
-			sp.log.Ack([]spool.Ref{ref})
+		err := sp.place(&it, false)
+		if !errors.Is(err, spool.ErrFull) {
 			return err
 		}
-		sp.mu.Unlock()
-		return nil
+		if !block {
+			sp.b.countSpool(func(s *counters) { s.droppedFull++ })
+			return ErrQueueFull
+		}
+		if err := sp.waitRoom(ctx); err != nil {
+			return err
+		}
 	}
+}
+
+// place appends it to the log and queues it in memory, or leaves it to the
+// feeder once spilled. It copies it.data when queueing it unless requeue
+// is set (a message the senders gave up: its data is its own). It returns
+// spool.ErrFull at the cap, ErrClosed once Shutdown has begun, or the
+// error of the write.
+func (sp *spooler) place(it *item, requeue bool) error {
+	b := sp.b
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if b.isClosed() {
+		return ErrClosed
+	}
+	sp.buf = appendSpoolRecord(sp.buf[:0], it)
+	ref, err := sp.log.Append(sp.buf)
+	if errors.Is(err, spool.ErrFull) {
+		if !sp.full && !requeue {
+			sp.c.logger.Warn("analytics: spool full; dropping messages until delivered ones free space",
+				"bytes", sp.log.Bytes(), "dir", sp.c.cfg.spool.dir)
+		}
+		sp.full = true
+		return err
+	}
+	if err != nil {
+		b.countSpool(func(s *counters) { s.spool.writeErrors++ })
+		return fmt.Errorf("analytics: message not accepted: %w", err)
+	}
+	if sp.full {
+		sp.full = false
+		sp.c.logger.Info("analytics: spool has room again; accepting messages")
+	}
+	if !sp.spilled {
+		q := *it
+		q.ref = ref
+		if !requeue {
+			q.data = make([]byte, len(it.data))
+			copy(q.data, it.data)
+		}
+		queued, err := b.offer(q, requeue)
+		if err == nil && queued {
+			sp.cur = sp.log.End()
+			return nil
+		}
+		if err == nil {
+			sp.spilled = true // cur is where this record begins
+			select {
+			case sp.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+	if err := b.spill(requeue); err != nil {
+		// Closed after the append: the caller is told the message was
+		// not taken, so it must not be sent later either.
+		sp.log.Ack([]spool.Ref{ref})
+		return err
+	}
+	return nil
 }
 
 // waitRoom waits until the spool frees space, ctx ends, or Shutdown
@@ -360,14 +372,34 @@ func (sp *spooler) feed() {
 // whose content the API refused; the others stay for the next client.
 // It runs on a sender goroutine, with bt's final outcome, outside the
 // batcher's lock.
+//
+// A message given up after its retries (network errors, 429, 5xx) is
+// queued again behind the others, so that a long outage does not leave it
+// pinning its segment until a restart: it is appended anew and its old
+// record acknowledged. If that fails (the spool is full, or Shutdown has
+// begun) the old record stays, for the next client.
 func (sp *spooler) ack(bt *batch) {
 	refs := make([]spool.Ref, 0, len(bt.items))
 	for i := range bt.items {
-		if bt.errs == nil || refusedForGood(bt.errs[i]) {
-			refs = append(refs, bt.items[i].ref)
+		it := &bt.items[i]
+		switch {
+		case bt.errs == nil || refusedForGood(bt.errs[i]):
+			refs = append(refs, it.ref)
+		case sp.c.deliveryCtx.Err() == nil && givenUp(bt.errs[i]):
+			if sp.place(it, true) == nil {
+				refs = append(refs, it.ref)
+			}
 		}
 	}
 	sp.log.Ack(refs)
+}
+
+// givenUp reports whether err is a failure that retries might have
+// overcome: a network error or a retryable status, retried until the
+// attempts or the retry time ran out.
+func givenUp(err error) bool {
+	var apiErr *APIError
+	return !errors.As(err, &apiErr) || apiErr.Retryable
 }
 
 // refusedForGood reports whether err (nil: delivered) means the message
@@ -428,7 +460,7 @@ func (b *batcher) countSpool(f func(*counters)) {
 
 // offer queues it if the memory queue has room, reporting false if not
 // (the spooler then spills; nothing is dropped or counted as such).
-func (b *batcher) offer(it item) (queued bool, err error) {
+func (b *batcher) offer(it item, requeue bool) (queued bool, err error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -441,7 +473,11 @@ func (b *batcher) offer(it item) (queued bool, err error) {
 		return false, nil
 	}
 	b.enqueued++
-	b.stats.enqueued++
+	if requeue {
+		b.stats.spool.requeued++
+	} else {
+		b.stats.enqueued++
+	}
 	full := b.fullLocked()
 	b.mu.Unlock()
 	if full {
@@ -452,14 +488,18 @@ func (b *batcher) offer(it item) (queued bool, err error) {
 
 // spill counts a message accepted into the spool only; the feeder will
 // queue it, in its turn.
-func (b *batcher) spill() error {
+func (b *batcher) spill(requeue bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return ErrClosed
 	}
 	b.enqueued++
-	b.stats.enqueued++
+	if requeue {
+		b.stats.spool.requeued++
+	} else {
+		b.stats.enqueued++
+	}
 	b.stats.spool.pending++
 	return nil
 }

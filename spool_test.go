@@ -56,9 +56,9 @@ func flushWithin(t testing.TB, c *analytics.Client, d time.Duration) error {
 
 func spoolStatsAddUp(t testing.TB, st analytics.Stats) {
 	t.Helper()
-	if st.Enqueued+st.SpoolRecovered != st.Delivered+st.Failed+st.Queued+st.InFlight+st.SpoolPending {
-		t.Errorf("Stats do not add up: Enqueued %d + SpoolRecovered %d != Delivered %d + Failed %d + Queued %d + InFlight %d + SpoolPending %d",
-			st.Enqueued, st.SpoolRecovered, st.Delivered, st.Failed, st.Queued, st.InFlight, st.SpoolPending)
+	if st.Enqueued+st.SpoolRecovered+st.SpoolRequeued != st.Delivered+st.Failed+st.Queued+st.InFlight+st.SpoolPending {
+		t.Errorf("Stats do not add up: Enqueued %d + SpoolRecovered %d + SpoolRequeued %d != Delivered %d + Failed %d + Queued %d + InFlight %d + SpoolPending %d",
+			st.Enqueued, st.SpoolRecovered, st.SpoolRequeued, st.Delivered, st.Failed, st.Queued, st.InFlight, st.SpoolPending)
 	}
 }
 
@@ -116,13 +116,13 @@ func records(t testing.TB, path string) []record {
 }
 
 // fillSpool enqueues n messages with a spool in dir against an API that
-// answers 503 once per batch, so that none is delivered and all stay in
-// the spool, and closes the client. It returns their ids.
+// refuses the key (401), so that none is delivered and each stays in the
+// spool once, in its first record, and closes the client. It returns
+// their ids.
 func fillSpool(t *testing.T, dir string, n int, opts ...analytics.Option) []string {
 	t.Helper()
-	down := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
-	down.SetDefault(analyticstest.Response{Status: 503})
-	c := newSpoolClient(t, down.URL, dir, append([]analytics.Option{analytics.WithMaxAttempts(1)}, opts...)...)
+	down := analyticstest.NewServer(t, analyticstest.WithAPIKey("the-workspace-key"))
+	c := newSpoolClient(t, down.URL, dir, opts...)
 	var ids []string
 	for i := range n {
 		id := fmt.Sprintf("m-%04d", i)
@@ -132,7 +132,7 @@ func fillSpool(t *testing.T, dir string, n int, opts ...analytics.Option) []stri
 		ids = append(ids, id)
 	}
 	if err := flushWithin(t, c, 10*time.Second); err == nil {
-		t.Fatal("Flush against a 503 API returned nil")
+		t.Fatal("Flush against an API refusing the key returned nil")
 	}
 	if err := c.Close(); err != nil {
 		t.Logf("Close: %v", err)
@@ -534,5 +534,55 @@ func TestSpoolSyncDefault(t *testing.T) {
 		if n := c.Stats().SpoolSyncs; n != int64(i+1) {
 			t.Fatalf("WithSpoolSync(0): %d fsyncs after %d messages", n, i+1)
 		}
+	}
+}
+
+// TestSpoolRequeuesGivenUp: a message given up after its retries is queued
+// again in the same run, sent once the API is back, and its segment is
+// freed without a restart.
+func TestSpoolRequeuesGivenUp(t *testing.T) {
+	dir := t.TempDir()
+	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
+	srv.SetDefault(analyticstest.Response{Status: 503})
+	c := newSpoolClient(t, srv.URL, dir, analytics.WithMaxAttempts(2), analytics.WithSpoolSegmentBytes(4096))
+	for i := range 30 {
+		if err := c.Enqueue(spoolTrack(fmt.Sprintf("r-%02d", i), i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var de *analytics.DeliveryError
+	if err := flushWithin(t, c, 10*time.Second); !errors.As(err, &de) || de.Undelivered != 30 {
+		t.Fatalf("Flush during the outage: %v, want 30 undelivered", err)
+	}
+	st := c.Stats()
+	if st.SpoolRequeued != 30 || st.FailedRetries != 30 {
+		t.Errorf("SpoolRequeued %d FailedRetries %d, want 30 and 30", st.SpoolRequeued, st.FailedRetries)
+	}
+	spoolStatsAddUp(t, st)
+
+	srv.SetDefault(analyticstest.Response{})
+	if err := flushWithin(t, c, 10*time.Second); err != nil {
+		t.Fatalf("Flush once the API is back: %v", err)
+	}
+	got := map[string]int{}
+	for _, m := range srv.Messages() {
+		got[m.MessageID]++
+	}
+	for i := range 30 {
+		if id := fmt.Sprintf("r-%02d", i); got[id] != 1 {
+			t.Errorf("%s arrived %d times, want once", id, got[id])
+		}
+	}
+	st = c.Stats()
+	spoolStatsAddUp(t, st)
+	if st.Delivered != 30 {
+		t.Errorf("Delivered %d, want 30", st.Delivered)
+	}
+	if segs, _ := segFiles(t, dir); len(segs) != 1 {
+		t.Errorf("%d segment files after delivery, want only the active one", len(segs))
+	}
+	_ = c.Close()
+	if got, _ := drainSpool(t, dir); len(got) != 0 {
+		t.Errorf("the next client re-sent %d delivered messages", len(got))
 	}
 }

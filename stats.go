@@ -4,7 +4,7 @@ package analytics
 // moment, so at any moment, while messages move through the pipeline too,
 // they add up:
 //
-//	Enqueued + SpoolRecovered == Delivered + Failed + Queued + InFlight + SpoolPending
+//	Enqueued + SpoolRecovered + SpoolRequeued == Delivered + Failed + Queued + InFlight + SpoolPending
 //	Failed   == FailedStatus + FailedRetries + FailedShutdown
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
@@ -60,6 +60,9 @@ type Stats struct {
 	// SpoolRecovered counts messages New found in the spool, left by an
 	// earlier client on the directory, and queued to be sent again.
 	SpoolRecovered int64
+	// SpoolRequeued counts messages given up after their retries (and
+	// counted in Failed) that the spool queued again, to be sent anew.
+	SpoolRequeued int64
 	// SpoolTorn counts torn records (a write cut short by a crash)
 	// dropped from the end of the spool when New opened it.
 	SpoolTorn int64
