@@ -52,10 +52,11 @@ type spoolConfig struct {
 // flight at a crash is sent again: delivery is at least once.
 //
 // A message leaves the spool when the API accepted it or refused its
-// content (400, 413, 422). It stays for the next client on dir when it
-// was refused for the key (401, 403) or another status, when its retries
-// ran out, or when Shutdown ended before it was sent; in that run it
-// counts as failed as without a spool.
+// content (400, 413, 422). One given up after its retries counts as
+// failed, as without a spool, and is queued again behind the others
+// (Stats.SpoolRequeued). One refused for the key (401, 403) or with
+// another status, or not sent before Shutdown ended, stays in the spool
+// for the next client on dir.
 //
 // One client at a time may use dir: a second New on it fails (flock).
 // Damage is survived: a torn last record (a crash mid-write) is dropped,
