@@ -185,3 +185,84 @@ func TestSpoolCrash(t *testing.T) {
 	}
 	t.Logf("%d reps, %d messages accepted by Enqueue, %d duplicates after the crashes", reps, totalOK, totalDup)
 }
+
+const fsizeDirEnv = "ANALYTICS_SPOOL_FSIZE_DIR"
+
+// TestSpoolWriteErrorChild is the process of TestSpoolWriteError, run by it
+// as a child under a file size limit; on its own it skips.
+func TestSpoolWriteErrorChild(t *testing.T) {
+	dir := os.Getenv(fsizeDirEnv)
+	if dir == "" {
+		t.Skip("run by TestSpoolWriteError")
+	}
+	// The kernel refuses writes past 100,000 bytes with EFBIG (Go ignores
+	// SIGXFSZ), as a full disk refuses them with ENOSPC.
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 100_000, Max: 100_000}); err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	c, err := analytics.New(spoolKey, analytics.WithEndpoint("http://127.0.0.1:1"),
+		analytics.WithLogger(slog.New(slog.DiscardHandler)), analytics.WithSpool(dir),
+		analytics.WithFlushInterval(time.Hour))
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(2)
+	}
+	for i := range 10_000 {
+		if err := c.Enqueue(spoolTrack(fmt.Sprintf("w-%05d", i), i)); err != nil {
+			fmt.Printf("accepted %d\nrefused %v\nwriteErrors %d\n", i, err, c.Stats().SpoolWriteErrors)
+			os.Exit(0)
+		}
+	}
+	fmt.Println("error: no write failed")
+	os.Exit(2)
+}
+
+// TestSpoolWriteError: when the spool cannot write (a full disk, a file
+// size limit), Enqueue returns the write error, counted, and accepts
+// nothing silently; what it accepted before is intact and sent by the
+// next client, with no torn record left behind.
+func TestSpoolWriteError(t *testing.T) {
+	if os.Getenv(fsizeDirEnv) != "" {
+		t.Skip("in the child")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^TestSpoolWriteErrorChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fsizeDirEnv+"="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var accepted, writeErrors int
+	var refused string
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "accepted "); ok {
+			accepted, _ = strconv.Atoi(v)
+		}
+		if v, ok := strings.CutPrefix(line, "refused "); ok {
+			refused = v
+		}
+		if v, ok := strings.CutPrefix(line, "writeErrors "); ok {
+			writeErrors, _ = strconv.Atoi(v)
+		}
+	}
+	if accepted < 100 || !strings.Contains(refused, "file too large") || !strings.Contains(refused, "spool") || writeErrors != 1 {
+		t.Fatalf("child accepted %d, then Enqueue returned %q, SpoolWriteErrors %d; want the write error, counted\n%s", accepted, refused, writeErrors, out)
+	}
+	got, st := drainSpool(t, dir)
+	if len(got) != accepted || st.SpoolTorn != 0 || st.SpoolDamaged != 0 {
+		t.Errorf("the next client sent %d (SpoolTorn %d, SpoolDamaged %d), want the %d accepted and nothing torn",
+			len(got), st.SpoolTorn, st.SpoolDamaged, accepted)
+	}
+	for i := range accepted {
+		if id := fmt.Sprintf("w-%05d", i); got[id] != 1 {
+			t.Fatalf("%s arrived %d times, want once", id, got[id])
+		}
+	}
+}
