@@ -57,6 +57,8 @@ type Client struct {
 	library string
 
 	b *batcher
+	// spool is the durable spool (WithSpool), or nil.
+	spool *spooler
 
 	// deliveryCtx is canceled, with the cause, when Shutdown's context
 	// ends: every request in flight is abandoned.
@@ -105,6 +107,9 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	c.b = newBatcher(&c.cfg, c.logger)
 	c.b.abandon = c.abandonBatch
 	c.deliveryCtx, c.cancelDelivery = context.WithCancelCause(context.Background())
+	if err := c.openSpool(); err != nil {
+		return nil, err
+	}
 
 	c.header = http.Header{
 		"Content-Type":  {"application/json"},
@@ -124,6 +129,9 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	c.library = string(append(lib, '}'))
 
 	wait := c.startSenders(c.httpClient())
+	if c.spool != nil {
+		wait = c.spool.closeAfter(wait)
+	}
 	go c.b.run(wait)
 	return c, nil
 }
@@ -172,6 +180,11 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	if err != nil {
 		encoderPool.Put(e)
 		c.b.reject(errors.Is(err, ErrMessageTooLarge))
+		return err
+	}
+	if c.spool != nil {
+		err := c.spool.enqueue(ctx, block, e)
+		encoderPool.Put(e)
 		return err
 	}
 	// A copy of exactly the message's size: the queue must hold what
@@ -302,7 +315,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 		}
 		grace.Stop()
 	}
-	return c.b.shutdownResult(c.abandoned())
+	return c.b.shutdownResult(c.unfinishedCause())
 }
 
 // Close is Shutdown with the timeout set by WithShutdownTimeout (default

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/queue"
+	"github.com/cdpkit/analytics-go/internal/spool"
 )
 
 // item is one encoded message in the queue. Its data is an allocation of
@@ -19,6 +20,7 @@ type item struct {
 	typ            string
 	event          string
 	idStart, idEnd int32
+	ref            spool.Ref // where it is in the spool (WithSpool)
 }
 
 func (it *item) messageID() string {
@@ -138,6 +140,7 @@ type counters struct {
 	batches, requests, retries, bytesSent       int64
 	bisected                                    int64
 	inFlight                                    int64
+	spool                                       spoolCounters
 }
 
 func newBatcher(cfg *config, logger *slog.Logger) *batcher {
@@ -408,7 +411,7 @@ func (b *batcher) snapshot() Stats {
 	defer b.mu.Unlock()
 	queued, queuedBytes := b.q.Len()
 	s := &b.stats
-	return Stats{
+	st := Stats{
 		Enqueued:         s.enqueued,
 		Delivered:        s.delivered,
 		Failed:           s.failed,
@@ -427,6 +430,8 @@ func (b *batcher) snapshot() Stats {
 		QueuedBytes:      int64(queuedBytes),
 		InFlight:         s.inFlight,
 	}
+	s.spool.fill(&st)
+	return st
 }
 
 // attempt counts one HTTP attempt of wireBytes; half reports a request

@@ -125,6 +125,7 @@ type config struct {
 	callback        func(Result)
 	now             func() time.Time
 	newID           func() string
+	spool           spoolConfig
 }
 
 func defaultConfig() config {

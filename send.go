@@ -302,6 +302,9 @@ func (c *Client) report(bt *batch) {
 			c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
 		}
 	}
+	if c.spool != nil {
+		c.spool.ack(bt)
+	}
 	c.b.settle(bt, o)
 }
 

@@ -4,7 +4,7 @@ package analytics
 // moment, so at any moment, while messages move through the pipeline too,
 // they add up:
 //
-//	Enqueued == Delivered + Failed + Queued + InFlight
+//	Enqueued + SpoolRecovered + SpoolRequeued == Delivered + Failed + Queued + InFlight + SpoolPending
 //	Failed   == FailedStatus + FailedRetries + FailedShutdown
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
@@ -51,6 +51,34 @@ type Stats struct {
 	QueuedBytes int64
 	// InFlight is the number of messages in batches being sent now.
 	InFlight int64
+
+	// The spool's figures (WithSpool); zero without a spool.
+
+	// SpoolPending is the number of messages held now only in the
+	// spool's files, waiting for room in the memory queue.
+	SpoolPending int64
+	// SpoolRecovered counts messages New found in the spool, left by an
+	// earlier client on the directory, and queued to be sent again.
+	SpoolRecovered int64
+	// SpoolRequeued counts messages given up after their retries (and
+	// counted in Failed) that the spool queued again, to be sent anew.
+	SpoolRequeued int64
+	// SpoolTorn counts torn records (a write cut short by a crash)
+	// dropped from the end of the spool when New opened it.
+	SpoolTorn int64
+	// SpoolDamaged counts damaged regions of the spool skipped (each
+	// loses at least one message), when New opened it or later.
+	SpoolDamaged int64
+	// SpoolSetAside counts damaged segment files renamed aside (to
+	// *.seg.damaged) after their intact messages were copied.
+	SpoolSetAside int64
+	// SpoolWriteErrors counts messages Enqueue refused because the spool
+	// could not write them (a full disk, say).
+	SpoolWriteErrors int64
+	// SpoolBytes is the size of the spool's files now.
+	SpoolBytes int64
+	// SpoolSyncs counts fsyncs of the spool's files.
+	SpoolSyncs int64
 }
 
 // Stats returns a snapshot of the client's counters, all taken at one
@@ -59,5 +87,10 @@ func (c *Client) Stats() Stats {
 	if c == nil || c.b == nil {
 		return Stats{}
 	}
-	return c.b.snapshot()
+	s := c.b.snapshot()
+	if c.spool != nil {
+		s.SpoolBytes = c.spool.log.Bytes()
+		s.SpoolSyncs = c.spool.log.Syncs()
+	}
+	return s
 }
