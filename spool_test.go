@@ -169,7 +169,10 @@ func TestSpoolResendsAfterRestart(t *testing.T) {
 	ids := fillSpool(t, dir, 40)
 
 	up := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
-	c := newSpoolClient(t, up.URL, dir)
+	// One sender, so that batches arrive in the order they were cut: the
+	// recovered messages may be fed to the queue in several batches, and
+	// with several senders those could overtake each other on the wire.
+	c := newSpoolClient(t, up.URL, dir, analytics.WithMaxInFlight(1))
 	if err := c.Enqueue(spoolTrack("new-1", 99)); err != nil {
 		t.Fatal(err)
 	}
