@@ -269,9 +269,16 @@ func checkSent(t *testing.T, msg analytics.Message, raw []byte, kind uint8, user
 			t.Fatalf("%s: %q, want %q", k, got, jsonString(want))
 		}
 	}
-	str("userId", userID)
+	// An id blank after trimming is not sent (it counts as absent).
+	id := func(s string) string {
+		if strings.TrimSpace(s) == "" {
+			return ""
+		}
+		return s
+	}
+	str("userId", id(userID))
 	if wantType != "alias" {
-		str("anonymousId", anonID)
+		str("anonymousId", id(anonID))
 	}
 	var fields map[string]any
 	switch wantType {

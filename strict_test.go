@@ -191,3 +191,42 @@ func TestAuthFailureNotBisected(t *testing.T) {
 	assert.Contains(t, errorLines[0], "status=401")
 	assert.NotContains(t, logs.String(), testKey)
 }
+
+// TestPoisonIsolationWithRetries: a half that meets a retried answer (503)
+// is retried under the batch's policy, not bisected or given up: of 4
+// messages with 1 invalid, 3 are delivered, and the retry is counted as a
+// retry, not as a half.
+func TestPoisonIsolationWithRetries(t *testing.T) {
+	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey), analyticstest.WithViolationsAllowed(), invalidIDs("r2"))
+	// Strict refusals come before the script: its first answer goes to
+	// the first half, [r0 r1].
+	srv.Script(analyticstest.Response{Status: 503})
+	res := &results{}
+	c := newTestClient(t, srv.URL, fastRetries(analytics.WithCallback(res.add), analytics.WithBatchSize(4))...)
+	for i := range 4 {
+		require.NoError(t, c.Enqueue(track(fmt.Sprintf("r%d", i))))
+	}
+	de := isDeliveryError(c.Flush(bounded(t)))
+	require.NotNil(t, de)
+	assert.Equal(t, int64(1), de.Undelivered)
+	var apiErr *analytics.APIError
+	require.ErrorAs(t, de, &apiErr)
+	assert.Equal(t, 400, apiErr.StatusCode)
+
+	delivered := map[string]int{}
+	for _, m := range srv.Messages() {
+		delivered[m.MessageID]++
+	}
+	assert.Equal(t, map[string]int{"r0": 1, "r1": 1, "r3": 1}, delivered)
+	for _, r := range res.get() {
+		assert.Equal(t, r.MessageID == "r2", r.Err != nil, "message %s: %v", r.MessageID, r.Err)
+	}
+	st := c.Stats()
+	// [r0 r1 r2 r3] 400; [r0 r1] 503, retried 200; [r2 r3] 400; [r2] 400; [r3] 200.
+	assert.Equal(t, int64(6), st.Requests)
+	assert.Equal(t, int64(1), st.Retries)
+	assert.Equal(t, int64(4), st.BisectedRequests)
+	assert.Equal(t, int64(3), st.Delivered)
+	assert.Equal(t, int64(1), st.FailedStatus)
+	statsAddUp(t, st)
+}
