@@ -64,7 +64,7 @@ type Client struct {
 	// ends: every request in flight is abandoned.
 	deliveryCtx    context.Context
 	cancelDelivery context.CancelCauseFunc
-	abortOnce      sync.Once
+	abortOnce      sync.Once       // cancels deliveryCtx once, from the first Shutdown whose context ends
 	transport      *http.Transport // the client's own, if it made one
 
 	authLogged atomic.Bool // a 401 or 403 has been logged with its hint

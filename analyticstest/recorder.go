@@ -173,6 +173,8 @@ type Recorder struct {
 	noJourneys bool                // WithJourneysCheck(false)
 	rule       func(Message) error // WithMessageRule
 
+	// mu guards everything below it; it is held only to read or record,
+	// never while a request is delayed, held or answered.
 	mu         sync.Mutex
 	requests   []Request
 	messages   []Message
