@@ -111,9 +111,9 @@ func (c *Client) abandoned() error {
 	return fmt.Errorf("analytics: abandoned when Shutdown's context ended: %w", context.Cause(c.deliveryCtx))
 }
 
-// gzipPool holds gzip writers. They compress at BestSpeed: on typical
-// batches it costs a third of the CPU of the default level for about 7 %
-// more bytes (BENCHMARKS.md).
+// gzipPool holds gzip writers. They compress at BestSpeed, which costs
+// much less CPU than the default level for somewhat larger requests
+// (BENCHMARKS.md has the figures).
 var gzipPool = sync.Pool{New: func() any {
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return zw
