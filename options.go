@@ -396,7 +396,8 @@ func WithStrictMode(enabled bool) Option {
 	return func(c *config) error { c.strict = enabled; return nil }
 }
 
-// WithGzip compresses request bodies with gzip when enabled (default off).
+// WithGzip compresses request bodies with gzip, at gzip.BestSpeed, when
+// enabled (default off).
 // The size limits apply to the uncompressed body.
 func WithGzip(enabled bool) Option {
 	return func(c *config) error { c.gzip = enabled; return nil }

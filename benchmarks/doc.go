@@ -8,13 +8,18 @@
 //	go test -run '^$' -bench . -benchmem
 //	go test -run '^$' -bench BurstMemory -benchtime=1x -burst=1000000
 //
-// Every client sends to a loopback sink server (sink_test.go) that reads and
-// discards bodies and counts requests, events, JSON bytes and wire bytes. All
-// clients get the same settings, written once in sdk_test.go: batch size 250,
-// flush interval 5s, silent logger, one fresh *http.Transport per run.
+// Every client sends to a loopback sink server (sink.go) that reads and
+// discards bodies, counts requests, events, JSON bytes, wire bytes and
+// connections, and answers 200 with an empty body (so that clients that
+// close an answer unread keep their connections). All clients get the same
+// settings, written once in sdk.go: batch size 250, flush interval 5s,
+// silent logger, one fresh *http.Transport per run.
 //
-// Benchmarks, each with one sub-benchmark per client (cdpkit, this
-// repository's library; segment; posthog):
+// Benchmarks, each with one sub-benchmark per client: cdpkit (this
+// repository's library, with maps as the others), cdpkit-typed (its typed
+// helper, in the Order Completed benchmarks only), segment, posthog, and
+// floor (floor.go: a hand-written client, the least a correct client can
+// do):
 //
 //   - BenchmarkE2EOrderCompleted, BenchmarkE2ETrack3Props,
 //     BenchmarkE2EIdentify5Traits: b.N events from one goroutine, Close
@@ -22,23 +27,24 @@
 //     allocs/op are per event. The run fails unless the sink counted exactly
 //     b.N events. Extra metrics: wire-B/event (request body bytes as sent)
 //     and json-B/event (after decompression). B/op includes the sink's own
-//     per-request allocations (net/http), amortised over a batch of 250.
-//     cdpkit sends Order Completed as its typed helper
-//     analytics.OrderCompleted (the others have none and send a map-based
-//     track), and calls EnqueueContext, which waits for room in a full
-//     queue as both competitors' Enqueue does; its plain Enqueue would
-//     reject the event instead (see the Enqueue benchmarks).
-//   - BenchmarkE2EOrderCompletedGzip: the same with request compression;
-//     skipped for clients that cannot compress (both competitors).
+//     per-request allocations (net/http), amortised over a batch of 250;
+//     conns is the connections the sink accepted. cdpkit calls
+//     EnqueueContext, which waits for room in a full queue as both
+//     competitors' Enqueue does; its plain Enqueue would reject the event
+//     instead (see the Enqueue benchmarks).
+//   - BenchmarkE2EOrderCompletedVaried: 4,096 different orders
+//     (variedOrders), uncompressed; BenchmarkE2EOrderCompletedGzip: the same
+//     with request compression, skipped for clients that cannot compress.
 //   - BenchmarkEnqueue1Producer, BenchmarkEnqueue8Producers: the caller's
-//     cost of Enqueue against a stalled sink (requests are held until the
-//     timed region ends). p50-ns and p99-ns are per-call latencies from every
-//     8th call; rejected-% is the share of calls that returned an error,
+//     cost of Enqueue against a sink that answers. p50-ns and p99-ns are
+//     latencies of accepted calls, from every 8th call; rejected-% is the
+//     share of calls that returned an error,
 //     delivered-% the share of accepted events the sink counted once it was
 //     released and the client closed (over 100: duplicates from retries).
 //   - BenchmarkBurstMemory: a burst of -burst events (default 1,000,000;
 //     10,000 under -short or when the CI environment variable is set) into a
-//     stalled sink; one op is one burst. peak-heap-MB is the peak of live and
+//     stalled sink; one op is one burst; ns/accepted is the mean time of the
+//     accepted calls (each timed). The floor has no queue and is skipped. peak-heap-MB is the peak of live and
 //     unswept heap objects sampled during the burst, live-heap-MB the heap
 //     after a GC at the end of the burst (what the client holds), both above
 //     the baseline before the burst; rejected-% and delivered-% as above

@@ -82,7 +82,8 @@ func TestBatchCounterRandom(t *testing.T) {
 }
 
 func TestSink(t *testing.T) {
-	s := newSink(t)
+	s := newSink()
+	t.Cleanup(s.Close)
 	post := func(body []byte, gz bool) {
 		var buf bytes.Buffer
 		if gz {

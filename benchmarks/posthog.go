@@ -35,9 +35,9 @@ func newPostHog(cfg clientConfig) (benchClient, error) {
 	return posthogClient{c}, nil
 }
 
-func (p posthogClient) TrackOrder() error {
-	products := make([]map[string]any, len(order.Products))
-	for i, pr := range order.Products {
+func (p posthogClient) TrackOrder(o *orderCompleted) error {
+	products := make([]map[string]any, len(o.Products))
+	for i, pr := range o.Products {
 		products[i] = map[string]any{
 			"product_id": pr.ProductID,
 			"sku":        pr.SKU,
@@ -47,13 +47,13 @@ func (p posthogClient) TrackOrder() error {
 		}
 	}
 	return p.c.Enqueue(posthog.Capture{
-		DistinctId: order.UserID,
+		DistinctId: o.UserID,
 		Event:      orderEvent,
 		Properties: posthog.Properties{
-			"order_id": order.OrderID,
-			"total":    order.Total,
-			"revenue":  order.Revenue,
-			"currency": order.Currency,
+			"order_id": o.OrderID,
+			"total":    o.Total,
+			"revenue":  o.Revenue,
+			"currency": o.Currency,
 			"products": products,
 		},
 	})

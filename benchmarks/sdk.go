@@ -2,7 +2,6 @@ package benchmarks
 
 import (
 	"net/http"
-	"testing"
 	"time"
 )
 
@@ -33,30 +32,42 @@ type clientConfig struct {
 // the fixtures (fixtures_test.go) the way a user of that library would, then
 // enqueues it; building the message is part of the measured cost.
 type benchClient interface {
-	TrackOrder() error // "Order Completed" with two products
-	Track3() error     // a map-based track with 3 properties
-	Identify5() error  // an identify with 5 traits
-	Close() error      // flush everything and stop
+	TrackOrder(o *orderCompleted) error // a track "Order Completed" with its products
+	Track3() error                      // a map-based track with 3 properties
+	Identify5() error                   // an identify with 5 traits
+	Close() error                       // flush everything and stop
 }
 
-// sdk is one library under comparison. Adding one is a table entry.
+// sdk is one client under comparison. Adding one is a table entry.
 type sdk struct {
 	name string
 	gzip bool // can compress request bodies
-	new  func(clientConfig) (benchClient, error)
+	// typed: the row differs from another only in sending Order
+	// Completed as a typed helper; it runs only in the Order Completed
+	// benchmarks.
+	typed bool
+	new   func(clientConfig) (benchClient, error)
 }
 
+// sdks are the rows of every table: cdpkit with maps (as the competitors
+// send), cdpkit's typed helper on a row of its own, the two competitors,
+// and the hand-written floor (floor.go).
 var sdks = []sdk{
 	{name: "cdpkit", gzip: true, new: newCDPKit},
+	{name: "cdpkit-typed", gzip: true, typed: true, new: newCDPKitTyped},
 	{name: "segment", new: newSegment},
 	{name: "posthog", new: newPostHog},
+	{name: "floor", new: newFloor},
 }
 
-// forEachSDK runs fn as sub-benchmark b.Run(sdk.name, ...) for every sdk.
-func forEachSDK(b *testing.B, fn func(b *testing.B, s sdk)) {
+// lookupSDK returns the sdk named name.
+func lookupSDK(name string) (sdk, bool) {
 	for _, s := range sdks {
-		b.Run(s.name, func(b *testing.B) { fn(b, s) })
+		if s.name == name {
+			return s, true
+		}
 	}
+	return sdk{}, false
 }
 
 // newTransport returns the transport every client uses for one run.
@@ -64,26 +75,6 @@ func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
 	return t
-}
-
-// startClient starts a sink and a client of s sending to it, and registers
-// their shutdown with b.Cleanup (Close is harmless if the benchmark already
-// closed the client; it is needed when the benchmark fails half-way).
-func startClient(b *testing.B, s sdk, cfg clientConfig) (*sink, benchClient) {
-	b.Helper()
-	sk := newSink(b)
-	tr := newTransport()
-	cfg.endpoint, cfg.transport = sk.URL(), tr
-	c, err := s.new(cfg)
-	if err != nil {
-		b.Fatalf("%s: new client: %v", s.name, err)
-	}
-	b.Cleanup(func() {
-		sk.Release()
-		_ = c.Close()
-		tr.CloseIdleConnections()
-	})
-	return sk, c
 }
 
 // silentLogger satisfies the Logger interfaces of Segment v3 and posthog-go

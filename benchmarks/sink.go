@@ -6,11 +6,11 @@ import (
 	"io"
 	"log"
 	"math/bits"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -21,6 +21,14 @@ import (
 // Segment's {"batch":[...],...} and PostHog's {"api_key":...,"batch":[...]}
 // use (and ours); batchCounter counts them exactly while streaming, without
 // decoding. A stalled sink holds every request until Release.
+//
+// It answers 200 with an empty body (Content-Length: 0). An answer with a
+// body ("{}", as the first version of this sink sent) makes net/http close
+// the connection of a client that closes the answer unread, as Segment v3
+// and posthog-go do: they opened one connection per request, and paid a TCP
+// handshake per batch that no real deployment behind a keep-alive load
+// balancer would. conns counts the connections accepted, so that a table
+// can show that every client reuses its connections.
 type sink struct {
 	srv *httptest.Server
 
@@ -29,24 +37,33 @@ type sink struct {
 	jsonBytes atomic.Int64 // body bytes after decompression
 	wireBytes atomic.Int64 // body bytes as received
 	bad       atomic.Int64 // requests that were not a JSON object with a batch array
+	conns     atomic.Int64 // connections accepted
 
 	gate atomic.Pointer[chan struct{}] // non-nil while stalled
 }
 
 type sinkStats struct {
-	Requests, Events, JSONBytes, WireBytes, Bad int64
+	Requests, Events, JSONBytes, WireBytes, Bad, Conns int64
 }
 
-func newSink(tb testing.TB) *sink {
+// newSink starts a sink on a loopback port; Close stops it.
+func newSink() *sink {
 	s := &sink{}
 	s.srv = httptest.NewUnstartedServer(s)
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
 	s.srv.Start()
-	tb.Cleanup(func() {
-		s.Release()
-		s.srv.Close()
-	})
 	return s
+}
+
+// Close releases held requests and stops the server.
+func (s *sink) Close() {
+	s.Release()
+	s.srv.Close()
 }
 
 // URL is the server's base URL, without a trailing slash.
@@ -91,6 +108,7 @@ func (s *sink) Reset() {
 	s.jsonBytes.Store(0)
 	s.wireBytes.Store(0)
 	s.bad.Store(0)
+	s.conns.Store(0)
 }
 
 func (s *sink) Stats() sinkStats {
@@ -100,6 +118,7 @@ func (s *sink) Stats() sinkStats {
 		JSONBytes: s.jsonBytes.Load(),
 		WireBytes: s.wireBytes.Load(),
 		Bad:       s.bad.Load(),
+		Conns:     s.conns.Load(),
 	}
 }
 
@@ -181,8 +200,8 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.jsonBytes.Add(n)
 	s.wireBytes.Add(wire.n)
 	s.requests.Add(1)
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, "{}")
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
 }
 
 // batchCounter counts the elements of the array under the top-level key

@@ -50,11 +50,49 @@ func newCDPKit(cfg clientConfig) (benchClient, error) {
 	return cdpkitClient{c: c, wait: cfg.wait}, nil
 }
 
-// TrackOrder sends the typed helper, as a user of this library would: the
-// competitors have no typed spec events, so they send a map-based track.
-func (k cdpkitClient) TrackOrder() error {
-	products := make([]analytics.Product, len(order.Products))
-	for i, p := range order.Products {
+// TrackOrder sends a map-based track, as the competitors do: the row to
+// compare with theirs.
+func (k cdpkitClient) TrackOrder(o *orderCompleted) error {
+	products := make([]map[string]any, len(o.Products))
+	for i, p := range o.Products {
+		products[i] = map[string]any{
+			"product_id": p.ProductID,
+			"sku":        p.SKU,
+			"name":       p.Name,
+			"price":      p.Price,
+			"quantity":   p.Quantity,
+		}
+	}
+	return k.enqueue(analytics.Track{
+		UserID: o.UserID,
+		Event:  orderEvent,
+		Properties: analytics.Properties{
+			"order_id": o.OrderID,
+			"total":    o.Total,
+			"revenue":  o.Revenue,
+			"currency": o.Currency,
+			"products": products,
+		},
+	})
+}
+
+// cdpkitTypedClient is cdpkit sending Order Completed as its typed helper
+// analytics.OrderCompleted, converted from the fixture in a loop (as the
+// map rows convert it to maps). It is a row of its own: no competitor has
+// typed spec events. Its other calls are cdpkit's.
+type cdpkitTypedClient struct{ cdpkitClient }
+
+func newCDPKitTyped(cfg clientConfig) (benchClient, error) {
+	c, err := newCDPKit(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return cdpkitTypedClient{c.(cdpkitClient)}, nil
+}
+
+func (k cdpkitTypedClient) TrackOrder(o *orderCompleted) error {
+	products := make([]analytics.Product, len(o.Products))
+	for i, p := range o.Products {
 		products[i] = analytics.Product{
 			ProductID: p.ProductID,
 			SKU:       p.SKU,
@@ -64,11 +102,11 @@ func (k cdpkitClient) TrackOrder() error {
 		}
 	}
 	return k.enqueue(analytics.OrderCompleted{
-		UserID:   order.UserID,
-		OrderID:  order.OrderID,
-		Total:    analytics.Float64(order.Total),
-		Revenue:  analytics.Float64(order.Revenue),
-		Currency: order.Currency,
+		UserID:   o.UserID,
+		OrderID:  o.OrderID,
+		Total:    analytics.Float64(o.Total),
+		Revenue:  analytics.Float64(o.Revenue),
+		Currency: o.Currency,
 		Products: products,
 	})
 }

@@ -37,9 +37,9 @@ func newSegment(cfg clientConfig) (benchClient, error) {
 	return segmentClient{c}, nil
 }
 
-func (s segmentClient) TrackOrder() error {
-	products := make([]map[string]any, len(order.Products))
-	for i, p := range order.Products {
+func (s segmentClient) TrackOrder(o *orderCompleted) error {
+	products := make([]map[string]any, len(o.Products))
+	for i, p := range o.Products {
 		products[i] = map[string]any{
 			"product_id": p.ProductID,
 			"sku":        p.SKU,
@@ -49,13 +49,13 @@ func (s segmentClient) TrackOrder() error {
 		}
 	}
 	return s.c.Enqueue(segment.Track{
-		UserId: order.UserID,
+		UserId: o.UserID,
 		Event:  orderEvent,
 		Properties: segment.Properties{
-			"order_id": order.OrderID,
-			"total":    order.Total,
-			"revenue":  order.Revenue,
-			"currency": order.Currency,
+			"order_id": o.OrderID,
+			"total":    o.Total,
+			"revenue":  o.Revenue,
+			"currency": o.Currency,
 			"products": products,
 		},
 	})

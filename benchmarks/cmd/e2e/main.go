@@ -1,0 +1,171 @@
+// Command e2e is the out-of-process end-to-end run: for each client, a
+// sink in its own process counts every event, and the client runs in its
+// own process, which reports its CPU time (getrusage), allocations, bytes
+// allocated and peak RSS. It prints one table of medians over the rounds,
+// with ratios against Segment and against the floor.
+//
+//	cd benchmarks && go run ./cmd/e2e -n 200000 -rounds 7
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/cdpkit/analytics-go/benchmarks"
+)
+
+type clientResult struct {
+	CPUNs    int64 `json:"cpu_ns"`
+	Mallocs  uint64
+	Bytes    uint64
+	MaxRSSKB int64 `json:"maxrss_kb"`
+}
+
+func main() {
+	role := flag.String("role", "parent", "parent, sink or client (the last two are started by the parent)")
+	name := flag.String("client", "", "client name (role client)")
+	url := flag.String("url", "", "sink URL (role client)")
+	n := flag.Int("n", 200_000, "Track events with 3 properties per run")
+	rounds := flag.Int("rounds", 7, "runs per client")
+	flag.Parse()
+	var err error
+	switch *role {
+	case "sink":
+		err = runSink()
+	case "client":
+		err = runClient(*name, *url, *n)
+	default:
+		err = runParent(*n, *rounds)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+}
+
+// runSink serves until its standard input closes, then prints its counters.
+func runSink() error {
+	s := benchmarks.StartSink()
+	fmt.Println(s.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	st := s.Stats()
+	s.Close()
+	return json.NewEncoder(os.Stdout).Encode(st)
+}
+
+func rusage() (cpuNs, maxRSSKB int64) {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano(), ru.Maxrss
+}
+
+// runClient sends n events and closes the client, measuring only that.
+func runClient(name, url string, n int) error {
+	c, err := benchmarks.NewClient(name, url)
+	if err != nil {
+		return err
+	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0, _ := rusage()
+	for range n {
+		if err := c.Track3(); err != nil {
+			return err
+		}
+	}
+	if err := c.Close(); err != nil {
+		return err
+	}
+	cpu1, rss := rusage()
+	runtime.ReadMemStats(&m1)
+	return json.NewEncoder(os.Stdout).Encode(clientResult{
+		CPUNs: cpu1 - cpu0, Mallocs: m1.Mallocs - m0.Mallocs, Bytes: m1.TotalAlloc - m0.TotalAlloc, MaxRSSKB: rss,
+	})
+}
+
+type run struct {
+	c    clientResult
+	sink benchmarks.SinkStats
+}
+
+func runOnce(self, name string, n int) (run, error) {
+	var r run
+	sk := exec.Command(self, "-role", "sink")
+	in, _ := sk.StdinPipe()
+	out, _ := sk.StdoutPipe()
+	sk.Stderr = os.Stderr
+	if err := sk.Start(); err != nil {
+		return r, err
+	}
+	br := bufio.NewReader(out)
+	url, err := br.ReadString('\n')
+	if err != nil {
+		return r, fmt.Errorf("sink: %w", err)
+	}
+	cl := exec.Command(self, "-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n))
+	cl.Stderr = os.Stderr
+	b, cerr := cl.Output()
+	in.Close()
+	if err := json.NewDecoder(br).Decode(&r.sink); err != nil {
+		return r, fmt.Errorf("sink stats: %w", err)
+	}
+	_ = sk.Wait()
+	if cerr != nil {
+		return r, fmt.Errorf("%s: %w", name, cerr)
+	}
+	return r, json.Unmarshal(b, &r.c)
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+func runParent(n, rounds int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	names := benchmarks.ClientNames()
+	type row struct{ cpu, allocs, bytes, rss, events, conns []float64 }
+	rows := map[string]*row{}
+	for _, name := range names {
+		rows[name] = &row{}
+	}
+	// Rounds interleave the clients, so that background load falls on
+	// all of them alike.
+	for range rounds {
+		for _, name := range names {
+			r, err := runOnce(self, name, n)
+			if err != nil {
+				return err
+			}
+			w := rows[name]
+			w.cpu = append(w.cpu, float64(r.c.CPUNs)/float64(n))
+			w.allocs = append(w.allocs, float64(r.c.Mallocs)/float64(n))
+			w.bytes = append(w.bytes, float64(r.c.Bytes)/float64(n))
+			w.rss = append(w.rss, float64(r.c.MaxRSSKB)/1024)
+			w.events = append(w.events, float64(r.sink.Events))
+			w.conns = append(w.conns, float64(r.sink.Conns))
+		}
+	}
+	seg, floor := median(rows["segment"].cpu), median(rows["floor"].cpu)
+	fmt.Printf("%d Track events with 3 properties, medians of %d rounds, client CPU from getrusage\n", n, rounds)
+	fmt.Printf("%-8s %12s %9s %9s %11s %12s %6s %8s %8s\n", "client", "CPU ns/event", "allocs/ev", "B/event", "peak RSS MB", "sink events", "conns", "/segment", "/floor")
+	for _, name := range names {
+		w := rows[name]
+		cpu := median(w.cpu)
+		fmt.Printf("%-8s %12.0f %9.1f %9.0f %11.1f %12.0f %6.0f %8.2f %8.2f\n", name, cpu, median(w.allocs), median(w.bytes),
+			median(w.rss), slices.Min(w.events), median(w.conns), cpu/seg, cpu/floor)
+	}
+	return nil
+}

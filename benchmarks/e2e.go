@@ -1,0 +1,42 @@
+package benchmarks
+
+// The entry points of the out-of-process run (cmd/e2e), which needs the
+// clients and the sink outside a test binary.
+
+// Client is one client under comparison; see the sdks table.
+type Client = benchClient
+
+// Sink is the counting server; see sink.
+type Sink = sink
+
+// SinkStats are a sink's counters.
+type SinkStats = sinkStats
+
+// ClientNames lists the map-based clients, in table order.
+func ClientNames() []string {
+	var names []string
+	for _, s := range sdks {
+		if !s.typed {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// NewClient returns the client named name sending to the sink at
+// endpoint, with the settings every benchmark uses; wait makes cdpkit wait
+// for room rather than reject.
+func NewClient(name, endpoint string) (Client, error) {
+	s, ok := lookupSDK(name)
+	if !ok {
+		return nil, errUnknownClient(name)
+	}
+	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true})
+}
+
+type errUnknownClient string
+
+func (e errUnknownClient) Error() string { return "unknown client " + string(e) }
+
+// StartSink starts a sink on a loopback port.
+func StartSink() *Sink { return newSink() }
