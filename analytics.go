@@ -191,7 +191,10 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	// WithQueueMaxBytes counts, never a pooled buffer behind it.
 	data := make([]byte, len(e.buf))
 	copy(data, e.buf)
-	it := item{data: data, typ: e.typ, event: e.event, idStart: int32(e.idStart), idEnd: int32(e.idEnd)}
+	it := item{data: data, typ: e.typ,
+		idStart: int32(e.idStart), idEnd: int32(e.idEnd),
+		eventStart: int32(e.eventStart), eventEnd: int32(e.eventEnd)}
+	e.event = "" // the pool must not keep the caller's string either
 	encoderPool.Put(e)
 	return c.b.push(ctx, it, block)
 }

@@ -14,22 +14,43 @@ import (
 
 // item is one encoded message in the queue. Its data is an allocation of
 // its own, exactly its size, so that what the queue holds is what
-// WithQueueMaxBytes counts.
+// WithQueueMaxBytes counts: the message id and the event name are offsets
+// into data, never strings that would keep a caller's buffer alive.
 type item struct {
-	data           []byte
-	typ            string
-	event          string
-	idStart, idEnd int32
-	ref            spool.Ref // where it is in the spool (WithSpool)
+	data []byte
+	typ  string
+	// event is the event name of an item read back from the spool, whose
+	// records carry it (spool.go). An item of the memory queue leaves it
+	// empty and has the name at data[eventStart:eventEnd]; see eventName.
+	event                string
+	idStart, idEnd       int32
+	eventStart, eventEnd int32     // the event name's JSON string, quotes excluded; 0, 0 if none
+	ref                  spool.Ref // where it is in the spool (WithSpool)
 }
 
+// messageID decodes the message's messageId from its encoded bytes.
 func (it *item) messageID() string {
-	raw := it.data[it.idStart:it.idEnd]
+	return it.jsonString(it.idStart, it.idEnd)
+}
+
+// eventName decodes the track call's event name from its encoded bytes;
+// "" for a message that is not a track call.
+func (it *item) eventName() string {
+	if it.eventEnd <= it.eventStart {
+		return it.event
+	}
+	return it.jsonString(it.eventStart, it.eventEnd)
+}
+
+// jsonString decodes the JSON string whose contents, quotes excluded, are
+// data[start:end].
+func (it *item) jsonString(start, end int32) string {
+	raw := it.data[start:end]
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw)
 	}
 	var s string
-	if err := json.Unmarshal(it.data[it.idStart-1:it.idEnd+1], &s); err != nil {
+	if err := json.Unmarshal(it.data[start-1:end+1], &s); err != nil {
 		return string(raw)
 	}
 	return s

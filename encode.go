@@ -25,9 +25,10 @@ type encoder struct {
 	library string        // `"library":{...}`, pre-encoded
 
 	// Filled in while encoding, for the queue and for Result.
-	typ            string
-	event          string
-	idStart, idEnd int
+	typ                  string
+	event                string
+	idStart, idEnd       int // the messageId's JSON string in buf, quotes excluded
+	eventStart, eventEnd int // the event name's, for a track call
 
 	// err is a problem found by a method that returns none (begin),
 	// reported by encodeMessage.
@@ -45,6 +46,7 @@ func (e *encoder) reset() {
 	e.buf = e.buf[:0]
 	e.typ, e.event = "", ""
 	e.idStart, e.idEnd = 0, 0
+	e.eventStart, e.eventEnd = 0, 0
 	e.err = nil
 }
 
@@ -105,7 +107,9 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 	e.buf = jsonw.AppendTime(e.buf, ts)
 	if typ == "track" {
 		e.buf = append(e.buf, `,"event":`...)
+		e.eventStart = len(e.buf) + 1
 		e.buf = jsonw.AppendString(e.buf, event)
+		e.eventEnd = len(e.buf) - 1
 	}
 }
 

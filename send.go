@@ -351,7 +351,7 @@ func (c *Client) report(bt *batch) {
 			if bt.errs != nil {
 				err = bt.errs[i]
 			}
-			c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.event, Err: err})
+			c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.eventName(), Err: err})
 		}
 	}
 	if c.spool != nil {
