@@ -415,21 +415,13 @@ func (l *Log) begin(salvage [][]byte, rec *Recovery) error {
 	return l.syncDir()
 }
 
-// rotateLocked seals the active segment, if any, and begins the next.
+// rotateLocked begins the next segment and seals the active one, if any.
 func (l *Log) rotateLocked() error {
 	seq := uint32(1)
+	var old *segment
 	if n := len(l.segs); n > 0 {
-		old := l.segs[n-1]
+		old = l.segs[n-1]
 		seq = old.seq + 1
-		if !old.sealed {
-			old.sealed = true
-			if l.opt.Sync >= 0 {
-				_ = old.f.Sync()
-			}
-			if old.acked >= old.records {
-				l.deleteLocked(old)
-			}
-		}
 	}
 	for _, a := range l.aside {
 		seq = max(seq, a+1) // a damaged segment not yet set aside
@@ -451,6 +443,17 @@ func (l *Log) rotateLocked() error {
 		f.Close()
 		_ = os.Remove(l.path(seq, segExt))
 		return fmt.Errorf("spool: %w", err)
+	}
+	// The old segment is sealed only now, so that a failure above leaves
+	// it active rather than no segment at all.
+	if old != nil && !old.sealed {
+		old.sealed = true
+		if l.opt.Sync >= 0 {
+			_ = old.f.Sync()
+		}
+		if old.acked >= old.records {
+			l.deleteLocked(old)
+		}
 	}
 	l.segs = append(l.segs, &segment{seq: seq, f: f, size: segHeader})
 	l.bytes += segHeader
@@ -697,6 +700,15 @@ func (l *Log) ackLocked(seq uint32, refs []Ref) {
 	s.acked += len(refs)
 	if s.sealed && s.acked >= s.records {
 		l.deleteLocked(s)
+		return
+	}
+	if !s.sealed && s.acked >= s.records && l.bytes+recHeader+maxPayload > l.opt.MaxBytes {
+		// Near the cap, a delivered active segment is sealed (and so
+		// deleted) at once: with MaxBytes below SegmentBytes it would
+		// otherwise never be, and the spool would stay full for good.
+		if err := l.rotateLocked(); err != nil {
+			l.log.Warn("analytics: spool: cannot begin a new segment", "error", err)
+		}
 		return
 	}
 	if s.ack == nil {

@@ -241,3 +241,33 @@ func TestDamagedKeptUntilCopied(t *testing.T) {
 		t.Errorf("SetAside %d, want 1", rec.SetAside)
 	}
 }
+
+// TestFullUnderOneSegment: with MaxBytes below SegmentBytes the spool fills
+// inside its active segment; once every record in it is acknowledged the
+// space comes back (Room is closed, Append succeeds) instead of the spool
+// staying full for good.
+func TestFullUnderOneSegment(t *testing.T) {
+	l, _ := open(t, t.TempDir(), Options{MaxBytes: 1 << 10, SegmentBytes: 1 << 20})
+	defer l.Close()
+	var refs []Ref
+	for {
+		ref, err := l.Append([]byte("a record of some length"))
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	room := l.Room()
+	l.Ack(refs)
+	select {
+	case <-room:
+	default:
+		t.Fatal("acknowledging every record freed no space")
+	}
+	if _, err := l.Append([]byte("after")); err != nil {
+		t.Fatalf("Append after every record was acknowledged: %v", err)
+	}
+}
