@@ -358,7 +358,10 @@ func (sp *spooler) feed() {
 			if perr != nil {
 				sp.c.logger.Error("analytics: spool: unreadable record dropped", "error", perr)
 				sp.log.Ack([]spool.Ref{ref})
-				sp.b.countSpool(func(s *counters) { s.spool.damaged++; s.spool.pending--; s.failed++ })
+				sp.b.countSpool(func(s *counters) { s.spool.damaged++ })
+				if sp.b.dropFed(perr) != nil {
+					return
+				}
 				continue
 			}
 			it.ref = ref
@@ -519,6 +522,40 @@ func (b *batcher) pushFed(it item) error {
 			b.stats.spool.pending--
 			b.mu.Unlock()
 			b.signal()
+			return nil
+		}
+		b.cutWanted = b.enqueued
+		room := b.room
+		b.roomWait++
+		b.mu.Unlock()
+		b.signal()
+		select {
+		case <-room:
+		case <-b.stop:
+		}
+		b.mu.Lock()
+		b.roomWait--
+	}
+}
+
+// dropFed settles as lost a message the feeder read from the spool but
+// cannot queue (an unreadable record). It was numbered when it was spilled
+// or recovered, so Flush waits for it: dropFed waits for the memory queue
+// to empty, so that the message takes the next number cut, and finishes it
+// at the barrier. It returns ErrClosed once Shutdown has begun.
+func (b *batcher) dropFed(cause error) error {
+	b.mu.Lock()
+	for {
+		if b.closed {
+			b.mu.Unlock()
+			return ErrClosed
+		}
+		if n, _ := b.q.Len(); n == 0 {
+			b.cut++
+			b.stats.spool.pending--
+			b.stats.failed++
+			b.bar.finish(b.cut-1, b.cut, 1, cause)
+			b.mu.Unlock()
 			return nil
 		}
 		b.cutWanted = b.enqueued

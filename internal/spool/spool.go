@@ -159,6 +159,7 @@ type Log struct {
 	closed bool
 	dirty  bool // records written since the last fsync
 	buf    []byte
+	aside  []uint32 // damaged segments, set aside by begin once copied
 
 	syncs    atomic.Int64
 	syncWake chan struct{}
@@ -188,7 +189,7 @@ func Open(dir string, opt Options) (*Log, Recovery, error) {
 		syncWake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	salvage, err := l.recover(&rec)
 	if err == nil {
-		err = l.begin(salvage)
+		err = l.begin(salvage, &rec)
 	}
 	if err != nil {
 		l.closeFiles()
@@ -242,15 +243,9 @@ func (l *Log) recover(rec *Recovery) (salvage [][]byte, err error) {
 			return nil, err
 		}
 		if bad != nil {
-			// Copy the intact records, then set the file aside.
+			// begin copies the intact records, then sets the file aside.
 			salvage = append(salvage, bad...)
-			rec.SetAside++
-			if err := os.Rename(l.path(seq, segExt), l.path(seq, segExt+damagedExt)); err != nil {
-				return nil, fmt.Errorf("spool: setting aside a damaged segment: %w", err)
-			}
-			_ = os.Remove(l.path(seq, ackExt))
-			l.log.Warn("analytics: spool: damaged segment set aside; its intact records are sent",
-				"file", l.path(seq, segExt+damagedExt), "intact", len(bad))
+			l.aside = append(l.aside, seq)
 			continue
 		}
 		if s.acked >= s.records {
@@ -383,8 +378,9 @@ func readAcks(path string) []uint32 {
 	return slices.Compact(offs)
 }
 
-// begin creates the active segment and copies the salvaged records into it.
-func (l *Log) begin(salvage [][]byte) error {
+// begin creates the active segment, copies the salvaged records into it,
+// and then sets the damaged segments aside.
+func (l *Log) begin(salvage [][]byte, rec *Recovery) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.rotateLocked(); err != nil {
@@ -395,24 +391,40 @@ func (l *Log) begin(salvage [][]byte) error {
 			return fmt.Errorf("spool: copying the intact records of a damaged segment: %w", err)
 		}
 	}
+	if len(l.aside) == 0 {
+		return l.syncDir()
+	}
+	// Only once the copies are written (and synced, unless Sync is
+	// negative) are the damaged files set aside: a crash before then
+	// leaves them to be salvaged again by the next Open.
+	if l.opt.Sync >= 0 {
+		if err := l.segs[len(l.segs)-1].f.Sync(); err != nil {
+			return fmt.Errorf("spool: fsync: %w", err)
+		}
+	}
+	for _, seq := range l.aside {
+		if err := os.Rename(l.path(seq, segExt), l.path(seq, segExt+damagedExt)); err != nil {
+			return fmt.Errorf("spool: setting aside a damaged segment: %w", err)
+		}
+		_ = os.Remove(l.path(seq, ackExt))
+		l.log.Warn("analytics: spool: damaged segment set aside; its intact records are sent",
+			"file", l.path(seq, segExt+damagedExt))
+	}
+	rec.SetAside += len(l.aside)
+	l.aside = nil
 	return l.syncDir()
 }
 
-// rotateLocked seals the active segment, if any, and begins the next.
+// rotateLocked begins the next segment and seals the active one, if any.
 func (l *Log) rotateLocked() error {
 	seq := uint32(1)
+	var old *segment
 	if n := len(l.segs); n > 0 {
-		old := l.segs[n-1]
+		old = l.segs[n-1]
 		seq = old.seq + 1
-		if !old.sealed {
-			old.sealed = true
-			if l.opt.Sync >= 0 {
-				_ = old.f.Sync()
-			}
-			if old.acked >= old.records {
-				l.deleteLocked(old)
-			}
-		}
+	}
+	for _, a := range l.aside {
+		seq = max(seq, a+1) // a damaged segment not yet set aside
 	}
 	if m, err := filepath.Glob(filepath.Join(l.dir, "*"+segExt+damagedExt)); err == nil {
 		// Never reuse the number of a segment set aside.
@@ -431,6 +443,17 @@ func (l *Log) rotateLocked() error {
 		f.Close()
 		_ = os.Remove(l.path(seq, segExt))
 		return fmt.Errorf("spool: %w", err)
+	}
+	// The old segment is sealed only now, so that a failure above leaves
+	// it active rather than no segment at all.
+	if old != nil && !old.sealed {
+		old.sealed = true
+		if l.opt.Sync >= 0 {
+			_ = old.f.Sync()
+		}
+		if old.acked >= old.records {
+			l.deleteLocked(old)
+		}
 	}
 	l.segs = append(l.segs, &segment{seq: seq, f: f, size: segHeader})
 	l.bytes += segHeader
@@ -677,6 +700,15 @@ func (l *Log) ackLocked(seq uint32, refs []Ref) {
 	s.acked += len(refs)
 	if s.sealed && s.acked >= s.records {
 		l.deleteLocked(s)
+		return
+	}
+	if !s.sealed && s.acked >= s.records && l.bytes+recHeader+maxPayload > l.opt.MaxBytes {
+		// Near the cap, a delivered active segment is sealed (and so
+		// deleted) at once: with MaxBytes below SegmentBytes it would
+		// otherwise never be, and the spool would stay full for good.
+		if err := l.rotateLocked(); err != nil {
+			l.log.Warn("analytics: spool: cannot begin a new segment", "error", err)
+		}
 		return
 	}
 	if s.ack == nil {

@@ -195,3 +195,79 @@ func TestLockAndReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDamagedKeptUntilCopied: a damaged segment is set aside only after
+// its intact records are copied, so an Open that fails part way (here on
+// an unreadable later segment) loses none of them to the next Open.
+func TestDamagedKeptUntilCopied(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := open(t, dir, Options{SegmentBytes: 1 << 20})
+	want := []string{"one", "two", "three"}
+	for _, p := range want {
+		if _, err := l.Append([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seg := filepath.Join(dir, "0000000001.seg")
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 'x')  // a hole before the last record...
+	data = append(data, data[segHeader:segHeader+recHeader+3]...) // ...and an intact copy after it
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(dir, "0000000002.seg")
+	if err := os.Mkdir(blocker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20}); err == nil {
+		t.Fatal("Open with a directory for a segment succeeded")
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	l, rec := open(t, dir, Options{SegmentBytes: 1 << 20})
+	defer l.Close()
+	got, _ := readAll(t, l)
+	if len(got) != 4 || got[0] != "one" || got[2] != "three" {
+		t.Fatalf("after a failed Open, read %q (recovery %+v), want the 4 intact records", got, rec)
+	}
+	if rec.SetAside != 1 {
+		t.Errorf("SetAside %d, want 1", rec.SetAside)
+	}
+}
+
+// TestFullUnderOneSegment: with MaxBytes below SegmentBytes the spool fills
+// inside its active segment; once every record in it is acknowledged the
+// space comes back (Room is closed, Append succeeds) instead of the spool
+// staying full for good.
+func TestFullUnderOneSegment(t *testing.T) {
+	l, _ := open(t, t.TempDir(), Options{MaxBytes: 1 << 10, SegmentBytes: 1 << 20})
+	defer l.Close()
+	var refs []Ref
+	for {
+		ref, err := l.Append([]byte("a record of some length"))
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	room := l.Room()
+	l.Ack(refs)
+	select {
+	case <-room:
+	default:
+		t.Fatal("acknowledging every record freed no space")
+	}
+	if _, err := l.Append([]byte("after")); err != nil {
+		t.Fatalf("Append after every record was acknowledged: %v", err)
+	}
+}

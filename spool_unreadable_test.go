@@ -1,0 +1,44 @@
+package analytics_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/cdpkit/analytics-go/internal/spool"
+)
+
+// TestSpoolUnreadableRecordFlush: a record the client cannot parse (a
+// newer format) is dropped, and Flush still returns once the others are
+// delivered instead of waiting for it until its context ends.
+func TestSpoolUnreadableRecordFlush(t *testing.T) {
+	dir := t.TempDir()
+	fillSpool(t, dir, 3)
+	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte{9, 9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	up := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
+	c := newSpoolClient(t, up.URL, dir)
+	err = flushWithin(t, c, 3*time.Second)
+	if n := len(up.Messages()); n != 3 {
+		t.Fatalf("delivered %d messages, want 3", n)
+	}
+	var de *analytics.DeliveryError
+	if !errors.As(err, &de) || de.Undelivered != 1 {
+		t.Fatalf("Flush: %v, want a *DeliveryError counting the 1 unreadable record (not a wait until its context ended)", err)
+	}
+	st := c.Stats()
+	if st.SpoolPending != 0 {
+		t.Errorf("SpoolPending %d, want 0", st.SpoolPending)
+	}
+	spoolStatsAddUp(t, st)
+}
