@@ -30,11 +30,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
 	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
 
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startCommand(t, args)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := srv.WaitForMessages(ctx, 1500); err != nil {
@@ -222,65 +218,16 @@ func TestResumeCSV(t *testing.T) {
 // has ended: the re-run sends that batch again with the same messageIds,
 // so the API can tell the copy from new events.
 func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
-	type sent struct {
-		line int
-		id   string
-	}
-	var (
-		mu       sync.Mutex
-		requests [][]sent
-	)
-	arrived := make(chan struct{})
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Batch []struct {
-				MessageID  string `json:"messageId"`
-				Properties struct {
-					N int `json:"n"`
-				} `json:"properties"`
-				Traits struct {
-					N int `json:"n"`
-				} `json:"traits"`
-			} `json:"batch"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var batch []sent
-		for _, m := range body.Batch {
-			batch = append(batch, sent{m.Properties.N + m.Traits.N, m.MessageID})
-		}
-		mu.Lock()
-		requests = append(requests, batch)
-		first := len(requests) == 1
-		mu.Unlock()
-		if first {
-			// The first batch is never answered: the process is killed
-			// while it waits.
-			close(arrived)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Write([]byte("{}"))
-	}))
-	defer srv.Close()
-	defer close(release)
+	// The first batch is never answered: the process is killed while it
+	// waits.
+	srv := newHoldingServer(t, 1)
 
 	file := importFile(t, 300, nil)
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
 	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startCommand(t, args)
 	select {
-	case <-arrived:
+	case <-srv.arrived:
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
 		t.Fatal("the first batch never arrived")
@@ -293,8 +240,7 @@ func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
 	if r := cdp(t, "", args...); r.code != exitOK {
 		t.Fatalf("the re-run: %s", r)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	requests := srv.requests()
 	first := map[int]string{}
 	for _, m := range requests[0] {
 		first[m.line] = m.id
@@ -359,44 +305,8 @@ func TestResumeWithANewBadFile(t *testing.T) {
 // so a kill re-sends only the batch in flight, not the answered ones of
 // its round.
 func TestCheckpointFollowsEachBatch(t *testing.T) {
-	var (
-		mu       sync.Mutex
-		requests [][]int // the lines of each request
-	)
-	arrived := make(chan struct{})
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body struct {
-			Batch []struct {
-				Properties struct {
-					N int `json:"n"`
-				} `json:"properties"`
-			} `json:"batch"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var lines []int
-		for _, m := range body.Batch {
-			lines = append(lines, m.Properties.N)
-		}
-		mu.Lock()
-		requests = append(requests, lines)
-		second := len(requests) == 2
-		mu.Unlock()
-		if second {
-			close(arrived)
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Write([]byte("{}"))
-	}))
-	defer srv.Close()
-	defer close(release)
+	// The second request is never answered.
+	srv := newHoldingServer(t, 2)
 
 	// 6 KB lines: a round of 100 is two requests, of about 80 and 20.
 	var b strings.Builder
@@ -407,20 +317,14 @@ func TestCheckpointFollowsEachBatch(t *testing.T) {
 	file := writeFile(t, "big.ndjson", b.String())
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
 	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := startCommand(t, args)
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	select {
-	case <-arrived:
+	case <-srv.arrived:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the second batch never arrived")
 	}
-	mu.Lock()
-	firstBatch := requests[0]
-	mu.Unlock()
+	firstBatch := srv.requests()[0]
 	if len(firstBatch) >= 100 {
 		t.Fatalf("the first request held %d lines; want the round cut in two by bytes", len(firstBatch))
 	}
@@ -446,16 +350,15 @@ func TestCheckpointFollowsEachBatch(t *testing.T) {
 	if r := cdp(t, "", args...); r.code != exitOK {
 		t.Fatalf("the re-run: %s", r)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	requests := srv.requests()
 	inFlight := map[int]bool{}
-	for _, n := range requests[1] {
-		inFlight[n] = true
+	for _, m := range requests[1] {
+		inFlight[m.line] = true
 	}
 	times := map[int]int{}
-	for _, lines := range requests {
-		for _, n := range lines {
-			times[n]++
+	for _, batch := range requests {
+		for _, m := range batch {
+			times[m.line]++
 		}
 	}
 	for n := 1; n <= 300; n++ {
@@ -479,4 +382,87 @@ func TestSetupErrorLeavesNoCheckpoint(t *testing.T) {
 	if _, err := os.Stat(ck); !os.IsNotExist(err) {
 		t.Errorf("a refused run left a checkpoint (%v)", err)
 	}
+}
+
+// startCommand starts this test binary as the cdp command (see TestMain)
+// with args and the test key, for a test that kills it mid-way.
+func startCommand(t *testing.T, args []string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "CDP_TEST_MAIN=1", "CDP_API_KEY="+testKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+// sent is one message a holdingServer received: the line it came from
+// (its properties.n or traits.n) and its messageId.
+type sent struct {
+	line int
+	id   string
+}
+
+// holdingServer is an API that answers every request but one: the
+// hold-th (counting from 1) is never answered, so that a test can kill the
+// command while it waits. It records the messages of every request.
+type holdingServer struct {
+	URL string
+	// arrived is closed when the held request comes in.
+	arrived chan struct{}
+
+	mu   sync.Mutex // guards reqs
+	reqs [][]sent
+}
+
+// newHoldingServer starts a holdingServer that holds request hold; the
+// held request is let go, and the server closed, when the test ends.
+func newHoldingServer(t *testing.T, hold int) *holdingServer {
+	s := &holdingServer{arrived: make(chan struct{})}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Batch []struct {
+				MessageID  string `json:"messageId"`
+				Properties struct {
+					N int `json:"n"`
+				} `json:"properties"`
+				Traits struct {
+					N int `json:"n"`
+				} `json:"traits"`
+			} `json:"batch"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var batch []sent
+		for _, m := range body.Batch {
+			batch = append(batch, sent{m.Properties.N + m.Traits.N, m.MessageID})
+		}
+		s.mu.Lock()
+		s.reqs = append(s.reqs, batch)
+		held := len(s.reqs) == hold
+		s.mu.Unlock()
+		if held {
+			close(s.arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	s.URL = srv.URL
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: lets the held request go
+	return s
+}
+
+// requests returns the messages of each request so far, in arrival order.
+func (s *holdingServer) requests() [][]sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]sent(nil), s.reqs...)
 }
