@@ -195,41 +195,10 @@ func (r *Recorder) handle(req *http.Request) answer {
 	}
 
 	resp := r.nextResponse()
-	if resp.Delay > 0 || resp.Hang {
-		var wait <-chan time.Time // nil: forever
-		if !resp.Hang {
-			timer := time.NewTimer(resp.Delay)
-			defer timer.Stop()
-			wait = timer.C
-		}
-		var err error
-		select {
-		case <-wait:
-		case <-req.Context().Done():
-			err = req.Context().Err()
-		case <-r.done:
-			err = errClosed
-		}
-		if err != nil {
-			rec.Canceled = true
-			r.record(rec)
-			return answer{hangUp: true, err: err}
-		}
-	}
-	if resp.Hold != nil {
-		var err error
-		select {
-		case <-resp.Hold:
-		case <-req.Context().Done():
-			err = req.Context().Err()
-		case <-r.done:
-			err = errClosed
-		}
-		if err != nil {
-			rec.Canceled = true
-			r.record(rec)
-			return answer{hangUp: true, err: err}
-		}
+	if err := r.delay(req, resp); err != nil {
+		rec.Canceled = true
+		r.record(rec)
+		return answer{hangUp: true, err: err}
 	}
 	if resp.CloseConnection || resp.Reset {
 		r.record(rec)
@@ -262,6 +231,39 @@ func (r *Recorder) handle(req *http.Request) answer {
 // strictMode reports whether a request asks for strict mode.
 func strictMode(h http.Header) bool {
 	return strings.TrimSpace(h.Get("X-Strict-Mode")) == "1"
+}
+
+// delay keeps the answer back as resp says (Delay, Hang, then Hold). It
+// returns an error if the request is canceled or the fake closed first.
+func (r *Recorder) delay(req *http.Request, resp Response) error {
+	if resp.Delay > 0 || resp.Hang {
+		var wait <-chan time.Time // nil: forever
+		if !resp.Hang {
+			timer := time.NewTimer(resp.Delay)
+			defer timer.Stop()
+			wait = timer.C
+		}
+		if err := await(r, req, wait); err != nil {
+			return err
+		}
+	}
+	if resp.Hold != nil {
+		return await(r, req, resp.Hold)
+	}
+	return nil
+}
+
+// await waits for ch (a nil ch: forever) unless the request is canceled
+// or the fake closed first, which it returns as an error.
+func await[T any](r *Recorder, req *http.Request, ch <-chan T) error {
+	select {
+	case <-ch:
+		return nil
+	case <-req.Context().Done():
+		return req.Context().Err()
+	case <-r.done:
+		return errClosed
+	}
 }
 
 func unauthorized(a answer) answer {
