@@ -177,21 +177,13 @@ func NewSender(hc *http.Client, p Policy) *Sender {
 	return s
 }
 
-// Do sends body to url with the given headers and returns the final status
-// and the start of the body of a non-2xx answer. A non-nil error means no
-// answer came (network failure, timeout or ctx ended).
-func (s *Sender) Do(ctx context.Context, url string, header http.Header, body []byte) (status int, excerpt string, err error) {
-	b := NewBody(nil)
-	b.Buf = body
-	b.Hold()
-	defer b.Release()
-	return s.DoBody(ctx, url, header, b)
-}
-
-// DoBody is Do for a Body the caller holds (Body.Hold). Every reader of it
-// that the request opens holds a reference of its own until net/http
-// closes it, which may be after DoBody returns; the caller releases its
-// own reference when DoBody returns.
+// DoBody sends body, which the caller holds (Body.Hold), to url with the
+// given headers and returns the final status and the start of the body of
+// a non-2xx answer. A non-nil error means no answer came (network failure,
+// timeout or ctx ended). Every reader of body that the request opens holds
+// a reference of its own until net/http closes it, which may be after
+// DoBody returns; the caller releases its own reference when DoBody
+// returns.
 func (s *Sender) DoBody(ctx context.Context, url string, header http.Header, body *Body) (status int, excerpt string, err error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, retryablehttp.ReaderFunc(body.open))
 	if err != nil {
