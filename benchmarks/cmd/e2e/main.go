@@ -16,12 +16,17 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/cdpkit/analytics-go/benchmarks"
 )
+
+// cpuProfile is the -cpuprofile prefix; the parent passes a file name to
+// each client process.
+var cpuProfile string
 
 type clientResult struct {
 	CPUNs    int64 `json:"cpu_ns"`
@@ -36,6 +41,7 @@ func main() {
 	url := flag.String("url", "", "sink URL (role client)")
 	n := flag.Int("n", 200_000, "Track events with 3 properties per run")
 	rounds := flag.Int("rounds", 7, "runs per client")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write each client's CPU profile of its last round to `prefix`-<client>.prof")
 	flag.Parse()
 	var err error
 	switch *role {
@@ -74,6 +80,17 @@ func runClient(name, url string, n int) error {
 	if err != nil {
 		return err
 	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	cpu0, _ := rusage()
@@ -97,7 +114,7 @@ type run struct {
 	sink benchmarks.SinkStats
 }
 
-func runOnce(self, name string, n int) (run, error) {
+func runOnce(self, name string, n int, profile string) (run, error) {
 	var r run
 	sk := exec.Command(self, "-role", "sink")
 	in, _ := sk.StdinPipe()
@@ -111,7 +128,11 @@ func runOnce(self, name string, n int) (run, error) {
 	if err != nil {
 		return r, fmt.Errorf("sink: %w", err)
 	}
-	cl := exec.Command(self, "-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n))
+	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n)}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cl := exec.Command(self, args...)
 	cl.Stderr = os.Stderr
 	b, cerr := cl.Output()
 	in.Close()
@@ -143,9 +164,13 @@ func runParent(n, rounds int) error {
 	}
 	// Rounds interleave the clients, so that background load falls on
 	// all of them alike.
-	for range rounds {
+	for round := range rounds {
 		for _, name := range names {
-			r, err := runOnce(self, name, n)
+			profile := ""
+			if cpuProfile != "" && round == rounds-1 {
+				profile = cpuProfile + "-" + name + ".prof"
+			}
+			r, err := runOnce(self, name, n, profile)
 			if err != nil {
 				return err
 			}
