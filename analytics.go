@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -178,25 +179,29 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.event), len(e.buf), MaxMessageBytes)
 	}
 	if err != nil {
-		encoderPool.Put(e)
+		e.release()
 		c.b.reject(errors.Is(err, ErrMessageTooLarge))
 		return err
 	}
 	if c.spool != nil {
 		err := c.spool.enqueue(ctx, block, e)
-		encoderPool.Put(e)
+		e.release()
 		return err
 	}
-	// A copy of exactly the message's size: the queue must hold what
-	// WithQueueMaxBytes counts, never a pooled buffer behind it.
-	data := make([]byte, len(e.buf))
-	copy(data, e.buf)
-	it := item{data: data, typ: e.typ,
+	it := item{data: e.buf, typ: e.typ,
 		idStart: int32(e.idStart), idEnd: int32(e.idEnd),
 		eventStart: int32(e.eventStart), eventEnd: int32(e.eventEnd)}
-	e.event = "" // the pool must not keep the caller's string either
-	encoderPool.Put(e)
-	return c.b.push(ctx, it, block)
+	queued, err := c.b.push(it, block) // copies e.buf into the queue
+	if queued || err != nil {
+		e.release()
+		return err
+	}
+	// The queue is full and the caller waits for room: it waits with a
+	// copy of its own, so that a thousand waiting callers do not hold a
+	// thousand pooled encoders.
+	it.data = bytes.Clone(e.buf)
+	e.release()
+	return c.b.pushWait(ctx, it)
 }
 
 var errNilClient = fmt.Errorf("analytics: method called on a nil *Client: %w", ErrClosed)

@@ -12,12 +12,14 @@ import (
 	"github.com/cdpkit/analytics-go/internal/spool"
 )
 
-// item is one encoded message in the queue. Its data is an allocation of
-// its own, exactly its size, so that what the queue holds is what
-// WithQueueMaxBytes counts: the message id and the event name are offsets
-// into data, never strings that would keep a caller's buffer alive.
+// item is one encoded message in the queue. Its data is a copy in the
+// batcher's arena (slab, nil for a copy of its own), so that what the
+// queue holds is what WithQueueMaxBytes counts: the message id and the
+// event name are offsets into data, never strings that would keep a
+// caller's buffer alive.
 type item struct {
 	data []byte
+	slab *slab
 	typ  string
 	// event is the event name of an item read back from the spool, whose
 	// records carry it (spool.go). An item of the memory queue leaves it
@@ -117,6 +119,7 @@ func (b *batch) fail(lo, hi int, err error) {
 // returned; it reports its messages when it is done.
 type batcher struct {
 	batchSize  int           // most messages in a batch
+	senders    int           // sender goroutines (WithMaxInFlight)
 	batchBytes int           // most bytes of messages and commas in a batch
 	interval   time.Duration // the flush interval
 	logger     *slog.Logger
@@ -134,10 +137,12 @@ type batcher struct {
 
 	mu         sync.Mutex
 	q          *queue.Queue[item]
-	closed     bool   // Shutdown began: pushes fail with ErrClosed
-	enqueued   uint64 // messages ever queued; the last one's number
-	cut        uint64 // messages taken from the queue so far
-	cutWanted  uint64 // cut every message up to here now, full batch or not
+	arena      arena    // the bytes of the queued messages and of those in flight
+	spare      []*batch // settled batches, for reuse by next
+	closed     bool     // Shutdown began: pushes fail with ErrClosed
+	enqueued   uint64   // messages ever queued; the last one's number
+	cut        uint64   // messages taken from the queue so far
+	cutWanted  uint64   // cut every message up to here now, full batch or not
 	room       chan struct{}
 	roomWait   int  // EnqueueContext calls waiting on room
 	overloaded bool // the queue refused a message and has not drained since
@@ -167,6 +172,7 @@ type counters struct {
 func newBatcher(cfg *config, logger *slog.Logger) *batcher {
 	return &batcher{
 		batchSize:  cfg.batchSize,
+		senders:    cfg.maxInFlight,
 		batchBytes: MaxBatchBytes - envelopeBytes,
 		interval:   cfg.flushInterval,
 		logger:     logger,
@@ -194,9 +200,54 @@ func (b *batcher) fullLocked() bool {
 	return n >= b.batchSize || n > 0 && size+n-1 >= b.batchBytes
 }
 
-// push queues it. If the queue is full it returns ErrQueueFull, or with
-// block set waits for room until ctx ends.
-func (b *batcher) push(ctx context.Context, it item, block bool) error {
+// push queues a copy of it, whose data the caller keeps, and reports
+// whether there was room. When there is not, it asks for a cut, counts
+// the refusal unless the caller will wait (wait), and logs the first
+// refusal of an episode of overload.
+func (b *batcher) push(it item, wait bool) (bool, error) {
+	size := len(it.data)
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return false, ErrClosed
+	}
+	if b.q.Fits(size) {
+		it.data, it.slab = b.arena.copy(it.data)
+		b.q.Push(it, size)
+		b.enqueued++
+		b.stats.enqueued++
+		full := b.fullLocked()
+		b.mu.Unlock()
+		if full {
+			b.signal()
+		}
+		return true, nil
+	}
+	// A queue smaller than a batch fills before a batch does: send what
+	// it holds now rather than at the next tick.
+	b.cutWanted = b.enqueued
+	if wait {
+		b.mu.Unlock()
+		b.signal()
+		return false, nil
+	}
+	b.stats.droppedFull++
+	first := !b.overloaded
+	b.overloaded = true
+	maxItems, maxBytes := b.q.Cap()
+	b.mu.Unlock()
+	b.signal()
+	if first {
+		b.logger.Warn("analytics: queue full; dropping messages until it drains",
+			"capacity", maxItems, "maxBytes", maxBytes)
+	}
+	return false, ErrQueueFull
+}
+
+// pushWait queues it, waiting for room until ctx ends. Its data is its
+// own (the caller has let go of it), so waiting holds no pooled buffer,
+// and it is queued as it is.
+func (b *batcher) pushWait(ctx context.Context, it item) error {
 	size := len(it.data)
 	b.mu.Lock()
 	for {
@@ -214,22 +265,7 @@ func (b *batcher) push(ctx context.Context, it item, block bool) error {
 			}
 			return nil
 		}
-		// A queue smaller than a batch fills before a batch does:
-		// send what it holds now rather than at the next tick.
 		b.cutWanted = b.enqueued
-		if !block {
-			b.stats.droppedFull++
-			first := !b.overloaded
-			b.overloaded = true
-			maxItems, maxBytes := b.q.Cap()
-			b.mu.Unlock()
-			b.signal()
-			if first {
-				b.logger.Warn("analytics: queue full; dropping messages until it drains",
-					"capacity", maxItems, "maxBytes", maxBytes)
-			}
-			return ErrQueueFull
-		}
 		room := b.room
 		b.roomWait++
 		b.mu.Unlock()
@@ -312,7 +348,8 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	if n == 0 || !b.fullLocked() && b.cut >= b.cutWanted {
 		return nil, false
 	}
-	bt = &batch{from: b.cut, items: make([]item, 0, min(n, b.batchSize))}
+	bt = b.newBatchLocked(min(n, b.batchSize))
+	bt.from = b.cut
 	for len(bt.items) < b.batchSize {
 		size, ok := b.q.Peek()
 		if !ok {
@@ -367,6 +404,38 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
 	b.bar.finish(bt.from, bt.to, o.lost, o.last)
+	b.recycleLocked(bt)
+}
+
+// maxSpareBatches is the most settled batches a batcher keeps for reuse:
+// one per sender, and one being cut.
+func (b *batcher) maxSpareBatches() int { return b.senders + 1 }
+
+// newBatchLocked returns an empty batch with room for n items, reusing a
+// settled one if it can.
+func (b *batcher) newBatchLocked(n int) *batch {
+	if k := len(b.spare); k > 0 {
+		bt := b.spare[k-1]
+		b.spare[k-1] = nil
+		b.spare = b.spare[:k-1]
+		if cap(bt.items) >= n {
+			return bt
+		}
+	}
+	return &batch{items: make([]item, 0, n)}
+}
+
+// recycleLocked releases the message bytes of bt, which is settled, and
+// keeps bt for reuse: nothing refers to it any more.
+func (b *batcher) recycleLocked(bt *batch) {
+	for i := range bt.items {
+		b.arena.release(bt.items[i].slab)
+	}
+	clear(bt.items)
+	*bt = batch{items: bt.items[:0]}
+	if len(b.spare) < b.maxSpareBatches() {
+		b.spare = append(b.spare, bt)
+	}
 }
 
 // beginFlush registers a Flush of everything enqueued so far and asks for

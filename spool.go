@@ -251,9 +251,9 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 	}
 }
 
-// place appends it to the log and queues it in memory, or leaves it to the
-// feeder once spilled. It copies it.data when queueing it unless requeue
-// is set (a message the senders gave up: its data is its own). It returns
+// place appends it to the log and queues a copy of it in memory, or
+// leaves it to the feeder once spilled; requeue is set for a message the
+// senders gave up, appended again (see ack). It returns
 // spool.ErrFull at the cap, ErrClosed once Shutdown has begun, or the
 // error of the write.
 func (sp *spooler) place(it *item, requeue bool) error {
@@ -284,11 +284,7 @@ func (sp *spooler) place(it *item, requeue bool) error {
 	if !sp.spilled {
 		q := *it
 		q.ref = ref
-		if !requeue {
-			q.data = make([]byte, len(it.data))
-			copy(q.data, it.data)
-		}
-		queued, err := b.offer(q, requeue)
+		queued, err := b.offer(q, requeue) // copies q.data into the queue
 		if err == nil && queued {
 			sp.cur = sp.log.End()
 			return nil
@@ -462,20 +458,24 @@ func (b *batcher) countSpool(f func(*counters)) {
 	b.mu.Unlock()
 }
 
-// offer queues it if the memory queue has room, reporting false if not
-// (the spooler then spills; nothing is dropped or counted as such).
+// offer queues a copy of it, whose data the caller keeps, if the memory
+// queue has room, reporting false if not (the spooler then spills;
+// nothing is dropped or counted as such).
 func (b *batcher) offer(it item, requeue bool) (queued bool, err error) {
+	size := len(it.data)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return false, ErrClosed
 	}
-	if !b.q.Push(it, len(it.data)) {
+	if !b.q.Fits(size) {
 		b.cutWanted = b.enqueued
 		b.mu.Unlock()
 		b.signal()
 		return false, nil
 	}
+	it.data, it.slab = b.arena.copy(it.data)
+	b.q.Push(it, size)
 	b.enqueued++
 	if requeue {
 		b.stats.spool.requeued++
@@ -509,7 +509,8 @@ func (b *batcher) spill(requeue bool) error {
 }
 
 // pushFed queues a message the feeder read from the spool, waiting for
-// room; it was numbered and counted when it was spilled or recovered. It
+// room; it was numbered and counted when it was spilled or recovered. Its
+// data is its own (the spool's read of the record), queued as it is. It
 // returns ErrClosed once Shutdown has begun.
 func (b *batcher) pushFed(it item) error {
 	b.mu.Lock()

@@ -23,6 +23,9 @@ func FuzzQueue(f *testing.F) {
 			switch op {
 			case 0:
 				want := len(model) < int(maxItems) && bytes+arg <= int(maxBytes)
+				if got := q.Fits(arg); got != want {
+					t.Fatalf("Fits(%d) = %v, want %v", arg, got, want)
+				}
 				if got := q.Push(next, arg); got != want {
 					t.Fatalf("Push(%d, %d) = %v, want %v", next, arg, got, want)
 				}

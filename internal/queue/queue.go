@@ -29,10 +29,16 @@ func New[T any](maxItems, maxBytes int) *Queue[T] {
 	return &Queue[T]{maxItems: maxItems, maxBytes: maxBytes, ring: make([]entry[T], min(maxItems, minRing))}
 }
 
+// Fits reports whether an item of the given size would be accepted by
+// Push now.
+func (q *Queue[T]) Fits(size int) bool {
+	return q.n < q.maxItems && q.bytes+size <= q.maxBytes
+}
+
 // Push appends v of the given size and reports true, or reports false and
 // leaves the queue unchanged if v would exceed either bound.
 func (q *Queue[T]) Push(v T, size int) bool {
-	if q.n >= q.maxItems || q.bytes+size > q.maxBytes {
+	if !q.Fits(size) {
 		return false
 	}
 	if q.n == len(q.ring) {

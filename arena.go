@@ -1,0 +1,90 @@
+package analytics
+
+import "bytes"
+
+// slabSize is the size of the blocks the queue keeps messages' bytes in.
+const slabSize = 64 << 10
+
+// maxSlabbed is the largest message copied into a slab. A larger one gets
+// an allocation of its own, so that the unused end of a slab is at most an
+// eighth of it.
+const maxSlabbed = slabSize / 8
+
+// maxFreeSlabs is the most released slabs an arena keeps for reuse.
+const maxFreeSlabs = 4
+
+// slab is a block of queued messages' bytes.
+type slab struct {
+	buf  []byte // the bytes used so far; cap is slabSize
+	refs int    // items whose data lies in buf and are not yet settled
+}
+
+// arena holds the bytes of queued messages, so that queueing one costs a
+// copy into a shared slab instead of an allocation of its own: with
+// thousands of messages a second, one allocation per message is most of
+// what the garbage collector has to do. A slab is reused once every
+// message in it is settled (delivered or lost, and reported).
+//
+// An arena is owned by its batcher and guarded by batcher.mu: every
+// method is called with mu held.
+//
+// Memory: the bytes of queued messages, plus at most an eighth of unused
+// slab ends, plus the slabs still holding messages in flight, plus
+// maxFreeSlabs spare slabs.
+type arena struct {
+	cur  *slab   // the slab being filled; nil before the first message
+	free []*slab // released slabs, for reuse
+}
+
+// copy returns a copy of p, and the slab it is in (nil for a message too
+// large for a slab, which has an allocation of its own). The caller
+// releases the slab with release once the message is settled.
+func (a *arena) copy(p []byte) ([]byte, *slab) {
+	if len(p) > maxSlabbed {
+		return bytes.Clone(p), nil
+	}
+	s := a.cur
+	if s == nil || len(s.buf)+len(p) > cap(s.buf) {
+		if s != nil && s.refs == 0 {
+			a.put(s)
+		}
+		s = a.get()
+		a.cur = s
+	}
+	start := len(s.buf)
+	s.buf = append(s.buf, p...)
+	s.refs++
+	return s.buf[start:len(s.buf):len(s.buf)], s
+}
+
+// release records that one message in s is settled; s may be nil.
+func (a *arena) release(s *slab) {
+	if s == nil {
+		return
+	}
+	s.refs--
+	switch {
+	case s.refs > 0:
+	case s == a.cur:
+		s.buf = s.buf[:0] // nothing refers to it: fill it again from the start
+	default:
+		a.put(s)
+	}
+}
+
+func (a *arena) get() *slab {
+	if n := len(a.free); n > 0 {
+		s := a.free[n-1]
+		a.free[n-1] = nil
+		a.free = a.free[:n-1]
+		return s
+	}
+	return &slab{buf: make([]byte, 0, slabSize)}
+}
+
+func (a *arena) put(s *slab) {
+	if len(a.free) < maxFreeSlabs {
+		s.buf = s.buf[:0]
+		a.free = append(a.free, s)
+	}
+}
