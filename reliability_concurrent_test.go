@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -386,4 +388,48 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestQueuedBytesIntactWhileBatchesFinishOutOfOrder checks that reusing
+// the queue's slabs never hands a message's bytes to another message:
+// batches finish out of order (four senders, answers delayed at random),
+// so slabs are freed and filled again while others are in flight, and
+// every message must still arrive exactly once, with its own properties.
+// Messages from 60 to 1,800 bytes, and some over the slab limit, so that
+// they straddle slab ends too.
+func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
+	const n = 6000
+	s := analyticstest.NewServer(t)
+	var delays atomic.Int64
+	s.SetDefault(analyticstest.Response{Delay: time.Millisecond})
+	c := newTestClient(t, s.URL, analytics.WithBatchSize(7), analytics.WithMaxInFlight(4),
+		analytics.WithCallback(func(analytics.Result) { // vary how long a sender holds its batch
+			if delays.Add(1)%13 == 0 {
+				time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+			}
+		}))
+	pad := func(i int) string {
+		size := i % 1800
+		if i%97 == 0 {
+			size = 9000 + i // over the slab limit: a copy of its own
+		}
+		return strings.Repeat(string(rune('a'+i%26)), size)
+	}
+	for i := range n {
+		require.NoError(t, c.EnqueueContext(bounded(t), analytics.Track{
+			MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "Slab Checked",
+			Properties: analytics.Properties{"n": i, "pad": pad(i)},
+		}))
+	}
+	require.NoError(t, c.Flush(bounded(t)))
+	seen := make(map[string]bool, n)
+	for _, m := range s.Messages() {
+		require.False(t, seen[m.MessageID], "message %s arrived twice", m.MessageID)
+		seen[m.MessageID] = true
+		i, err := strconv.Atoi(strings.TrimPrefix(m.MessageID, "m-"))
+		require.NoError(t, err, "message id %q", m.MessageID)
+		require.EqualValues(t, i, m.Properties["n"], "message %s carries another message's n", m.MessageID)
+		require.Equal(t, pad(i), m.Properties["pad"], "message %s carries another message's pad", m.MessageID)
+	}
+	require.Len(t, seen, n)
 }
