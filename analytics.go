@@ -196,13 +196,23 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		e.release()
 		return err
 	}
-	// The queue is full and the caller waits for room: it waits with a
-	// copy of its own, so that a thousand waiting callers do not hold a
-	// thousand pooled encoders.
-	it.data = bytes.Clone(e.buf)
+	// The queue is full and the caller waits for room. A large encoder
+	// buffer is not held while waiting: a thousand waiting callers must
+	// not hold a thousand of them.
+	if cap(e.buf) > maxHeldWhileWaiting {
+		it.data = bytes.Clone(e.buf)
+		e.release()
+		return c.b.pushWait(ctx, it)
+	}
+	err = c.b.pushWait(ctx, it)
 	e.release()
-	return c.b.pushWait(ctx, it)
+	return err
 }
+
+// maxHeldWhileWaiting is the largest encoder buffer an EnqueueContext
+// holds while it waits for room in the queue; past it, it waits with a
+// copy of the message instead.
+const maxHeldWhileWaiting = 4 << 10
 
 var errNilClient = fmt.Errorf("analytics: method called on a nil *Client: %w", ErrClosed)
 

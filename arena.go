@@ -10,8 +10,6 @@ const slabSize = 64 << 10
 // eighth of it.
 const maxSlabbed = slabSize / 8
 
-// maxFreeSlabs is the most released slabs an arena keeps for reuse.
-const maxFreeSlabs = 4
 
 // slab is a block of queued messages' bytes.
 type slab struct {
@@ -32,8 +30,9 @@ type slab struct {
 // slab ends, plus the slabs still holding messages in flight, plus
 // maxFreeSlabs spare slabs.
 type arena struct {
-	cur  *slab   // the slab being filled; nil before the first message
-	free []*slab // released slabs, for reuse
+	cur     *slab   // the slab being filled; nil before the first message
+	free    []*slab // released slabs, for reuse
+	maxFree int     // the most slabs free keeps
 }
 
 // copy returns a copy of p, and the slab it is in (nil for a message too
@@ -83,7 +82,7 @@ func (a *arena) get() *slab {
 }
 
 func (a *arena) put(s *slab) {
-	if len(a.free) < maxFreeSlabs {
+	if len(a.free) < a.maxFree {
 		s.buf = s.buf[:0]
 		a.free = append(a.free, s)
 	}

@@ -10,7 +10,7 @@ import (
 // once every message in it is released, and a message too large for a
 // slab is never put in one.
 func TestArenaReusesSettledSlabs(t *testing.T) {
-	var a arena
+	a := arena{maxFree: 1}
 	msg := bytes.Repeat([]byte("x"), 1000)
 	data, s := a.copy(msg)
 	msg[0] = 'y'

@@ -182,8 +182,12 @@ func newBatcher(cfg *config, logger *slog.Logger) *batcher {
 		aborted:    make(chan struct{}),
 		done:       make(chan struct{}),
 		q:          queue.New[item](cfg.queueCapacity, cfg.queueMaxBytes),
-		room:       make(chan struct{}),
-		decided:    make(chan struct{}),
+		// Settled batches free their slabs in bursts, up to two per
+		// batch in flight (a batch of up to 250 small messages spans
+		// one or two): keep that many for the messages queued next.
+		arena:   arena{maxFree: 2 * (cfg.maxInFlight + 1)},
+		room:    make(chan struct{}),
+		decided: make(chan struct{}),
 	}
 }
 
@@ -244,9 +248,8 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 	return false, ErrQueueFull
 }
 
-// pushWait queues it, waiting for room until ctx ends. Its data is its
-// own (the caller has let go of it), so waiting holds no pooled buffer,
-// and it is queued as it is.
+// pushWait queues a copy of it, whose data the caller keeps, waiting for
+// room until ctx ends.
 func (b *batcher) pushWait(ctx context.Context, it item) error {
 	size := len(it.data)
 	b.mu.Lock()
@@ -255,7 +258,9 @@ func (b *batcher) pushWait(ctx context.Context, it item) error {
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if b.q.Push(it, size) {
+		if b.q.Fits(size) {
+			it.data, it.slab = b.arena.copy(it.data)
+			b.q.Push(it, size)
 			b.enqueued++
 			b.stats.enqueued++
 			full := b.fullLocked()
