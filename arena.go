@@ -10,7 +10,6 @@ const slabSize = 64 << 10
 // eighth of it.
 const maxSlabbed = slabSize / 8
 
-
 // slab is a block of queued messages' bytes.
 type slab struct {
 	buf  []byte // the bytes used so far; cap is slabSize
@@ -56,12 +55,9 @@ func (a *arena) copy(p []byte) ([]byte, *slab) {
 	return s.buf[start:len(s.buf):len(s.buf)], s
 }
 
-// release records that one message in s is settled; s may be nil.
-func (a *arena) release(s *slab) {
-	if s == nil {
-		return
-	}
-	s.refs--
+// release records that n messages in s are settled.
+func (a *arena) release(s *slab, n int) {
+	s.refs -= n
 	switch {
 	case s.refs > 0:
 	case s == a.cur:

@@ -8,18 +8,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cdpkit/analytics-go/internal/queue"
 	"github.com/cdpkit/analytics-go/internal/spool"
 )
 
 // item is one encoded message in the queue. Its data is a copy in the
-// batcher's arena (slab, nil for a copy of its own), so that what the
+// queue's arena (or, read back from the spool, its own), so that what the
 // queue holds is what WithQueueMaxBytes counts: the message id and the
 // event name are offsets into data, never strings that would keep a
 // caller's buffer alive.
 type item struct {
 	data []byte
-	slab *slab
 	typ  string
 	// event is the event name of an item read back from the spool, whose
 	// records carry it (spool.go). An item of the memory queue leaves it
@@ -58,17 +56,37 @@ func (it *item) jsonString(start, end int32) string {
 	return s
 }
 
-// batch is a cut of the queue on its way to the API: the messages
-// numbered (from, to] in the order Enqueue queued them.
+// batch is a batch of messages in the queue, or cut from it on its way to
+// the API: the messages numbered (from, to] in the order Enqueue queued
+// them.
 type batch struct {
 	from, to uint64
 	items    []item
-	size     int // bytes of the messages and the commas between them
+	size     int        // bytes of the messages and the commas between them
+	slabs    []slabHold // the arena slabs its items' bytes are in
 
 	// errs holds each message's outcome once the senders are done with
 	// the batch: nil when every message was delivered, else one entry
 	// per item, nil for a delivered one.
 	errs []error
+}
+
+// slabHold is a batch's hold on a slab: n of its items are in it.
+type slabHold struct {
+	slab *slab
+	n    int
+}
+
+// hold records that one more item's bytes are in s (nil: none).
+func (b *batch) hold(s *slab) {
+	if s == nil {
+		return
+	}
+	if k := len(b.slabs) - 1; k >= 0 && b.slabs[k].slab == s {
+		b.slabs[k].n++
+		return
+	}
+	b.slabs = append(b.slabs, slabHold{s, 1})
 }
 
 // fail marks items[lo:hi] as not delivered because of err.
@@ -118,11 +136,8 @@ func (b *batch) fail(lo, hi int, err error) {
 // context, or a slow callback, keeps a sender busy after Shutdown has
 // returned; it reports its messages when it is done.
 type batcher struct {
-	batchSize  int           // most messages in a batch
-	senders    int           // sender goroutines (WithMaxInFlight)
-	batchBytes int           // most bytes of messages and commas in a batch
-	interval   time.Duration // the flush interval
-	logger     *slog.Logger
+	interval time.Duration // the flush interval
+	logger   *slog.Logger
 	// abandon reports a batch that Shutdown's ended context kept from
 	// the senders (Client.abandonBatch).
 	abandon func(*batch)
@@ -136,13 +151,11 @@ type batcher struct {
 	stop, aborted, done chan struct{}
 
 	mu         sync.Mutex
-	q          *queue.Queue[item]
-	arena      arena    // the bytes of the queued messages and of those in flight
-	spare      []*batch // settled batches, for reuse by next
-	closed     bool     // Shutdown began: pushes fail with ErrClosed
-	enqueued   uint64   // messages ever queued; the last one's number
-	cut        uint64   // messages taken from the queue so far
-	cutWanted  uint64   // cut every message up to here now, full batch or not
+	q          *batchQueue
+	closed     bool   // Shutdown began: pushes fail with ErrClosed
+	enqueued   uint64 // messages ever queued; the last one's number
+	cut        uint64 // messages taken from the queue so far
+	cutWanted  uint64 // cut every message up to here now, full batch or not
 	room       chan struct{}
 	roomWait   int  // EnqueueContext calls waiting on room
 	overloaded bool // the queue refused a message and has not drained since
@@ -171,23 +184,16 @@ type counters struct {
 
 func newBatcher(cfg *config, logger *slog.Logger) *batcher {
 	return &batcher{
-		batchSize:  cfg.batchSize,
-		senders:    cfg.maxInFlight,
-		batchBytes: MaxBatchBytes - envelopeBytes,
-		interval:   cfg.flushInterval,
-		logger:     logger,
-		wake:       make(chan struct{}, 1),
-		out:        make(chan *batch),
-		stop:       make(chan struct{}),
-		aborted:    make(chan struct{}),
-		done:       make(chan struct{}),
-		q:          queue.New[item](cfg.queueCapacity, cfg.queueMaxBytes),
-		// Settled batches free their slabs in bursts, up to two per
-		// batch in flight (a batch of up to 250 small messages spans
-		// one or two): keep that many for the messages queued next.
-		arena:   arena{maxFree: 2 * (cfg.maxInFlight + 1)},
-		room:    make(chan struct{}),
-		decided: make(chan struct{}),
+		interval: cfg.flushInterval,
+		logger:   logger,
+		wake:     make(chan struct{}, 1),
+		out:      make(chan *batch),
+		stop:     make(chan struct{}),
+		aborted:  make(chan struct{}),
+		done:     make(chan struct{}),
+		q:        newBatchQueue(cfg),
+		room:     make(chan struct{}),
+		decided:  make(chan struct{}),
 	}
 }
 
@@ -196,12 +202,6 @@ func (b *batcher) signal() {
 	case b.wake <- struct{}{}:
 	default:
 	}
-}
-
-// fullLocked reports whether a full batch is waiting.
-func (b *batcher) fullLocked() bool {
-	n, size := b.q.Len()
-	return n >= b.batchSize || n > 0 && size+n-1 >= b.batchBytes
 }
 
 // push queues a copy of it, whose data the caller keeps, and reports
@@ -215,12 +215,11 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 		b.mu.Unlock()
 		return false, ErrClosed
 	}
-	if b.q.Fits(size) {
-		it.data, it.slab = b.arena.copy(it.data)
-		b.q.Push(it, size)
+	if b.q.fits(size) {
+		b.q.push(it, false)
 		b.enqueued++
 		b.stats.enqueued++
-		full := b.fullLocked()
+		full := b.q.ready()
 		b.mu.Unlock()
 		if full {
 			b.signal()
@@ -238,7 +237,7 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 	b.stats.droppedFull++
 	first := !b.overloaded
 	b.overloaded = true
-	maxItems, maxBytes := b.q.Cap()
+	maxItems, maxBytes := b.q.maxItems, b.q.maxBytes
 	b.mu.Unlock()
 	b.signal()
 	if first {
@@ -258,12 +257,11 @@ func (b *batcher) pushWait(ctx context.Context, it item) error {
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if b.q.Fits(size) {
-			it.data, it.slab = b.arena.copy(it.data)
-			b.q.Push(it, size)
+		if b.q.fits(size) {
+			b.q.push(it, false)
 			b.enqueued++
 			b.stats.enqueued++
-			full := b.fullLocked()
+			full := b.q.ready()
 			b.mu.Unlock()
 			if full {
 				b.signal()
@@ -349,28 +347,11 @@ func (b *batcher) drain() {
 func (b *batcher) next() (bt *batch, drained bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n, _ := b.q.Len()
-	if n == 0 || !b.fullLocked() && b.cut >= b.cutWanted {
+	bt = b.q.pop(b.cut < b.cutWanted)
+	if bt == nil {
 		return nil, false
 	}
-	bt = b.newBatchLocked(min(n, b.batchSize))
 	bt.from = b.cut
-	for len(bt.items) < b.batchSize {
-		size, ok := b.q.Peek()
-		if !ok {
-			break
-		}
-		next := bt.size + size
-		if len(bt.items) > 0 {
-			next++ // the comma
-			if next > b.batchBytes {
-				break
-			}
-		}
-		it, _, _ := b.q.Pop()
-		bt.items = append(bt.items, it)
-		bt.size = next
-	}
 	b.cut += uint64(len(bt.items))
 	bt.to = b.cut
 	b.stats.inFlight += int64(len(bt.items))
@@ -378,13 +359,9 @@ func (b *batcher) next() (bt *batch, drained bool) {
 		close(b.room)
 		b.room = make(chan struct{})
 	}
-	if b.overloaded {
-		n, size := b.q.Len()
-		maxItems, maxBytes := b.q.Cap()
-		if n <= maxItems/2 && size <= maxBytes/2 {
-			b.overloaded = false
-			drained = true
-		}
+	if b.overloaded && b.q.items <= b.q.maxItems/2 && b.q.bytes <= b.q.maxBytes/2 {
+		b.overloaded = false
+		drained = true
 	}
 	return bt, drained
 }
@@ -396,11 +373,13 @@ type outcome struct {
 	last                     error // the cause of the last loss
 }
 
-// settle records the outcome of bt.
+// settle records the outcome of bt, and takes bt back for reuse.
 func (b *batcher) settle(bt *batch, o outcome) {
+	n := int64(len(bt.items))
+	from, to := bt.from, bt.to
+	clear(bt.items) // while the lock is free: nothing reads them any more
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := int64(len(bt.items))
 	b.stats.inFlight -= n
 	b.stats.batches++
 	b.stats.delivered += n - o.lost
@@ -408,39 +387,8 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedStatus += o.status
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
-	b.bar.finish(bt.from, bt.to, o.lost, o.last)
-	b.recycleLocked(bt)
-}
-
-// maxSpareBatches is the most settled batches a batcher keeps for reuse:
-// one per sender, and one being cut.
-func (b *batcher) maxSpareBatches() int { return b.senders + 1 }
-
-// newBatchLocked returns an empty batch with room for n items, reusing a
-// settled one if it can.
-func (b *batcher) newBatchLocked(n int) *batch {
-	if k := len(b.spare); k > 0 {
-		bt := b.spare[k-1]
-		b.spare[k-1] = nil
-		b.spare = b.spare[:k-1]
-		if cap(bt.items) >= n {
-			return bt
-		}
-	}
-	return &batch{items: make([]item, 0, n)}
-}
-
-// recycleLocked releases the message bytes of bt, which is settled, and
-// keeps bt for reuse: nothing refers to it any more.
-func (b *batcher) recycleLocked(bt *batch) {
-	for i := range bt.items {
-		b.arena.release(bt.items[i].slab)
-	}
-	clear(bt.items)
-	*bt = batch{items: bt.items[:0]}
-	if len(b.spare) < b.maxSpareBatches() {
-		b.spare = append(b.spare, bt)
-	}
+	b.bar.finish(from, to, o.lost, o.last)
+	b.q.recycle(bt)
 }
 
 // beginFlush registers a Flush of everything enqueued so far and asks for
@@ -504,7 +452,7 @@ func (b *batcher) shutdownResult(cause error) error {
 func (b *batcher) snapshot() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	queued, queuedBytes := b.q.Len()
+	queued, queuedBytes := b.q.items, b.q.bytes
 	s := &b.stats
 	st := Stats{
 		Enqueued:         s.enqueued,

@@ -468,21 +468,20 @@ func (b *batcher) offer(it item, requeue bool) (queued bool, err error) {
 		b.mu.Unlock()
 		return false, ErrClosed
 	}
-	if !b.q.Fits(size) {
+	if !b.q.fits(size) {
 		b.cutWanted = b.enqueued
 		b.mu.Unlock()
 		b.signal()
 		return false, nil
 	}
-	it.data, it.slab = b.arena.copy(it.data)
-	b.q.Push(it, size)
+	b.q.push(it, false)
 	b.enqueued++
 	if requeue {
 		b.stats.spool.requeued++
 	} else {
 		b.stats.enqueued++
 	}
-	full := b.fullLocked()
+	full := b.q.ready()
 	b.mu.Unlock()
 	if full {
 		b.signal()
@@ -519,7 +518,8 @@ func (b *batcher) pushFed(it item) error {
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if b.q.Push(it, len(it.data)) {
+		if b.q.fits(len(it.data)) {
+			b.q.push(it, true)
 			b.stats.spool.pending--
 			b.mu.Unlock()
 			b.signal()
@@ -558,7 +558,7 @@ func (b *batcher) dropFed(cause error) error {
 			b.mu.Unlock()
 			return ErrClosed
 		}
-		if n, _ := b.q.Len(); n == 0 {
+		if b.q.items == 0 {
 			b.cut++
 			b.stats.spool.pending--
 			b.stats.failed++

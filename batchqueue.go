@@ -1,0 +1,136 @@
+package analytics
+
+// batchQueue holds the queued messages as the batches they will be sent
+// in: the full batches, oldest first, and behind them the one being
+// filled. Queueing a message appends it to the open batch, which is sealed
+// when it is full (batchSize messages, or batchBytes of messages and
+// commas); taking a batch is taking the oldest, or the open one when a
+// cut is wanted before it is full. Both cost the same whatever the batch
+// size, which keeps the batcher's lock short for the producers waiting on
+// it.
+//
+// It owns the arena that holds the messages' bytes and the batches it
+// reuses once they are settled. It is guarded by batcher.mu: every method
+// is called with mu held.
+type batchQueue struct {
+	maxItems, maxBytes    int // the bounds (WithQueueSize, WithQueueMaxBytes)
+	batchSize, batchBytes int // when a batch is full
+
+	items, bytes int      // queued messages, and the total of their sizes
+	full         []*batch // sealed batches, oldest at full[head]
+	head         int
+	open         *batch // the batch being filled; nil if none
+
+	arena    arena
+	spare    []*batch // settled batches, for reuse
+	maxSpare int
+}
+
+func newBatchQueue(cfg *config) *batchQueue {
+	return &batchQueue{
+		maxItems:   cfg.queueCapacity,
+		maxBytes:   cfg.queueMaxBytes,
+		batchSize:  cfg.batchSize,
+		batchBytes: MaxBatchBytes - envelopeBytes,
+		// Settled batches free their slabs in bursts, up to two per
+		// batch in flight (a batch of small messages spans one or two
+		// slabs): keep that many for the messages queued next.
+		arena:    arena{maxFree: 2 * (cfg.maxInFlight + 1)},
+		maxSpare: cfg.maxInFlight + 2,
+	}
+}
+
+// fits reports whether a message of size bytes is within the bounds.
+func (q *batchQueue) fits(size int) bool {
+	return q.items < q.maxItems && q.bytes+size <= q.maxBytes
+}
+
+// push appends it, which fits, to the open batch. With own set its data
+// is its own and is queued as it is; otherwise the caller keeps it, and
+// push queues a copy in the arena.
+func (q *batchQueue) push(it item, own bool) {
+	size := len(it.data)
+	if q.open != nil && q.open.size+1+size > q.batchBytes {
+		q.seal()
+	}
+	if q.open == nil {
+		q.open = q.newBatch()
+	}
+	bt := q.open
+	if !own {
+		var s *slab
+		it.data, s = q.arena.copy(it.data)
+		bt.hold(s)
+	}
+	if len(bt.items) > 0 {
+		bt.size++ // the comma
+	}
+	bt.items = append(bt.items, it)
+	bt.size += size
+	q.items++
+	q.bytes += size
+	if len(bt.items) >= q.batchSize {
+		q.seal()
+	}
+}
+
+// seal moves the open batch behind the full ones.
+func (q *batchQueue) seal() {
+	if q.head > 0 && len(q.full) == cap(q.full) {
+		n := copy(q.full, q.full[q.head:])
+		clear(q.full[n:])
+		q.full, q.head = q.full[:n], 0
+	}
+	q.full = append(q.full, q.open)
+	q.open = nil
+}
+
+// ready reports whether a full batch is waiting.
+func (q *batchQueue) ready() bool { return q.head < len(q.full) }
+
+// pop removes and returns the oldest full batch; when there is none, the
+// open batch if open is set; else nil.
+func (q *batchQueue) pop(open bool) *batch {
+	var bt *batch
+	switch {
+	case q.ready():
+		bt = q.full[q.head]
+		q.full[q.head] = nil
+		q.head++
+		if q.head == len(q.full) {
+			q.full, q.head = q.full[:0], 0
+		}
+	case open && q.open != nil:
+		bt, q.open = q.open, nil
+	default:
+		return nil
+	}
+	q.items -= len(bt.items)
+	q.bytes -= bt.size - (len(bt.items) - 1) // the commas are not queued bytes
+	return bt
+}
+
+// newBatch returns an empty batch, reusing a settled one if it can.
+func (q *batchQueue) newBatch() *batch {
+	if k := len(q.spare); k > 0 {
+		bt := q.spare[k-1]
+		q.spare[k-1] = nil
+		q.spare = q.spare[:k-1]
+		return bt
+	}
+	return &batch{items: make([]item, 0, min(q.batchSize, q.maxItems))}
+}
+
+// recycle releases the bytes of bt, which is settled and whose items the
+// caller has cleared, and keeps bt for reuse: nothing refers to it any
+// more.
+func (q *batchQueue) recycle(bt *batch) {
+	for _, h := range bt.slabs {
+		q.arena.release(h.slab, h.n)
+	}
+	clear(bt.slabs)
+	*bt = batch{items: bt.items[:0], slabs: bt.slabs[:0]}
+	if len(q.spare) < q.maxSpare {
+		q.spare = append(q.spare, bt)
+	}
+}
