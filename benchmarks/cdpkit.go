@@ -38,7 +38,7 @@ func (k cdpkitClient) enqueue(m analytics.Message) error {
 func newCDPKit(cfg clientConfig) (benchClient, error) {
 	c, err := analytics.New(apiKey,
 		analytics.WithEndpoint(cfg.endpoint), // posts to <endpoint>/v1/batch
-		analytics.WithBatchSize(batchSize),
+		analytics.WithBatchSize(cfg.batch()),
 		analytics.WithFlushInterval(flushInterval),
 		analytics.WithHTTPClient(&http.Client{Transport: cfg.transport}),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)),

@@ -12,11 +12,13 @@ type Sink = sink
 // SinkStats are a sink's counters.
 type SinkStats = sinkStats
 
-// ClientNames lists the map-based clients, in table order.
-func ClientNames() []string {
+// ClientNames lists the clients in table order: the map-based ones, and
+// with typed set the typed-helper rows too (which differ only in Order
+// Completed).
+func ClientNames(typed bool) []string {
 	var names []string
 	for _, s := range sdks {
-		if !s.typed {
+		if typed || !s.typed {
 			names = append(names, s.name)
 		}
 	}
@@ -24,15 +26,18 @@ func ClientNames() []string {
 }
 
 // NewClient returns the client named name sending to the sink at
-// endpoint, with the settings every benchmark uses; wait makes cdpkit wait
-// for room rather than reject.
-func NewClient(name, endpoint string) (Client, error) {
+// endpoint, with the settings every benchmark uses but the batch size
+// (0: the benchmarks' 250). cdpkit waits for room rather than reject.
+func NewClient(name, endpoint string, batch int) (Client, error) {
 	s, ok := lookupSDK(name)
 	if !ok {
 		return nil, errUnknownClient(name)
 	}
-	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true})
+	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true, batchSize: batch})
 }
+
+// Order is the Order Completed event of the benchmarks (2 products).
+func Order() *orderCompleted { return &order }
 
 type errUnknownClient string
 

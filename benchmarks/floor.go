@@ -15,7 +15,7 @@ import (
 // floorClient is the hand-written floor: the least a correct client can
 // do. Each call appends its message, written by hand (no maps, no
 // reflection), straight into the body of the batch request being built,
-// under one mutex; a full batch (batchSize messages, or close to the API's
+// under one mutex; a full batch (batch messages, or close to the API's
 // 500 KB) is handed to 4 sender goroutines that POST it with net/http,
 // read the answer to the end and close it, so connections are reused. A
 // body buffer is reused once net/http has closed it (floorBody), so the
@@ -23,8 +23,9 @@ import (
 // retries, no size checks, no outcome reporting, no flush interval: what
 // cdpkit does beyond it is the price of those.
 type floorClient struct {
-	hc  *http.Client
-	url string
+	hc    *http.Client
+	url   string
+	batch int // most messages in a request
 
 	// mu guards buf and n: the batch being built.
 	mu  sync.Mutex
@@ -46,10 +47,11 @@ const floorMaxBody = 450 << 10
 
 func newFloor(cfg clientConfig) (benchClient, error) {
 	f := &floorClient{
-		hc:   &http.Client{Transport: cfg.transport},
-		url:  cfg.endpoint + "/v1/batch",
-		out:  make(chan []byte),
-		free: make(chan []byte, 8),
+		hc:    &http.Client{Transport: cfg.transport},
+		url:   cfg.endpoint + "/v1/batch",
+		batch: cfg.batch(),
+		out:   make(chan []byte),
+		free:  make(chan []byte, 8),
 	}
 	f.buf = f.newBody()
 	for range 4 {
@@ -78,7 +80,7 @@ func (f *floorClient) add(appendMsg func([]byte) []byte) error {
 	f.buf = appendMsg(f.buf)
 	f.n++
 	var full []byte
-	if f.n >= batchSize || len(f.buf) >= floorMaxBody {
+	if f.n >= f.batch || len(f.buf) >= floorMaxBody {
 		full = f.cutLocked()
 	}
 	f.mu.Unlock()

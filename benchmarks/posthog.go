@@ -25,7 +25,7 @@ func newPostHog(cfg clientConfig) (benchClient, error) {
 	c, err := posthog.NewWithConfig(apiKey, posthog.Config{
 		Endpoint:  cfg.endpoint,
 		Interval:  flushInterval,
-		BatchSize: batchSize,
+		BatchSize: cfg.batch(),
 		Transport: cfg.transport,
 		Logger:    silentLogger{},
 	})

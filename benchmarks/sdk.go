@@ -26,6 +26,17 @@ type clientConfig struct {
 	// every event delivered; clients whose Enqueue always waits (both
 	// competitors) ignore it.
 	wait bool
+	// batchSize is the most messages in a request; 0 is the batchSize
+	// every benchmark uses.
+	batchSize int
+}
+
+// batch returns the batch size the client is to use.
+func (c clientConfig) batch() int {
+	if c.batchSize > 0 {
+		return c.batchSize
+	}
+	return batchSize
 }
 
 // benchClient is one client under test. Each method builds its message from

@@ -27,7 +27,7 @@ func newSegment(cfg clientConfig) (benchClient, error) {
 	c, err := segment.NewWithConfig(apiKey, segment.Config{
 		Endpoint:  cfg.endpoint, // posts to <endpoint>/v1/batch
 		Interval:  flushInterval,
-		BatchSize: batchSize,
+		BatchSize: cfg.batch(),
 		Transport: cfg.transport,
 		Logger:    silentLogger{},
 	})

@@ -5,6 +5,10 @@
 // with ratios against Segment and against the floor.
 //
 //	cd benchmarks && go run ./cmd/e2e -n 200000 -rounds 7
+//
+// -event order sends Order Completed (2 products) instead of a track with 3
+// properties, and adds cdpkit's typed helper as a row; -batch sets every
+// client's batch size (250 by default).
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -28,6 +33,13 @@ import (
 // each client process.
 var cpuProfile string
 
+// batch and event are the -batch and -event flags, passed on to each
+// client process.
+var (
+	batch int
+	event string
+)
+
 type clientResult struct {
 	CPUNs    int64 `json:"cpu_ns"`
 	Mallocs  uint64
@@ -41,6 +53,9 @@ func main() {
 	url := flag.String("url", "", "sink URL (role client)")
 	n := flag.Int("n", 200_000, "Track events with 3 properties per run")
 	rounds := flag.Int("rounds", 7, "runs per client")
+	only := flag.String("clients", "", "comma-separated clients to run (default: all); the ratios need segment and floor")
+	flag.IntVar(&batch, "batch", 0, "messages per request for every client (0: 250)")
+	flag.StringVar(&event, "event", "track3", "the event sent: track3 (a track with 3 properties) or order (Order Completed, 2 products)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write each client's CPU profile of its last round to `prefix`-<client>.prof")
 	flag.Parse()
 	var err error
@@ -50,7 +65,7 @@ func main() {
 	case "client":
 		err = runClient(*name, *url, *n)
 	default:
-		err = runParent(*n, *rounds)
+		err = runParent(*n, *rounds, *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -76,9 +91,18 @@ func rusage() (cpuNs, maxRSSKB int64) {
 
 // runClient sends n events and closes the client, measuring only that.
 func runClient(name, url string, n int) error {
-	c, err := benchmarks.NewClient(name, url)
+	c, err := benchmarks.NewClient(name, url, batch)
 	if err != nil {
 		return err
+	}
+	send := c.Track3
+	switch event {
+	case "track3":
+	case "order":
+		o := benchmarks.Order()
+		send = func() error { return c.TrackOrder(o) }
+	default:
+		return fmt.Errorf("unknown -event %q", event)
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -95,7 +119,7 @@ func runClient(name, url string, n int) error {
 	runtime.ReadMemStats(&m0)
 	cpu0, _ := rusage()
 	for range n {
-		if err := c.Track3(); err != nil {
+		if err := send(); err != nil {
 			return err
 		}
 	}
@@ -128,7 +152,8 @@ func runOnce(self, name string, n int, profile string) (run, error) {
 	if err != nil {
 		return r, fmt.Errorf("sink: %w", err)
 	}
-	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n)}
+	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n),
+		"-batch", fmt.Sprint(batch), "-event", event}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
 	}
@@ -151,12 +176,15 @@ func median(xs []float64) float64 {
 	return xs[len(xs)/2]
 }
 
-func runParent(n, rounds int) error {
+func runParent(n, rounds int, only string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	names := benchmarks.ClientNames()
+	names := benchmarks.ClientNames(event == "order")
+	if only != "" {
+		names = strings.Split(only, ",")
+	}
 	type row struct{ cpu, allocs, bytes, rss, events, conns []float64 }
 	rows := map[string]*row{}
 	for _, name := range names {
@@ -183,13 +211,27 @@ func runParent(n, rounds int) error {
 			w.conns = append(w.conns, float64(r.sink.Conns))
 		}
 	}
-	seg, floor := median(rows["segment"].cpu), median(rows["floor"].cpu)
-	fmt.Printf("%d Track events with 3 properties, medians of %d rounds, client CPU from getrusage\n", n, rounds)
-	fmt.Printf("%-8s %12s %9s %9s %11s %12s %6s %8s %8s\n", "client", "CPU ns/event", "allocs/ev", "B/event", "peak RSS MB", "sink events", "conns", "/segment", "/floor")
+	ratio := func(name string) float64 {
+		if r, ok := rows[name]; ok {
+			return median(r.cpu)
+		}
+		return math.NaN()
+	}
+	seg, floor := ratio("segment"), ratio("floor")
+	what := "Track events with 3 properties"
+	if event == "order" {
+		what = "Order Completed events (2 products)"
+	}
+	size := batch
+	if size == 0 {
+		size = 250
+	}
+	fmt.Printf("%d %s, batches of %d, medians of %d rounds, client CPU from getrusage\n", n, what, size, rounds)
+	fmt.Printf("%-12s %12s %9s %9s %11s %12s %6s %8s %8s\n", "client", "CPU ns/event", "allocs/ev", "B/event", "peak RSS MB", "sink events", "conns", "/segment", "/floor")
 	for _, name := range names {
 		w := rows[name]
 		cpu := median(w.cpu)
-		fmt.Printf("%-8s %12.0f %9.1f %9.0f %11.1f %12.0f %6.0f %8.2f %8.2f\n", name, cpu, median(w.allocs), median(w.bytes),
+		fmt.Printf("%-12s %12.0f %9.1f %9.0f %11.1f %12.0f %6.0f %8.2f %8.2f\n", name, cpu, median(w.allocs), median(w.bytes),
 			median(w.rss), slices.Min(w.events), median(w.conns), cpu/seg, cpu/floor)
 	}
 	return nil
