@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -223,6 +224,16 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 // It is a constant so that the message itself is never handed to fmt, which
 // would make it escape.
 var errNilMessage = &ValidationError{Field: "message", Reason: "nil pointer Message"}
+
+// errUnlistedMessage is the error of encodeKnown (dispatch.go) for a type
+// it does not list: a user's struct that embeds a core message, such as
+// struct{ analytics.Track }, and so has its appendMessage by promotion. It
+// names the type through reflect.TypeOf, which (unlike fmt's %T) does not
+// make msg escape.
+func errUnlistedMessage(msg Message) error {
+	return &ValidationError{Field: "message", Reason: "type " + reflect.TypeOf(msg).String() +
+		" is not one of this package's message types; pass the core message it embeds (such as its Track field) itself"}
+}
 
 func describe(typ, event string) string {
 	if event != "" {

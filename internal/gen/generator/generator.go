@@ -243,9 +243,11 @@ func CoreMessages(dir string) ([]string, error) {
 // make the compiler assume the message escapes, so every message passed to
 // Enqueue would be copied to the heap; through static calls it can see that
 // only what the message points to may escape, and the struct itself can
-// stay on the caller's stack. A type the switch does not list (one added
-// since the last go generate) falls back to the interface call: it costs an
-// allocation but never fails.
+// stay on the caller's stack. There is no fallback through the interface:
+// escape analysis is per parameter, so one such call would make every
+// message escape. A type the switch does not list (a user's struct that
+// embeds a core message, which gets its appendMessage by promotion) is
+// refused with errUnlistedMessage.
 func (g *gen) dispatch() []byte {
 	b := &w{}
 	b.p("%s", Header)
@@ -253,8 +255,8 @@ func (g *gen) dispatch() []byte {
 	b.p("package analytics")
 	b.p("")
 	b.p("// encodeKnown encodes msg through a static call to its appendMessage (see")
-	b.p("// the generator's dispatch for why), or through the interface for a type")
-	b.p("// added since the last go generate. A nil pointer is invalid.")
+	b.p("// the generator's dispatch for why). A nil pointer and a type the switch")
+	b.p("// does not list are invalid.")
 	b.p("func encodeKnown(e *encoder, msg Message) error {")
 	b.p("\tswitch m := msg.(type) {")
 	names := append([]string(nil), g.core...)
@@ -271,7 +273,7 @@ func (g *gen) dispatch() []byte {
 		b.p("\t\treturn m.appendMessage(e)")
 	}
 	b.p("\t}")
-	b.p("\treturn msg.appendMessage(e)")
+	b.p("\treturn errUnlistedMessage(msg)")
 	b.p("}")
 	return b.Bytes()
 }
