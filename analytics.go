@@ -176,7 +176,7 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.library = c.library
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
-		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.event), len(e.buf), MaxMessageBytes)
+		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
 	}
 	if err != nil {
 		encoderPool.Put(e)
@@ -211,7 +211,7 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &ValidationError{Type: e.typ, Event: e.event, Field: "message", Reason: fmt.Sprintf("encoding panicked: %v", r)}
+			err = &ValidationError{Type: e.typ, Event: e.eventName(), Field: "message", Reason: fmt.Sprintf("encoding panicked: %v", r)}
 		}
 	}()
 	if err := encodeKnown(e, msg); err != nil {

@@ -187,6 +187,21 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkEnqueueTypedNoSlices is a typed helper without slices, whose
+// *float64 field (from analytics.Float64) stays on the caller's stack: the
+// message does not escape, so the library's encoding allocates nothing
+// (the allocations left are the queue's, see TestEnqueueTypedAllocs).
+func BenchmarkEnqueueTypedNoSlices(b *testing.B) {
+	benchEnqueue(b, func(c *analytics.Client) error {
+		return c.EnqueueContext(benchCtx, analytics.ProductClicked{
+			UserID:    "user-8f14e45fceea167a",
+			ProductID: "507f1f77bcf86cd799439011",
+			Name:      "Monopoly: 3rd Edition",
+			Price:     analytics.Float64(19.99),
+		})
+	})
+}
+
 // BenchmarkEnqueueOrderCompleted is the typed helper with two products.
 func BenchmarkEnqueueOrderCompleted(b *testing.B) {
 	benchEnqueue(b, func(c *analytics.Client) error {

@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -24,7 +25,12 @@ type encoder struct {
 	newID   func() string // optional test hook (WithMessageIDs)
 	library string        // `"library":{...}`, pre-encoded
 
-	// Filled in while encoding, for the queue and for Result.
+	// Filled in while encoding, for the queue and for Result. Nothing
+	// taken from the message is ever stored in the encoder, which is on
+	// the heap (pooled): escape analysis would then make the message and
+	// everything it points to escape on every Enqueue. So typ and event
+	// hold constants only (a typed helper's event name); a Track's event
+	// is read back from buf (see eventName).
 	typ                  string
 	event                string
 	idStart, idEnd       int // the messageId's JSON string in buf, quotes excluded
@@ -50,9 +56,38 @@ func (e *encoder) reset() {
 	e.err = nil
 }
 
-// invalid returns a *ValidationError for field of the message being encoded.
+// invalid returns a *ValidationError for field of the message being
+// encoded. field and reason must not be strings of the message (see the
+// encoder's fields): build them by concatenation or strings.Clone.
 func (e *encoder) invalid(field, reason string) error {
-	return &ValidationError{Type: e.typ, Event: e.event, Field: field, Reason: reason}
+	return &ValidationError{Type: e.typ, Event: e.eventName(), Field: field, Reason: reason}
+}
+
+// eventName returns the event name of the message being encoded: a typed
+// helper's constant, or a track call's name decoded from buf once begin
+// has written it, a copy of the caller's string; "" if there is none (yet).
+func (e *encoder) eventName() string {
+	if e.event != "" || e.eventEnd <= e.eventStart {
+		return e.event
+	}
+	raw := e.buf[e.eventStart:e.eventEnd]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	// AppendString writes only escapes that Go's string syntax shares.
+	if s, err := strconv.Unquote(`"` + string(raw) + `"`); err == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// withEvent sets the event name of err, a *ValidationError found before
+// begin wrote the name into buf, to a copy of event.
+func withEvent(err error, event string) error {
+	if ve, ok := err.(*ValidationError); ok && ve.Event == "" {
+		ve.Event = strings.Clone(event)
+	}
+	return err
 }
 
 // wrap turns an encoding error inside the value at field into a
@@ -79,10 +114,10 @@ func (e *encoder) requireIdentity(userID, anonymousID string) error {
 	return nil
 }
 
-// begin starts the message object: type, messageId and timestamp, and for a
-// track call the event name.
+// begin starts the message object: type (a constant), messageId and
+// timestamp, and for a track call the event name.
 func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
-	e.typ, e.event = typ, event
+	e.typ = typ
 	e.buf = append(e.buf, `{"type":"`...)
 	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, `","messageId":`...)
@@ -129,7 +164,7 @@ func (e *encoder) object(key string, m map[string]any) error {
 	}
 	e.buf = jsonw.AppendKey(e.buf, key)
 	var err error
-	if e.buf, err = jsonw.AppendValue(e.buf, m); err != nil {
+	if e.buf, err = jsonw.AppendMap(e.buf, m); err != nil {
 		return e.wrap(key, err)
 	}
 	return nil
@@ -246,7 +281,7 @@ func (e *encoder) context(c *Context) error {
 		e.str("url", p.URL)
 		if p.Keywords != nil {
 			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf, _ = jsonw.AppendValue(e.buf, p.Keywords)
+			e.buf = jsonw.AppendStrings(e.buf, p.Keywords)
 		}
 		e.buf = append(e.buf, '}')
 	}
@@ -430,7 +465,7 @@ func (m Identify) appendMessage(e *encoder) error {
 	if len(m.RelationshipAttributes) > 0 {
 		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
 		var err error
-		if e.buf, err = jsonw.AppendValue(e.buf, m.RelationshipAttributes); err != nil {
+		if e.buf, err = jsonw.AppendMap(e.buf, m.RelationshipAttributes); err != nil {
 			return e.wrap("traits.relationshipAttributes", err)
 		}
 	}
@@ -453,12 +488,12 @@ func (m Identify) appendMessage(e *encoder) error {
 
 func (m Track) appendMessage(e *encoder) error {
 	event := strings.TrimSpace(m.Event)
-	e.typ, e.event = "track", event
+	e.typ = "track" // not e.event: see the encoder's fields
 	if event == "" {
 		return e.invalid("event", "event name is required")
 	}
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
-		return err
+		return withEvent(err, event)
 	}
 	e.begin("track", event, m.MessageID, m.Timestamp)
 	e.id("userId", m.UserID)

@@ -83,11 +83,19 @@ var openEnums = map[string]string{}
 
 // contextSetters maps a path inside context, where a property of
 // placement catalog.InContext, or with a catalog Property.Context path, is
-// sent, to the method of *Context (helpers.go) that sets it on a copy.
+// sent, to the field of the Context's sub-struct that holds it.
 var contextSetters = map[string]string{
-	"device.token": "setDeviceToken",
-	"device.type":  "setDeviceType",
-	"app.version":  "setAppVersion",
+	"device.token": "Token",
+	"device.type":  "Type",
+	"app.version":  "Version",
+}
+
+// contextStructs are the sub-structs of Context the paths of
+// contextSetters are in, in the order the generated code copies them: the
+// first segment of the path, the Context field and its element type.
+var contextStructs = []struct{ segment, field, typ string }{
+	{"app", "App", "AppInfo"},
+	{"device", "Device", "DeviceInfo"},
 }
 
 // formatChecks maps a wire key to a function of package analytics, with the
@@ -566,15 +574,54 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 		for _, p := range inContext {
 			conds = append(conds, "!blank("+asString("m."+p.GoName, p)+")")
 		}
+		// A copy of the caller's Context with the fields set, in locals
+		// of this function (never through a pointer, which escape
+		// analysis takes for a store to the heap), so that neither the
+		// copy nor the message escapes.
 		b.p("ctx := m.Context")
+		b.p("var cc Context")
+		for _, cs := range contextStructs {
+			for _, p := range inContext {
+				if strings.HasPrefix(contextPath(p), cs.segment+".") {
+					b.p("var cc%s %s", cs.field, cs.typ)
+					break
+				}
+			}
+		}
 		b.p("if %s {", strings.Join(conds, " || "))
-		b.p("ctx = cloneContext(m.Context)")
-		for _, p := range inContext {
-			x := asString("m."+p.GoName, p)
-			b.p("if !blank(%s) {", x)
-			b.p("ctx.%s(%s)", contextSetters[contextPath(p)], x)
+		b.p("if m.Context != nil {")
+		b.p("cc = *m.Context")
+		b.p("}")
+		for _, cs := range contextStructs {
+			var props []catalog.Property
+			var pconds []string
+			for _, p := range inContext {
+				if strings.HasPrefix(contextPath(p), cs.segment+".") {
+					props = append(props, p)
+					pconds = append(pconds, "!blank("+asString("m."+p.GoName, p)+")")
+				}
+			}
+			if len(props) == 0 {
+				continue
+			}
+			b.p("if %s {", strings.Join(pconds, " || "))
+			b.p("if cc.%s != nil {", cs.field)
+			b.p("cc%s = *cc.%s", cs.field, cs.field)
+			b.p("}")
+			for _, p := range props {
+				x := asString("m."+p.GoName, p)
+				if len(props) == 1 {
+					b.p("cc%s.%s = %s", cs.field, contextSetters[contextPath(p)], x)
+					continue
+				}
+				b.p("if !blank(%s) {", x)
+				b.p("cc%s.%s = %s", cs.field, contextSetters[contextPath(p)], x)
+				b.p("}")
+			}
+			b.p("cc.%s = &cc%s", cs.field, cs.field)
 			b.p("}")
 		}
+		b.p("ctx = &cc")
 		b.p("}")
 		ctx = "ctx"
 	}
@@ -815,8 +862,12 @@ func (g *gen) encode(b *w, recv string, p catalog.Property, path string, constPa
 	case typ == "time.Time":
 		b.p("e.optTime(%s, %s)", key, x)
 	case typ == "map[string]any" || typ == "any":
+		write := "value"
+		if typ == "map[string]any" {
+			write = "mapValue" // which does not make the message escape
+		}
 		b.p("if %s != nil {", x)
-		b.p("if err := e.value(%s, %s); err != nil {", key, x)
+		b.p("if err := e.%s(%s, %s); err != nil {", write, key, x)
 		b.p("return e.wrap(%s, err)", path)
 		b.p("}")
 		b.p("}")
