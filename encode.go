@@ -628,27 +628,48 @@ func (e *encoder) random() *mrand.ChaCha8 {
 // appendUUID appends a random (version 4) UUID drawn from g in its
 // canonical text form; from crypto/rand directly if g is nil.
 func appendUUID(dst []byte, g *mrand.ChaCha8) []byte {
-	var u uuid.UUID
+	var hi, lo uint64
 	if g != nil {
-		binary.LittleEndian.PutUint64(u[:8], g.Uint64())
-		binary.LittleEndian.PutUint64(u[8:], g.Uint64())
-		u[6] = u[6]&0x0f | 0x40 // version 4
-		u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
+		hi, lo = g.Uint64(), g.Uint64()
 	} else {
 		// crypto/rand does not fail on supported platforms; fall back
 		// to the package's own reader rather than send no id.
-		u = uuid.New()
+		u := uuid.New()
+		hi, lo = binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])
 	}
-	const hexDigits = "0123456789abcdef"
+	return appendUUIDBits(dst, hi, lo)
+}
+
+// appendUUIDBits appends the version 4 UUID whose bytes are hi and lo, big
+// endian, with its version and variant bits set, as 8-4-4-4-12 lowercase
+// hex digits.
+func appendUUIDBits(dst []byte, hi, lo uint64) []byte {
+	hi = hi&^(0xf0<<8) | 0x40<<8   // byte 6: version 4
+	lo = lo&^(0xc0<<56) | 0x80<<56 // byte 8: variant RFC 4122
 	var b [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		b[j], b[j+1] = hexDigits[c>>4], hexDigits[c&0xF]
-		j += 2
-	}
+	binary.BigEndian.PutUint64(b[0:], hex8(uint32(hi>>32)))
+	h := hex8(uint32(hi))
+	binary.BigEndian.PutUint32(b[9:], uint32(h>>32))
+	binary.BigEndian.PutUint32(b[14:], uint32(h))
+	l := hex8(uint32(lo >> 32))
+	binary.BigEndian.PutUint32(b[19:], uint32(l>>32))
+	binary.BigEndian.PutUint32(b[24:], uint32(l))
+	binary.BigEndian.PutUint64(b[28:], hex8(uint32(lo)))
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
 	return append(dst, b[:]...)
+}
+
+// hex8 returns the 8 lowercase hex digits of v as the bytes of a uint64,
+// the most significant digit in the most significant byte: each nibble is
+// spread into a byte of its own, then turned into its digit in all eight
+// bytes at once.
+func hex8(v uint32) uint64 {
+	n := uint64(v)
+	n = (n | n<<16) & 0x0000ffff0000ffff
+	n = (n | n<<8) & 0x00ff00ff00ff00ff
+	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
+	// Adding 6 carries into bit 4 exactly for the nibbles 10 to 15,
+	// which take 'a'-'0'-10 more than the digits do.
+	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return n + 0x3030303030303030 + letters*('a'-'0'-10)
 }
