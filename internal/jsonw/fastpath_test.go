@@ -162,3 +162,18 @@ func BenchmarkAppendFloat(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendString is strings of the lengths of keys and short
+// values, ASCII without escapes (the common case), with an escape, and
+// with non-ASCII text.
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{"plan", "product_id", "user-8f14e45fceea167a", "Monopoly: 3rd Edition, \"deluxe\"", "Crème brûlée à la carte"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			buf := make([]byte, 0, 128)
+			b.SetBytes(int64(len(s)))
+			for range b.N {
+				buf = AppendString(buf[:0], s)
+			}
+		})
+	}
+}
