@@ -95,6 +95,17 @@ func BenchmarkAppendMap3(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendMap3Direct is BenchmarkAppendMap3 through AppendMap, as
+// the encoder writes properties and traits.
+func BenchmarkAppendMap3Direct(b *testing.B) {
+	m := map[string]any{"button": "checkout", "plan": "pro", "items": 3}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendMap(buf[:0], m)
+	}
+}
+
 // refAppendFloat is AppendFloat without the integer fast path.
 func refAppendFloat(dst []byte, f float64, bits int) []byte {
 	abs := math.Abs(f)

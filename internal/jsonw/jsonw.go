@@ -498,12 +498,20 @@ func appendEntries(dst []byte, m map[string]any, depth int, skip func(string) bo
 		}
 		sortEntries(keys[:n], vals[:n])
 		for i := range n {
-			if skip != nil && skip(keys[i]) {
+			k := keys[i]
+			if skip != nil && skip(k) {
 				continue
 			}
+			// appendEntry, by hand: this loop is the hot path of every
+			// map.
+			dst = AppendKey(dst, k)
+			var ok bool
 			var err error
-			if dst, err = appendEntry(dst, m, keys[i], vals[i], depth); err != nil {
-				return dst, err
+			if dst, ok, err = appendFast(dst, vals[i], depth+1); !ok {
+				dst, err = appendValue(dst, m[k], depth+1)
+			}
+			if err != nil {
+				return dst, Prefix(err, k)
 			}
 		}
 		return dst, nil
@@ -545,11 +553,21 @@ const smallKeys = 16
 // few keys.
 func sortEntries(keys []string, vals []any) {
 	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+		for j := i; j > 0 && keyLess(keys[j], keys[j-1]); j-- {
 			keys[j], keys[j-1] = keys[j-1], keys[j]
 			vals[j], vals[j-1] = vals[j-1], vals[j]
 		}
 	}
+}
+
+// keyLess is a < b, deciding on the first bytes inline when they differ,
+// as they mostly do between the keys of one map, without the call to the
+// runtime's string comparison.
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
 // sortedKeys returns the keys of m, sorted: in small (empty, with room for
