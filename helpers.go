@@ -195,17 +195,8 @@ func (e *encoder) strs(key string, v []string) {
 	e.buf = append(e.buf, ']')
 }
 
-// value writes key: v. The error, if any, is a *jsonw.Error relative to v,
-// for e.wrap. v escapes (see jsonw.AppendValue); a map field is written
-// with mapValue, which does not make it escape.
-func (e *encoder) value(key string, v any) error {
-	e.key(key)
-	var err error
-	e.buf, err = jsonw.AppendValue(e.buf, v)
-	return err
-}
-
-// mapValue writes key: m, as value does.
+// mapValue writes key: m. The error, if any, is a *jsonw.Error relative to
+// m, for e.wrap. m does not escape (see jsonw.AppendMap).
 func (e *encoder) mapValue(key string, m map[string]any) error {
 	e.key(key)
 	var err error
