@@ -142,7 +142,8 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 // ErrInvalidMessage) for an invalid message, ErrMessageTooLarge for one that
 // encodes to more than MaxMessageBytes, ErrQueueFull when the queue is full,
 // and ErrClosed after Shutdown or Close began. A message that Enqueue
-// rejects is never sent.
+// rejects is never sent. A type that embeds one of this package's messages
+// is invalid (see Message).
 //
 // A message without a MessageID gets a random UUID and one without a
 // Timestamp gets the current time. The message is encoded before Enqueue
