@@ -188,3 +188,17 @@ func BenchmarkAppendString(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendMap20 is a map of more than smallKeys keys, sorted through
+// the pooled key buffer: no allocation once the pool is warm.
+func BenchmarkAppendMap20(b *testing.B) {
+	m := map[string]any{}
+	for i := range 20 {
+		m["key"+strconv.Itoa(i)] = i
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendMap(buf[:0], m)
+	}
+}
