@@ -29,6 +29,20 @@ func TestAppendTimeMatchesAppendFormat(t *testing.T) {
 	for range 100_000 {
 		times = append(times, time.Unix(r.Int64N(400*365*86400)-100*365*86400, r.Int64N(1e9)).In(berlin))
 	}
+	// Anywhere in years 0-9999, and every day around the leap days and
+	// the century years.
+	lo, hi := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	for range 100_000 {
+		times = append(times, time.Unix(lo+r.Int64N(hi-lo), r.Int64N(1e9)))
+	}
+	for _, y := range []int{0, 1, 4, 100, 399, 400, 1600, 1700, 1900, 1969, 1970, 2000, 2100, 9996, 9999} {
+		for d := -2; d < 3; d++ {
+			if y == 0 && d < 0 {
+				continue // before year 0: clamped, see TestAppendTimeOutOfRange
+			}
+			times = append(times, time.Date(y, 3, 1+d, 23, 59, 59, 0, time.UTC), time.Date(y, 1, 1+d, 0, 0, 0, 0, time.UTC))
+		}
+	}
 	for _, ts := range times {
 		if got, want := string(AppendTime([]byte("x"), ts)), "x"+ref(ts); got != want {
 			t.Fatalf("AppendTime(%v) = %s, want %s", ts, got, want)
