@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -142,7 +143,8 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 // ErrInvalidMessage) for an invalid message, ErrMessageTooLarge for one that
 // encodes to more than MaxMessageBytes, ErrQueueFull when the queue is full,
 // and ErrClosed after Shutdown or Close began. A message that Enqueue
-// rejects is never sent.
+// rejects is never sent. A type that embeds one of this package's messages
+// is invalid (see Message).
 //
 // A message without a MessageID gets a random UUID and one without a
 // Timestamp gets the current time. The message is encoded before Enqueue
@@ -176,7 +178,7 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.library = c.library
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
-		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.event), len(e.buf), MaxMessageBytes)
+		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
 	}
 	if err != nil {
 		e.release()
@@ -225,7 +227,7 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = &ValidationError{Type: e.typ, Event: e.event, Field: "message", Reason: fmt.Sprintf("encoding panicked: %v", r)}
+			err = &ValidationError{Type: e.typ, Event: e.eventName(), Field: "message", Reason: fmt.Sprintf("encoding panicked: %v", r)}
 		}
 	}()
 	if err := encodeKnown(e, msg); err != nil {
@@ -238,6 +240,16 @@ func encodeMessage(e *encoder, msg Message) (err error) {
 // It is a constant so that the message itself is never handed to fmt, which
 // would make it escape.
 var errNilMessage = &ValidationError{Field: "message", Reason: "nil pointer Message"}
+
+// errUnlistedMessage is the error of encodeKnown (dispatch.go) for a type
+// it does not list: a user's struct that embeds a core message, such as
+// struct{ analytics.Track }, and so has its appendMessage by promotion. It
+// names the type through reflect.TypeOf, which (unlike fmt's %T) does not
+// make msg escape.
+func errUnlistedMessage(msg Message) error {
+	return &ValidationError{Field: "message", Reason: "type " + reflect.TypeOf(msg).String() +
+		" is not one of this package's message types; pass the core message it embeds (such as its Track field) itself"}
+}
 
 func describe(typ, event string) string {
 	if event != "" {

@@ -187,6 +187,21 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkEnqueueTypedNoSlices is a typed helper without slices, whose
+// *float64 field (from analytics.Float64) stays on the caller's stack: the
+// message does not escape, so the library's encoding allocates nothing
+// (the allocations left are the queue's, see TestEnqueueTypedAllocs).
+func BenchmarkEnqueueTypedNoSlices(b *testing.B) {
+	benchEnqueue(b, func(c *analytics.Client) error {
+		return c.EnqueueContext(benchCtx, analytics.ProductClicked{
+			UserID:    "user-8f14e45fceea167a",
+			ProductID: "507f1f77bcf86cd799439011",
+			Name:      "Monopoly: 3rd Edition",
+			Price:     analytics.Float64(19.99),
+		})
+	})
+}
+
 // BenchmarkEnqueueOrderCompleted is the typed helper with two products.
 func BenchmarkEnqueueOrderCompleted(b *testing.B) {
 	benchEnqueue(b, func(c *analytics.Client) error {
@@ -200,6 +215,33 @@ func BenchmarkEnqueueOrderCompleted(b *testing.B) {
 				{ProductID: "507f1f77bcf86cd799439011", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Price: analytics.Float64(19), Quantity: analytics.Int(1)},
 				{ProductID: "505bd76785ebb509fc183733", SKU: "46493-32", Name: "Uno Card Game", Price: analytics.Float64(3), Quantity: analytics.Int(2)},
 			},
+		})
+	})
+}
+
+// BenchmarkEnqueueOrderCompletedLoop is BenchmarkEnqueueOrderCompleted
+// with the products converted in a loop from a domain type into a slice
+// made at run time, as an adapter does: the allocations beyond the queue's
+// are the caller's (the slice, whose length the compiler does not know,
+// and each Float64/Int pointer stored in it, which escape with it).
+func BenchmarkEnqueueOrderCompletedLoop(b *testing.B) {
+	type product struct {
+		id, sku, name string
+		price         float64
+		quantity      int
+	}
+	products := []product{
+		{"507f1f77bcf86cd799439011", "45790-32", "Monopoly: 3rd Edition", 19, 1},
+		{"505bd76785ebb509fc183733", "46493-32", "Uno Card Game", 3, 2},
+	}
+	benchEnqueue(b, func(c *analytics.Client) error {
+		ps := make([]analytics.Product, len(products))
+		for i, p := range products {
+			ps[i] = analytics.Product{ProductID: p.id, SKU: p.sku, Name: p.name, Price: analytics.Float64(p.price), Quantity: analytics.Int(p.quantity)}
+		}
+		return c.EnqueueContext(benchCtx, analytics.OrderCompleted{
+			UserID: "user-8f14e45fceea167a", OrderID: "50314b8e9bcf000000000000",
+			Total: analytics.Float64(27.5), Revenue: analytics.Float64(25), Currency: "USD", Products: ps,
 		})
 	})
 }

@@ -3,8 +3,8 @@
 package analytics
 
 // encodeKnown encodes msg through a static call to its appendMessage (see
-// the generator's dispatch for why), or through the interface for a type
-// added since the last go generate. A nil pointer is invalid.
+// the generator's dispatch for why). A nil pointer and a type the switch
+// does not list are invalid.
 func encodeKnown(e *encoder, msg Message) error {
 	switch m := msg.(type) {
 	case Identify:
@@ -540,5 +540,5 @@ func encodeKnown(e *encoder, msg Message) error {
 		}
 		return m.appendMessage(e)
 	}
-	return msg.appendMessage(e)
+	return errUnlistedMessage(msg)
 }

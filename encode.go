@@ -1,6 +1,7 @@
 package analytics
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -24,7 +25,12 @@ type encoder struct {
 	newID   func() string // optional test hook (WithMessageIDs)
 	library string        // `"library":{...}`, pre-encoded
 
-	// Filled in while encoding, for the queue and for Result.
+	// Filled in while encoding, for the queue and for Result. Nothing
+	// taken from the message is ever stored in the encoder, which is on
+	// the heap (pooled): escape analysis would then make the message and
+	// everything it points to escape on every Enqueue. So typ and event
+	// hold constants only (a typed helper's event name); a Track's event
+	// is read back from buf (see eventName).
 	typ                  string
 	event                string
 	idStart, idEnd       int // the messageId's JSON string in buf, quotes excluded
@@ -57,9 +63,38 @@ func (e *encoder) reset() {
 	e.err = nil
 }
 
-// invalid returns a *ValidationError for field of the message being encoded.
+// invalid returns a *ValidationError for field of the message being
+// encoded. field and reason must not be strings of the message (see the
+// encoder's fields): build them by concatenation or strings.Clone.
 func (e *encoder) invalid(field, reason string) error {
-	return &ValidationError{Type: e.typ, Event: e.event, Field: field, Reason: reason}
+	return &ValidationError{Type: e.typ, Event: e.eventName(), Field: field, Reason: reason}
+}
+
+// eventName returns the event name of the message being encoded: a typed
+// helper's constant, or a track call's name decoded from buf once begin
+// has written it, a copy of the caller's string; "" if there is none (yet).
+func (e *encoder) eventName() string {
+	if e.event != "" || e.eventEnd <= e.eventStart {
+		return e.event
+	}
+	raw := e.buf[e.eventStart:e.eventEnd]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	// AppendString writes only escapes that Go's string syntax shares.
+	if s, err := strconv.Unquote(`"` + string(raw) + `"`); err == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// withEvent sets the event name of err, a *ValidationError found before
+// begin wrote the name into buf, to a copy of event.
+func withEvent(err error, event string) error {
+	if ve, ok := err.(*ValidationError); ok && ve.Event == "" {
+		ve.Event = strings.Clone(event)
+	}
+	return err
 }
 
 // wrap turns an encoding error inside the value at field into a
@@ -86,10 +121,10 @@ func (e *encoder) requireIdentity(userID, anonymousID string) error {
 	return nil
 }
 
-// begin starts the message object: type, messageId and timestamp, and for a
-// track call the event name.
+// begin starts the message object: type (a constant), messageId and
+// timestamp, and for a track call the event name.
 func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
-	e.typ, e.event = typ, event
+	e.typ = typ
 	e.buf = append(e.buf, `{"type":"`...)
 	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, `","messageId":`...)
@@ -136,7 +171,7 @@ func (e *encoder) object(key string, m map[string]any) error {
 	}
 	e.buf = jsonw.AppendKey(e.buf, key)
 	var err error
-	if e.buf, err = jsonw.AppendValue(e.buf, m); err != nil {
+	if e.buf, err = jsonw.AppendMap(e.buf, m); err != nil {
 		return e.wrap(key, err)
 	}
 	return nil
@@ -253,7 +288,7 @@ func (e *encoder) context(c *Context) error {
 		e.str("url", p.URL)
 		if p.Keywords != nil {
 			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf, _ = jsonw.AppendValue(e.buf, p.Keywords)
+			e.buf = jsonw.AppendStrings(e.buf, p.Keywords)
 		}
 		e.buf = append(e.buf, '}')
 	}
@@ -437,7 +472,7 @@ func (m Identify) appendMessage(e *encoder) error {
 	if len(m.RelationshipAttributes) > 0 {
 		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
 		var err error
-		if e.buf, err = jsonw.AppendValue(e.buf, m.RelationshipAttributes); err != nil {
+		if e.buf, err = jsonw.AppendMap(e.buf, m.RelationshipAttributes); err != nil {
 			return e.wrap("traits.relationshipAttributes", err)
 		}
 	}
@@ -460,12 +495,12 @@ func (m Identify) appendMessage(e *encoder) error {
 
 func (m Track) appendMessage(e *encoder) error {
 	event := strings.TrimSpace(m.Event)
-	e.typ, e.event = "track", event
+	e.typ = "track" // not e.event: see the encoder's fields
 	if event == "" {
 		return e.invalid("event", "event name is required")
 	}
 	if err := e.requireIdentity(m.UserID, m.AnonymousID); err != nil {
-		return err
+		return withEvent(err, event)
 	}
 	e.begin("track", event, m.MessageID, m.Timestamp)
 	e.id("userId", m.UserID)
@@ -600,27 +635,48 @@ func (e *encoder) random() *mrand.ChaCha8 {
 // appendUUID appends a random (version 4) UUID drawn from g in its
 // canonical text form; from crypto/rand directly if g is nil.
 func appendUUID(dst []byte, g *mrand.ChaCha8) []byte {
-	var u uuid.UUID
+	var hi, lo uint64
 	if g != nil {
-		binary.LittleEndian.PutUint64(u[:8], g.Uint64())
-		binary.LittleEndian.PutUint64(u[8:], g.Uint64())
-		u[6] = u[6]&0x0f | 0x40 // version 4
-		u[8] = u[8]&0x3f | 0x80 // variant RFC 4122
+		hi, lo = g.Uint64(), g.Uint64()
 	} else {
 		// crypto/rand does not fail on supported platforms; fall back
 		// to the package's own reader rather than send no id.
-		u = uuid.New()
+		u := uuid.New()
+		hi, lo = binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])
 	}
-	const hexDigits = "0123456789abcdef"
+	return appendUUIDBits(dst, hi, lo)
+}
+
+// appendUUIDBits appends the version 4 UUID whose bytes are hi and lo, big
+// endian, with its version and variant bits set, as 8-4-4-4-12 lowercase
+// hex digits.
+func appendUUIDBits(dst []byte, hi, lo uint64) []byte {
+	hi = hi&^(0xf0<<8) | 0x40<<8   // byte 6: version 4
+	lo = lo&^(0xc0<<56) | 0x80<<56 // byte 8: variant RFC 4122
 	var b [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		b[j], b[j+1] = hexDigits[c>>4], hexDigits[c&0xF]
-		j += 2
-	}
+	binary.BigEndian.PutUint64(b[0:], hex8(uint32(hi>>32)))
+	h := hex8(uint32(hi))
+	binary.BigEndian.PutUint32(b[9:], uint32(h>>32))
+	binary.BigEndian.PutUint32(b[14:], uint32(h))
+	l := hex8(uint32(lo >> 32))
+	binary.BigEndian.PutUint32(b[19:], uint32(l>>32))
+	binary.BigEndian.PutUint32(b[24:], uint32(l))
+	binary.BigEndian.PutUint64(b[28:], hex8(uint32(lo)))
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
 	return append(dst, b[:]...)
+}
+
+// hex8 returns the 8 lowercase hex digits of v as the bytes of a uint64,
+// the most significant digit in the most significant byte: each nibble is
+// spread into a byte of its own, then turned into its digit in all eight
+// bytes at once.
+func hex8(v uint32) uint64 {
+	n := uint64(v)
+	n = (n | n<<16) & 0x0000ffff0000ffff
+	n = (n | n<<8) & 0x00ff00ff00ff00ff
+	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
+	// Adding 6 carries into bit 4 exactly for the nibbles 10 to 15,
+	// which take 'a'-'0'-10 more than the digits do.
+	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
+	return n + 0x3030303030303030 + letters*('a'-'0'-10)
 }

@@ -69,6 +69,32 @@ func TestValidation(t *testing.T) {
 	assert.Equal(t, int64(len(cases)), c.Stats().RejectedInvalid)
 }
 
+// TestTrackErrorsNameTheEvent: a Track's validation errors name its event
+// (trimmed, as sent), whether found before its JSON is written (no person)
+// or while writing it (a NaN property, where the name is read back from the
+// encoded bytes, escapes decoded), and so does the error of a Track too
+// large to send.
+func TestTrackErrorsNameTheEvent(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	const event = `Said "hi" \ back` + "\tto\u2028me"
+	for name, msg := range map[string]analytics.Track{
+		"no person":    {Event: "  " + event + " "},
+		"NaN property": {UserID: "u", Event: event, Properties: analytics.Properties{"price": math.NaN()}},
+	} {
+		err := c.Enqueue(msg)
+		var ve *analytics.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s: got %v, want a *ValidationError", name, err)
+		}
+		assert.Equal(t, "track", ve.Type, name)
+		assert.Equal(t, event, ve.Event, name)
+	}
+	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big \"one\"", Properties: analytics.Properties{"blob": strings.Repeat("x", analytics.MaxMessageBytes)}})
+	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), `track "Big \"one\""`)
+}
+
 // TestValidCornerCases: calls the API accepts that a strict reading might
 // refuse.
 func TestValidCornerCases(t *testing.T) {

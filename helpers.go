@@ -53,49 +53,6 @@ func withDevice(c *Context, d *Device) *Context {
 	return &merged
 }
 
-// cloneContext returns a shallow copy of c (which may be nil), for a helper
-// that sets fields of context without changing the caller's Context.
-func cloneContext(c *Context) *Context {
-	var out Context
-	if c != nil {
-		out = *c
-	}
-	return &out
-}
-
-// setDeviceToken sets context.device.token on c, a copy from cloneContext,
-// copying the device first; the device's other fields are kept.
-func (c *Context) setDeviceToken(v string) {
-	d := cloneDeviceInfo(c.Device)
-	d.Token = v
-	c.Device = d
-}
-
-// setDeviceType sets context.device.type on c, as setDeviceToken does.
-func (c *Context) setDeviceType(v string) {
-	d := cloneDeviceInfo(c.Device)
-	d.Type = v
-	c.Device = d
-}
-
-// setAppVersion sets context.app.version on c, copying the app first.
-func (c *Context) setAppVersion(v string) {
-	var a AppInfo
-	if c.App != nil {
-		a = *c.App
-	}
-	a.Version = v
-	c.App = &a
-}
-
-func cloneDeviceInfo(d *DeviceInfo) *DeviceInfo {
-	var out DeviceInfo
-	if d != nil {
-		out = *d
-	}
-	return &out
-}
-
 // id writes key: value unless value is blank: a blank identifier counts as
 // absent in validation, so it is never sent either.
 func (e *encoder) id(key, value string) {
@@ -238,12 +195,12 @@ func (e *encoder) strs(key string, v []string) {
 	e.buf = append(e.buf, ']')
 }
 
-// value writes key: v. The error, if any, is a *jsonw.Error relative to v,
-// for e.wrap.
-func (e *encoder) value(key string, v any) error {
+// mapValue writes key: m. The error, if any, is a *jsonw.Error relative to
+// m, for e.wrap. m does not escape (see jsonw.AppendMap).
+func (e *encoder) mapValue(key string, m map[string]any) error {
 	e.key(key)
 	var err error
-	e.buf, err = jsonw.AppendValue(e.buf, v)
+	e.buf, err = jsonw.AppendMap(e.buf, m)
 	return err
 }
 

@@ -54,17 +54,33 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
 	}
 	ctx := m.Context
+	var cc Context
+	var ccApp AppInfo
+	var ccDevice DeviceInfo
 	if !blank(m.Version) || !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
-		ctx = cloneContext(m.Context)
+		if m.Context != nil {
+			cc = *m.Context
+		}
 		if !blank(m.Version) {
-			ctx.setAppVersion(m.Version)
+			if cc.App != nil {
+				ccApp = *cc.App
+			}
+			ccApp.Version = m.Version
+			cc.App = &ccApp
 		}
-		if !blank(m.DeviceToken) {
-			ctx.setDeviceToken(m.DeviceToken)
+		if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+			if cc.Device != nil {
+				ccDevice = *cc.Device
+			}
+			if !blank(m.DeviceToken) {
+				ccDevice.Token = m.DeviceToken
+			}
+			if !blank(string(m.DeviceType)) {
+				ccDevice.Type = string(m.DeviceType)
+			}
+			cc.Device = &ccDevice
 		}
-		if !blank(string(m.DeviceType)) {
-			ctx.setDeviceType(string(m.DeviceType))
-		}
+		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
@@ -140,17 +156,33 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
 	}
 	ctx := m.Context
+	var cc Context
+	var ccApp AppInfo
+	var ccDevice DeviceInfo
 	if !blank(m.Version) || !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
-		ctx = cloneContext(m.Context)
+		if m.Context != nil {
+			cc = *m.Context
+		}
 		if !blank(m.Version) {
-			ctx.setAppVersion(m.Version)
+			if cc.App != nil {
+				ccApp = *cc.App
+			}
+			ccApp.Version = m.Version
+			cc.App = &ccApp
 		}
-		if !blank(m.DeviceToken) {
-			ctx.setDeviceToken(m.DeviceToken)
+		if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+			if cc.Device != nil {
+				ccDevice = *cc.Device
+			}
+			if !blank(m.DeviceToken) {
+				ccDevice.Token = m.DeviceToken
+			}
+			if !blank(string(m.DeviceType)) {
+				ccDevice.Type = string(m.DeviceType)
+			}
+			cc.Device = &ccDevice
 		}
-		if !blank(string(m.DeviceType)) {
-			ctx.setDeviceType(string(m.DeviceType))
-		}
+		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {
@@ -351,14 +383,25 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		return e.badEnum("context.device.type", string(m.DeviceType), "\"ios\", \"android\"")
 	}
 	ctx := m.Context
+	var cc Context
+	var ccDevice DeviceInfo
 	if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
-		ctx = cloneContext(m.Context)
-		if !blank(m.DeviceToken) {
-			ctx.setDeviceToken(m.DeviceToken)
+		if m.Context != nil {
+			cc = *m.Context
 		}
-		if !blank(string(m.DeviceType)) {
-			ctx.setDeviceType(string(m.DeviceType))
+		if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
+			if cc.Device != nil {
+				ccDevice = *cc.Device
+			}
+			if !blank(m.DeviceToken) {
+				ccDevice.Token = m.DeviceToken
+			}
+			if !blank(string(m.DeviceType)) {
+				ccDevice.Type = string(m.DeviceType)
+			}
+			cc.Device = &ccDevice
 		}
+		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
 		if err := e.extra("properties", m.Extra, func(k string) bool {

@@ -10,7 +10,13 @@ import (
 // calls with a fixed event name and typed properties.
 //
 // Messages are plain values. Enqueue validates and encodes a message before
-// it returns, so the caller may reuse or change its maps at once.
+// it returns, so the caller may reuse or change its maps at once; it keeps
+// nothing of the message, which can therefore stay on the caller's stack.
+//
+// Only this package's types are messages Enqueue accepts. A struct that
+// embeds one, such as struct{ analytics.Track }, has the method by
+// promotion and so satisfies Message, but Enqueue refuses it with a
+// *ValidationError on the field "message": pass the embedded message.
 type Message interface {
 	// appendMessage validates the message and appends its JSON encoding to
 	// e.buf. The method is unexported so that every Message is one this

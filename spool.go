@@ -235,7 +235,7 @@ func parseSpoolRecord(p []byte) (item, error) {
 // returns ErrQueueFull, or with block set waits for room until ctx ends.
 func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 	// it.data is the encoder's buffer until place copies it.
-	it := item{data: e.buf, typ: e.typ, event: e.event, idStart: int32(e.idStart), idEnd: int32(e.idEnd)}
+	it := item{data: e.buf, typ: e.typ, event: e.eventName(), idStart: int32(e.idStart), idEnd: int32(e.idEnd)}
 	for {
 		err := sp.place(&it, false)
 		if !errors.Is(err, spool.ErrFull) {

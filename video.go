@@ -1917,7 +1917,7 @@ func (m VideoAdStarted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.value("content", m.Content); err != nil {
+		if err := e.mapValue("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
@@ -2040,7 +2040,7 @@ func (m VideoAdPlaying) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.value("content", m.Content); err != nil {
+		if err := e.mapValue("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
@@ -2162,7 +2162,7 @@ func (m VideoAdCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.value("content", m.Content); err != nil {
+		if err := e.mapValue("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}

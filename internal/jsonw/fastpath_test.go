@@ -29,6 +29,20 @@ func TestAppendTimeMatchesAppendFormat(t *testing.T) {
 	for range 100_000 {
 		times = append(times, time.Unix(r.Int64N(400*365*86400)-100*365*86400, r.Int64N(1e9)).In(berlin))
 	}
+	// Anywhere in years 0-9999, and every day around the leap days and
+	// the century years.
+	lo, hi := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	for range 100_000 {
+		times = append(times, time.Unix(lo+r.Int64N(hi-lo), r.Int64N(1e9)))
+	}
+	for _, y := range []int{0, 1, 4, 100, 399, 400, 1600, 1700, 1900, 1969, 1970, 2000, 2100, 9996, 9999} {
+		for d := -2; d < 3; d++ {
+			if y == 0 && d < 0 {
+				continue // before year 0: clamped, see TestAppendTimeOutOfRange
+			}
+			times = append(times, time.Date(y, 3, 1+d, 23, 59, 59, 0, time.UTC), time.Date(y, 1, 1+d, 0, 0, 0, 0, time.UTC))
+		}
+	}
 	for _, ts := range times {
 		if got, want := string(AppendTime([]byte("x"), ts)), "x"+ref(ts); got != want {
 			t.Fatalf("AppendTime(%v) = %s, want %s", ts, got, want)
@@ -92,6 +106,17 @@ func BenchmarkAppendMap3(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		buf, _ = AppendValue(buf[:0], m)
+	}
+}
+
+// BenchmarkAppendMap3Direct is BenchmarkAppendMap3 through AppendMap, as
+// the encoder writes properties and traits.
+func BenchmarkAppendMap3Direct(b *testing.B) {
+	m := map[string]any{"button": "checkout", "plan": "pro", "items": 3}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendMap(buf[:0], m)
 	}
 }
 
@@ -160,5 +185,34 @@ func BenchmarkAppendFloat(b *testing.B) {
 				buf, _ = AppendFloat(buf[:0], f, 64)
 			}
 		})
+	}
+}
+
+// BenchmarkAppendString is strings of the lengths of keys and short
+// values, ASCII without escapes (the common case), with an escape, and
+// with non-ASCII text.
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{"plan", "product_id", "user-8f14e45fceea167a", "Monopoly: 3rd Edition, \"deluxe\"", "Crème brûlée à la carte"} {
+		b.Run(strconv.Itoa(len(s)), func(b *testing.B) {
+			buf := make([]byte, 0, 128)
+			b.SetBytes(int64(len(s)))
+			for range b.N {
+				buf = AppendString(buf[:0], s)
+			}
+		})
+	}
+}
+
+// BenchmarkAppendMap20 is a map of more than smallKeys keys, sorted through
+// the pooled key buffer: no allocation once the pool is warm.
+func BenchmarkAppendMap20(b *testing.B) {
+	m := map[string]any{}
+	for i := range 20 {
+		m["key"+strconv.Itoa(i)] = i
+	}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for range b.N {
+		buf, _ = AppendMap(buf[:0], m)
 	}
 }

@@ -215,7 +215,7 @@ func (g *gen) value(level int) (any, int) {
 	if level > 80 {
 		return nil, 0
 	}
-	switch g.byte() % 24 {
+	switch g.byte() % 25 {
 	case 0:
 		return nil, 0
 	case 1:
@@ -292,6 +292,22 @@ func (g *gen) value(level int) (any, int) {
 		}{g.string(), math.Float64frombits(g.uint64())}, 0
 	case 22:
 		return make(chan int), 0
+	case 23:
+		// A slice of maps, which appendFast writes without reflection.
+		n := int(g.byte() % 3)
+		s := make([]map[string]any, n)
+		d := -1
+		for i := range s {
+			v, vd := g.value(level + 1)
+			if m, ok := v.(map[string]any); ok {
+				s[i] = m
+				d = max(d, vd)
+			} else {
+				s[i] = map[string]any{"v": v}
+				d = max(d, vd+1)
+			}
+		}
+		return s, d + 1
 	default:
 		return complex(float64(g.byte()), 1), 0
 	}

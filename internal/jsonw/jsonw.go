@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -50,7 +51,9 @@ func Prefix(err error, prefix string) error {
 	if !errors.As(err, &je) {
 		return err
 	}
-	p := prefix
+	// A copy, never prefix itself (a map key, say): an error outlives
+	// the call, and keeping the caller's string would make it escape.
+	p := strings.Clone(prefix)
 	if je.Path != "" {
 		if je.Path[0] == '[' {
 			p += je.Path
@@ -239,99 +242,131 @@ var keysPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s
 // MarshalText methods or encoding/json. Values JSON cannot hold (NaN,
 // infinities, channels, funcs, complex numbers, cycles, nesting deeper
 // than MaxDepth) are an *Error naming the path to the value.
+//
+// v escapes to the heap (the fallbacks need it there); AppendMap and
+// AppendMapEntries do not make their map escape.
 func AppendValue(dst []byte, v any) ([]byte, error) {
 	return appendValue(dst, v, 0)
 }
 
-func appendValue(dst []byte, v any, depth int) ([]byte, error) {
+// AppendMap appends m as AppendValue does (null for a nil map), but
+// neither m nor anything it points to escapes to the heap on its account:
+// the caller's map, and a struct holding it, may stay on the caller's
+// stack.
+//
+// How: appendFast, which takes the common types, keeps nothing it is
+// given, and the fallback for any other type (reflection, MarshalJSON,
+// encoding/json, which escape analysis must assume keep their argument) is
+// handed the value through a fresh m[k] lookup. The compiler stores every
+// map key and value on the heap (a map literal's and a map put's alike),
+// so it ties no flow from a lookup back to the map: what the fallback gets
+// is already on the heap. No unsafe is involved, so this is sound whatever
+// the compiler decides; a compiler that tied lookups to their map would
+// only make m escape again, which TestEncodeDoesNotAllocate (package
+// analytics) would report.
+func AppendMap(dst []byte, m map[string]any) ([]byte, error) {
+	return appendMap(dst, m, 0)
+}
+
+// appendFast appends v if its dynamic type is one of the common types,
+// without keeping v or anything it points to: no interface method call, no
+// reflection, no allocation. For any other type, anywhere inside a slice
+// (a map handles its own entries, see appendMap), it reports false and
+// returns dst as it was, for the caller to fall back to appendValue.
+func appendFast(dst []byte, v any, depth int) ([]byte, bool, error) {
 	if depth > MaxDepth {
-		return dst, &Error{Reason: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
+		return dst, true, errTooDeep()
 	}
 	switch x := v.(type) {
 	case nil:
-		return append(dst, "null"...), nil
+		return append(dst, "null"...), true, nil
 	case string:
-		return AppendString(dst, x), nil
+		return AppendString(dst, x), true, nil
 	case bool:
-		return strconv.AppendBool(dst, x), nil
+		return strconv.AppendBool(dst, x), true, nil
 	case int:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int8:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int16:
-		return strconv.AppendInt(dst, int64(x), 10), nil
-	case int32:
-		return strconv.AppendInt(dst, int64(x), 10), nil
+		return strconv.AppendInt(dst, int64(x), 10), true, nil
 	case int64:
-		return strconv.AppendInt(dst, x, 10), nil
-	case uint:
-		return strconv.AppendUint(dst, uint64(x), 10), nil
-	case uint8:
-		return strconv.AppendUint(dst, uint64(x), 10), nil
-	case uint16:
-		return strconv.AppendUint(dst, uint64(x), 10), nil
-	case uint32:
-		return strconv.AppendUint(dst, uint64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(dst, x, 10), nil
+		return strconv.AppendInt(dst, x, 10), true, nil
 	case float64:
-		return AppendFloat(dst, x, 64)
+		d, err := AppendFloat(dst, x, 64)
+		return d, true, err
+	case int8:
+		return strconv.AppendInt(dst, int64(x), 10), true, nil
+	case int16:
+		return strconv.AppendInt(dst, int64(x), 10), true, nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), true, nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), true, nil
+	case uint8:
+		return strconv.AppendUint(dst, uint64(x), 10), true, nil
+	case uint16:
+		return strconv.AppendUint(dst, uint64(x), 10), true, nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), true, nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), true, nil
 	case float32:
-		return AppendFloat(dst, float64(x), 32)
+		d, err := AppendFloat(dst, float64(x), 32)
+		return d, true, err
 	case time.Time:
 		// As encoding/json writes it (RFC 3339 with the value's own zone),
 		// so a trait holding a time means what the caller wrote.
 		if y := x.Year(); y < 0 || y > 9999 {
-			return dst, &Error{Reason: "time year outside of range [0,9999]"}
+			return dst, true, &Error{Reason: "time year outside of range [0,9999]"}
 		}
 		dst = append(dst, '"')
 		dst = x.AppendFormat(dst, time.RFC3339Nano)
-		return append(dst, '"'), nil
-	case json.Number:
-		if x == "" {
-			return append(dst, '0'), nil
-		}
-		if !json.Valid([]byte(x)) {
-			return dst, &Error{Reason: fmt.Sprintf("invalid number literal %q", string(x))}
-		}
-		if overflows(string(x)) {
-			return dst, &Error{Reason: fmt.Sprintf("number %s overflows a float64", string(x))}
-		}
-		return append(dst, x...), nil
-	case json.RawMessage:
-		return appendMarshaled(dst, x)
+		return append(dst, '"'), true, nil
 	case map[string]any:
-		return appendMap(dst, x, depth)
+		d, err := appendMap(dst, x, depth)
+		return d, true, err
 	case []any:
 		if x == nil {
-			return append(dst, "null"...), nil
+			return append(dst, "null"...), true, nil
 		}
+		start := len(dst)
 		dst = append(dst, '[')
 		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			var err error
+			if dst, ok, err = appendFast(dst, e, depth+1); !ok {
+				return dst[:start], false, nil
+			} else if err != nil {
+				return dst, true, Prefix(err, index(i))
+			}
+		}
+		return append(dst, ']'), true, nil
+	case []map[string]any:
+		if x == nil {
+			return append(dst, "null"...), true, nil
+		}
+		dst = append(dst, '[')
+		for i, m := range x {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendValue(dst, e, depth+1); err != nil {
-				return dst, Prefix(err, "["+strconv.Itoa(i)+"]")
+			if depth+1 > MaxDepth {
+				return dst, true, Prefix(errTooDeep(), index(i))
+			}
+			if dst, err = appendMap(dst, m, depth+1); err != nil {
+				return dst, true, Prefix(err, index(i))
 			}
 		}
-		return append(dst, ']'), nil
+		return append(dst, ']'), true, nil
 	case []string:
 		if x == nil {
-			return append(dst, "null"...), nil
+			return append(dst, "null"...), true, nil
 		}
-		dst = append(dst, '[')
-		for i, e := range x {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, e)
-		}
-		return append(dst, ']'), nil
+		return AppendStrings(dst, x), true, nil
 	case map[string]string:
 		if x == nil {
-			return append(dst, "null"...), nil
+			return append(dst, "null"...), true, nil
 		}
 		var small [smallKeys]string
 		keys, kp := sortedKeys(x, small[:0])
@@ -345,7 +380,66 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 			dst = AppendString(dst, x[k])
 		}
 		putKeys(kp)
-		return append(dst, '}'), nil
+		return append(dst, '}'), true, nil
+	}
+	return dst, false, nil
+}
+
+// AppendStrings appends s as a JSON array of strings; null for a nil s.
+func AppendStrings(dst []byte, s []string) []byte {
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, e := range s {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, e)
+	}
+	return append(dst, ']')
+}
+
+func errTooDeep() error {
+	return &Error{Reason: "nested deeper than " + strconv.Itoa(MaxDepth) + " levels"}
+}
+
+// index returns the path element of array index i.
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
+
+// appendValue is AppendValue at depth: appendFast, and for the types it
+// does not take, the fallbacks.
+func appendValue(dst []byte, v any, depth int) ([]byte, error) {
+	if d, ok, err := appendFast(dst, v, depth); ok {
+		return d, err
+	}
+	switch x := v.(type) {
+	case json.Number:
+		if x == "" {
+			return append(dst, '0'), nil
+		}
+		if !json.Valid([]byte(x)) {
+			return dst, &Error{Reason: fmt.Sprintf("invalid number literal %q", string(x))}
+		}
+		if overflows(string(x)) {
+			return dst, &Error{Reason: fmt.Sprintf("number %s overflows a float64", string(x))}
+		}
+		return append(dst, x...), nil
+	case json.RawMessage:
+		return appendMarshaled(dst, x)
+	case []any:
+		// appendFast met an element of another type.
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = appendValue(dst, e, depth+1); err != nil {
+				return dst, Prefix(err, index(i))
+			}
+		}
+		return append(dst, ']'), nil
 	case json.Marshaler:
 		return appendMarshaler(dst, x)
 	case encoding.TextMarshaler:
@@ -361,41 +455,16 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 	return appendReflect(dst, v, depth)
 }
 
-// appendMap writes m with sorted keys.
+// appendMap writes m with sorted keys; see AppendMap for why m does not
+// escape.
 func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
-	if len(m) <= smallKeys {
-		var small [smallKeys]entry
-		es := sortedEntries(m, small[:0])
-		dst = append(dst, '{')
-		for i := range es {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, es[i].k)
-			dst = append(dst, ':')
-			var err error
-			if dst, err = appendValue(dst, es[i].v, depth+1); err != nil {
-				return dst, Prefix(err, es[i].k)
-			}
-		}
-		return append(dst, '}'), nil
-	}
-	keys, kp := sortedKeys(m, nil)
-	defer putKeys(kp)
 	dst = append(dst, '{')
-	for i, k := range keys {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = AppendString(dst, k)
-		dst = append(dst, ':')
-		var err error
-		if dst, err = appendValue(dst, m[k], depth+1); err != nil {
-			return dst, Prefix(err, k)
-		}
+	dst, err := appendEntries(dst, m, depth, nil)
+	if err != nil {
+		return dst, err
 	}
 	return append(dst, '}'), nil
 }
@@ -403,21 +472,49 @@ func appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
 // AppendMapEntries appends the entries of m, sorted by key, as `"k":v`
 // pairs, each preceded by a comma unless dst ends with '{'. Keys for which
 // skip returns true are left out. It lets a typed struct and a map of extra
-// keys share one JSON object.
+// keys share one JSON object. Like AppendMap, it does not make m escape.
 func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
 	if len(m) == 0 {
 		return dst, nil
 	}
+	return appendEntries(dst, m, 0, skip)
+}
+
+// appendEntries writes the entries of m (those skip, if not nil, does not
+// reject), sorted by key, as the members of the object being written, whose
+// nesting depth is depth. A map of at most smallKeys keys is sorted on the
+// stack, with its values taken while iterating; a larger one through a
+// pooled key buffer and a lookup per key.
+func appendEntries(dst []byte, m map[string]any, depth int, skip func(string) bool) ([]byte, error) {
 	if len(m) <= smallKeys {
-		var small [smallKeys]entry
-		for _, e := range sortedEntries(m, small[:0]) {
-			if skip != nil && skip(e.k) {
+		// The entries are stored straight into local arrays (not through
+		// a pointer or append, which escape analysis takes for a store to
+		// the heap), so that the values stay unescaped; the keys apart from
+		// the values, so that skip, which is free to keep a key, does not
+		// make the values escape with them.
+		var keys [smallKeys]string
+		var vals [smallKeys]any
+		n := 0
+		for k, v := range m {
+			keys[n], vals[n] = k, v
+			n++
+		}
+		sortEntries(keys[:n], vals[:n])
+		for i := range n {
+			k := keys[i]
+			if skip != nil && skip(k) {
 				continue
 			}
-			dst = AppendKey(dst, e.k)
+			// appendEntry, by hand: this loop is the hot path of every
+			// map.
+			dst = AppendKey(dst, k)
+			var ok bool
 			var err error
-			if dst, err = appendValue(dst, e.v, 1); err != nil {
-				return dst, Prefix(err, e.k)
+			if dst, ok, err = appendFast(dst, vals[i], depth+1); !ok {
+				dst, err = appendValue(dst, m[k], depth+1)
+			}
+			if err != nil {
+				return dst, Prefix(err, k)
 			}
 		}
 		return dst, nil
@@ -428,11 +525,25 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 		if skip != nil && skip(k) {
 			continue
 		}
-		dst = AppendKey(dst, k)
 		var err error
-		if dst, err = appendValue(dst, m[k], 1); err != nil {
-			return dst, Prefix(err, k)
+		if dst, err = appendEntry(dst, m, k, m[k], depth); err != nil {
+			return dst, err
 		}
+	}
+	return dst, nil
+}
+
+// appendEntry writes `"k":v`, v being m[k], preceded by a comma unless dst
+// ends with '{'. A v that appendFast does not take is looked up again for
+// appendValue, so that only the lookup, never m, escapes (see AppendMap).
+func appendEntry(dst []byte, m map[string]any, k string, v any, depth int) ([]byte, error) {
+	dst = AppendKey(dst, k)
+	dst, ok, err := appendFast(dst, v, depth+1)
+	if !ok {
+		dst, err = appendValue(dst, m[k], depth+1)
+	}
+	if err != nil {
+		return dst, Prefix(err, k)
 	}
 	return dst, nil
 }
@@ -441,25 +552,25 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 // maps up to this size need no pooled buffer.
 const smallKeys = 16
 
-// entry is a key and its value in a map being written.
-type entry struct {
-	k string
-	v any
-}
-
-// sortedEntries appends the entries of m, a map of at most smallKeys keys,
-// to es, sorted by key: taking the values while iterating saves looking
-// each key up again.
-func sortedEntries(m map[string]any, es []entry) []entry {
-	for k, v := range m {
-		es = append(es, entry{k, v})
-	}
-	for i := 1; i < len(es); i++ { // insertion sort: few keys
-		for j := i; j > 0 && es[j].k < es[j-1].k; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
+// sortEntries sorts keys, and vals along with them: an insertion sort, for
+// few keys.
+func sortEntries(keys []string, vals []any) {
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keyLess(keys[j], keys[j-1]); j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+			vals[j], vals[j-1] = vals[j-1], vals[j]
 		}
 	}
-	return es
+}
+
+// keyLess is a < b, deciding on the first bytes inline when they differ,
+// as they mostly do between the keys of one map, without the call to the
+// runtime's string comparison.
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
 // sortedKeys returns the keys of m, sorted: in small (empty, with room for

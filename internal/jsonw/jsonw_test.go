@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,96 @@ func TestAppendValueTypes(t *testing.T) {
 	if got, err := jsonw.AppendValue(nil, (*panicky)(nil)); err != nil || string(got) != "null" {
 		t.Errorf("nil *panicky: %s, %v", got, err)
 	}
+}
+
+// TestAppendMapMixedPaths: values that appendFast writes and values it
+// leaves to the fallbacks, mixed at every level (inside a map, inside a
+// slice inside a map, in a map of more than 16 keys, in a slice of maps),
+// are written byte for byte as encoding/json writes them, through
+// AppendMap, AppendValue and AppendMapEntries alike.
+func TestAppendMapMixedPaths(t *testing.T) {
+	ts := time.Date(2025, 3, 4, 5, 6, 7, 8_000_000, time.FixedZone("X", -7200))
+	big := map[string]any{}
+	for i := range 20 {
+		switch i % 4 {
+		case 0:
+			big["k"+strconv.Itoa(i)] = i
+		case 1:
+			big["k"+strconv.Itoa(i)] = map[string]int{"n": i}
+		case 2:
+			big["k"+strconv.Itoa(i)] = []any{"s", textM{"t"}}
+		default:
+			big["k"+strconv.Itoa(i)] = ts
+		}
+	}
+	cases := []map[string]any{
+		{"a": "x", "b": map[string]int{"z": 1}, "c": 1.5, "d": int64(-3)},
+		{"list": []any{1, "two", map[string]int{"three": 3}, textM{"four"}}},
+		{"deep": []any{map[string]any{"x": textM{"t"}, "y": []any{true, nil}}}},
+		{"products": []map[string]any{
+			{"product_id": "p1", "price": 19.0, "quantity": 1, "tags": []string{"a"}},
+			nil,
+			{"raw": rawM(`{"r": 1}`), "when": ts, "n": json.Number("7")},
+		}},
+		{"empty": []map[string]any{}, "nil": []map[string]any(nil), "nilmap": map[string]any(nil), "nilany": []any(nil)},
+		{"u": uint8(8), "f32": float32(0.25), "ms": map[string]string{"b": "2", "a": "1"}},
+		big,
+	}
+	for i, m := range cases {
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("case %d: json.Marshal: %v", i, err)
+		}
+		for _, f := range []struct {
+			name string
+			fn   func() ([]byte, error)
+		}{
+			{"AppendMap", func() ([]byte, error) { return jsonw.AppendMap(nil, m) }},
+			{"AppendValue", func() ([]byte, error) { return jsonw.AppendValue(nil, m) }},
+			{"AppendMapEntries", func() ([]byte, error) {
+				b, err := jsonw.AppendMapEntries([]byte("{"), m, nil)
+				return append(b, '}'), err
+			}},
+		} {
+			got, err := f.fn()
+			if err != nil {
+				t.Errorf("case %d: %s: %v", i, f.name, err)
+				continue
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("case %d: %s wrote\n%s\nencoding/json writes\n%s", i, f.name, got, want)
+			}
+		}
+	}
+
+	// Errors name their path whichever path found them.
+	bad := map[string]struct {
+		m    map[string]any
+		path string
+	}{
+		"NaN in a slice of maps":           {map[string]any{"ps": []map[string]any{{}, {"price": math.NaN()}}}, "ps[1].price"},
+		"NaN after a fallback in a slice":  {map[string]any{"l": []any{textM{"a"}, math.Inf(1)}}, "l[1]"},
+		"NaN in a fallback in a big map":   {mergeMaps(big, map[string]any{"zz": map[string]float64{"x": math.NaN()}}), "zz.x"},
+		"chan in a map in a slice of maps": {map[string]any{"ps": []map[string]any{{"c": make(chan int)}}}, "ps[0].c"},
+	}
+	for name, tc := range bad {
+		_, err := jsonw.AppendMap(nil, tc.m)
+		var je *jsonw.Error
+		if !errors.As(err, &je) || je.Path != tc.path {
+			t.Errorf("%s: error %v, want one at %q", name, err, tc.path)
+		}
+	}
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }

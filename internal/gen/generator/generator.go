@@ -83,11 +83,19 @@ var openEnums = map[string]string{}
 
 // contextSetters maps a path inside context, where a property of
 // placement catalog.InContext, or with a catalog Property.Context path, is
-// sent, to the method of *Context (helpers.go) that sets it on a copy.
+// sent, to the field of the Context's sub-struct that holds it.
 var contextSetters = map[string]string{
-	"device.token": "setDeviceToken",
-	"device.type":  "setDeviceType",
-	"app.version":  "setAppVersion",
+	"device.token": "Token",
+	"device.type":  "Type",
+	"app.version":  "Version",
+}
+
+// contextStructs are the sub-structs of Context the paths of
+// contextSetters are in, in the order the generated code copies them: the
+// first segment of the path, the Context field and its element type.
+var contextStructs = []struct{ segment, field, typ string }{
+	{"app", "App", "AppInfo"},
+	{"device", "Device", "DeviceInfo"},
 }
 
 // formatChecks maps a wire key to a function of package analytics, with the
@@ -243,9 +251,11 @@ func CoreMessages(dir string) ([]string, error) {
 // make the compiler assume the message escapes, so every message passed to
 // Enqueue would be copied to the heap; through static calls it can see that
 // only what the message points to may escape, and the struct itself can
-// stay on the caller's stack. A type the switch does not list (one added
-// since the last go generate) falls back to the interface call: it costs an
-// allocation but never fails.
+// stay on the caller's stack. There is no fallback through the interface:
+// escape analysis is per parameter, so one such call would make every
+// message escape. A type the switch does not list (a user's struct that
+// embeds a core message, which gets its appendMessage by promotion) is
+// refused with errUnlistedMessage.
 func (g *gen) dispatch() []byte {
 	b := &w{}
 	b.p("%s", Header)
@@ -253,8 +263,8 @@ func (g *gen) dispatch() []byte {
 	b.p("package analytics")
 	b.p("")
 	b.p("// encodeKnown encodes msg through a static call to its appendMessage (see")
-	b.p("// the generator's dispatch for why), or through the interface for a type")
-	b.p("// added since the last go generate. A nil pointer is invalid.")
+	b.p("// the generator's dispatch for why). A nil pointer and a type the switch")
+	b.p("// does not list are invalid.")
 	b.p("func encodeKnown(e *encoder, msg Message) error {")
 	b.p("\tswitch m := msg.(type) {")
 	names := append([]string(nil), g.core...)
@@ -271,7 +281,7 @@ func (g *gen) dispatch() []byte {
 		b.p("\t\treturn m.appendMessage(e)")
 	}
 	b.p("\t}")
-	b.p("\treturn msg.appendMessage(e)")
+	b.p("\treturn errUnlistedMessage(msg)")
 	b.p("}")
 	return b.Bytes()
 }
@@ -564,15 +574,54 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 		for _, p := range inContext {
 			conds = append(conds, "!blank("+asString("m."+p.GoName, p)+")")
 		}
+		// A copy of the caller's Context with the fields set, in locals
+		// of this function (never through a pointer, which escape
+		// analysis takes for a store to the heap), so that neither the
+		// copy nor the message escapes.
 		b.p("ctx := m.Context")
+		b.p("var cc Context")
+		for _, cs := range contextStructs {
+			for _, p := range inContext {
+				if strings.HasPrefix(contextPath(p), cs.segment+".") {
+					b.p("var cc%s %s", cs.field, cs.typ)
+					break
+				}
+			}
+		}
 		b.p("if %s {", strings.Join(conds, " || "))
-		b.p("ctx = cloneContext(m.Context)")
-		for _, p := range inContext {
-			x := asString("m."+p.GoName, p)
-			b.p("if !blank(%s) {", x)
-			b.p("ctx.%s(%s)", contextSetters[contextPath(p)], x)
+		b.p("if m.Context != nil {")
+		b.p("cc = *m.Context")
+		b.p("}")
+		for _, cs := range contextStructs {
+			var props []catalog.Property
+			var pconds []string
+			for _, p := range inContext {
+				if strings.HasPrefix(contextPath(p), cs.segment+".") {
+					props = append(props, p)
+					pconds = append(pconds, "!blank("+asString("m."+p.GoName, p)+")")
+				}
+			}
+			if len(props) == 0 {
+				continue
+			}
+			b.p("if %s {", strings.Join(pconds, " || "))
+			b.p("if cc.%s != nil {", cs.field)
+			b.p("cc%s = *cc.%s", cs.field, cs.field)
+			b.p("}")
+			for _, p := range props {
+				x := asString("m."+p.GoName, p)
+				if len(props) == 1 {
+					b.p("cc%s.%s = %s", cs.field, contextSetters[contextPath(p)], x)
+					continue
+				}
+				b.p("if !blank(%s) {", x)
+				b.p("cc%s.%s = %s", cs.field, contextSetters[contextPath(p)], x)
+				b.p("}")
+			}
+			b.p("cc.%s = &cc%s", cs.field, cs.field)
 			b.p("}")
 		}
+		b.p("ctx = &cc")
 		b.p("}")
 		ctx = "ctx"
 	}
@@ -812,12 +861,19 @@ func (g *gen) encode(b *w, recv string, p catalog.Property, path string, constPa
 		b.p("e.optBool(%s, %s)", key, x)
 	case typ == "time.Time":
 		b.p("e.optTime(%s, %s)", key, x)
-	case typ == "map[string]any" || typ == "any":
+	case typ == "map[string]any":
+		// mapValue does not make the message escape (see jsonw.AppendMap).
 		b.p("if %s != nil {", x)
-		b.p("if err := e.value(%s, %s); err != nil {", key, x)
+		b.p("if err := e.mapValue(%s, %s); err != nil {", key, x)
 		b.p("return e.wrap(%s, err)", path)
 		b.p("}")
 		b.p("}")
+	case typ == "any":
+		// Writing an arbitrary value needs jsonw.AppendValue, whose
+		// fallbacks (reflection, MarshalJSON) make their argument escape:
+		// one such field would make every message passed to Enqueue escape
+		// (escape analysis is per parameter of encodeKnown).
+		return fmt.Errorf("property %q: type %q is not supported, as it would make every message escape to the heap; use %q", p.Key, catalog.TypeAny, catalog.TypeObject)
 	case typ == "[]string":
 		b.p("e.strs(%s, %s)", key, x)
 	case strings.HasPrefix(typ, "[]") && g.isShape(p.ElemType()):

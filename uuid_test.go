@@ -1,0 +1,45 @@
+package analytics
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// BenchmarkAppendUUID is the cost of a message id: 16 bytes from the
+// encoder's ChaCha8 generator and their text form.
+func BenchmarkAppendUUID(b *testing.B) {
+	e := &encoder{}
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for range b.N {
+		buf = appendUUID(buf[:0], e.random())
+	}
+}
+
+// TestAppendUUIDBits: the text of a message id is the canonical form of
+// its 16 bytes (as github.com/google/uuid writes it) with the version 4
+// and RFC 4122 variant bits set, for fixed and random bytes.
+func TestAppendUUIDBits(t *testing.T) {
+	if got, want := string(appendUUIDBits(nil, 0x0123456789abcdef, 0xfedcba9876543210)), "01234567-89ab-4def-bedc-ba9876543210"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	g := (&encoder{}).random()
+	for range 10_000 {
+		hi, lo := g.Uint64(), g.Uint64()
+		got := string(appendUUIDBits([]byte("x"), hi, lo))
+		var u uuid.UUID
+		binary.BigEndian.PutUint64(u[:8], hi)
+		binary.BigEndian.PutUint64(u[8:], lo)
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		if want := "x" + u.String(); got != want {
+			t.Fatalf("bytes %016x%016x: got %s, want %s", hi, lo, got, want)
+		}
+		p, err := uuid.Parse(got[1:])
+		if err != nil || p.Version() != 4 || p.Variant() != uuid.RFC4122 {
+			t.Fatalf("%s: version %v, variant %v, %v", got, p.Version(), p.Variant(), err)
+		}
+	}
+}
