@@ -22,16 +22,19 @@ type slab struct {
 // what the garbage collector has to do. A slab is reused once every
 // message in it is settled (delivered or lost, and reported).
 //
-// An arena is owned by its batcher and guarded by batcher.mu: every
-// method is called with mu held.
+// An arena is owned by its batcher's queue and guarded by batcher.mu:
+// every method is called with mu held.
 //
 // Memory: the bytes of queued messages, plus at most an eighth of unused
-// slab ends, plus the slabs still holding messages in flight, plus
-// maxFreeSlabs spare slabs.
+// slab ends, plus the slabs still holding messages in flight, plus spare
+// slabs. Released slabs are all kept until the next trim (each flush
+// tick), which lets go of all but keep: the spares never make the arena
+// larger than it has been, and a new slab, whose 64 KiB the runtime
+// zeroes, is rarely made while producers wait on the lock.
 type arena struct {
-	cur     *slab   // the slab being filled; nil before the first message
-	free    []*slab // released slabs, for reuse
-	maxFree int     // the most slabs free keeps
+	cur  *slab   // the slab being filled; nil before the first message
+	free []*slab // released slabs, for reuse
+	keep int     // the spare slabs trim keeps
 }
 
 // copy returns a copy of p, and the slab it is in (nil for a message too
@@ -78,8 +81,14 @@ func (a *arena) get() *slab {
 }
 
 func (a *arena) put(s *slab) {
-	if len(a.free) < a.maxFree {
-		s.buf = s.buf[:0]
-		a.free = append(a.free, s)
+	s.buf = s.buf[:0]
+	a.free = append(a.free, s)
+}
+
+// trim lets go of the spare slabs beyond keep.
+func (a *arena) trim() {
+	if len(a.free) > a.keep {
+		clear(a.free[a.keep:])
+		a.free = a.free[:a.keep]
 	}
 }

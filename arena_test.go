@@ -10,7 +10,7 @@ import (
 // once every message in it is released, and a message too large for a
 // slab is never put in one.
 func TestArenaReusesSettledSlabs(t *testing.T) {
-	a := arena{maxFree: 1}
+	a := arena{keep: 1}
 	msg := bytes.Repeat([]byte("x"), 1000)
 	data, s := a.copy(msg)
 	msg[0] = 'y'
@@ -56,5 +56,31 @@ func TestArenaReusesSettledSlabs(t *testing.T) {
 	big := bytes.Repeat([]byte("b"), maxSlabbed+1)
 	if d, sb := a.copy(big); sb != nil || !bytes.Equal(d, big) {
 		t.Fatalf("a message over maxSlabbed went into a slab (%v)", sb != nil)
+	}
+}
+
+// TestArenaTrimKeepsSpares checks that released slabs are all kept for
+// reuse until a trim, which lets go of all but keep.
+func TestArenaTrimKeepsSpares(t *testing.T) {
+	a := arena{keep: 2}
+	var held []*slab
+	for range 5 {
+		a.cur = nil // each copy in a slab of its own
+		_, s := a.copy([]byte("m"))
+		held = append(held, s)
+	}
+	a.cur = nil
+	for _, s := range held {
+		a.release(s, 1)
+	}
+	if len(a.free) != 5 {
+		t.Fatalf("%d of 5 released slabs kept before a trim", len(a.free))
+	}
+	a.trim()
+	if len(a.free) != 2 {
+		t.Fatalf("trim kept %d spare slabs, want 2", len(a.free))
+	}
+	if _, s := a.copy([]byte("n")); s != held[1] {
+		t.Fatal("a new message did not reuse a spare slab")
 	}
 }

@@ -341,6 +341,7 @@ func (b *batcher) run(wait func()) {
 		case <-ticker.C:
 			b.mu.Lock()
 			b.cutWanted = b.enqueued
+			b.q.trim()
 			b.mu.Unlock()
 		case <-b.stop:
 			b.drain() // closed, and cutWanted covers everything

@@ -21,9 +21,9 @@ type batchQueue struct {
 	head         int
 	open         *batch // the batch being filled; nil if none
 
-	arena    arena
-	spare    []*batch // settled batches, for reuse
-	maxSpare int
+	arena     arena
+	spare     []*batch // settled batches, for reuse; trimmed to keepSpare by trim
+	keepSpare int
 }
 
 func newBatchQueue(cfg *config) *batchQueue {
@@ -32,11 +32,12 @@ func newBatchQueue(cfg *config) *batchQueue {
 		maxBytes:   cfg.queueMaxBytes,
 		batchSize:  cfg.batchSize,
 		batchBytes: MaxBatchBytes - envelopeBytes,
-		// Settled batches free their slabs in bursts, up to two per
-		// batch in flight (a batch of small messages spans one or two
-		// slabs): keep that many for the messages queued next.
-		arena:    arena{maxFree: 2 * (cfg.maxInFlight + 1)},
-		maxSpare: cfg.maxInFlight + 2,
+		// Between trims, settled batches and their slabs are all kept
+		// for reuse; a trim keeps what a steady flow of small messages
+		// needs: a batch per sender and one being filled, two slabs
+		// each.
+		arena:     arena{keep: 2 * (cfg.maxInFlight + 1)},
+		keepSpare: cfg.maxInFlight + 2,
 	}
 }
 
@@ -130,7 +131,16 @@ func (q *batchQueue) recycle(bt *batch) {
 	}
 	clear(bt.slabs)
 	*bt = batch{items: bt.items[:0], slabs: bt.slabs[:0]}
-	if len(q.spare) < q.maxSpare {
-		q.spare = append(q.spare, bt)
+	q.spare = append(q.spare, bt)
+}
+
+// trim lets go of the spare batches and slabs beyond what a steady flow
+// needs. The batcher calls it on every flush tick, so that the spares of a
+// burst are kept through it, and given back to the runtime after.
+func (q *batchQueue) trim() {
+	if len(q.spare) > q.keepSpare {
+		clear(q.spare[q.keepSpare:])
+		q.spare = q.spare[:q.keepSpare]
 	}
+	q.arena.trim()
 }

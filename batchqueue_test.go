@@ -19,7 +19,7 @@ func FuzzBatchQueue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const batchSize, batchBytes, maxItems, maxBytes = 5, 700, 12, 2000
 		q := &batchQueue{maxItems: maxItems, maxBytes: maxBytes, batchSize: batchSize, batchBytes: batchBytes,
-			arena: arena{maxFree: 2}, maxSpare: 2}
+			arena: arena{keep: 2}, keepSpare: 2}
 		// A message is its number, repeated to its size: any mix-up
 		// shows.
 		message := func(n, size int) []byte {
