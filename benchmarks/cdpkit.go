@@ -36,14 +36,18 @@ func (k cdpkitClient) enqueue(m analytics.Message) error {
 }
 
 func newCDPKit(cfg clientConfig) (benchClient, error) {
-	c, err := analytics.New(apiKey,
+	opts := []analytics.Option{
 		analytics.WithEndpoint(cfg.endpoint), // posts to <endpoint>/v1/batch
 		analytics.WithBatchSize(cfg.batch()),
 		analytics.WithFlushInterval(flushInterval),
 		analytics.WithHTTPClient(&http.Client{Transport: cfg.transport}),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)),
 		analytics.WithGzip(cfg.gzip),
-	)
+	}
+	if cfg.queueCapacity > 0 {
+		opts = append(opts, analytics.WithQueueCapacity(cfg.queueCapacity))
+	}
+	c, err := analytics.New(apiKey, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -27,13 +27,14 @@ func ClientNames(typed bool) []string {
 
 // NewClient returns the client named name sending to the sink at
 // endpoint, with the settings every benchmark uses but the batch size
-// (0: the benchmarks' 250). cdpkit waits for room rather than reject.
-func NewClient(name, endpoint string, batch int) (Client, error) {
+// (0: the benchmarks' 250) and cdpkit's queue capacity (0: its default).
+// cdpkit waits for room rather than reject.
+func NewClient(name, endpoint string, batch, queue int) (Client, error) {
 	s, ok := lookupSDK(name)
 	if !ok {
 		return nil, errUnknownClient(name)
 	}
-	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true, batchSize: batch})
+	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true, batchSize: batch, queueCapacity: queue})
 }
 
 // Order is the Order Completed event of the benchmarks (2 products).

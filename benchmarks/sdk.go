@@ -29,6 +29,9 @@ type clientConfig struct {
 	// batchSize is the most messages in a request; 0 is the batchSize
 	// every benchmark uses.
 	batchSize int
+	// queueCapacity is cdpkit's WithQueueCapacity; 0 is the library's
+	// default. The others have no such setting.
+	queueCapacity int
 }
 
 // batch returns the batch size the client is to use.

@@ -8,7 +8,7 @@
 //
 // -event order sends Order Completed (2 products) instead of a track with 3
 // properties, and adds cdpkit's typed helper as a row; -batch sets every
-// client's batch size (250 by default).
+// client's batch size (250 by default), -queue cdpkit's queue capacity.
 package main
 
 import (
@@ -37,6 +37,7 @@ var cpuProfile string
 // client process.
 var (
 	batch int
+	queue int
 	event string
 )
 
@@ -54,6 +55,7 @@ func main() {
 	n := flag.Int("n", 200_000, "Track events with 3 properties per run")
 	rounds := flag.Int("rounds", 7, "runs per client")
 	only := flag.String("clients", "", "comma-separated clients to run (default: all); the ratios need segment and floor")
+	flag.IntVar(&queue, "queue", 0, "cdpkit's WithQueueCapacity (0: its default, 10,000)")
 	flag.IntVar(&batch, "batch", 0, "messages per request for every client (0: 250)")
 	flag.StringVar(&event, "event", "track3", "the event sent: track3 (a track with 3 properties) or order (Order Completed, 2 products)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write each client's CPU profile of its last round to `prefix`-<client>.prof")
@@ -91,7 +93,7 @@ func rusage() (cpuNs, maxRSSKB int64) {
 
 // runClient sends n events and closes the client, measuring only that.
 func runClient(name, url string, n int) error {
-	c, err := benchmarks.NewClient(name, url, batch)
+	c, err := benchmarks.NewClient(name, url, batch, queue)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func runOnce(self, name string, n int, profile string) (run, error) {
 		return r, fmt.Errorf("sink: %w", err)
 	}
 	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n),
-		"-batch", fmt.Sprint(batch), "-event", event}
+		"-batch", fmt.Sprint(batch), "-queue", fmt.Sprint(queue), "-event", event}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
 	}
@@ -226,7 +228,11 @@ func runParent(n, rounds int, only string) error {
 	if size == 0 {
 		size = 250
 	}
-	fmt.Printf("%d %s, batches of %d, medians of %d rounds, client CPU from getrusage\n", n, what, size, rounds)
+	queued := "cdpkit's default queue"
+	if queue > 0 {
+		queued = fmt.Sprintf("cdpkit's queue %d messages", queue)
+	}
+	fmt.Printf("%d %s, batches of %d, %s, medians of %d rounds, client CPU from getrusage\n", n, what, size, queued, rounds)
 	fmt.Printf("%-12s %12s %9s %9s %11s %12s %6s %8s %8s\n", "client", "CPU ns/event", "allocs/ev", "B/event", "peak RSS MB", "sink events", "conns", "/segment", "/floor")
 	for _, name := range names {
 		w := rows[name]
