@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/spool"
@@ -152,18 +150,6 @@ type batcher struct {
 	// ends, done when run and every sender have returned.
 	stop, aborted, done chan struct{}
 
-	// refuseFrom is the size of the smallest message the queue has
-	// refused since the last cut (noRefusal if none; 0 when it is full
-	// by count). Enqueue refuses a message at least that large without
-	// taking mu: the queue only fills until the next cut makes room,
-	// and eight producers refusing under the lock would keep the
-	// batcher and the senders from it. It is stored under mu, and reset
-	// by a cut and when Shutdown begins.
-	refuseFrom atomic.Int64
-	// droppedFull counts the messages Enqueue refused as the queue was
-	// full (Stats.DroppedQueueFull); an atomic, for the same reason.
-	droppedFull atomic.Int64
-
 	mu         sync.Mutex
 	q          *batchQueue
 	closed     bool   // Shutdown began: pushes fail with ErrClosed
@@ -189,19 +175,15 @@ type batcher struct {
 type counters struct {
 	enqueued, delivered, failed                 int64
 	failedStatus, failedRetries, failedShutdown int64
-	tooLarge, invalid                           int64
+	droppedFull, tooLarge, invalid              int64
 	batches, requests, retries, bytesSent       int64
 	bisected                                    int64
 	inFlight                                    int64
 	spool                                       spoolCounters
 }
 
-// noRefusal is batcher.refuseFrom when the queue has refused nothing since
-// the last cut.
-const noRefusal = math.MaxInt64
-
 func newBatcher(cfg *config, logger *slog.Logger) *batcher {
-	b := &batcher{
+	return &batcher{
 		interval: cfg.flushInterval,
 		logger:   logger,
 		wake:     make(chan struct{}, 1),
@@ -213,8 +195,6 @@ func newBatcher(cfg *config, logger *slog.Logger) *batcher {
 		room:     make(chan struct{}),
 		decided:  make(chan struct{}),
 	}
-	b.refuseFrom.Store(noRefusal)
-	return b
 }
 
 func (b *batcher) signal() {
@@ -230,10 +210,6 @@ func (b *batcher) signal() {
 // refusal of an episode of overload.
 func (b *batcher) push(it item, wait bool) (bool, error) {
 	size := len(it.data)
-	if !wait && int64(size) >= b.refuseFrom.Load() {
-		b.droppedFull.Add(1)
-		return false, ErrQueueFull
-	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -258,12 +234,7 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 		b.signal()
 		return false, nil
 	}
-	b.droppedFull.Add(1)
-	if !b.q.fits(0) {
-		b.refuseFrom.Store(0) // no room for any message
-	} else if int64(size) < b.refuseFrom.Load() {
-		b.refuseFrom.Store(int64(size))
-	}
+	b.stats.droppedFull++
 	first := !b.overloaded
 	b.overloaded = true
 	maxItems, maxBytes := b.q.maxItems, b.q.maxBytes
@@ -381,7 +352,6 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	if bt == nil {
 		return nil, false
 	}
-	b.refuseFrom.Store(noRefusal)
 	bt.from = b.cut
 	b.cut += uint64(len(bt.items))
 	bt.to = b.cut
@@ -457,7 +427,6 @@ func (b *batcher) beginShutdown() bool {
 		return false
 	}
 	b.closed = true
-	b.refuseFrom.Store(noRefusal) // an Enqueue from now on takes mu, and finds it closed
 	b.shutdownFrom = b.bar.covered
 	b.cutWanted = b.enqueued
 	close(b.room) // wake blocked EnqueueContext calls: they fail with ErrClosed
@@ -493,7 +462,7 @@ func (b *batcher) snapshot() Stats {
 		FailedStatus:     s.failedStatus,
 		FailedRetries:    s.failedRetries,
 		FailedShutdown:   s.failedShutdown,
-		DroppedQueueFull: b.droppedFull.Load(),
+		DroppedQueueFull: s.droppedFull,
 		RejectedTooLarge: s.tooLarge,
 		RejectedInvalid:  s.invalid,
 		Batches:          s.batches,

@@ -242,7 +242,7 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 			return err
 		}
 		if !block {
-			sp.b.droppedFull.Add(1)
+			sp.b.countSpool(func(s *counters) { s.droppedFull++ })
 			return ErrQueueFull
 		}
 		if err := sp.waitRoom(ctx); err != nil {
