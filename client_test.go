@@ -490,13 +490,17 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 		require.NoError(t, err)
 		start := time.Now()
 		accepted := 0
-		for accepted < 25 {
+		for refused := 0; accepted < 25; {
 			err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"})
 			if err == nil {
 				accepted++
 				continue
 			}
 			require.ErrorIs(t, err, analytics.ErrQueueFull)
+			// Each refusal finds the queue full and is followed by a cut:
+			// a client refusing an empty queue would loop here for good.
+			refused++
+			require.LessOrEqual(t, refused, 25, "Enqueue keeps refusing after the queue was cut")
 			// The refused push woke the batcher; let it cut and send.
 			waitFor(t, "the queue to be cut", func() bool { return c.Stats().Queued == 0 })
 		}
