@@ -25,9 +25,13 @@ type slab struct {
 // An arena is owned by its batcher and guarded by batcher.mu: every
 // method is called with mu held.
 //
-// Memory: the bytes of queued messages, plus at most an eighth of unused
-// slab ends, plus the slabs still holding messages in flight, plus
-// maxFreeSlabs spare slabs.
+// Memory: the slabs still holding a message, queued or in flight, plus
+// maxFree spare slabs (2×(WithMaxInFlight+1)), plus the copies of the
+// messages over maxSlabbed. Queued messages are consecutive in the slabs,
+// so they take their bytes plus at most an eighth of each slab left
+// unused at its end, plus the one slab they begin in (which may hold
+// messages already reported); a batch in flight pins its own slabs and at
+// most one more, shared with its neighbours.
 type arena struct {
 	cur     *slab   // the slab being filled; nil before the first message
 	free    []*slab // released slabs, for reuse
