@@ -30,8 +30,9 @@ type slab struct {
 // messages over maxSlabbed. Queued messages are consecutive in the slabs,
 // so they take their bytes plus at most an eighth of each slab left
 // unused at its end, plus the one slab they begin in (which may hold
-// messages already reported); a batch in flight pins its own slabs and at
-// most one more, shared with its neighbours.
+// messages already reported); a batch in flight pins the slabs its
+// messages are in, the first and last of which it may share with the
+// batches next to it, reported or not.
 type arena struct {
 	cur     *slab   // the slab being filled; nil before the first message
 	free    []*slab // released slabs, for reuse
