@@ -25,12 +25,18 @@ type slab struct {
 // An arena is owned by its batcher's queue and guarded by batcher.mu:
 // every method is called with mu held.
 //
-// Memory: the bytes of queued messages, plus at most an eighth of unused
-// slab ends, plus the slabs still holding messages in flight, plus spare
-// slabs. Released slabs are all kept until the next trim (each flush
-// tick), which lets go of all but keep: the spares never make the arena
-// larger than it has been, and a new slab, whose 64 KiB the runtime
-// zeroes, is rarely made while producers wait on the lock.
+// Memory: the slabs still holding a message, queued or in flight, plus
+// the spare slabs, plus the copies of the messages over maxSlabbed.
+// Queued messages are consecutive in the slabs, so they take their bytes
+// plus at most an eighth of each slab left unused at its end, plus the one
+// slab they begin in (which may hold messages already reported); a batch
+// in flight pins the slabs its messages are in, the first and last of
+// which it may share with the batches next to it, reported or not.
+// Released slabs are all kept until the next trim (each flush tick),
+// which lets go of all but keep (2×(WithMaxInFlight+1), 640 KiB by
+// default): the spares never make the arena larger than it has been, and
+// a new slab, whose 64 KiB the runtime zeroes, is rarely made while
+// producers wait on the lock.
 type arena struct {
 	cur  *slab   // the slab being filled; nil before the first message
 	free []*slab // released slabs, for reuse

@@ -391,45 +391,94 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 }
 
 // TestQueuedBytesIntactWhileBatchesFinishOutOfOrder checks that reusing
-// the queue's slabs never hands a message's bytes to another message:
-// batches finish out of order (four senders, answers delayed at random),
-// so slabs are freed and filled again while others are in flight, and
-// every message must still arrive exactly once, with its own properties.
-// Messages from 60 to 1,800 bytes, and some over the slab limit, so that
-// they straddle slab ends too.
+// the queue's slabs never hands a message's bytes to another message
+// while the first is still being sent or reported: four producers keep
+// filling slabs while four senders hold their batches for a random
+// while, so slabs are freed and filled again while others are in flight.
+// Every 40th message is invalid, so its batch is refused and bisected:
+// the halves are written from the queued bytes after the first answer,
+// and the callbacks read each message's id after the last one. Every
+// message must be reported once, with its own id, and every valid one
+// arrive once, with its own properties. Messages from 0 to 1,800 bytes,
+// and some over the slab limit, so that they straddle slab ends too.
 func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
-	const n = 6000
-	s := analyticstest.NewServer(t)
-	var delays atomic.Int64
+	const producers, perProducer = 4, 1500
+	invalid := func(i int) bool { return i%40 == 39 }
+	s := analyticstest.NewServer(t, analyticstest.WithViolationsAllowed(),
+		analyticstest.WithMessageRule(func(m analyticstest.Message) error {
+			if m.Properties["invalid"] == true {
+				return errors.New("marked invalid by the test")
+			}
+			return nil
+		}))
 	s.SetDefault(analyticstest.Response{Delay: time.Millisecond})
-	c := newTestClient(t, s.URL, analytics.WithBatchSize(7), analytics.WithMaxInFlight(4),
-		analytics.WithCallback(func(analytics.Result) { // vary how long a sender holds its batch
-			if delays.Add(1)%13 == 0 {
+	var mu sync.Mutex
+	reported := make(map[string]error, producers*perProducer)
+	var dup []string
+	var delays atomic.Int64
+	c := newTestClient(t, s.URL, analytics.WithBatchSize(7), analytics.WithMaxInFlight(4), analytics.WithQueueCapacity(70),
+		analytics.WithCallback(func(r analytics.Result) {
+			mu.Lock()
+			if _, ok := reported[r.MessageID]; ok || r.Event != "Slab Checked" {
+				dup = append(dup, r.MessageID+" "+r.Event)
+			}
+			reported[r.MessageID] = r.Err
+			mu.Unlock()
+			if delays.Add(1)%13 == 0 { // vary how long a sender holds its batch
 				time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
 			}
 		}))
 	pad := func(i int) string {
 		size := i % 1800
 		if i%97 == 0 {
-			size = 9000 + i // over the slab limit: a copy of its own
+			size = 9000 + i%1000 // over the slab limit: a copy of its own
 		}
 		return strings.Repeat(string(rune('a'+i%26)), size)
 	}
-	for i := range n {
-		require.NoError(t, c.EnqueueContext(bounded(t), analytics.Track{
-			MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "Slab Checked",
-			Properties: analytics.Properties{"n": i, "pad": pad(i)},
-		}))
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range perProducer {
+				i := p*perProducer + k
+				props := analytics.Properties{"n": i, "pad": pad(i)}
+				if invalid(i) {
+					props["invalid"] = true
+				}
+				assert.NoError(t, c.EnqueueContext(bounded(t), analytics.Track{
+					MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "Slab Checked", Properties: props,
+				}))
+			}
+		}()
 	}
-	require.NoError(t, c.Flush(bounded(t)))
-	seen := make(map[string]bool, n)
+	wg.Wait()
+	var de *analytics.DeliveryError
+	err := c.Flush(bounded(t))
+	require.ErrorAs(t, err, &de)
+	require.EqualValues(t, producers*perProducer/40, de.Undelivered)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, dup, "messages reported twice, or with another event name")
+	require.Len(t, reported, producers*perProducer)
+	for i := range producers * perProducer {
+		err, ok := reported[fmt.Sprintf("m-%d", i)]
+		require.True(t, ok, "message m-%d was never reported", i)
+		require.Equal(t, invalid(i), err != nil, "message m-%d reported with %v", i, err)
+	}
+	seen := make(map[string]bool, producers*perProducer)
 	for _, m := range s.Messages() {
 		require.False(t, seen[m.MessageID], "message %s arrived twice", m.MessageID)
 		seen[m.MessageID] = true
 		i, err := strconv.Atoi(strings.TrimPrefix(m.MessageID, "m-"))
 		require.NoError(t, err, "message id %q", m.MessageID)
+		require.False(t, invalid(i), "invalid message %s was accepted", m.MessageID)
 		require.EqualValues(t, i, m.Properties["n"], "message %s carries another message's n", m.MessageID)
 		require.Equal(t, pad(i), m.Properties["pad"], "message %s carries another message's pad", m.MessageID)
 	}
-	require.Len(t, seen, n)
+	require.Len(t, seen, producers*perProducer-producers*perProducer/40)
+	for _, v := range s.Violations() { // mixed-up bytes would be malformed JSON, say
+		require.Equal(t, analyticstest.ViolationInvalidMessage, v.Kind, "%s", v)
+	}
 }
