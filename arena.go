@@ -77,10 +77,7 @@ func (a *arena) release(s *slab, n int) {
 }
 
 func (a *arena) get() *slab {
-	if n := len(a.free); n > 0 {
-		s := a.free[n-1]
-		a.free[n-1] = nil
-		a.free = a.free[:n-1]
+	if s := takeSpare(&a.free); s != nil {
 		return s
 	}
 	return &slab{buf: make([]byte, 0, slabSize)}
@@ -92,9 +89,24 @@ func (a *arena) put(s *slab) {
 }
 
 // trim lets go of the spare slabs beyond keep.
-func (a *arena) trim() {
-	if len(a.free) > a.keep {
-		clear(a.free[a.keep:])
-		a.free = a.free[:a.keep]
+func (a *arena) trim() { trimSpares(&a.free, a.keep) }
+
+// takeSpare removes and returns the last of spares, or nil if there is none.
+func takeSpare[T any](spares *[]*T) *T {
+	n := len(*spares)
+	if n == 0 {
+		return nil
+	}
+	v := (*spares)[n-1]
+	(*spares)[n-1] = nil
+	*spares = (*spares)[:n-1]
+	return v
+}
+
+// trimSpares lets go of the spares beyond the first keep.
+func trimSpares[T any](spares *[]*T, keep int) {
+	if len(*spares) > keep {
+		clear((*spares)[keep:])
+		*spares = (*spares)[:keep]
 	}
 }

@@ -216,14 +216,8 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 		return false, ErrClosed
 	}
 	if b.q.fits(size) {
-		b.q.push(it, false)
-		b.enqueued++
 		b.stats.enqueued++
-		full := b.q.ready()
-		b.mu.Unlock()
-		if full {
-			b.signal()
-		}
+		b.queueAndUnlock(it)
 		return true, nil
 	}
 	// A queue smaller than a batch fills before a batch does: send what
@@ -247,6 +241,19 @@ func (b *batcher) push(it item, wait bool) (bool, error) {
 	return false, ErrQueueFull
 }
 
+// queueAndUnlock queues a copy of it, which fits, as the next message,
+// releases mu, and wakes the batcher if a batch is full. The caller holds
+// mu, and has counted the message in Stats.
+func (b *batcher) queueAndUnlock(it item) {
+	b.q.push(it, false)
+	b.enqueued++
+	full := b.q.ready()
+	b.mu.Unlock()
+	if full {
+		b.signal()
+	}
+}
+
 // pushWait queues a copy of it, whose data the caller keeps, waiting for
 // room until ctx ends.
 func (b *batcher) pushWait(ctx context.Context, it item) error {
@@ -258,14 +265,8 @@ func (b *batcher) pushWait(ctx context.Context, it item) error {
 			return ErrClosed
 		}
 		if b.q.fits(size) {
-			b.q.push(it, false)
-			b.enqueued++
 			b.stats.enqueued++
-			full := b.q.ready()
-			b.mu.Unlock()
-			if full {
-				b.signal()
-			}
+			b.queueAndUnlock(it)
 			return nil
 		}
 		b.cutWanted = b.enqueued

@@ -113,10 +113,7 @@ func (q *batchQueue) pop(open bool) *batch {
 
 // newBatch returns an empty batch, reusing a settled one if it can.
 func (q *batchQueue) newBatch() *batch {
-	if k := len(q.spare); k > 0 {
-		bt := q.spare[k-1]
-		q.spare[k-1] = nil
-		q.spare = q.spare[:k-1]
+	if bt := takeSpare(&q.spare); bt != nil {
 		return bt
 	}
 	return &batch{items: make([]item, 0, min(q.batchSize, q.maxItems))}
@@ -138,9 +135,6 @@ func (q *batchQueue) recycle(bt *batch) {
 // needs. The batcher calls it on every flush tick, so that the spares of a
 // burst are kept through it, and given back to the runtime after.
 func (q *batchQueue) trim() {
-	if len(q.spare) > q.keepSpare {
-		clear(q.spare[q.keepSpare:])
-		q.spare = q.spare[:q.keepSpare]
-	}
+	trimSpares(&q.spare, q.keepSpare)
 	q.arena.trim()
 }

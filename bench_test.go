@@ -219,21 +219,26 @@ func BenchmarkEnqueueOrderCompleted(b *testing.B) {
 	})
 }
 
+// loopProduct is a product of the caller's own domain type, which the
+// "loop" benchmarks convert to analytics.Product as an adapter would.
+type loopProduct struct {
+	id, sku, name string
+	price         float64
+	quantity      int
+}
+
+var loopProducts = []loopProduct{
+	{"507f1f77bcf86cd799439011", "45790-32", "Monopoly: 3rd Edition", 19, 1},
+	{"505bd76785ebb509fc183733", "46493-32", "Uno Card Game", 3, 2},
+}
+
 // BenchmarkEnqueueOrderCompletedLoop is BenchmarkEnqueueOrderCompleted
 // with the products converted in a loop from a domain type into a slice
 // made at run time, as an adapter does: the allocations beyond the queue's
 // are the caller's (the slice, whose length the compiler does not know,
 // and each Float64/Int pointer stored in it, which escape with it).
 func BenchmarkEnqueueOrderCompletedLoop(b *testing.B) {
-	type product struct {
-		id, sku, name string
-		price         float64
-		quantity      int
-	}
-	products := []product{
-		{"507f1f77bcf86cd799439011", "45790-32", "Monopoly: 3rd Edition", 19, 1},
-		{"505bd76785ebb509fc183733", "46493-32", "Uno Card Game", 3, 2},
-	}
+	products := loopProducts
 	benchEnqueue(b, func(c *analytics.Client) error {
 		ps := make([]analytics.Product, len(products))
 		for i, p := range products {
@@ -256,15 +261,7 @@ func BenchmarkEnqueueOrderCompletedLoop(b *testing.B) {
 // one for the slice when its length is not known at compile time), and the
 // garbage collection they cause shows in the tail.
 func BenchmarkEnqueueLatency(b *testing.B) {
-	type product struct {
-		id, sku, name string
-		price         float64
-		quantity      int
-	}
-	products := []product{
-		{"507f1f77bcf86cd799439011", "45790-32", "Monopoly: 3rd Edition", 19, 1},
-		{"505bd76785ebb509fc183733", "46493-32", "Uno Card Game", 3, 2},
-	}
+	products := loopProducts
 	literal := func(c *analytics.Client) error {
 		return c.Enqueue(analytics.OrderCompleted{
 			UserID: "user-8f14e45fceea167a", OrderID: "50314b8e9bcf000000000000",

@@ -474,18 +474,12 @@ func (b *batcher) offer(it item, requeue bool) (queued bool, err error) {
 		b.signal()
 		return false, nil
 	}
-	b.q.push(it, false)
-	b.enqueued++
 	if requeue {
 		b.stats.spool.requeued++
 	} else {
 		b.stats.enqueued++
 	}
-	full := b.q.ready()
-	b.mu.Unlock()
-	if full {
-		b.signal()
-	}
+	b.queueAndUnlock(it)
 	return true, nil
 }
 
