@@ -75,10 +75,9 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestEnqueueAllocs: Enqueue of a message costs one allocation: the
-// exact-size copy of its bytes that the queue holds (analytics.go,
-// enqueue). The rework of the queue that builds request bodies in place
-// removes that copy; this test's limit then goes down to 0.
+// TestEnqueueAllocs: Enqueue of a message allocates nothing of its own:
+// the queue copies its bytes into shared slabs (arena.go) and reuses its
+// batches.
 func TestEnqueueAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's sync.Pool drops encoders at random")
