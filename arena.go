@@ -32,7 +32,8 @@ type slab struct {
 // slab they begin in (which may hold messages already reported); a batch
 // in flight pins the slabs its messages are in, the first and last of
 // which it may share with the batches next to it, reported or not.
-// Released slabs are all kept until the next trim (each flush tick),
+// Released slabs are all kept until the next trim (each flush tick, and
+// when the queue is idle),
 // which lets go of all but keep (2×(WithMaxInFlight+1), 640 KiB by
 // default): the spares never make the arena larger than it has been, and
 // a new slab, whose 64 KiB the runtime zeroes, is rarely made while
@@ -40,7 +41,7 @@ type slab struct {
 type arena struct {
 	cur  *slab   // the slab being filled; nil before the first message
 	free []*slab // released slabs, for reuse
-	keep int     // the spare slabs trim keeps
+	keep int     // the spare slabs a trim on the flush tick keeps
 }
 
 // copy returns a copy of p, and the slab it is in (nil for a message too
@@ -87,9 +88,6 @@ func (a *arena) put(s *slab) {
 	s.buf = s.buf[:0]
 	a.free = append(a.free, s)
 }
-
-// trim lets go of the spare slabs beyond keep.
-func (a *arena) trim() { trimSpares(&a.free, a.keep) }
 
 // takeSpare removes and returns the last of spares, or nil if there is none.
 func takeSpare[T any](spares *[]*T) *T {

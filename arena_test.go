@@ -76,7 +76,7 @@ func TestArenaTrimKeepsSpares(t *testing.T) {
 	if len(a.free) != 5 {
 		t.Fatalf("%d of 5 released slabs kept before a trim", len(a.free))
 	}
-	a.trim()
+	trimSpares(&a.free, a.keep)
 	if len(a.free) != 2 {
 		t.Fatalf("trim kept %d spare slabs, want 2", len(a.free))
 	}

@@ -313,7 +313,7 @@ func (b *batcher) run(wait func()) {
 		case <-ticker.C:
 			b.mu.Lock()
 			b.cutWanted = b.enqueued
-			b.q.trim()
+			b.q.trim(false)
 			b.mu.Unlock()
 		case <-b.stop:
 			b.drain() // closed, and cutWanted covers everything
@@ -391,6 +391,9 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedShutdown += o.aborted
 	b.bar.finish(from, to, o.lost, o.last)
 	b.q.recycle(bt)
+	if b.stats.inFlight == 0 && b.q.items == 0 {
+		b.q.trim(true) // idle: the spares of a burst are not needed
+	}
 }
 
 // beginFlush registers a Flush of everything enqueued so far and asks for

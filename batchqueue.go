@@ -132,9 +132,15 @@ func (q *batchQueue) recycle(bt *batch) {
 }
 
 // trim lets go of the spare batches and slabs beyond what a steady flow
-// needs. The batcher calls it on every flush tick, so that the spares of a
-// burst are kept through it, and given back to the runtime after.
-func (q *batchQueue) trim() {
-	trimSpares(&q.spare, q.keepSpare)
-	q.arena.trim()
+// needs, or with idle set beyond one of each. The batcher calls it on
+// every flush tick, and with idle whenever a settled batch leaves nothing
+// queued or in flight, so that the spares of a burst are kept through it
+// and given back to the runtime after.
+func (q *batchQueue) trim(idle bool) {
+	keepBatches, keepSlabs := q.keepSpare, q.arena.keep
+	if idle {
+		keepBatches, keepSlabs = 1, 1
+	}
+	trimSpares(&q.spare, keepBatches)
+	trimSpares(&q.arena.free, keepSlabs)
 }
