@@ -316,6 +316,11 @@ func appendFast(dst []byte, v any, depth int) ([]byte, bool, error) {
 		if y := x.Year(); y < 0 || y > 9999 {
 			return dst, true, &Error{Reason: "time year outside of range [0,9999]"}
 		}
+		// RFC 3339 writes a zone of at most 23:59 hours (so does
+		// encoding/json, which refuses the rest).
+		if _, off := x.Zone(); off <= -24*3600 || off >= 24*3600 {
+			return dst, true, &Error{Reason: "time zone hour outside of range [0,23]"}
+		}
 		dst = append(dst, '"')
 		dst = x.AppendFormat(dst, time.RFC3339Nano)
 		return append(dst, '"'), true, nil
