@@ -423,3 +423,33 @@ func TestInvalidUTF8FromMarshalers(t *testing.T) {
 		}
 	}
 }
+
+// countingM counts the calls of its MarshalJSON.
+type countingM struct{ calls *int }
+
+func (m countingM) MarshalJSON() ([]byte, error) { *m.calls++; return []byte(`{"n":1}`), nil }
+
+// TestMarshalerCalledOnce: each MarshalJSON inside a value is called once,
+// as encoding/json calls it, even where a slice mixes values the fast path
+// writes with values it does not (the fast path must not write a map
+// holding a Marshaler and then start the slice over).
+func TestMarshalerCalledOnce(t *testing.T) {
+	for _, depth := range []int{1, 2, 8, 63} {
+		calls, want := 0, 0
+		var v any = json.Number("1")
+		for range depth {
+			v = []any{map[string]any{"m": countingM{&calls}}, v}
+			want++
+		}
+		got, err := jsonw.AppendValue(nil, v)
+		if err != nil {
+			t.Fatalf("depth %d: %v", depth, err)
+		}
+		if calls != want {
+			t.Errorf("depth %d: MarshalJSON called %d times for %d values", depth, calls, want)
+		}
+		if w := string(mustMarshal(v)); string(got) != w {
+			t.Fatalf("depth %d: %s, encoding/json writes %s", depth, got, w)
+		}
+	}
+}
