@@ -140,10 +140,9 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 		e.buf = append(e.buf, '"')
 	}
 	e.idEnd = len(e.buf) - 1
+	badTime := !ts.IsZero() && !jsonw.TimeInRange(ts)
 	if ts.IsZero() {
 		ts = e.now
-	} else if !jsonw.TimeInRange(ts) {
-		e.err = e.invalid("timestamp", "year "+strconv.Itoa(ts.UTC().Year())+" is outside of 0-9999 in UTC, which RFC 3339 cannot write")
 	}
 	e.buf = append(e.buf, `,"timestamp":`...)
 	e.buf = jsonw.AppendTime(e.buf, ts)
@@ -152,6 +151,11 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 		e.eventStart = len(e.buf) + 1
 		e.buf = jsonw.AppendString(e.buf, event)
 		e.eventEnd = len(e.buf) - 1
+	}
+	// After the event name is in buf, so that the error names it (see
+	// eventName).
+	if badTime {
+		e.err = e.invalid("timestamp", "year "+strconv.Itoa(ts.UTC().Year())+" is outside of 0-9999 in UTC, which RFC 3339 cannot write")
 	}
 }
 

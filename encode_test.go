@@ -71,9 +71,9 @@ func TestValidation(t *testing.T) {
 
 // TestTrackErrorsNameTheEvent: a Track's validation errors name its event
 // (trimmed, as sent), whether found before its JSON is written (no person)
-// or while writing it (a NaN property, where the name is read back from the
-// encoded bytes, escapes decoded), and so does the error of a Track too
-// large to send.
+// or while writing it (a NaN property, a timestamp RFC 3339 cannot write,
+// where the name is read back from the encoded bytes, escapes decoded), and
+// so does the error of a Track too large to send.
 func TestTrackErrorsNameTheEvent(t *testing.T) {
 	s := newSink(t)
 	c := newTestClient(t, s.URL, deterministic()...)
@@ -81,6 +81,7 @@ func TestTrackErrorsNameTheEvent(t *testing.T) {
 	for name, msg := range map[string]analytics.Track{
 		"no person":    {Event: "  " + event + " "},
 		"NaN property": {UserID: "u", Event: event, Properties: analytics.Properties{"price": math.NaN()}},
+		"timestamp":    {UserID: "u", Event: event, Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 	} {
 		err := c.Enqueue(msg)
 		var ve *analytics.ValidationError

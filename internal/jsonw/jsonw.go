@@ -316,6 +316,11 @@ func appendFast(dst []byte, v any, depth int) ([]byte, bool, error) {
 		if y := x.Year(); y < 0 || y > 9999 {
 			return dst, true, &Error{Reason: "time year outside of range [0,9999]"}
 		}
+		// RFC 3339 writes a zone of at most 23:59 hours (so does
+		// encoding/json, which refuses the rest).
+		if _, off := x.Zone(); off <= -24*3600 || off >= 24*3600 {
+			return dst, true, &Error{Reason: "time zone hour outside of range [0,23]"}
+		}
 		dst = append(dst, '"')
 		dst = x.AppendFormat(dst, time.RFC3339Nano)
 		return append(dst, '"'), true, nil
@@ -325,6 +330,12 @@ func appendFast(dst []byte, v any, depth int) ([]byte, bool, error) {
 	case []any:
 		if x == nil {
 			return append(dst, "null"...), true, nil
+		}
+		// Decided before writing anything: a slice given up half way
+		// would be written again by appendValue, calling again every
+		// MarshalJSON in the maps before the element that stopped it.
+		if !fastSlice(x, depth) {
+			return dst, false, nil
 		}
 		start := len(dst)
 		dst = append(dst, '[')
@@ -383,6 +394,30 @@ func appendFast(dst []byte, v any, depth int) ([]byte, bool, error) {
 		return append(dst, '}'), true, nil
 	}
 	return dst, false, nil
+}
+
+// fastSlice reports whether appendFast takes every element of x, a slice
+// at nesting depth depth, looking into the slices in it (not into its maps,
+// which write their own fallbacks) as far as MaxDepth, past which
+// appendFast reports the depth.
+func fastSlice(x []any, depth int) bool {
+	if depth >= MaxDepth {
+		return true
+	}
+	for _, e := range x {
+		switch y := e.(type) {
+		case nil, string, bool, int, int64, float64, int8, int16, int32,
+			uint, uint8, uint16, uint32, uint64, float32, time.Time,
+			map[string]any, []map[string]any, []string, map[string]string:
+		case []any:
+			if !fastSlice(y, depth+1) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // AppendStrings appends s as a JSON array of strings; null for a nil s.

@@ -106,7 +106,7 @@ func TestAppendValueTypes(t *testing.T) {
 	var nilPtr *int
 	ok := []any{
 		nil, "s", true, 1, int8(-8), int16(16), int32(-32), int64(1 << 60), uint(1), uint8(8), uint16(16), uint32(32), uint64(1 << 63),
-		1.5, float32(0.1), ts, json.Number("12.5e3"), json.Number(""), json.RawMessage(` { "a" : [1, 2] } `),
+		1.5, float32(0.1), ts, time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600-1)), time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", -24*3600+1)), json.Number("12.5e3"), json.Number(""), json.RawMessage(` { "a" : [1, 2] } `),
 		map[string]any{"b": 1, "a": []any{nil, "x"}}, []any{}, []string{"a"}, []string(nil), map[string]string{"k": "v"}, map[string]string(nil),
 		map[string]int{"z": 1, "y": 2}, nilMap, []int{1, 2}, nilSlice, [2]bool{true, false}, nilPtr, new(int), []byte("bytes"),
 		textM{"txt"}, rawM(`{"raw":true}`), struct {
@@ -140,19 +140,22 @@ func TestAppendValueTypes(t *testing.T) {
 		v    any
 		path string
 	}{
-		"NaN":          {map[string]any{"price": math.NaN()}, "price"},
-		"+Inf":         {[]any{1, math.Inf(1)}, "[1]"},
-		"float32 Inf":  {map[string]any{"a": map[string]any{"b": float32(math.Inf(-1))}}, "a.b"},
-		"chan":         {map[string]any{"c": make(chan int)}, "c"},
-		"func":         {map[string]any{"f": func() {}}, "f"},
-		"complex64":    {map[string]any{"z": complex64(1i)}, "z"},
-		"complex128":   {[]any{complex(1, 2)}, "[0]"},
-		"unsafe":       {map[string]any{"p": unsafe.Pointer(nil)}, "p"},
-		"struct chan":  {map[string]any{"s": withChan{}}, "s"},
-		"text error":   {map[string]any{"t": badText{}}, "t"},
-		"invalid raw":  {map[string]any{"r": rawM(`{"a":`)}, "r"},
-		"bad number":   {map[string]any{"n": json.Number("0x12")}, "n"},
-		"year 10000":   {map[string]any{"t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "t"},
+		"NaN":         {map[string]any{"price": math.NaN()}, "price"},
+		"+Inf":        {[]any{1, math.Inf(1)}, "[1]"},
+		"float32 Inf": {map[string]any{"a": map[string]any{"b": float32(math.Inf(-1))}}, "a.b"},
+		"chan":        {map[string]any{"c": make(chan int)}, "c"},
+		"func":        {map[string]any{"f": func() {}}, "f"},
+		"complex64":   {map[string]any{"z": complex64(1i)}, "z"},
+		"complex128":  {[]any{complex(1, 2)}, "[0]"},
+		"unsafe":      {map[string]any{"p": unsafe.Pointer(nil)}, "p"},
+		"struct chan": {map[string]any{"s": withChan{}}, "s"},
+		"text error":  {map[string]any{"t": badText{}}, "t"},
+		"invalid raw": {map[string]any{"r": rawM(`{"a":`)}, "r"},
+		"bad number":  {map[string]any{"n": json.Number("0x12")}, "n"},
+		"year 10000":  {map[string]any{"t": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "t"},
+		// encoding/json refuses a zone RFC 3339 cannot write (+25:00).
+		"zone +25h":    {map[string]any{"t": time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", 25*3600))}, "t"},
+		"zone -24h":    {[]any{time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("", -24*3600))}, "[0]"},
 		"named map":    {map[string]any{"m": map[string]float64{"x": math.NaN()}}, "m.x"},
 		"typed slice":  {map[string]any{"s": []float64{1, math.NaN()}}, "s[1]"},
 		"pointer NaN":  {map[string]any{"p": ptr(math.NaN())}, "p"},
@@ -417,6 +420,36 @@ func TestInvalidUTF8FromMarshalers(t *testing.T) {
 		}
 		if want := "{\"k\":\"a\uFFFDb\"}"; string(got) != want {
 			t.Errorf("AppendValue(%T) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// countingM counts the calls of its MarshalJSON.
+type countingM struct{ calls *int }
+
+func (m countingM) MarshalJSON() ([]byte, error) { *m.calls++; return []byte(`{"n":1}`), nil }
+
+// TestMarshalerCalledOnce: each MarshalJSON inside a value is called once,
+// as encoding/json calls it, even where a slice mixes values the fast path
+// writes with values it does not (the fast path must not write a map
+// holding a Marshaler and then start the slice over).
+func TestMarshalerCalledOnce(t *testing.T) {
+	for _, depth := range []int{1, 2, 8, 63} {
+		calls, want := 0, 0
+		var v any = json.Number("1")
+		for range depth {
+			v = []any{map[string]any{"m": countingM{&calls}}, v}
+			want++
+		}
+		got, err := jsonw.AppendValue(nil, v)
+		if err != nil {
+			t.Fatalf("depth %d: %v", depth, err)
+		}
+		if calls != want {
+			t.Errorf("depth %d: MarshalJSON called %d times for %d values", depth, calls, want)
+		}
+		if w := string(mustMarshal(v)); string(got) != w {
+			t.Fatalf("depth %d: %s, encoding/json writes %s", depth, got, w)
 		}
 	}
 }
