@@ -248,7 +248,7 @@ var errNilMessage = &ValidationError{Field: "message", Reason: "nil pointer Mess
 // make msg escape.
 func errUnlistedMessage(msg Message) error {
 	return &ValidationError{Field: "message", Reason: "type " + reflect.TypeOf(msg).String() +
-		" is not one of this package's message types; pass the core message it embeds (such as its Track field) itself"}
+		" is not one of this package's message types; pass the core message it embeds (its field named after the type, such as m.Track) itself"}
 }
 
 func describe(typ, event string) string {
