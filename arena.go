@@ -32,12 +32,11 @@ type slab struct {
 // slab they begin in (which may hold messages already reported); a batch
 // in flight pins the slabs its messages are in, the first and last of
 // which it may share with the batches next to it, reported or not.
-// Released slabs are all kept until the next trim (each flush tick, and
-// when the queue is idle),
-// which lets go of all but keep (2×(WithMaxInFlight+1), 640 KiB by
-// default): the spares never make the arena larger than it has been, and
-// a new slab, whose 64 KiB the runtime zeroes, is rarely made while
-// producers wait on the lock.
+// Released slabs are all kept until the next trim: each flush tick keeps
+// keep of them (2×(WithMaxInFlight+1), 640 KiB by default), and the queue
+// falling idle keeps one. So the spares never make the arena larger than
+// it has been, and a new slab, whose 64 KiB the runtime zeroes, is rarely
+// made while producers wait on the lock.
 type arena struct {
 	cur  *slab   // the slab being filled; nil before the first message
 	free []*slab // released slabs, for reuse
