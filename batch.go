@@ -269,24 +269,32 @@ func (b *batcher) pushWait(ctx context.Context, it item) error {
 			b.queueAndUnlock(it)
 			return nil
 		}
-		b.cutWanted = b.enqueued
-		room := b.room
-		b.roomWait++
-		b.mu.Unlock()
-		b.signal()
-		var err error
-		select {
-		case <-room:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		b.mu.Lock()
-		b.roomWait--
-		if err != nil {
+		if !b.awaitCutLocked(ctx.Done()) {
 			b.mu.Unlock()
-			return err
+			return ctx.Err()
 		}
 	}
+}
+
+// awaitCutLocked asks for a cut and waits, with mu released, until the
+// batcher has cut from the queue, Shutdown has begun (both close room),
+// or done is closed, for which it reports false. It is called with mu
+// held and returns with mu held.
+func (b *batcher) awaitCutLocked(done <-chan struct{}) bool {
+	b.cutWanted = b.enqueued
+	room := b.room
+	b.roomWait++
+	b.mu.Unlock()
+	b.signal()
+	ok := true
+	select {
+	case <-room:
+	case <-done:
+		ok = false
+	}
+	b.mu.Lock()
+	b.roomWait--
+	return ok
 }
 
 // reject counts a message Enqueue refused before queueing it.

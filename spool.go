@@ -519,25 +519,8 @@ func (b *batcher) pushFed(it item) error {
 			b.signal()
 			return nil
 		}
-		b.awaitCutLocked()
+		b.awaitCutLocked(b.stop)
 	}
-}
-
-// awaitCutLocked asks for a cut and waits, with mu released, until the
-// batcher has cut from the queue or Shutdown has begun. It is called with
-// mu held and returns with mu held.
-func (b *batcher) awaitCutLocked() {
-	b.cutWanted = b.enqueued
-	room := b.room
-	b.roomWait++
-	b.mu.Unlock()
-	b.signal()
-	select {
-	case <-room:
-	case <-b.stop:
-	}
-	b.mu.Lock()
-	b.roomWait--
 }
 
 // dropFed settles as lost a message the feeder read from the spool but
@@ -560,6 +543,6 @@ func (b *batcher) dropFed(cause error) error {
 			b.mu.Unlock()
 			return nil
 		}
-		b.awaitCutLocked()
+		b.awaitCutLocked(b.stop)
 	}
 }
