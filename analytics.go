@@ -181,13 +181,13 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
 	}
 	if err != nil {
-		e.release()
+		encoderPool.Put(e)
 		c.b.reject(errors.Is(err, ErrMessageTooLarge))
 		return err
 	}
 	if c.spool != nil {
 		err := c.spool.enqueue(ctx, block, e)
-		e.release()
+		encoderPool.Put(e)
 		return err
 	}
 	it := item{data: e.buf, typ: e.typ,
@@ -195,7 +195,7 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 		eventStart: int32(e.eventStart), eventEnd: int32(e.eventEnd)}
 	queued, err := c.b.push(it, block) // copies e.buf into the queue
 	if queued || err != nil {
-		e.release()
+		encoderPool.Put(e)
 		return err
 	}
 	// The queue is full and the caller waits for room. A large encoder
@@ -203,11 +203,11 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	// not hold a thousand of them.
 	if cap(e.buf) > maxHeldWhileWaiting {
 		it.data = bytes.Clone(e.buf)
-		e.release()
+		encoderPool.Put(e)
 		return c.b.pushWait(ctx, it)
 	}
 	err = c.b.pushWait(ctx, it)
-	e.release()
+	encoderPool.Put(e)
 	return err
 }
 

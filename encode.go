@@ -45,13 +45,6 @@ type encoder struct {
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
 
-// release returns e to encoderPool. The pool must not keep the caller's
-// strings: the event name goes.
-func (e *encoder) release() {
-	e.event = ""
-	encoderPool.Put(e)
-}
-
 func (e *encoder) reset() {
 	if cap(e.buf) > 64<<10 {
 		e.buf = make([]byte, 0, 1024)
