@@ -289,6 +289,49 @@ func TestSpoolOptions(t *testing.T) {
 	}
 }
 
+// spoolOfSegments fills a spool in a new directory with 60 messages in
+// segments of 4 KiB, and returns the directory and its segment files,
+// oldest first (at least 3).
+func spoolOfSegments(t *testing.T) (dir string, segs []string) {
+	t.Helper()
+	dir = t.TempDir()
+	fillSpool(t, dir, 60, analytics.WithSpoolSegmentBytes(4096))
+	segs, _ = segFiles(t, dir)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	return dir, segs
+}
+
+// idsOutside returns the ids of the records in segs other than skip.
+func idsOutside(t *testing.T, segs []string, skip string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, p := range segs {
+		if p == skip {
+			continue
+		}
+		for _, r := range records(t, p) {
+			ids[r.id] = true
+		}
+	}
+	return ids
+}
+
+// checkIntactOnce checks that every id in want arrived exactly once, and
+// nothing else did.
+func checkIntactOnce(t *testing.T, want map[string]bool, got map[string]int) {
+	t.Helper()
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("intact %s arrived %d times, want once", id, got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d messages arrived, want the %d intact ones", len(got), len(want))
+	}
+}
+
 // TestSpoolTornTail: the newest segment cut at random offsets (a crash
 // mid-write); New starts, drops and counts the torn record, and every
 // intact record is delivered.
@@ -296,12 +339,7 @@ func TestSpoolTornTail(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for rep := range 5 {
 		t.Run(fmt.Sprint(rep), func(t *testing.T) {
-			dir := t.TempDir()
-			fillSpool(t, dir, 60, analytics.WithSpoolSegmentBytes(4096))
-			segs, _ := segFiles(t, dir)
-			if len(segs) < 3 {
-				t.Fatalf("%d segments, want several", len(segs))
-			}
+			dir, segs := spoolOfSegments(t)
 			last := segs[len(segs)-1]
 			if len(records(t, last)) == 0 {
 				// Close left an empty active segment: cut the one before.
@@ -312,16 +350,8 @@ func TestSpoolTornTail(t *testing.T) {
 			if err := os.Truncate(last, cut); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]bool{}
+			want := idsOutside(t, segs, last)
 			torn := 0
-			for _, p := range segs {
-				if p == last {
-					continue
-				}
-				for _, r := range records(t, p) {
-					want[r.id] = true
-				}
-			}
 			for _, r := range rs { // as they were before the cut
 				if r.end <= cut {
 					want[r.id] = true
@@ -330,14 +360,7 @@ func TestSpoolTornTail(t *testing.T) {
 				}
 			}
 			got, st := drainSpool(t, dir)
-			for id := range want {
-				if got[id] != 1 {
-					t.Errorf("intact %s arrived %d times, want once", id, got[id])
-				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("%d messages arrived, want the %d intact ones", len(got), len(want))
-			}
+			checkIntactOnce(t, want, got)
 			if last == segs[len(segs)-1] && st.SpoolTorn != int64(torn) {
 				t.Errorf("SpoolTorn %d, want %d (cut at %d)", st.SpoolTorn, torn, cut)
 			}
@@ -352,12 +375,7 @@ func TestSpoolDamagedMiddle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
 	for rep := range 5 {
 		t.Run(fmt.Sprint(rep), func(t *testing.T) {
-			dir := t.TempDir()
-			fillSpool(t, dir, 60, analytics.WithSpoolSegmentBytes(4096))
-			segs, _ := segFiles(t, dir)
-			if len(segs) < 3 {
-				t.Fatalf("%d segments, want several", len(segs))
-			}
+			dir, segs := spoolOfSegments(t)
 			mid := segs[1+rng.IntN(len(segs)-2)]
 			data, err := os.ReadFile(mid)
 			if err != nil {
@@ -369,29 +387,14 @@ func TestSpoolDamagedMiddle(t *testing.T) {
 			if err := os.WriteFile(mid, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]bool{}
-			for _, p := range segs {
-				if p == mid {
-					continue
-				}
-				for _, r := range records(t, p) {
-					want[r.id] = true
-				}
-			}
+			want := idsOutside(t, segs, mid)
 			for _, r := range rs {
 				if at < r.off || at >= r.end {
 					want[r.id] = true
 				}
 			}
 			got, st := drainSpool(t, dir)
-			for id := range want {
-				if got[id] != 1 {
-					t.Errorf("intact %s arrived %d times, want once", id, got[id])
-				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("%d messages arrived, want the %d intact ones", len(got), len(want))
-			}
+			checkIntactOnce(t, want, got)
 			if st.SpoolSetAside != 1 || st.SpoolDamaged < 1 {
 				t.Errorf("SpoolSetAside %d SpoolDamaged %d, want 1 and at least 1", st.SpoolSetAside, st.SpoolDamaged)
 			}
