@@ -232,14 +232,7 @@ func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatal("the first batch never arrived")
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-
-	if r := cdp(t, "", args...); r.code != exitOK {
-		t.Fatalf("the re-run: %s", r)
-	}
+	killAndRerun(t, cmd, args)
 	requests := srv.requests()
 	first := map[int]string{}
 	for _, m := range requests[0] {
@@ -342,14 +335,7 @@ func TestCheckpointFollowsEachBatch(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-
-	if r := cdp(t, "", args...); r.code != exitOK {
-		t.Fatalf("the re-run: %s", r)
-	}
+	killAndRerun(t, cmd, args)
 	requests := srv.requests()
 	inFlight := map[int]bool{}
 	for _, m := range requests[1] {
@@ -394,6 +380,19 @@ func startCommand(t *testing.T, args []string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	return cmd
+}
+
+// killAndRerun kills cmd (SIGKILL: no clean-up runs), waits for it, and
+// runs the command again with the same args, which must succeed.
+func killAndRerun(t *testing.T, cmd *exec.Cmd, args []string) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if r := cdp(t, "", args...); r.code != exitOK {
+		t.Fatalf("the re-run: %s", r)
+	}
 }
 
 // sent is one message a holdingServer received: the line it came from
