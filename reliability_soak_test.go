@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -331,11 +332,7 @@ func (s *faultServer) note(status int, ids []string) {
 func (s *faultServer) Accepted() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.accepted))
-	for k, v := range s.accepted {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.accepted)
 }
 
 // Statuses returns how many requests were answered with each status (0:
@@ -343,11 +340,7 @@ func (s *faultServer) Accepted() map[string]int {
 func (s *faultServer) Statuses() map[int]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[int]int, len(s.statuses))
-	for k, v := range s.statuses {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.statuses)
 }
 
 // Requests is the number of requests that reached the handler.
