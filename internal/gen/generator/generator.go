@@ -169,11 +169,7 @@ func Generate(c *catalog.Catalog, core []string) (map[string][]byte, error) {
 
 // table writes the test-only table of every Message type.
 func (g *gen) table() []byte {
-	b := &w{}
-	b.p("%s", Header)
-	b.p("")
-	b.p("package analytics")
-	b.p("")
+	b := newFile("analytics")
 	b.p("// coreMessages holds a zero value of every hand-written Message type.")
 	b.p("var coreMessages = []Message{")
 	for _, n := range g.core {
@@ -193,11 +189,7 @@ func (g *gen) table() []byte {
 
 // coreTypes writes the map package analyticstest decodes core calls with.
 func (g *gen) coreTypes() []byte {
-	b := &w{}
-	b.p("%s", Header)
-	b.p("")
-	b.p("package analyticstest")
-	b.p("")
+	b := newFile("analyticstest")
 	b.p("// coreTypes maps the core message types of package analytics to their")
 	b.p("// wire type.")
 	b.p("var coreTypes = map[string]string{")
@@ -257,11 +249,7 @@ func CoreMessages(dir string) ([]string, error) {
 // embeds a core message, which gets its appendMessage by promotion) is
 // refused with errUnlistedMessage.
 func (g *gen) dispatch() []byte {
-	b := &w{}
-	b.p("%s", Header)
-	b.p("")
-	b.p("package analytics")
-	b.p("")
+	b := newFile("analytics")
 	b.p("// encodeKnown encodes msg through a static call to its appendMessage (see")
 	b.p("// the generator's dispatch for why). A nil pointer and a type the switch")
 	b.p("// does not list are invalid.")
@@ -365,6 +353,17 @@ func (g *gen) use(file, owner string, p catalog.Property) error {
 	return nil
 }
 
+// newFile returns a writer holding the start of a generated Go file of
+// package pkg: the generated-code header and the package clause.
+func newFile(pkg string) *w {
+	b := &w{}
+	b.p("%s", Header)
+	b.p("")
+	b.p("package %s", pkg)
+	b.p("")
+	return b
+}
+
 // w is the source of one file being written.
 type w struct {
 	bytes.Buffer
@@ -376,11 +375,7 @@ func (b *w) p(format string, args ...any) {
 }
 
 func (g *gen) file(family, name string) ([]byte, error) {
-	b := &w{}
-	b.p("%s", Header)
-	b.p("")
-	b.p("package analytics")
-	b.p("")
+	b := newFile("analytics")
 	b.p("import \"time\"")
 	for _, key := range g.enumOrder {
 		if et := g.enums[key]; et.file == name {
