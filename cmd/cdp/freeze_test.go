@@ -50,13 +50,8 @@ func TestUndeliveredBatchStopsTheRunAndHoldsTheCheckpoint(t *testing.T) {
 	srv.SetDefault(analyticstest.Response{})
 	// Line 150, before the checkpoint, was reported by the first run and
 	// is not read again: the re-run delivers the rest and exits 0.
-	if r := cdp(t, "", args...); r.code != exitOK {
-		t.Fatalf("the re-run: %s", r)
-	}
-	seen := map[int]int{}
-	for _, m := range srv.Messages() {
-		seen[lineOf(t, m)]++
-	}
+	rerun(t, args)
+	seen := linesDelivered(t, srv)
 	for n := 1; n <= lines; n++ {
 		if want := map[bool]int{true: 0, false: 1}[n == 150]; seen[n] != want {
 			t.Errorf("line %d delivered %d times, want %d", n, seen[n], want)

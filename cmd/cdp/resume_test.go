@@ -54,10 +54,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 		t.Fatalf("checkpoint after the kill: %s (%v)", data, err)
 	}
 
-	r := cdp(t, "", args...)
-	if r.code != exitOK {
-		t.Fatalf("the re-run: %s", r)
-	}
+	r := rerun(t, args)
 	if !strings.Contains(r.stderr, "resuming from the checkpoint") {
 		t.Errorf("the re-run does not say it resumes:\n%s", r.stderr)
 	}
@@ -177,13 +174,8 @@ func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
 		t.Errorf("checkpoint after the interrupt: %s (%v)", data, err)
 	}
 
-	if r := cdp(t, "", args...); r.code != exitOK {
-		t.Fatalf("the re-run: %s", r)
-	}
-	seen := map[int]int{}
-	for _, m := range srv.Messages() {
-		seen[lineOf(t, m)]++
-	}
+	rerun(t, args)
+	seen := linesDelivered(t, srv)
 	for n := 1; n <= lines; n++ {
 		if seen[n] != 1 {
 			t.Errorf("line %d delivered %d times", n, seen[n])
@@ -390,9 +382,27 @@ func killAndRerun(t *testing.T, cmd *exec.Cmd, args []string) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	if r := cdp(t, "", args...); r.code != exitOK {
+	rerun(t, args)
+}
+
+// rerun runs the command again with args, which must exit 0.
+func rerun(t *testing.T, args []string) result {
+	t.Helper()
+	r := cdp(t, "", args...)
+	if r.code != exitOK {
 		t.Fatalf("the re-run: %s", r)
 	}
+	return r
+}
+
+// linesDelivered counts, per input line, the messages srv received.
+func linesDelivered(t *testing.T, srv *analyticstest.Server) map[int]int {
+	t.Helper()
+	seen := map[int]int{}
+	for _, m := range srv.Messages() {
+		seen[lineOf(t, m)]++
+	}
+	return seen
 }
 
 // sent is one message a holdingServer received: the line it came from
