@@ -19,7 +19,7 @@ import (
 
 // Version is this library's release version. It is sent with every message
 // as context.library.version.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 // LibraryName is sent with every message as context.library.name.
 const LibraryName = "github.com/cdpkit/analytics-go"

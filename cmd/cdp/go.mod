@@ -3,7 +3,7 @@ module github.com/cdpkit/analytics-go/cmd/cdp
 go 1.25.0
 
 require (
-	github.com/cdpkit/analytics-go v0.2.0
+	github.com/cdpkit/analytics-go v0.3.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	golang.org/x/term v0.44.0
 )
