@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +65,6 @@ type Client struct {
 	// ends: every request in flight is abandoned.
 	deliveryCtx    context.Context
 	cancelDelivery context.CancelCauseFunc
-	abortOnce      sync.Once       // cancels deliveryCtx once, from the first Shutdown whose context ends
 	transport      *http.Transport // the client's own, if it made one
 
 	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
@@ -107,8 +105,10 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		logger: cfg.logger,
 	}
 	c.b = newBatcher(&c.cfg, c.logger)
-	c.b.abandon = c.abandonBatch
 	c.deliveryCtx, c.cancelDelivery = context.WithCancelCause(context.Background())
+	c.b.abandon = c.abandonBatch
+	c.b.cancel = c.cancelDelivery
+	c.b.unfinished = c.unfinishedCause
 	if err := c.openSpool(); err != nil {
 		return nil, err
 	}
@@ -193,21 +193,29 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	it := item{data: e.buf, typ: e.typ,
 		idStart: int32(e.idStart), idEnd: int32(e.idEnd),
 		eventStart: int32(e.eventStart), eventEnd: int32(e.eventEnd)}
-	queued, err := c.b.push(it, block) // copies e.buf into the queue
-	if queued || err != nil {
+	if !block {
+		err = c.b.admit(it, fromEnqueue, refuse, nil) // copies e.buf into the queue
 		encoderPool.Put(e)
 		return err
 	}
-	// The queue is full and the caller waits for room. A large encoder
-	// buffer is not held while waiting: a thousand waiting callers must
-	// not hold a thousand of them.
-	if cap(e.buf) > maxHeldWhileWaiting {
+	// The caller waits for room if the queue is full; first it looks. A
+	// large encoder buffer is not held while waiting: a thousand waiting
+	// callers must not hold a thousand of them.
+	err = c.b.admit(it, fromEnqueue, look, nil)
+	if err == errNoRoom && cap(e.buf) > maxHeldWhileWaiting {
 		it.data = bytes.Clone(e.buf)
 		encoderPool.Put(e)
-		return c.b.pushWait(ctx, it)
+		e = nil
 	}
-	err = c.b.pushWait(ctx, it)
-	encoderPool.Put(e)
+	if err == errNoRoom {
+		err = c.b.admit(it, fromEnqueue, await, ctx.Done())
+	}
+	if e != nil {
+		encoderPool.Put(e)
+	}
+	if err == errNoRoom {
+		err = ctx.Err()
+	}
 	return err
 }
 
@@ -329,23 +337,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c.b.beginShutdown()
-	select {
-	case <-c.b.done:
-	case <-c.b.decided:
-	case <-ctx.Done():
-		c.abortOnce.Do(func() {
-			c.cancelDelivery(ctx.Err())
-			close(c.b.aborted)
-		})
-		grace := time.NewTimer(abortGrace)
-		select {
-		case <-c.b.done:
-		case <-grace.C:
-		}
-		grace.Stop()
-	}
-	return c.b.shutdownResult(c.unfinishedCause())
+	return c.b.shutdown(ctx)
 }
 
 // Close is Shutdown with the timeout set by WithShutdownTimeout (default

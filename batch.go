@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -69,6 +70,12 @@ type batch struct {
 	// the batch: nil when every message was delivered, else one entry
 	// per item, nil for a delivered one.
 	errs []error
+
+	// lost, if set, makes this a batch of messages that are lost already:
+	// placeholders for spooled messages that could not be read back,
+	// queued in their turn so that their numbers finish in order. The
+	// senders report them lost with this cause and send nothing.
+	lost error
 }
 
 // slabHold is a batch's hold on a slab: n of its items are in it.
@@ -99,24 +106,33 @@ func (b *batch) fail(lo, hi int, err error) {
 	}
 }
 
-// batcher owns the queue and cuts it into batches for the senders.
+// batcher owns the queue and cuts it into batches for the senders. It
+// owns the numbering of messages and Shutdown's state machine too.
 //
 // # Concurrency model
 //
-// Producers (Enqueue, EnqueueContext) push encoded messages under mu; one
-// batcher goroutine (run) cuts batches from the head of the queue under
-// mu and hands each, with mu released, to a fixed pool of sender
-// goroutines over an unbuffered channel, so that when every sender is busy
-// the batcher waits, the queue fills and Enqueue refuses: memory stays
-// bounded. A batch is cut when it is full (WithBatchSize messages or
-// MaxBatchBytes of request body), when the flush interval ticks, when a
-// Flush asks, when the queue refuses a message, and at Shutdown. Senders
-// report each batch's outcome back under mu.
+// Messages enter the queue through admit only: from Enqueue (the memory
+// path), or from the spool's feeder goroutine (WithSpool). One batcher
+// goroutine (run) cuts batches from the head of the queue under mu and
+// hands each, with mu released, to a fixed pool of sender goroutines over
+// an unbuffered channel, so that when every sender is busy the batcher
+// waits, the queue fills and Enqueue refuses: memory stays bounded. A batch
+// is cut when it is full (WithBatchSize messages or MaxBatchBytes of
+// request body), when the flush interval ticks, when a Flush asks, when the
+// queue refuses a message, and at Shutdown. Senders report each batch's
+// outcome back under mu (settle).
+//
+// Messages are numbered 1, 2, … in the order they are cut; enqueued counts
+// the messages numbered so far. A message held only by the spool is
+// reserved a number (reserve) when the spool takes it, and takes it when
+// the feeder admits it: the feeder admits in the order of reservation, so
+// a Flush waits for exactly the messages accepted before it.
 //
 // mu guards the queue, the counters behind Stats and the barrier of Flush
 // and Shutdown, so a Stats snapshot always adds up and a Flush sees
 // exactly the messages enqueued before it. It is held only for
-// bookkeeping: never across I/O, a callback or a log call.
+// bookkeeping: never across I/O, a callback or a log call. The spool's
+// lock (spooler.mu) is taken before mu, never after.
 //
 // # Shutdown
 //
@@ -125,9 +141,11 @@ func (b *batch) fail(lo, hi int, err error) {
 // goroutines) can wait for the one it needs:
 //
 //	open      intake open
-//	draining  stop: intake closed (closed under mu), the rest is cut and sent
-//	aborted   aborted: Shutdown's context ended; requests are canceled and
-//	          batches not yet handed over are abandoned
+//	draining  stop: intake closed (closed under mu); the queue is cut and
+//	          sent as it fills, and the sources (the spool's feeder) go
+//	          on admitting what they hold until they are done
+//	aborted   aborted: Shutdown's context ended; requests are canceled,
+//	          sources stop, and batches not yet handed over are abandoned
 //	decided   decided: Shutdown's result is fixed (once stopped, or 50 ms
 //	          after aborting, whichever comes first)
 //	stopped   done: run and every sender have returned
@@ -141,6 +159,15 @@ type batcher struct {
 	// abandon reports a batch that Shutdown's ended context kept from
 	// the senders (Client.abandonBatch).
 	abandon func(*batch)
+	// cancel cancels every request in flight, with cause, when
+	// Shutdown's context ends (Client.cancelDelivery).
+	cancel func(cause error)
+	// closing, if set, is called when Shutdown begins, before intake
+	// closes: the spool stops taking messages.
+	closing func()
+	// unfinished returns the cause Shutdown gives the messages it did
+	// not finish (Client.unfinishedCause).
+	unfinished func() error
 
 	// wake (capacity 1) tells run that a batch may be ready to cut.
 	wake chan struct{}
@@ -149,15 +176,17 @@ type batcher struct {
 	// stop is closed when Shutdown begins, aborted when its context
 	// ends, done when run and every sender have returned.
 	stop, aborted, done chan struct{}
+	abortOnce           sync.Once
 
 	mu         sync.Mutex
 	q          *batchQueue
-	closed     bool   // Shutdown began: pushes fail with ErrClosed
-	enqueued   uint64 // messages ever queued; the last one's number
+	closed     bool   // Shutdown began: Enqueue's admissions fail with ErrClosed
+	sources    int    // sources still admitting (the spool's feeder)
+	enqueued   uint64 // messages numbered so far, reserved ones included
 	cut        uint64 // messages taken from the queue so far
 	cutWanted  uint64 // cut every message up to here now, full batch or not
 	room       chan struct{}
-	roomWait   int  // EnqueueContext calls waiting on room
+	roomWait   int  // admissions waiting for room
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
 	bar        barrier
@@ -173,13 +202,13 @@ type batcher struct {
 
 // counters are the figures behind Stats, guarded by batcher.mu.
 type counters struct {
-	enqueued, delivered, failed                 int64
-	failedStatus, failedRetries, failedShutdown int64
-	droppedFull, tooLarge, invalid              int64
-	batches, requests, retries, bytesSent       int64
-	bisected                                    int64
-	inFlight                                    int64
-	spool                                       spoolCounters
+	enqueued, delivered, failed                              int64
+	failedStatus, failedRetries, failedShutdown, failedSpool int64
+	droppedFull, tooLarge, invalid                           int64
+	batches, requests, retries, bytesSent                    int64
+	bisected                                                 int64
+	inFlight                                                 int64
+	spool                                                    spoolCounters
 }
 
 func newBatcher(cfg *config, logger *slog.Logger) *batcher {
@@ -204,76 +233,143 @@ func (b *batcher) signal() {
 	}
 }
 
-// push queues a copy of it, whose data the caller keeps, and reports
-// whether there was room. When there is not, it asks for a cut, counts
-// the refusal unless the caller will wait (wait), and logs the first
-// refusal of an episode of overload.
-func (b *batcher) push(it item, wait bool) (bool, error) {
-	size := len(it.data)
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return false, ErrClosed
-	}
-	if b.q.fits(size) {
-		b.stats.enqueued++
-		b.queueAndUnlock(it)
-		return true, nil
-	}
-	// A queue smaller than a batch fills before a batch does: send what
-	// it holds now rather than at the next tick.
-	b.cutWanted = b.enqueued
-	if wait {
-		b.mu.Unlock()
-		b.signal()
-		return false, nil
-	}
-	b.stats.droppedFull++
-	first := !b.overloaded
-	b.overloaded = true
-	maxItems, maxBytes := b.q.maxItems, b.q.maxBytes
-	b.mu.Unlock()
-	b.signal()
-	if first {
-		b.logger.Warn("analytics: queue full; dropping messages until it drains",
-			"capacity", maxItems, "maxBytes", maxBytes)
-	}
-	return false, ErrQueueFull
-}
+// source says where a message comes from, for admit.
+type source int
 
-// queueAndUnlock queues a copy of it, which fits, as the next message,
-// releases mu, and wakes the batcher if a batch is full. The caller holds
-// mu, and has counted the message in Stats.
-func (b *batcher) queueAndUnlock(it item) {
-	b.q.push(it, false)
-	b.enqueued++
-	full := b.q.ready()
-	b.mu.Unlock()
-	if full {
-		b.signal()
-	}
-}
+const (
+	// fromEnqueue is a message Enqueue accepted: admit numbers and
+	// counts it.
+	fromEnqueue source = iota
+	// fromSpool is a message the spool's feeder read back: its number
+	// was reserved when the spool took it (reserve).
+	fromSpool
+)
 
-// pushWait queues a copy of it, whose data the caller keeps, waiting for
-// room until ctx ends.
-func (b *batcher) pushWait(ctx context.Context, it item) error {
+// admitWait says what admit does when the queue is full.
+type admitWait int
+
+const (
+	refuse admitWait = iota // return ErrQueueFull, counted and logged as a drop
+	look                    // return errNoRoom, counting nothing
+	await                   // wait for room until done is closed (nil: as long as it takes)
+)
+
+// admit is the one way into the queue: it queues a copy of it, whose data
+// the caller keeps; w says what it does when the queue is full. Once
+// Shutdown has begun it refuses messages from Enqueue with ErrClosed; those
+// of the spool are admitted until Shutdown's context ends.
+func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{}) error {
 	size := len(it.data)
 	b.mu.Lock()
 	for {
-		if b.closed {
+		if b.closed && from == fromEnqueue {
 			b.mu.Unlock()
 			return ErrClosed
 		}
 		if b.q.fits(size) {
-			b.stats.enqueued++
-			b.queueAndUnlock(it)
-			return nil
+			break
 		}
-		if !b.awaitCutLocked(ctx.Done()) {
+		if w == await && b.awaitCutLocked(done) {
+			continue
+		}
+		// A queue smaller than a batch fills before a batch does: send
+		// what it holds now rather than at the next tick.
+		b.cutWanted = b.enqueued
+		if w != refuse {
 			b.mu.Unlock()
-			return ctx.Err()
+			b.signal()
+			return errNoRoom
 		}
+		b.stats.droppedFull++
+		first := !b.overloaded
+		b.overloaded = true
+		maxItems, maxBytes := b.q.maxItems, b.q.maxBytes
+		b.mu.Unlock()
+		b.signal()
+		if first {
+			b.logger.Warn("analytics: queue full; dropping messages until it drains",
+				"capacity", maxItems, "maxBytes", maxBytes)
+		}
+		return ErrQueueFull
 	}
+	if from == fromEnqueue {
+		b.stats.enqueued++
+		b.enqueued++
+	} else {
+		b.stats.spool.pending--
+	}
+	b.q.push(it, false)
+	// A source's last pending message may complete what a Flush or
+	// Shutdown wants cut (see next).
+	full := b.q.ready() || (from == fromSpool && b.stats.spool.pending == 0 && b.cut < b.cutWanted)
+	b.mu.Unlock()
+	if full {
+		b.signal()
+	}
+	return nil
+}
+
+// errNoRoom is admit's error when its wait ended before the queue had
+// room.
+var errNoRoom = errors.New("analytics: no room in the queue")
+
+// reserve numbers n messages that the spool holds and its feeder will
+// admit, counting them by kind; it returns ErrClosed, numbering nothing,
+// for new messages once Shutdown has begun.
+func (b *batcher) reserve(n int, kind reservation) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed && kind == reserveNew {
+		return ErrClosed
+	}
+	b.enqueued += uint64(n)
+	b.stats.spool.pending += int64(n)
+	switch kind {
+	case reserveNew:
+		b.stats.enqueued += int64(n)
+	case reserveRecovered:
+		b.stats.spool.recovered += int64(n)
+	case reserveRequeued:
+		b.stats.spool.requeued += int64(n)
+	}
+	return nil
+}
+
+// reservation is the kind of the messages reserve numbers.
+type reservation int
+
+const (
+	reserveNew       reservation = iota // accepted by Enqueue into the spool
+	reserveRecovered                    // found in the spool by New
+	reserveRequeued                     // given up after their retries, to be sent again
+)
+
+// admitLost queues, in its turn, a placeholder for n reserved messages
+// that the spool cannot give back (damaged, unreadable): the senders
+// report them lost with cause, so that every Flush waiting for them
+// returns.
+func (b *batcher) admitLost(n int, cause error) {
+	b.mu.Lock()
+	b.stats.spool.pending -= int64(n)
+	b.q.pushLost(n, cause)
+	b.mu.Unlock()
+	b.signal()
+}
+
+// addSource registers a source that admits messages until it calls
+// sourceDone; Shutdown's draining waits for it.
+func (b *batcher) addSource() {
+	b.mu.Lock()
+	b.sources++
+	b.mu.Unlock()
+}
+
+// sourceDone is called by a source that will admit nothing more.
+func (b *batcher) sourceDone() {
+	b.mu.Lock()
+	b.sources--
+	b.mu.Unlock()
+	b.signal()
 }
 
 // awaitCutLocked asks for a cut and waits, with mu released, until the
@@ -309,12 +405,14 @@ func (b *batcher) reject(tooLarge bool) {
 }
 
 // run is the batcher goroutine. It cuts batches and hands them to the
-// senders until Shutdown, then cuts the rest, closes out and waits for the
-// senders (wait), and closes done.
+// senders until Shutdown; then, draining, it cuts what is queued as it
+// comes until no source is left and the queue is empty, closes out, waits
+// for the senders (wait), and closes done.
 func (b *batcher) run(wait func()) {
 	defer close(b.done)
 	ticker := time.NewTicker(b.interval)
 	defer ticker.Stop()
+	stop, aborted := b.stop, b.aborted
 	for {
 		select {
 		case <-b.wake:
@@ -323,14 +421,28 @@ func (b *batcher) run(wait func()) {
 			b.cutWanted = b.enqueued
 			b.q.trim(false)
 			b.mu.Unlock()
-		case <-b.stop:
-			b.drain() // closed, and cutWanted covers everything
+		case <-stop:
+			stop = nil // draining: beginShutdown set cutWanted
+		case <-aborted:
+			// The sources stop; what they had not admitted stays
+			// unfinished. Everything queued is cut and abandoned.
+			aborted = nil
+		}
+		b.drain()
+		if stop == nil && b.finished() {
 			close(b.out)
 			wait()
 			return
 		}
-		b.drain()
 	}
+}
+
+// finished reports, while draining, whether there is nothing left to cut:
+// no source is admitting and the queue is empty.
+func (b *batcher) finished() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sources == 0 && b.q.items == 0
 }
 
 // drain cuts and hands over batches while one is due.
@@ -357,7 +469,10 @@ func (b *batcher) drain() {
 func (b *batcher) next() (bt *batch, drained bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bt = b.q.pop(b.cut < b.cutWanted)
+	// A batch that is not full is cut when one is wanted, unless a source
+	// is about to add to it: it has pending messages and is not waiting
+	// for room.
+	bt = b.q.pop(b.cut < b.cutWanted && (b.stats.spool.pending == 0 || b.roomWait > 0 || isClosed(b.aborted)))
 	if bt == nil {
 		return nil, false
 	}
@@ -378,9 +493,9 @@ func (b *batcher) next() (bt *batch, drained bool) {
 
 // outcome is a batch's result, classified for the counters.
 type outcome struct {
-	lost                     int64 // messages not delivered
-	status, retries, aborted int64 // of which refused, given up, abandoned
-	last                     error // the cause of the last loss
+	lost                            int64 // messages not delivered
+	status, retries, aborted, spool int64 // of which refused, given up, abandoned, lost by the spool
+	last                            error // the cause of the last loss
 }
 
 // settle records the outcome of bt, and takes bt back for reuse.
@@ -397,6 +512,7 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedStatus += o.status
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
+	b.stats.failedSpool += o.spool
 	b.bar.finish(from, to, o.lost, o.last)
 	b.q.recycle(bt)
 	if b.stats.inFlight == 0 && b.q.items == 0 {
@@ -430,13 +546,43 @@ func (b *batcher) endFlush(w *flushWait, completed bool) error {
 	return b.bar.result(w)
 }
 
-// beginShutdown stops intake and asks for everything to be cut; it
-// reports false if Shutdown had begun already.
-func (b *batcher) beginShutdown() bool {
+// shutdown is Client.Shutdown: it stops intake, lets the pipeline drain
+// until ctx ends, and returns the result, the same for every call.
+func (b *batcher) shutdown(ctx context.Context) error {
+	b.beginShutdown()
+	select {
+	case <-b.done:
+	case <-b.decided:
+	case <-ctx.Done():
+		b.abortOnce.Do(func() {
+			b.cancel(ctx.Err())
+			close(b.aborted)
+		})
+		grace := time.NewTimer(abortGrace)
+		select {
+		case <-b.done:
+		case <-grace.C:
+		}
+		grace.Stop()
+	}
+	return b.shutdownResult(b.unfinished())
+}
+
+// beginShutdown stops intake and asks for everything to be cut, once.
+func (b *batcher) beginShutdown() {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return false
+		return
+	}
+	b.mu.Unlock()
+	if b.closing != nil {
+		b.closing()
+	}
+	b.mu.Lock()
+	if b.closed { // a concurrent Shutdown got here first
+		b.mu.Unlock()
+		return
 	}
 	b.closed = true
 	b.shutdownFrom = b.bar.covered
@@ -445,7 +591,6 @@ func (b *batcher) beginShutdown() bool {
 	b.room = make(chan struct{})
 	b.mu.Unlock()
 	close(b.stop)
-	return true
 }
 
 // shutdownResult decides Shutdown's result once; messages not finished by
@@ -461,6 +606,16 @@ func (b *batcher) shutdownResult(cause error) error {
 	return b.result
 }
 
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // snapshot returns the counters as Stats, all taken at one moment.
 func (b *batcher) snapshot() Stats {
 	b.mu.Lock()
@@ -474,6 +629,7 @@ func (b *batcher) snapshot() Stats {
 		FailedStatus:     s.failedStatus,
 		FailedRetries:    s.failedRetries,
 		FailedShutdown:   s.failedShutdown,
+		FailedSpool:      s.failedSpool,
 		DroppedQueueFull: s.droppedFull,
 		RejectedTooLarge: s.tooLarge,
 		RejectedInvalid:  s.invalid,

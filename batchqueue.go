@@ -13,7 +13,7 @@ package analytics
 // reuses once they are settled. It is guarded by batcher.mu: every method
 // is called with mu held.
 type batchQueue struct {
-	maxItems, maxBytes    int // the bounds (WithQueueSize, WithQueueMaxBytes)
+	maxItems, maxBytes    int // the bounds (WithQueueCapacity, WithQueueMaxBytes)
 	batchSize, batchBytes int // when a batch is full
 
 	items, bytes int      // queued messages, and the total of their sizes
@@ -75,6 +75,21 @@ func (q *batchQueue) push(it item, own bool) {
 	}
 }
 
+// pushLost queues, as a batch of its own, n placeholders for messages
+// that are lost already (see batch.lost), whatever the bounds: they hold
+// no bytes, and are reported as soon as they are cut.
+func (q *batchQueue) pushLost(n int, cause error) {
+	if q.open != nil {
+		q.seal()
+	}
+	bt := q.newBatch()
+	bt.items = append(bt.items[:0], make([]item, n)...)
+	bt.lost = cause
+	q.open = bt
+	q.seal()
+	q.items += n
+}
+
 // seal moves the open batch behind the full ones.
 func (q *batchQueue) seal() {
 	if q.head > 0 && len(q.full) == cap(q.full) {
@@ -107,7 +122,9 @@ func (q *batchQueue) pop(open bool) *batch {
 		return nil
 	}
 	q.items -= len(bt.items)
-	q.bytes -= bt.size - (len(bt.items) - 1) // the commas are not queued bytes
+	if bt.lost == nil {
+		q.bytes -= bt.size - (len(bt.items) - 1) // the commas are not queued bytes
+	}
 	return bt
 }
 

@@ -122,6 +122,11 @@ var gzipPool = sync.Pool{New: func() any {
 // deliver sends one batch and reports its outcome. It runs on a sender
 // goroutine, which owns s.
 func (c *Client) deliver(s *transport.Sender, bt *batch) {
+	if bt.lost != nil {
+		bt.fail(0, len(bt.items), bt.lost)
+		c.report(bt)
+		return
+	}
 	if c.deliveryCtx.Err() != nil {
 		c.abandonBatch(bt)
 		return
@@ -326,6 +331,8 @@ func (c *Client) report(bt *batch) {
 		o.last = err
 		var apiErr *APIError
 		switch {
+		case errors.Is(err, ErrSpoolLost):
+			o.spool++
 		case errors.As(err, &apiErr) && !apiErr.Retryable:
 			o.status++
 			auth = auth || apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden

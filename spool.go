@@ -21,9 +21,11 @@ const (
 	DefaultSpoolMaxBytes = 1 << 30
 )
 
-// spoolSegmentBytes is the size of one segment file of the spool. Disk
-// space comes back one delivered segment at a time.
-const spoolSegmentBytes = 8 << 20
+// maxSpoolSegmentBytes is the size of one segment file of the spool, for
+// caps of 64 MiB and more; a smaller cap has segments of an eighth of it
+// (at least 64 KiB), so that a segment still holding one message pins
+// little of the cap.
+const maxSpoolSegmentBytes = 8 << 20
 
 // spoolConfig is what the spool options set.
 type spoolConfig struct {
@@ -32,7 +34,8 @@ type spoolConfig struct {
 	syncSet      bool
 	maxBytes     int64
 	maxBytesSet  bool
-	segmentBytes int64 // tests make it small
+	segmentBytes int64    // tests make it small
+	fs           spool.FS // tests inject faults
 }
 
 // WithSpool makes the client keep every message in an append-only log in
@@ -40,33 +43,35 @@ type spoolConfig struct {
 // crash, a kill -9 or a redeploy during an outage loses nothing, and an
 // outage longer than the memory queue holds is absorbed by the disk.
 //
-// Enqueue writes the encoded message to the log (the write(2) has
-// returned: the bytes are the operating system's, not a buffer's) before
-// it returns nil. When the memory queue (WithQueueCapacity,
-// WithQueueMaxBytes) is full, messages wait in the log only and are read
-// back in order as room frees up; Enqueue refuses with ErrQueueFull only
-// when the spool reaches WithSpoolMaxBytes. New on a dir left with
-// messages first sends them, with their original messageId and timestamp
-// (the very bytes encoded then), so the API can tell copies apart; a
-// Flush right after New waits for them too. A message whose batch was in
-// flight at a crash is sent again: delivery is at least once.
+// With a spool:
+//   - Enqueue returns nil only once the encoded message is written to the
+//     log (its write(2) has returned: the bytes are the operating
+//     system's). It refuses with ErrQueueFull only when the spool holds
+//     WithSpoolMaxBytes of messages (EnqueueContext waits for room), and
+//     returns the error of a write the disk refused (a full disk).
+//   - Messages are read back from the log into the memory queue in order,
+//     as it has room; the memory queue's bounds no longer refuse anything.
+//   - New on a dir left with messages sends them first, with their
+//     original messageId and timestamp (the very bytes encoded then); a
+//     Flush right after New waits for them too. A message whose batch was
+//     in flight at a crash is sent again: delivery is at least once.
+//   - A message leaves the spool when the API accepted it or refused its
+//     content (400, 413, 422). One given up after its retries counts as
+//     failed, as without a spool, and is sent again later, read from where
+//     it is (Stats.SpoolRequeued). One refused for the key (401, 403) or
+//     with another status stays for the next client on dir.
+//   - Shutdown and Close deliver what waits on disk as well as in memory
+//     until their deadline; what is left then stays for the next client.
+//   - Space comes back as deliveries complete segment files.
+//   - Damage is survived: a torn last record (a crash mid-write) is
+//     dropped; a damaged region is skipped and the messages lost in it
+//     are reported (Stats.FailedSpool); the damaged file is renamed aside
+//     once the rest of it is delivered.
 //
-// A message leaves the spool when the API accepted it or refused its
-// content (400, 413, 422). One given up after its retries counts as
-// failed, as without a spool, and is queued again behind the others
-// (Stats.SpoolRequeued). One refused for the key (401, 403) or with
-// another status, or not sent before Shutdown ended, stays in the spool
-// for the next client on dir.
-//
-// One client at a time may use dir: a second New on it fails (flock).
-// Damage is survived: a torn last record (a crash mid-write) is dropped,
-// and a damaged segment is renamed aside after its intact records are
-// copied; Stats counts both. The storage is a segment log of this
-// package's own (internal/spool), chosen over SQLite (cgo), bbolt (its
-// file never shrinks) and tidwall/wal (it truncates by index only, while
-// batches finish out of order): it needs nothing beyond the standard
-// library, and deletes delivered segment files whole. WithSpool needs
-// flock(2): Linux, macOS and the BSDs.
+// One client at a time may use dir: a second New on it fails (flock(2),
+// so Linux, macOS and the BSDs). RELIABILITY.md says what is promised and
+// how it is tested; the log's format and the reasons for it are in
+// internal/spool.
 func WithSpool(dir string) Option {
 	return func(c *config) error {
 		if dir == "" {
@@ -91,9 +96,10 @@ func WithSpoolSync(d time.Duration) Option {
 }
 
 // WithSpoolMaxBytes caps the spool's files at n bytes (default
-// DefaultSpoolMaxBytes, 1 GiB). At the cap Enqueue returns ErrQueueFull,
-// and EnqueueContext waits for delivered messages to free space. n must be
-// at least 1 MiB. It needs WithSpool.
+// DefaultSpoolMaxBytes, 1 GiB), room for their delivery records included.
+// At the cap Enqueue returns ErrQueueFull, and EnqueueContext waits for
+// delivered messages to free space. n must be at least 1 MiB. It needs
+// WithSpool.
 func WithSpoolMaxBytes(n int64) Option {
 	return func(c *config) error {
 		if n < 1<<20 {
@@ -107,48 +113,60 @@ func WithSpoolMaxBytes(n int64) Option {
 // spoolCounters are the spool's figures behind Stats, guarded by
 // batcher.mu with the other counters.
 type spoolCounters struct {
-	pending, recovered, requeued, torn, damaged, setAside, writeErrors int64
-}
-
-func (s *spoolCounters) fill(st *Stats) {
-	st.SpoolPending = s.pending
-	st.SpoolRecovered = s.recovered
-	st.SpoolRequeued = s.requeued
-	st.SpoolTorn = s.torn
-	st.SpoolDamaged = s.damaged
-	st.SpoolSetAside = s.setAside
-	st.SpoolWriteErrors = s.writeErrors
+	pending, recovered, requeued, torn, damagedAtOpen, writeErrors int64
 }
 
 // spooler joins the spool's log to the batcher.
 //
-// Every message Enqueue accepts is appended to the log. While the memory
-// queue has room it is also pushed there, as without a spool; once the
-// queue refuses one, the spooler is spilled: later messages are only
-// appended, and the feeder goroutine reads them back from the log, in
-// order, into the queue as it frees up, until it has caught up with the
-// log's end. Recovered messages start the spooler spilled.
+// Every message Enqueue accepts is appended to the log and reserved a
+// number in the batcher (batcher.reserve); the feeder goroutine reads the
+// log in order and admits each message into the memory queue as it has
+// room. A message given up after its retries is reserved again and queued
+// for the feeder by reference (redo): its record is read again from where
+// it is, and acknowledged once it is done. So the log holds each message
+// once, whatever the retries.
 type spooler struct {
 	log *spool.Log
 	b   *batcher
 	c   *Client
 
-	// mu orders appends with the choice of where each message goes, so
-	// that the log's order is the queue's. It guards spilled, full, buf,
-	// and cur while spilled is false; while spilled is true cur is the
-	// feeder's.
-	mu      sync.Mutex
-	spilled bool
-	full    bool          // the spool refused a message and has not taken one since
-	cur     spool.Cursor  // the first record not in the memory queue
-	buf     []byte        // the record being appended
-	wake    chan struct{} // capacity 1: the spooler spilled
-	fed     chan struct{} // closed when the feeder returns
+	// mu orders each append with its reservation, and each redo with
+	// both, so that the feeder admits messages in the order the batcher
+	// numbered them. It guards everything below it. Lock order: mu, then
+	// batcher.mu and the log's lock.
+	mu     sync.Mutex
+	closed bool   // Shutdown began: no appends, no redos
+	full   bool   // the spool refused a message and has not taken one since
+	buf    []byte // the record being appended
+	redo   []redo // messages to send again, oldest first
+
+	lostAtOpen int           // damaged regions New found: one lost message each
+	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
+	fed        chan struct{} // closed when the feeder returns
+}
+
+// redo is a run of messages given up after their retries, to be admitted
+// again before any record appended after at.
+type redo struct {
+	at   spool.Position
+	refs []spool.Ref
 }
 
 var errSpoolOptions = errors.New("analytics: WithSpoolSync and WithSpoolMaxBytes need WithSpool")
 
-// openSpool opens the spool of cfg, if any, and queues what it recovered.
+// Errors of the messages the spool loses, in Result.Err and DeliveryError:
+// they match ErrSpoolLost.
+var (
+	// ErrSpoolLost matches (with errors.Is) the error of every message
+	// the spool lost: damaged or unreadable on disk. Such messages are
+	// counted in Stats.FailedSpool.
+	ErrSpoolLost = errors.New("analytics: lost by the spool")
+
+	errSpoolDamaged    = fmt.Errorf("%w: a damaged region of its files (a disk or file system fault)", ErrSpoolLost)
+	errSpoolUnreadable = fmt.Errorf("%w: a record of a format this version cannot read", ErrSpoolLost)
+)
+
+// openSpool opens the spool of cfg, if any, and reserves what it recovered.
 func (c *Client) openSpool() error {
 	sc := c.cfg.spool
 	if sc.dir == "" {
@@ -157,13 +175,14 @@ func (c *Client) openSpool() error {
 		}
 		return nil
 	}
-	opt := spool.Options{MaxBytes: DefaultSpoolMaxBytes, SegmentBytes: spoolSegmentBytes, Sync: DefaultSpoolSync, Logger: c.logger}
+	opt := spool.Options{MaxBytes: DefaultSpoolMaxBytes, Sync: DefaultSpoolSync, Logger: c.logger, FS: sc.fs}
 	if sc.syncSet {
 		opt.Sync = sc.sync
 	}
 	if sc.maxBytesSet {
 		opt.MaxBytes = sc.maxBytes
 	}
+	opt.SegmentBytes = min(maxSpoolSegmentBytes, max(opt.MaxBytes/8, 64<<10))
 	if sc.segmentBytes > 0 {
 		opt.SegmentBytes = sc.segmentBytes
 	}
@@ -171,227 +190,356 @@ func (c *Client) openSpool() error {
 	if err != nil {
 		return fmt.Errorf("analytics: WithSpool(%q): %w", sc.dir, err)
 	}
-	sp := &spooler{log: log, b: c.b, c: c, cur: log.Start(), wake: make(chan struct{}, 1), fed: make(chan struct{})}
+	sp := &spooler{log: log, b: c.b, c: c, lostAtOpen: rec.Damaged,
+		wake: make(chan struct{}, 1), fed: make(chan struct{})}
 	b := c.b
+	// Numbered first: the feeder admits them first, the lost ones before
+	// the others.
+	_ = b.reserve(rec.Records+rec.Damaged, reserveRecovered)
 	b.mu.Lock()
-	n := int64(rec.Records)
-	b.enqueued += uint64(n) // numbered first: the feeder queues them first
-	b.stats.spool = spoolCounters{pending: n, recovered: n, torn: int64(rec.Torn),
-		damaged: int64(rec.Damaged), setAside: int64(rec.SetAside)}
+	b.stats.spool.torn = int64(rec.Torn)
+	b.stats.spool.damagedAtOpen = int64(rec.Damaged)
 	b.mu.Unlock()
-	if n > 0 {
-		sp.spilled = true
-		sp.wake <- struct{}{}
-		c.logger.Info("analytics: spool: sending the messages an earlier client left", "messages", n, "dir", sc.dir)
+	if rec.Records > 0 {
+		c.logger.Info("analytics: spool: sending the messages an earlier client left", "messages", rec.Records, "dir", sc.dir)
 	}
 	c.spool = sp
+	b.closing = sp.stopIntake
+	b.addSource()
 	go sp.feed()
 	return nil
 }
 
-// appendSpoolRecord encodes it in front of its bytes what an item needs
-// besides them: version 1, the type, the event, and the messageId's offsets.
-func appendSpoolRecord(b []byte, it *item) []byte {
-	b = append(b, 1, byte(len(it.typ)))
-	b = append(b, it.typ...)
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(it.event)))
-	b = append(b, it.event...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(it.idStart))
-	b = binary.LittleEndian.AppendUint32(b, uint32(it.idEnd))
-	return append(b, it.data...)
+// The spool's record of a message, after the log's own framing: version 2,
+// the type, when it was written (Unix nanoseconds), the offsets of the
+// messageId and the event name in the message, and the message:
+//
+//	2 | len(type) | type | written int64 | idStart idEnd eventStart eventEnd uint32 | message
+//
+// Version 1 (0.2.0) had the event name as a string instead of its offsets,
+// and no written time; both are read.
+const spoolRecordVersion = 2
+
+// appendSpoolRecord appends the spool's record of the message e encoded.
+func appendSpoolRecord(b []byte, e *encoder) []byte {
+	b = append(b, spoolRecordVersion, byte(len(e.typ)))
+	b = append(b, e.typ...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.now.UnixNano()))
+	for _, v := range [...]int{e.idStart, e.idEnd, e.eventStart, e.eventEnd} {
+		b = binary.LittleEndian.AppendUint32(b, uint32(v))
+	}
+	return append(b, e.buf...)
 }
 
 var errSpoolRecord = errors.New("analytics: spool: record of an unknown format")
 
-// parseSpoolRecord is the inverse of appendSpoolRecord; the item keeps p.
-func parseSpoolRecord(p []byte) (item, error) {
-	if len(p) < 2 || p[0] != 1 {
-		return item{}, errSpoolRecord
-	}
-	n := int(p[1])
-	p = p[2:]
-	if len(p) < n+2 {
-		return item{}, errSpoolRecord
-	}
-	typ := string(p[:n])
-	p = p[n:]
-	n = int(binary.LittleEndian.Uint16(p))
-	p = p[2:]
-	if len(p) < n+8 {
-		return item{}, errSpoolRecord
-	}
-	event := string(p[:n])
-	p = p[n:]
-	start, end := binary.LittleEndian.Uint32(p), binary.LittleEndian.Uint32(p[4:])
-	data := p[8:]
-	if start > end || int(end) > len(data) {
-		return item{}, errSpoolRecord
-	}
-	return item{data: data, typ: typ, event: event, idStart: int32(start), idEnd: int32(end)}, nil
+// spoolRecord is a record parsed by parseSpoolRecord.
+type spoolRecord struct {
+	it      item // its data is the record's
+	written time.Time
 }
 
-// enqueue appends the message e encoded to the log, then queues it in
-// memory, or leaves it to the feeder once spilled. At the spool's cap it
-// returns ErrQueueFull, or with block set waits for room until ctx ends.
+// parseSpoolRecord is the inverse of appendSpoolRecord; the item's data is
+// p's.
+func parseSpoolRecord(p []byte) (spoolRecord, error) {
+	if len(p) < 2 || (p[0] != 1 && p[0] != spoolRecordVersion) {
+		return spoolRecord{}, errSpoolRecord
+	}
+	version, n := p[0], int(p[1])
+	p = p[2:]
+	if len(p) < n {
+		return spoolRecord{}, errSpoolRecord
+	}
+	var r spoolRecord
+	r.it.typ = messageType(p[:n])
+	p = p[n:]
+	var offs [4]uint32
+	if version == 1 {
+		if len(p) < 2 {
+			return spoolRecord{}, errSpoolRecord
+		}
+		n = int(binary.LittleEndian.Uint16(p))
+		p = p[2:]
+		if len(p) < n+8 {
+			return spoolRecord{}, errSpoolRecord
+		}
+		r.it.event = string(p[:n])
+		p = p[n:]
+		offs[0], offs[1] = binary.LittleEndian.Uint32(p), binary.LittleEndian.Uint32(p[4:])
+		p = p[8:]
+	} else {
+		if len(p) < 8+16 {
+			return spoolRecord{}, errSpoolRecord
+		}
+		r.written = time.Unix(0, int64(binary.LittleEndian.Uint64(p)))
+		p = p[8:]
+		for i := range offs {
+			offs[i] = binary.LittleEndian.Uint32(p[4*i:])
+		}
+		p = p[16:]
+	}
+	if offs[0] > offs[1] || int(offs[1]) > len(p) || offs[2] > offs[3] || int(offs[3]) > len(p) {
+		return spoolRecord{}, errSpoolRecord
+	}
+	r.it.data = p
+	r.it.idStart, r.it.idEnd = int32(offs[0]), int32(offs[1])
+	r.it.eventStart, r.it.eventEnd = int32(offs[2]), int32(offs[3])
+	return r, nil
+}
+
+// messageType returns the message type named by b, as the constant the
+// encoder uses, so that reading a record allocates nothing for it.
+func messageType(b []byte) string {
+	switch string(b) {
+	case "track":
+		return "track"
+	case "identify":
+		return "identify"
+	case "page":
+		return "page"
+	case "screen":
+		return "screen"
+	case "group":
+		return "group"
+	case "alias":
+		return "alias"
+	}
+	return string(b)
+}
+
+// enqueue appends the message e encoded to the log and reserves its
+// number. At the spool's cap it returns ErrQueueFull, or with block set
+// waits for room until ctx ends.
 func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
-	// it.data is the encoder's buffer until place copies it.
-	it := item{data: e.buf, typ: e.typ, event: e.eventName(), idStart: int32(e.idStart), idEnd: int32(e.idEnd)}
 	for {
-		err := sp.place(&it, false)
+		err := sp.append(e)
 		if !errors.Is(err, spool.ErrFull) {
 			return err
 		}
 		if !block {
-			sp.b.countSpool(func(s *counters) { s.droppedFull++ })
+			sp.b.mu.Lock()
+			sp.b.stats.droppedFull++
+			sp.b.mu.Unlock()
 			return ErrQueueFull
 		}
-		if err := sp.waitRoom(ctx); err != nil {
-			return err
+		select {
+		case <-sp.log.Room():
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sp.b.stop:
+			return ErrClosed
 		}
 	}
 }
 
-// place appends it to the log and queues a copy of it in memory, or
-// leaves it to the feeder once spilled; requeue is set for a message the
-// senders gave up, appended again (see ack). It returns
-// spool.ErrFull at the cap, ErrClosed once Shutdown has begun, or the
-// error of the write.
-func (sp *spooler) place(it *item, requeue bool) error {
-	b := sp.b
+// append appends the record of e and reserves its number, under mu.
+func (sp *spooler) append(e *encoder) error {
 	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	if b.isClosed() {
+	if sp.closed {
+		sp.mu.Unlock()
 		return ErrClosed
 	}
-	sp.buf = appendSpoolRecord(sp.buf[:0], it)
-	ref, err := sp.log.Append(sp.buf)
+	sp.buf = appendSpoolRecord(sp.buf[:0], e)
+	_, err := sp.log.Append(sp.buf)
+	if err == nil {
+		_ = sp.b.reserve(1, reserveNew) // not closed: closing takes mu
+		wasFull := sp.full
+		sp.full = false
+		sp.mu.Unlock()
+		sp.wakeFeeder()
+		if wasFull {
+			sp.c.logger.Info("analytics: spool has room again; accepting messages")
+		}
+		return nil
+	}
+	first := !sp.full
+	sp.full = true
+	sp.mu.Unlock()
 	if errors.Is(err, spool.ErrFull) {
-		if !sp.full && !requeue {
-			sp.c.logger.Warn("analytics: spool full; dropping messages until delivered ones free space",
+		if first {
+			sp.c.logger.Warn("analytics: spool full; refusing messages until delivered ones free space",
 				"bytes", sp.log.Bytes(), "dir", sp.c.cfg.spool.dir)
 		}
-		sp.full = true
 		return err
 	}
-	if err != nil {
-		b.countSpool(func(s *counters) { s.spool.writeErrors++ })
-		return fmt.Errorf("analytics: message not accepted: %w", err)
+	sp.b.mu.Lock()
+	sp.b.stats.spool.writeErrors++
+	sp.b.mu.Unlock()
+	if first {
+		sp.c.logger.Error("analytics: spool cannot write; refusing messages until it can", "error", err, "dir", sp.c.cfg.spool.dir)
 	}
-	if sp.full {
-		sp.full = false
-		sp.c.logger.Info("analytics: spool has room again; accepting messages")
-	}
-	if !sp.spilled {
-		q := *it
-		q.ref = ref
-		queued, err := b.offer(q, requeue) // copies q.data into the queue
-		if err == nil && queued {
-			sp.cur = sp.log.End()
-			return nil
-		}
-		if err == nil {
-			sp.spilled = true // cur is where this record begins
-			select {
-			case sp.wake <- struct{}{}:
-			default:
-			}
-		}
-	}
-	if err := b.spill(requeue); err != nil {
-		// Closed after the append: the caller is told the message was
-		// not taken, so it must not be sent later either.
-		sp.log.Ack([]spool.Ref{ref})
-		return err
-	}
-	return nil
+	return fmt.Errorf("analytics: message not accepted: %w", err)
 }
 
-// waitRoom waits until the spool frees space, ctx ends, or Shutdown
-// begins.
-func (sp *spooler) waitRoom(ctx context.Context) error {
+func (sp *spooler) wakeFeeder() {
 	select {
-	case <-sp.log.Room():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-sp.b.stop:
-		return ErrClosed
+	case sp.wake <- struct{}{}:
+	default:
 	}
 }
 
-// feed is the feeder goroutine: while the spooler is spilled it reads the
-// log from cur into the memory queue, waiting for room there; when it
-// reaches the log's end it clears spilled and waits to be woken. It
-// returns at Shutdown, when the queue is closed.
+// stopIntake is called when Shutdown begins (batcher.closing): no append
+// or redo is made from now on, and the feeder, once it has admitted what
+// the spool holds, returns.
+func (sp *spooler) stopIntake() {
+	sp.mu.Lock()
+	sp.closed = true
+	sp.mu.Unlock()
+	sp.wakeFeeder()
+}
+
+// feed is the feeder goroutine: the spool's one source of the memory
+// queue. It admits, in the order the batcher numbered them, the records of
+// the log and the redo runs, waiting for room in the queue; records it
+// cannot read are admitted as lost. It returns once Shutdown has begun
+// and it has admitted everything, or when Shutdown's context ends.
 func (sp *spooler) feed() {
 	defer close(sp.fed)
+	defer sp.b.sourceDone()
+	if sp.lostAtOpen > 0 {
+		sp.b.admitLost(sp.lostAtOpen, errSpoolDamaged)
+	}
+	r := sp.log.NewReader()
+	var rbuf []byte // a redo's record
 	for {
-		select {
-		case <-sp.wake:
-		case <-sp.b.stop:
-			return
-		}
-		for {
-			p, ref, ok, err := sp.log.Next(&sp.cur)
+		rec, ok := r.Next()
+		if !ok {
+			sp.mu.Lock()
+			// Appends hold mu: none can come between this look and the
+			// choice below.
+			rec, ok = r.Next()
 			if !ok {
-				sp.mu.Lock()
-				// Appends hold mu: none can come between this look and
-				// clearing spilled.
-				p, ref, ok, err = sp.log.Next(&sp.cur)
-				if !ok {
-					sp.spilled = false
-					sp.mu.Unlock()
-					break
-				}
+				// At the end of the log: every redo is due.
+				run, due := sp.popRedoLocked(nil)
+				closed := sp.closed
 				sp.mu.Unlock()
-			}
-			if err != nil {
-				sp.c.logger.Error("analytics: spool: damaged record; the rest of its segment is lost", "error", err)
-				sp.b.countSpool(func(s *counters) { s.spool.damaged++ })
-				continue
-			}
-			it, perr := parseSpoolRecord(p)
-			if perr != nil {
-				sp.c.logger.Error("analytics: spool: unreadable record dropped", "error", perr)
-				sp.log.Ack([]spool.Ref{ref})
-				sp.b.countSpool(func(s *counters) { s.spool.damaged++ })
-				if sp.b.dropFed(perr) != nil {
+				if due {
+					if rbuf = sp.admitRedo(run, rbuf); rbuf == nil {
+						return
+					}
+					continue
+				}
+				if closed {
+					return
+				}
+				select {
+				case <-sp.wake:
+				case <-sp.b.aborted:
 					return
 				}
 				continue
 			}
-			it.ref = ref
-			if sp.b.pushFed(it) != nil {
+			sp.mu.Unlock()
+		}
+		if rec.Lost > 0 {
+			sp.b.admitLost(rec.Lost, errSpoolDamaged)
+			continue
+		}
+		// Runs given up before this record was appended go first.
+		pos := rec.Ref.Position()
+		for {
+			sp.mu.Lock()
+			run, due := sp.popRedoLocked(&pos)
+			sp.mu.Unlock()
+			if !due {
+				break
+			}
+			if rbuf = sp.admitRedo(run, rbuf); rbuf == nil {
 				return
 			}
+		}
+		if !sp.admitRecord(rec.Payload, rec.Ref) {
+			return
 		}
 	}
 }
 
-// ack removes from the spool the messages of bt that were delivered or
-// whose content the API refused; the others stay for the next client.
-// It runs on a sender goroutine, with bt's final outcome, outside the
-// batcher's lock.
-//
-// A message given up after its retries (network errors, 429, 5xx) is
-// queued again behind the others, so that a long outage does not leave it
-// pinning its segment until a restart: it is appended anew and its old
-// record acknowledged. If that fails (the spool is full, or Shutdown has
-// begun) the old record stays, for the next client.
-func (sp *spooler) ack(bt *batch) {
-	refs := make([]spool.Ref, 0, len(bt.items))
-	for i := range bt.items {
-		it := &bt.items[i]
-		switch {
-		case bt.errs == nil || refusedForGood(bt.errs[i]):
-			refs = append(refs, it.ref)
-		case sp.c.deliveryCtx.Err() == nil && givenUp(bt.errs[i]):
-			if sp.place(it, true) == nil {
-				refs = append(refs, it.ref)
-			}
+// popRedoLocked removes and returns the oldest redo run if it is due
+// before a record at pos (nil: at the end of the log, any run is).
+func (sp *spooler) popRedoLocked(pos *spool.Position) (redo, bool) {
+	if len(sp.redo) == 0 || (pos != nil && pos.Before(sp.redo[0].at)) {
+		return redo{}, false
+	}
+	run := sp.redo[0]
+	sp.redo[0] = redo{}
+	sp.redo = sp.redo[1:]
+	if len(sp.redo) == 0 {
+		sp.redo = nil
+	}
+	return run, true
+}
+
+// admitRedo admits the messages of run, read again from the log into buf.
+// It returns the buffer for the next run, or nil if the feeder must stop.
+func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
+	if buf == nil {
+		buf = make([]byte, 0, 4<<10)
+	}
+	for _, ref := range run.refs {
+		p, err := sp.log.ReadRecord(ref, buf)
+		if err != nil {
+			sp.c.logger.Error("analytics: spool: cannot read a message again to retry it; it is lost", "error", err)
+			sp.log.Forfeit(ref)
+			sp.b.admitLost(1, errSpoolDamaged)
+			continue
+		}
+		buf = p[:0]
+		if !sp.admitRecord(p, ref) {
+			return nil
 		}
 	}
-	sp.log.Ack(refs)
+	return buf
+}
+
+// admitRecord admits the message of record p at ref into the memory queue,
+// waiting for room; one it cannot parse is acknowledged and admitted as
+// lost. It reports false once Shutdown's context has ended.
+func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
+	r, err := parseSpoolRecord(p)
+	if err != nil {
+		sp.c.logger.Error("analytics: spool: unreadable record dropped", "error", err)
+		sp.log.Ack([]spool.Ref{ref})
+		sp.b.admitLost(1, errSpoolUnreadable)
+		return true
+	}
+	r.it.ref = ref
+	return sp.b.admit(r.it, fromSpool, await, sp.b.aborted) == nil
+}
+
+// ack removes from the spool the messages of bt that were delivered or
+// whose content the API refused, and queues those given up after their
+// retries for another attempt (a redo run); the others stay for the next
+// client. It runs on a sender goroutine, with bt's final outcome, outside
+// the batcher's lock, before the batch is settled.
+func (sp *spooler) ack(bt *batch) {
+	if bt.lost != nil {
+		return // placeholders: nothing of them is in the log
+	}
+	var done, again []spool.Ref
+	retry := sp.c.deliveryCtx.Err() == nil
+	for i := range bt.items {
+		var err error
+		if bt.errs != nil {
+			err = bt.errs[i]
+		}
+		switch {
+		case refusedForGood(err):
+			done = append(done, bt.items[i].ref)
+		case retry && givenUp(err):
+			again = append(again, bt.items[i].ref)
+		}
+	}
+	sp.log.Ack(done)
+	if len(again) == 0 {
+		return
+	}
+	sp.mu.Lock()
+	if !sp.closed {
+		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
+		_ = sp.b.reserve(len(again), reserveRequeued)
+	}
+	sp.mu.Unlock()
+	sp.wakeFeeder()
 }
 
 // givenUp reports whether err is a failure that retries might have
@@ -428,9 +576,28 @@ func (sp *spooler) closeAfter(wait func()) func() {
 	}
 }
 
+// fill adds the log's figures to st.
+func (sp *spooler) fill(st *Stats) {
+	lc := sp.log.Counters()
+	st.SpoolBytes = sp.log.Bytes()
+	st.SpoolSyncs = sp.log.Syncs()
+	st.SpoolDamaged += lc.Damaged
+	st.SpoolSetAside = lc.SetAside
+	st.SpoolUnwrittenAcks = int64(lc.UnwrittenAcks)
+}
+
+func (s *spoolCounters) fill(st *Stats) {
+	st.SpoolPending = s.pending
+	st.SpoolRecovered = s.recovered
+	st.SpoolRequeued = s.requeued
+	st.SpoolTorn = s.torn
+	st.SpoolDamaged = s.damagedAtOpen
+	st.SpoolWriteErrors = s.writeErrors
+}
+
 // errKeptInSpool is the cause of the messages Shutdown did not send while
 // they wait in the spool for the next client on its directory.
-var errKeptInSpool = errors.New("analytics: not sent before Shutdown; kept in the spool for the next client on its directory")
+var errKeptInSpool = errors.New("analytics: not sent before Shutdown ended; kept in the spool for the next client on its directory")
 
 // unfinishedCause is the cause Shutdown gives the messages it did not
 // finish.
@@ -442,107 +609,4 @@ func (c *Client) unfinishedCause() error {
 		return errKeptInSpool
 	}
 	return fmt.Errorf("%w (kept in the spool for the next client on its directory)", c.abandoned())
-}
-
-// isClosed reports whether Shutdown has begun.
-func (b *batcher) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closed
-}
-
-// countSpool changes counters under the batcher's lock.
-func (b *batcher) countSpool(f func(*counters)) {
-	b.mu.Lock()
-	f(&b.stats)
-	b.mu.Unlock()
-}
-
-// offer queues a copy of it, whose data the caller keeps, if the memory
-// queue has room, reporting false if not (the spooler then spills;
-// nothing is dropped or counted as such).
-func (b *batcher) offer(it item, requeue bool) (queued bool, err error) {
-	size := len(it.data)
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return false, ErrClosed
-	}
-	if !b.q.fits(size) {
-		b.cutWanted = b.enqueued
-		b.mu.Unlock()
-		b.signal()
-		return false, nil
-	}
-	if requeue {
-		b.stats.spool.requeued++
-	} else {
-		b.stats.enqueued++
-	}
-	b.queueAndUnlock(it)
-	return true, nil
-}
-
-// spill counts a message accepted into the spool only; the feeder will
-// queue it, in its turn.
-func (b *batcher) spill(requeue bool) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return ErrClosed
-	}
-	b.enqueued++
-	if requeue {
-		b.stats.spool.requeued++
-	} else {
-		b.stats.enqueued++
-	}
-	b.stats.spool.pending++
-	return nil
-}
-
-// pushFed queues a message the feeder read from the spool, waiting for
-// room; it was numbered and counted when it was spilled or recovered. Its
-// data is its own (the spool's read of the record), queued as it is. It
-// returns ErrClosed once Shutdown has begun.
-func (b *batcher) pushFed(it item) error {
-	b.mu.Lock()
-	for {
-		if b.closed {
-			b.mu.Unlock()
-			return ErrClosed
-		}
-		if b.q.fits(len(it.data)) {
-			b.q.push(it, true)
-			b.stats.spool.pending--
-			b.mu.Unlock()
-			b.signal()
-			return nil
-		}
-		b.awaitCutLocked(b.stop)
-	}
-}
-
-// dropFed settles as lost a message the feeder read from the spool but
-// cannot queue (an unreadable record). It was numbered when it was spilled
-// or recovered, so Flush waits for it: dropFed waits for the memory queue
-// to empty, so that the message takes the next number cut, and finishes it
-// at the barrier. It returns ErrClosed once Shutdown has begun.
-func (b *batcher) dropFed(cause error) error {
-	b.mu.Lock()
-	for {
-		if b.closed {
-			b.mu.Unlock()
-			return ErrClosed
-		}
-		if b.q.items == 0 {
-			b.cut++
-			b.stats.spool.pending--
-			b.stats.failed++
-			b.bar.finish(b.cut-1, b.cut, 1, cause)
-			b.mu.Unlock()
-			return nil
-		}
-		b.awaitCutLocked(b.stop)
-	}
 }

@@ -1,7 +1,15 @@
 package analytics
 
+import "github.com/cdpkit/analytics-go/internal/spool"
+
 // WithSpoolSegmentBytes sets the size of the spool's segment files, so that
 // tests can make many segments from few messages.
 func WithSpoolSegmentBytes(n int64) Option {
 	return func(c *config) error { c.spool.segmentBytes = n; return nil }
+}
+
+// WithSpoolFS makes the spool keep its files in fsys, so that tests can
+// inject faults and crashes (internal/spool/faultfs).
+func WithSpoolFS(fsys spool.FS) Option {
+	return func(c *config) error { c.spool.fs = fsys; return nil }
 }

@@ -60,6 +60,10 @@ func spoolStatsAddUp(t testing.TB, st analytics.Stats) {
 		t.Errorf("Stats do not add up: Enqueued %d + SpoolRecovered %d + SpoolRequeued %d != Delivered %d + Failed %d + Queued %d + InFlight %d + SpoolPending %d",
 			st.Enqueued, st.SpoolRecovered, st.SpoolRequeued, st.Delivered, st.Failed, st.Queued, st.InFlight, st.SpoolPending)
 	}
+	if st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown+st.FailedSpool {
+		t.Errorf("Stats do not add up: Failed %d != FailedStatus %d + FailedRetries %d + FailedShutdown %d + FailedSpool %d",
+			st.Failed, st.FailedStatus, st.FailedRetries, st.FailedShutdown, st.FailedSpool)
+	}
 }
 
 // segFiles returns the spool's segment files, oldest first, and their
@@ -144,10 +148,22 @@ func fillSpool(t *testing.T, dir string, n int, opts ...analytics.Option) []stri
 // returns how often each id arrived and the client's Stats.
 func drainSpool(t *testing.T, dir string, opts ...analytics.Option) (map[string]int, analytics.Stats) {
 	t.Helper()
+	got, st, err := drainSpoolErr(t, dir, opts...)
+	if err != nil {
+		t.Fatalf("Flush after recovery: %v", err)
+	}
+	return got, st
+}
+
+// drainSpoolErr is drainSpool for a spool whose Flush may report losses:
+// it returns Flush's result.
+func drainSpoolErr(t *testing.T, dir string, opts ...analytics.Option) (map[string]int, analytics.Stats, error) {
+	t.Helper()
 	up := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	c := newSpoolClient(t, up.URL, dir, opts...)
-	if err := flushWithin(t, c, 10*time.Second); err != nil {
-		t.Fatalf("Flush after recovery: %v", err)
+	ferr := flushWithin(t, c, 10*time.Second)
+	if errors.Is(ferr, context.DeadlineExceeded) {
+		t.Fatalf("Flush after recovery: %v", ferr)
 	}
 	st := c.Stats()
 	spoolStatsAddUp(t, st)
@@ -158,7 +174,7 @@ func drainSpool(t *testing.T, dir string, opts ...analytics.Option) (map[string]
 	for _, m := range up.Messages() {
 		got[m.MessageID]++
 	}
-	return got, st
+	return got, st, ferr
 }
 
 // TestSpoolResendsAfterRestart: messages a client could not deliver are
@@ -369,8 +385,9 @@ func TestSpoolTornTail(t *testing.T) {
 }
 
 // TestSpoolDamagedMiddle: a byte flipped in a middle segment; New starts,
-// sets the segment aside, and every intact record, of that segment too,
-// is delivered.
+// every intact record, of that segment too, is delivered, the damaged
+// region is reported as a lost message (FailedSpool, ErrSpoolLost, in the
+// Flush that waited for it), and the segment is set aside once done.
 func TestSpoolDamagedMiddle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
 	for rep := range 5 {
@@ -393,10 +410,15 @@ func TestSpoolDamagedMiddle(t *testing.T) {
 					want[r.id] = true
 				}
 			}
-			got, st := drainSpool(t, dir)
+			got, st, err := drainSpoolErr(t, dir)
 			checkIntactOnce(t, want, got)
-			if st.SpoolSetAside != 1 || st.SpoolDamaged < 1 {
-				t.Errorf("SpoolSetAside %d SpoolDamaged %d, want 1 and at least 1", st.SpoolSetAside, st.SpoolDamaged)
+			var de *analytics.DeliveryError
+			if !errors.As(err, &de) || !errors.Is(err, analytics.ErrSpoolLost) || de.Undelivered != st.SpoolDamaged {
+				t.Errorf("Flush after recovery: %v, want a *DeliveryError for the %d damaged regions, matching ErrSpoolLost", err, st.SpoolDamaged)
+			}
+			if st.SpoolSetAside != 1 || st.SpoolDamaged < 1 || st.FailedSpool != st.SpoolDamaged {
+				t.Errorf("SpoolSetAside %d SpoolDamaged %d FailedSpool %d, want 1, at least 1, and one lost message per damaged region",
+					st.SpoolSetAside, st.SpoolDamaged, st.FailedSpool)
 			}
 			if _, err := os.Stat(mid + ".damaged"); err != nil {
 				t.Errorf("damaged segment not set aside: %v", err)
@@ -584,8 +606,8 @@ func TestSpoolRequeuesGivenUp(t *testing.T) {
 	if st.Delivered != 30 {
 		t.Errorf("Delivered %d, want 30", st.Delivered)
 	}
-	if segs, _ := segFiles(t, dir); len(segs) != 1 {
-		t.Errorf("%d segment files after delivery, want only the active one", len(segs))
+	if segs, _ := segFiles(t, dir); len(segs) != 0 {
+		t.Errorf("%d segment files after delivery, want none: every message in them is done", len(segs))
 	}
 	_ = c.Close()
 	if got, _ := drainSpool(t, dir); len(got) != 0 {

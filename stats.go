@@ -5,7 +5,7 @@ package analytics
 // they add up:
 //
 //	Enqueued + SpoolRecovered + SpoolRequeued == Delivered + Failed + Queued + InFlight + SpoolPending
-//	Failed   == FailedStatus + FailedRetries + FailedShutdown
+//	Failed   == FailedStatus + FailedRetries + FailedShutdown + FailedSpool
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
 	Enqueued int64
@@ -22,6 +22,9 @@ type Stats struct {
 	// FailedShutdown counts messages abandoned when Shutdown's context
 	// ended.
 	FailedShutdown int64
+	// FailedSpool counts messages the spool lost (WithSpool): damaged or
+	// unreadable on disk. Their Err matches ErrSpoolLost.
+	FailedSpool int64
 
 	// DroppedQueueFull counts messages Enqueue refused with ErrQueueFull.
 	DroppedQueueFull int64
@@ -58,24 +61,33 @@ type Stats struct {
 	// spool's files, waiting for room in the memory queue.
 	SpoolPending int64
 	// SpoolRecovered counts messages New found in the spool, left by an
-	// earlier client on the directory, and queued to be sent again.
+	// earlier client on the directory, and queued to be sent again; one
+	// for each damaged region among them (SpoolDamaged), which is counted
+	// in FailedSpool at once.
 	SpoolRecovered int64
 	// SpoolRequeued counts messages given up after their retries (and
 	// counted in Failed) that the spool queued again, to be sent anew.
 	SpoolRequeued int64
 	// SpoolTorn counts torn records (a write cut short by a crash)
-	// dropped from the end of the spool when New opened it.
+	// dropped from the end of the spool when New opened it. Enqueue never
+	// returned nil for them.
 	SpoolTorn int64
-	// SpoolDamaged counts damaged regions of the spool skipped (each
-	// loses at least one message), when New opened it or later.
+	// SpoolDamaged counts damaged regions of the spool's files skipped,
+	// when New opened it or later; the messages lost in them are counted
+	// in FailedSpool.
 	SpoolDamaged int64
 	// SpoolSetAside counts damaged segment files renamed aside (to
-	// *.seg.damaged) after their intact messages were copied.
+	// *.seg.damaged) once their intact messages were done.
 	SpoolSetAside int64
 	// SpoolWriteErrors counts messages Enqueue refused because the spool
 	// could not write them (a full disk, say).
 	SpoolWriteErrors int64
-	// SpoolBytes is the size of the spool's files now.
+	// SpoolUnwrittenAcks is the number of delivered messages whose
+	// delivery the spool could not record yet (a full disk): a crash now
+	// would send them again. It falls to 0 once the disk takes writes.
+	SpoolUnwrittenAcks int64
+	// SpoolBytes is what the spool counts against WithSpoolMaxBytes now:
+	// its segment files and the room reserved for their delivery records.
 	SpoolBytes int64
 	// SpoolSyncs counts fsyncs of the spool's files.
 	SpoolSyncs int64
@@ -89,8 +101,7 @@ func (c *Client) Stats() Stats {
 	}
 	s := c.b.snapshot()
 	if c.spool != nil {
-		s.SpoolBytes = c.spool.log.Bytes()
-		s.SpoolSyncs = c.spool.log.Syncs()
+		c.spool.fill(&s)
 	}
 	return s
 }

@@ -16,7 +16,7 @@
 //
 // # Files
 //
-// The directory holds LOCK, held with flock(2) by the one Log that owns the
+// The directory holds LOCK, locked (flock(2)) by the one Log that owns the
 // directory, and segments named by a sequence number, 0000000001.seg,
 // 0000000002.seg, … Each segment starts with an 8-byte magic and holds
 // records:
@@ -28,21 +28,37 @@
 // Beside a segment, 0000000001.ack lists the records of that segment that
 // were acknowledged (delivered, or refused for good), as entries of
 // count uint32, crc uint32 (CRC-32C of the offsets), and count record
-// offsets uint32. A lost or torn ack entry only means a record is sent again
-// after a restart, so ack files are never fsynced. A segment and its ack
-// file are deleted whole, once every record of the segment is acknowledged
-// and the segment is no longer the one being appended to.
+// offsets uint32. A lost or torn ack entry only means a record is sent
+// again after a restart, so ack files are never fsynced.
+//
+// # Space
+//
+// A segment and its ack file are deleted as soon as every record in the
+// segment is acknowledged, the segment being appended to included: the
+// next Append begins a new one. So space comes back with every delivery
+// that completes a segment, whatever its size, and a segment full of
+// delivered records is never kept. MaxBytes caps the segment files together
+// with room reserved for their ack files (ackRoom bytes a record), so the
+// files never exceed it, however the acknowledgements come.
+//
+// An acknowledgement that cannot be written (the disk is full) is kept in
+// memory and written with the next one, or at Close; until then a crash
+// would send its record again. A file that cannot be deleted is retried on
+// later calls and counted against MaxBytes until it is gone.
 //
 // # Recovery
 //
-// Open scans every segment. A bad record (a length out of range or a
-// checksum that does not match) at the end of the newest segment is the
-// torn tail of a write cut short by a crash: it is dropped, counted, and the
-// file truncated. Damage anywhere else (a flipped bit, a hole) is skipped by
-// searching forward for the next valid record; the intact records of such a
-// segment are copied into the new active segment, and the damaged file is
-// renamed aside to <name>.damaged and counted. Appends always go to a new
-// segment created by Open, so no old file is written again.
+// Open scans every segment and creates nothing: on a full disk it opens a
+// spool it can drain. A bad record (a length out of range or a checksum
+// that does not match) at the end of the newest segment is the torn tail of
+// a write cut short by a crash: it is dropped, counted, and the file
+// truncated. Damage anywhere else (a flipped bit, a hole) is a region
+// skipped by searching forward for the next valid record; its segment is
+// read in place, and renamed aside to <name>.damaged once its intact
+// records are all acknowledged. A Reader that meets damage written since
+// Open does the same, and reports how many records it lost (see Record).
+// Appends always go to a segment created after Open, so no file found by
+// Open is written again.
 package spool
 
 import (
@@ -53,17 +69,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Errors of Append.
+// Errors of Open and Append.
 var (
 	// ErrFull is returned by Append when the record would take the spool
 	// over Options.MaxBytes.
@@ -84,13 +97,20 @@ const (
 	ackExt      = ".ack"
 	damagedExt  = ".damaged"
 	segNameSize = 10
+
+	// ackEntryHeader is the size of an ack entry without its offsets.
+	ackEntryHeader = 8
+	// ackRoom is what a record reserves of MaxBytes for its ack file: an
+	// entry of its own at most (a header and its offset).
+	ackRoom = ackEntryHeader + 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Options configure a Log.
 type Options struct {
-	// MaxBytes caps the total size of the segment files.
+	// MaxBytes caps the segment files and the room reserved for their
+	// ack files.
 	MaxBytes int64
 	// SegmentBytes is the size at which the active segment is sealed and
 	// a new one begun.
@@ -99,23 +119,27 @@ type Options struct {
 	// Append, before it returns; a positive d within d of the write;
 	// negative never (the operating system writes back on its own).
 	Sync time.Duration
-	// Logger receives what recovery found; nil discards it.
+	// Logger receives what recovery found and the I/O errors that are not
+	// returned; nil discards it.
 	Logger *slog.Logger
+	// FS is where the files are; nil is the operating system's.
+	FS FS
 }
 
 // Recovery is what Open found in the directory.
 type Recovery struct {
-	// Records counts intact records not yet acknowledged: they are read
-	// back by Next, from Start.
+	// Records counts intact records not yet acknowledged: a Reader reads
+	// them first.
 	Records int
 	// Torn counts records dropped from the torn tail of the newest
 	// segment.
 	Torn int
-	// Damaged counts damaged regions skipped in other segments (each is
-	// at least one record lost).
+	// Damaged counts damaged regions skipped in other segments; each is at
+	// least one record lost.
 	Damaged int
-	// SetAside counts damaged segments renamed aside.
-	SetAside int
+	// Unreadable counts segment files Open could not read (an I/O error):
+	// they are left as they are for the next Open, and not read now.
+	Unreadable int
 }
 
 // Ref names one record: its segment and its offset in it.
@@ -124,21 +148,40 @@ type Ref struct {
 	Off uint32
 }
 
-// Cursor is a position for reading the log in order with Next.
-type Cursor struct {
-	seg uint32
-	off int64
-}
+// hole is a damaged region of a segment, [from, to): a reader skips it.
+type hole struct{ from, to int64 }
 
 type segment struct {
-	seq     uint32
-	f       *os.File // read-write; closed when the segment is deleted
-	size    int64    // bytes of the header and complete records
-	records int
-	acked   int
-	skip    []uint32 // sorted offsets acknowledged in an earlier run
-	ack     *os.File // opened on the first acknowledgement
-	sealed  bool     // no longer appended to
+	seq      uint32
+	f        File
+	size     int64 // bytes of the header and complete records
+	fileSize int64 // the file's size: above size after a write that failed part way
+	records  int   // intact records in it
+	done     int   // of which acknowledged (in any run) or lost to damage
+	skip     []uint32
+	holes    []hole
+	damaged  bool // it has holes: it is set aside, not deleted, once done
+	sealed   bool // no longer appended to
+	dirty    bool // written since its last fsync
+	ack      ackFile
+	ackRoom  int64 // bytes of MaxBytes charged for its ack file
+}
+
+// ackFile is a segment's ack file.
+type ackFile struct {
+	f       File
+	size    int64    // bytes of the complete entries: where the next is written
+	pending []uint32 // offsets acknowledged but not yet written
+}
+
+// charge is what s counts against MaxBytes.
+func (s *segment) charge() int64 { return s.fileSize + s.ackRoom }
+
+// zombie is a file whose removal failed: it still takes bytes of MaxBytes
+// until a later try removes it.
+type zombie struct {
+	path  string
+	bytes int64
 }
 
 // Log is a segment log in one directory. Its methods are safe for
@@ -146,20 +189,27 @@ type segment struct {
 type Log struct {
 	dir  string
 	opt  Options
-	lock *os.File
+	fs   FS
+	lock io.Closer
 	log  *slog.Logger
 
-	// mu guards the segments, the counters and the files' writes. It is
-	// held across the write(2) of Append and Ack (that is what orders the
-	// log), never across an fsync of the syncer.
-	mu     sync.Mutex
-	segs   []*segment // oldest first; the last is active
-	bytes  int64
-	room   chan struct{} // closed and replaced when bytes fall
-	closed bool
-	dirty  bool // records written since the last fsync
-	buf    []byte
-	aside  []uint32 // damaged segments, set aside by begin once copied
+	// mu guards everything below it, and the files' writes. It is held
+	// across the write(2) of Append and of an acknowledgement (that is
+	// what orders the log), and across an fsync only with Sync 0; never
+	// across the syncer's fsyncs or a Reader's reads.
+	mu       sync.Mutex
+	segs     []*segment // oldest first
+	active   *segment   // appended to; nil before the first Append, and after it was deleted
+	nextSeq  uint32     // the number of the next segment created
+	bytes    int64      // charged against MaxBytes: segments (charge) and zombies
+	room     chan struct{}
+	closed   bool
+	buf      []byte // the record being written
+	dirDirty bool   // names created or removed since the last fsync of the directory
+	pending  int    // acknowledgements not yet written, over all segments
+	zombies  []zombie
+	damaged  int64 // damaged regions found by Readers since Open
+	setAside int64 // damaged segments renamed aside since Open
 
 	syncs    atomic.Int64
 	syncWake chan struct{}
@@ -167,31 +217,30 @@ type Log struct {
 	stopped  chan struct{}
 }
 
-// Open locks dir (creating it if need be), recovers what it holds, and
-// begins a new active segment.
+// Open locks dir (creating it if need be) and recovers what it holds. It
+// creates no segment: the first Append does.
 func Open(dir string, opt Options) (*Log, Recovery, error) {
 	var rec Recovery
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if opt.FS == nil {
+		opt.FS = OS
+	}
+	fsys := opt.FS
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
 		return nil, rec, fmt.Errorf("spool: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := fsys.Lock(join(dir, lockName))
+	if errors.Is(err, ErrLocked) {
+		return nil, rec, fmt.Errorf("%w: %s", err, dir)
+	}
 	if err != nil {
 		return nil, rec, fmt.Errorf("spool: %w", err)
 	}
-	if err := lockFile(lock); err != nil {
-		lock.Close()
-		return nil, rec, fmt.Errorf("%w: %s: %v", ErrLocked, dir, err)
-	}
-	l := &Log{dir: dir, opt: opt, lock: lock, log: opt.Logger, room: make(chan struct{}),
+	l := &Log{dir: dir, opt: opt, fs: fsys, lock: lock, log: opt.Logger, room: make(chan struct{}),
 		syncWake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
-	salvage, err := l.recover(&rec)
-	if err == nil {
-		err = l.begin(salvage, &rec)
-	}
-	if err != nil {
+	if err := l.recover(&rec); err != nil {
 		l.closeFiles()
 		return nil, rec, err
 	}
@@ -204,284 +253,13 @@ func Open(dir string, opt Options) (*Log, Recovery, error) {
 }
 
 func (l *Log) path(seq uint32, ext string) string {
-	return filepath.Join(l.dir, fmt.Sprintf("%0*d%s", segNameSize, seq, ext))
-}
-
-// recover scans the existing segments. It returns the intact unacknowledged
-// payloads of damaged segments, to be copied into the new active segment.
-func (l *Log) recover(rec *Recovery) (salvage [][]byte, err error) {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	var seqs []uint32
-	acks := map[uint32]bool{}
-	for _, e := range entries {
-		name := e.Name()
-		base, ext := strings.TrimSuffix(name, filepath.Ext(name)), filepath.Ext(name)
-		n, perr := strconv.ParseUint(base, 10, 32)
-		if perr != nil || len(base) != segNameSize || n == 0 {
-			continue
-		}
-		switch ext {
-		case segExt:
-			seqs = append(seqs, uint32(n))
-		case ackExt:
-			acks[uint32(n)] = true
-		}
-	}
-	slices.Sort(seqs)
-	for seq := range acks {
-		if _, found := slices.BinarySearch(seqs, seq); !found {
-			_ = os.Remove(l.path(seq, ackExt)) // its segment was deleted
-		}
-	}
-	for i, seq := range seqs {
-		last := i == len(seqs)-1
-		s, bad, err := l.scan(seq, last, rec)
-		if err != nil {
-			return nil, err
-		}
-		if bad != nil {
-			// begin copies the intact records, then sets the file aside.
-			salvage = append(salvage, bad...)
-			l.aside = append(l.aside, seq)
-			continue
-		}
-		if s.acked >= s.records {
-			l.remove(s)
-			continue
-		}
-		rec.Records += s.records - s.acked
-		l.segs = append(l.segs, s)
-		l.bytes += s.size
-	}
-	rec.Records += len(salvage)
-	return salvage, nil
-}
-
-// scan reads one segment. For a damaged segment it returns bad, the
-// payloads of its intact unacknowledged records, and no segment.
-func (l *Log) scan(seq uint32, last bool, rec *Recovery) (s *segment, bad [][]byte, err error) {
-	path := l.path(seq, segExt)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("spool: %w", err)
-	}
-	skip := readAcks(l.path(seq, ackExt))
-	var offs []uint32
-	damaged := len(data) < int(segHeader) || string(data[:segHeader]) != magic
-	off := segHeader
-	good := off // end of the last intact record
-	for off < int64(len(data)) {
-		if n, ok := validAt(data, off); ok {
-			offs = append(offs, uint32(off))
-			off += recHeader + n
-			good = off
-			continue
-		}
-		next := resync(data, off+1)
-		if next < 0 {
-			if last && !damaged {
-				rec.Torn++
-				l.log.Warn("analytics: spool: dropped a torn record at the end of the newest segment (a write cut short by a crash)",
-					"file", path, "offset", off, "bytes", int64(len(data))-off)
-			} else {
-				rec.Damaged++
-				damaged = true
-				l.log.Warn("analytics: spool: damaged record", "file", path, "offset", off)
-			}
-			break
-		}
-		rec.Damaged++
-		damaged = true
-		l.log.Warn("analytics: spool: damaged record skipped", "file", path, "offset", off, "bytes", next-off)
-		off = next
-	}
-	if damaged {
-		bad = [][]byte{}
-		for _, o := range offs {
-			if _, acked := slices.BinarySearch(skip, o); acked {
-				continue
-			}
-			n := int64(binary.LittleEndian.Uint32(data[o:]))
-			bad = append(bad, slices.Clone(data[int64(o)+recHeader:int64(o)+recHeader+n]))
-		}
-		return nil, bad, nil
-	}
-	if good < int64(len(data)) {
-		if err := os.Truncate(path, good); err != nil {
-			return nil, nil, fmt.Errorf("spool: truncating a torn segment: %w", err)
-		}
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("spool: %w", err)
-	}
-	s = &segment{seq: seq, f: f, size: good, records: len(offs), sealed: true}
-	for _, o := range offs {
-		if _, acked := slices.BinarySearch(skip, o); acked {
-			s.acked++
-			s.skip = append(s.skip, o) // offs ascend, so skip stays sorted
-		}
-	}
-	return s, nil, nil
-}
-
-// validAt returns the payload size of the record at off if it is intact.
-func validAt(data []byte, off int64) (int64, bool) {
-	if int64(len(data))-off < recHeader {
-		return 0, false
-	}
-	n := int64(binary.LittleEndian.Uint32(data[off:]))
-	if n == 0 || n > maxPayload || off+recHeader+n > int64(len(data)) {
-		return 0, false
-	}
-	sum := crc32.Update(crc32.Checksum(data[off:off+4], castagnoli), castagnoli, data[off+recHeader:off+recHeader+n])
-	return n, sum == binary.LittleEndian.Uint32(data[off+4:])
-}
-
-// resync returns the offset of the first intact record at or after from,
-// or -1.
-func resync(data []byte, from int64) int64 {
-	for p := from; p+recHeader <= int64(len(data)); p++ {
-		if _, ok := validAt(data, p); ok {
-			return p
-		}
-	}
-	return -1
-}
-
-// readAcks returns the sorted record offsets listed in an ack file; a
-// damaged or torn entry ends the list.
-func readAcks(path string) []uint32 {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	var offs []uint32
-	for len(data) >= 8 {
-		n := int(binary.LittleEndian.Uint32(data))
-		if n <= 0 || n > len(data)/4 || 8+4*n > len(data) {
-			break
-		}
-		body := data[8 : 8+4*n]
-		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[4:]) {
-			break
-		}
-		for i := range n {
-			offs = append(offs, binary.LittleEndian.Uint32(body[4*i:]))
-		}
-		data = data[8+4*n:]
-	}
-	slices.Sort(offs)
-	return slices.Compact(offs)
-}
-
-// begin creates the active segment, copies the salvaged records into it,
-// and then sets the damaged segments aside.
-func (l *Log) begin(salvage [][]byte, rec *Recovery) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.rotateLocked(); err != nil {
-		return err
-	}
-	for _, p := range salvage {
-		if _, err := l.appendLocked(p); err != nil {
-			return fmt.Errorf("spool: copying the intact records of a damaged segment: %w", err)
-		}
-	}
-	if len(l.aside) == 0 {
-		return l.syncDir()
-	}
-	// Only once the copies are written (and synced, unless Sync is
-	// negative) are the damaged files set aside: a crash before then
-	// leaves them to be salvaged again by the next Open.
-	if l.opt.Sync >= 0 {
-		if err := l.segs[len(l.segs)-1].f.Sync(); err != nil {
-			return fmt.Errorf("spool: fsync: %w", err)
-		}
-	}
-	for _, seq := range l.aside {
-		if err := os.Rename(l.path(seq, segExt), l.path(seq, segExt+damagedExt)); err != nil {
-			return fmt.Errorf("spool: setting aside a damaged segment: %w", err)
-		}
-		_ = os.Remove(l.path(seq, ackExt))
-		l.log.Warn("analytics: spool: damaged segment set aside; its intact records are sent",
-			"file", l.path(seq, segExt+damagedExt))
-	}
-	rec.SetAside += len(l.aside)
-	l.aside = nil
-	return l.syncDir()
-}
-
-// rotateLocked begins the next segment and seals the active one, if any.
-func (l *Log) rotateLocked() error {
-	seq := uint32(1)
-	var old *segment
-	if n := len(l.segs); n > 0 {
-		old = l.segs[n-1]
-		seq = old.seq + 1
-	}
-	for _, a := range l.aside {
-		seq = max(seq, a+1) // a damaged segment not yet set aside
-	}
-	if m, err := filepath.Glob(filepath.Join(l.dir, "*"+segExt+damagedExt)); err == nil {
-		// Never reuse the number of a segment set aside.
-		for _, p := range m {
-			base := strings.TrimSuffix(filepath.Base(p), segExt+damagedExt)
-			if n, err := strconv.ParseUint(base, 10, 32); err == nil && uint32(n) >= seq {
-				seq = uint32(n) + 1
-			}
-		}
-	}
-	f, err := os.OpenFile(l.path(seq, segExt), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	if _, err := f.Write([]byte(magic)); err != nil {
-		f.Close()
-		_ = os.Remove(l.path(seq, segExt))
-		return fmt.Errorf("spool: %w", err)
-	}
-	// The old segment is sealed only now, so that a failure above leaves
-	// it active rather than no segment at all.
-	if old != nil && !old.sealed {
-		old.sealed = true
-		if l.opt.Sync >= 0 {
-			_ = old.f.Sync()
-		}
-		if old.acked >= old.records {
-			l.deleteLocked(old)
-		}
-	}
-	l.segs = append(l.segs, &segment{seq: seq, f: f, size: segHeader})
-	l.bytes += segHeader
-	if l.opt.Sync == 0 {
-		return l.syncDir()
-	}
-	l.markDirtyLocked()
-	return nil
-}
-
-func (l *Log) syncDir() error {
-	if l.opt.Sync < 0 {
-		return nil
-	}
-	d, err := os.Open(l.dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("spool: fsync of the directory: %w", err)
-	}
-	return nil
+	return join(l.dir, fmt.Sprintf("%0*d%s", segNameSize, seq, ext))
 }
 
 // Append writes payload as one record and returns where it is. The
 // record has reached the operating system (write(2) returned) when Append
-// returns nil, and with Options.Sync 0 it has been fsynced.
+// returns nil, and with Options.Sync 0 it has been fsynced. On an error the
+// record is not in the log.
 func (l *Log) Append(payload []byte) (Ref, error) {
 	if len(payload) == 0 || len(payload) > maxPayload {
 		return Ref{}, fmt.Errorf("spool: record of %d bytes", len(payload))
@@ -491,53 +269,272 @@ func (l *Log) Append(payload []byte) (Ref, error) {
 	if l.closed {
 		return Ref{}, ErrClosed
 	}
-	return l.appendLocked(payload)
-}
-
-func (l *Log) appendLocked(payload []byte) (Ref, error) {
-	size := int64(recHeader + len(payload))
-	if l.bytes+size > l.opt.MaxBytes {
+	if l.pending > 0 || len(l.zombies) > 0 {
+		l.retryLocked()
+	}
+	need := int64(recHeader + len(payload))
+	s := l.active
+	rotate := s == nil || (s.size+need > l.opt.SegmentBytes && s.records > 0)
+	charge := need + ackRoom
+	if rotate {
+		charge += segHeader
+	}
+	if l.bytes+charge > l.opt.MaxBytes {
 		return Ref{}, ErrFull
 	}
-	s := l.segs[len(l.segs)-1]
-	if s.size+size > l.opt.SegmentBytes && s.records > 0 {
-		if err := l.rotateLocked(); err != nil {
+	if rotate {
+		var err error
+		if s, err = l.rotateLocked(); err != nil {
 			return Ref{}, err
 		}
-		s = l.segs[len(l.segs)-1]
 	}
-	b := l.buf[:0]
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
+	b := binary.LittleEndian.AppendUint32(l.buf[:0], uint32(len(payload)))
 	sum := crc32.Update(crc32.Checksum(b[:4], castagnoli), castagnoli, payload)
 	b = binary.LittleEndian.AppendUint32(b, sum)
 	b = append(b, payload...)
 	l.buf = b
-	if _, err := s.f.WriteAt(b, s.size); err != nil {
+	// A failed write may have written part of the record, whatever count
+	// it returns: the file is charged as if all of it had been.
+	_, err := s.f.WriteAt(b, s.size)
+	l.grewLocked(s, s.size+int64(len(b)))
+	if err == nil && l.opt.Sync == 0 {
+		err = l.syncAppendLocked(s)
+	}
+	if err != nil {
 		// Cut off whatever part of the record was written, so that the
-		// next record follows the last complete one.
-		_ = s.f.Truncate(s.size)
+		// next record follows the last complete one (where it is written
+		// in any case) and the file takes no more than its records.
+		l.cutLocked(s)
 		return Ref{}, fmt.Errorf("spool: write: %w", err)
 	}
 	ref := Ref{Seg: s.seq, Off: uint32(s.size)}
-	s.size += size
+	s.size += need
 	s.records++
-	l.bytes += size
-	if l.opt.Sync == 0 {
-		if err := s.f.Sync(); err != nil {
-			return Ref{}, fmt.Errorf("spool: fsync: %w", err)
-		}
-		l.syncs.Add(1)
-	} else {
-		l.markDirtyLocked()
+	s.ackRoom += ackRoom
+	l.bytes += ackRoom
+	if l.opt.Sync > 0 {
+		s.dirty = true
+		l.wakeSyncer()
 	}
 	return ref, nil
 }
 
-func (l *Log) markDirtyLocked() {
-	if l.opt.Sync <= 0 || l.dirty {
+// syncAppendLocked fsyncs s, and the directory if a name changed, for
+// Sync 0.
+func (l *Log) syncAppendLocked(s *segment) error {
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	if l.dirDirty {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("fsync of the directory: %w", err)
+		}
+		l.dirDirty = false
+	}
+	l.syncs.Add(1)
+	return nil
+}
+
+// grewLocked records that s's file reaches at least end.
+func (l *Log) grewLocked(s *segment, end int64) {
+	if end > s.fileSize {
+		l.bytes += end - s.fileSize
+		s.fileSize = end
+	}
+}
+
+// cutLocked truncates s's file to its complete records, after a write
+// that may have left more.
+func (l *Log) cutLocked(s *segment) {
+	if err := s.f.Truncate(s.size); err != nil {
+		return // the next record overwrites the rest; it stays charged
+	}
+	l.bytes -= s.fileSize - s.size
+	s.fileSize = s.size
+}
+
+// rotateLocked begins a new active segment, sealing the old one.
+func (l *Log) rotateLocked() (*segment, error) {
+	seq := l.nextSeq
+	path := l.path(seq, segExt)
+	f, err := l.fs.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	l.nextSeq++ // even if what follows fails: a name is never used twice
+	l.dirDirty = true
+	if _, err := f.WriteAt([]byte(magic), 0); err != nil {
+		f.Close()
+		l.removeLocked(path, segHeader)
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if old := l.active; old != nil {
+		old.sealed = true
+		if old.done >= old.records {
+			l.finishLocked(old)
+		}
+	}
+	s := &segment{seq: seq, f: f, size: segHeader, fileSize: segHeader, dirty: true}
+	l.segs = append(l.segs, s)
+	l.active = s
+	l.bytes += segHeader
+	return s, nil
+}
+
+// Ack records that refs were delivered or refused for good, and deletes
+// every segment whose records are then all acknowledged. Each ref must be
+// acknowledged once.
+func (l *Log) Ack(refs []Ref) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
 		return
 	}
-	l.dirty = true
+	for len(refs) > 0 {
+		n := 1
+		for n < len(refs) && refs[n].Seg == refs[0].Seg {
+			n++
+		}
+		if s := l.segLocked(refs[0].Seg); s != nil {
+			s.done += n
+			if s.done >= s.records {
+				l.finishLocked(s)
+			} else {
+				for _, r := range refs[:n] {
+					s.ack.pending = append(s.ack.pending, r.Off)
+				}
+				l.pending += n
+			}
+		}
+		refs = refs[n:]
+	}
+	l.retryLocked()
+}
+
+// forfeitLocked records that n records of s were lost to damage: they
+// will never be acknowledged.
+func (l *Log) forfeitLocked(s *segment, n int) {
+	s.done += n
+	if s.done >= s.records {
+		l.finishLocked(s)
+	}
+}
+
+// retryLocked writes the acknowledgements not yet written and removes the
+// files not yet removed.
+func (l *Log) retryLocked() {
+	if l.pending > 0 {
+		for _, s := range l.segs {
+			if len(s.ack.pending) > 0 {
+				l.writeAcksLocked(s)
+			}
+		}
+	}
+	if len(l.zombies) > 0 {
+		left := l.zombies[:0]
+		for _, z := range l.zombies {
+			if err := l.fs.Remove(z.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				left = append(left, z)
+				continue
+			}
+			l.bytes -= z.bytes
+			l.dirDirty = true
+			l.signalRoomLocked()
+		}
+		clear(l.zombies[len(left):])
+		l.zombies = left
+	}
+}
+
+// writeAcksLocked appends s's pending acknowledgements to its ack file as
+// one entry. A failed write is retried later at the same offset, so that
+// a torn entry is overwritten rather than followed.
+func (l *Log) writeAcksLocked(s *segment) {
+	a := &s.ack
+	if a.f == nil {
+		f, err := l.fs.OpenFile(l.path(s.seq, ackExt), os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			l.log.Warn("analytics: spool: cannot record deliveries yet; retrying with the next ones", "error", err)
+			return
+		}
+		a.f = f
+		l.dirDirty = true
+	}
+	b := make([]byte, ackEntryHeader, ackEntryHeader+4*len(a.pending))
+	for _, off := range a.pending {
+		b = binary.LittleEndian.AppendUint32(b, off)
+	}
+	binary.LittleEndian.PutUint32(b, uint32(len(a.pending)))
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[ackEntryHeader:], castagnoli))
+	if _, err := a.f.WriteAt(b, a.size); err != nil {
+		l.log.Warn("analytics: spool: cannot record deliveries yet; retrying with the next ones", "error", err)
+		return
+	}
+	a.size += int64(len(b))
+	l.pending -= len(a.pending)
+	a.pending = a.pending[:0]
+}
+
+// finishLocked deletes s, every record of which is done, with its ack
+// file; a damaged segment is renamed aside instead.
+func (l *Log) finishLocked(s *segment) {
+	l.pending -= len(s.ack.pending)
+	if s.f != nil {
+		s.f.Close()
+	}
+	if s.ack.f != nil {
+		s.ack.f.Close()
+	}
+	l.bytes -= s.charge()
+	segPath := l.path(s.seq, segExt)
+	if s.damaged {
+		if err := l.fs.Rename(segPath, segPath+damagedExt); err != nil {
+			l.log.Warn("analytics: spool: cannot set a damaged segment aside; removing it", "file", segPath, "error", err)
+			l.removeLocked(segPath, s.fileSize)
+		} else {
+			l.setAside++
+			l.log.Warn("analytics: spool: damaged segment set aside; its intact records are done", "file", segPath+damagedExt)
+		}
+	} else {
+		// The segment first: a crash in between leaves only an ack file,
+		// which Open removes.
+		l.removeLocked(segPath, s.fileSize)
+	}
+	l.removeLocked(l.path(s.seq, ackExt), s.ackRoom)
+	l.dirDirty = true
+	l.segs = slices.DeleteFunc(l.segs, func(x *segment) bool { return x == s })
+	if l.active == s {
+		l.active = nil
+	}
+	l.signalRoomLocked()
+}
+
+// removeLocked removes path; if that fails it keeps trying on later calls,
+// and charges bytes until it succeeds.
+func (l *Log) removeLocked(path string, bytes int64) {
+	err := l.fs.Remove(path)
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	l.log.Warn("analytics: spool: cannot delete a file; retrying later", "file", path, "error", err)
+	l.zombies = append(l.zombies, zombie{path, bytes})
+	l.bytes += bytes
+}
+
+func (l *Log) signalRoomLocked() {
+	close(l.room)
+	l.room = make(chan struct{})
+}
+
+func (l *Log) segLocked(seq uint32) *segment {
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].seq >= seq })
+	if i < len(l.segs) && l.segs[i].seq == seq {
+		return l.segs[i]
+	}
+	return nil
+}
+
+func (l *Log) wakeSyncer() {
 	select {
 	case l.syncWake <- struct{}{}:
 	default:
@@ -545,8 +542,10 @@ func (l *Log) markDirtyLocked() {
 }
 
 // syncer is the goroutine, run with a positive Options.Sync, that fsyncs
-// the active segment (and the directory, for a new segment's name) within
-// Options.Sync of the first write not yet synced. It stops at Close.
+// the segments written to (and the directory, for the names created and
+// removed) within Options.Sync of the first write not yet synced, and
+// retries the acknowledgements and removals that failed. It stops at
+// Close.
 func (l *Log) syncer() {
 	defer close(l.stopped)
 	t := time.NewTimer(l.opt.Sync)
@@ -571,28 +570,62 @@ func (l *Log) syncer() {
 // syncNow fsyncs what was written so far, outside mu.
 func (l *Log) syncNow() {
 	l.mu.Lock()
-	if len(l.segs) == 0 || !l.dirty {
-		l.mu.Unlock()
+	var files []File
+	for _, s := range l.segs {
+		if s.dirty {
+			s.dirty = false
+			files = append(files, s.f)
+		}
+	}
+	dir := l.dirDirty
+	l.dirDirty = false
+	if l.pending > 0 || len(l.zombies) > 0 {
+		l.retryLocked()
+	}
+	l.mu.Unlock()
+	if len(files) == 0 && !dir {
 		return
 	}
-	l.dirty = false
-	f := l.segs[len(l.segs)-1].f
-	l.mu.Unlock()
-	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-		l.log.Error("analytics: spool: fsync failed", "error", err)
+	for _, f := range files {
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			l.log.Error("analytics: spool: fsync failed", "error", err)
+		}
 	}
-	_ = l.syncDir()
+	if dir {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			l.log.Error("analytics: spool: fsync of the directory failed", "error", err)
+		}
+	}
 	l.syncs.Add(1)
 }
 
 // Syncs returns how many times written records were fsynced.
 func (l *Log) Syncs() int64 { return l.syncs.Load() }
 
-// Bytes returns the size of the segment files.
+// Bytes returns what the spool counts against MaxBytes: the segment files
+// and the room reserved for their ack files.
 func (l *Log) Bytes() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.bytes
+}
+
+// Counters are what a Log found and did since Open.
+type Counters struct {
+	// Damaged counts damaged regions Readers met since Open.
+	Damaged int64
+	// SetAside counts damaged segments renamed aside since Open.
+	SetAside int64
+	// UnwrittenAcks counts acknowledgements that could not be written
+	// yet (the disk is full): a crash now would send their records again.
+	UnwrittenAcks int
+}
+
+// Counters returns what the Log found and did since Open.
+func (l *Log) Counters() Counters {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Counters{Damaged: l.damaged, SetAside: l.setAside, UnwrittenAcks: l.pending}
 }
 
 // Room returns a channel closed when space is freed.
@@ -602,158 +635,9 @@ func (l *Log) Room() <-chan struct{} {
 	return l.room
 }
 
-// Start returns a cursor at the oldest record.
-func (l *Log) Start() Cursor {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return Cursor{seg: l.segs[0].seq, off: segHeader}
-}
-
-// End returns a cursor after the newest record.
-func (l *Log) End() Cursor {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.segs[len(l.segs)-1]
-	return Cursor{seg: s.seq, off: s.size}
-}
-
-// Next reads the record at c, skipping those acknowledged in an earlier
-// run, and moves c past it. It returns ok false when c is at the end. A
-// record found damaged (on disk since Open) is skipped with its segment's
-// rest and reported in err, with ok true and a nil payload.
-func (l *Log) Next(c *Cursor) (payload []byte, ref Ref, ok bool, err error) {
-	for {
-		l.mu.Lock()
-		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].seq >= c.seg })
-		if i == len(l.segs) {
-			l.mu.Unlock()
-			return nil, Ref{}, false, nil
-		}
-		s := l.segs[i]
-		if s.seq != c.seg {
-			*c = Cursor{seg: s.seq, off: segHeader}
-		}
-		if c.off >= s.size {
-			if i == len(l.segs)-1 {
-				l.mu.Unlock()
-				return nil, Ref{}, false, nil
-			}
-			*c = Cursor{seg: l.segs[i+1].seq, off: segHeader}
-			l.mu.Unlock()
-			continue
-		}
-		f, size, skip := s.f, s.size, s.skip
-		l.mu.Unlock()
-
-		var h [recHeader]byte
-		off := c.off
-		if _, err := f.ReadAt(h[:], off); err != nil {
-			c.off = size
-			return nil, Ref{}, true, fmt.Errorf("spool: read: %w", err)
-		}
-		n := int64(binary.LittleEndian.Uint32(h[:]))
-		if n == 0 || n > maxPayload || off+recHeader+n > size {
-			c.off = size
-			return nil, Ref{}, true, fmt.Errorf("spool: damaged record in %s at %d", l.path(s.seq, segExt), off)
-		}
-		p := make([]byte, n)
-		if _, err := f.ReadAt(p, off+recHeader); err != nil && err != io.EOF {
-			c.off = size
-			return nil, Ref{}, true, fmt.Errorf("spool: read: %w", err)
-		}
-		c.off = off + recHeader + n
-		if crc32.Update(crc32.Checksum(h[:4], castagnoli), castagnoli, p) != binary.LittleEndian.Uint32(h[4:]) {
-			return nil, Ref{}, true, fmt.Errorf("spool: damaged record in %s at %d", l.path(s.seq, segExt), off)
-		}
-		if _, acked := slices.BinarySearch(skip, uint32(off)); acked {
-			continue
-		}
-		return p, Ref{Seg: s.seq, Off: uint32(off)}, true, nil
-	}
-}
-
-// Ack records that refs were delivered or refused for good, and deletes
-// every sealed segment whose records are all acknowledged. Each ref must
-// be acknowledged once.
-func (l *Log) Ack(refs []Ref) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return
-	}
-	for len(refs) > 0 {
-		n := 1
-		for n < len(refs) && refs[n].Seg == refs[0].Seg {
-			n++
-		}
-		l.ackLocked(refs[0].Seg, refs[:n])
-		refs = refs[n:]
-	}
-}
-
-func (l *Log) ackLocked(seq uint32, refs []Ref) {
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].seq >= seq })
-	if i == len(l.segs) || l.segs[i].seq != seq {
-		return
-	}
-	s := l.segs[i]
-	s.acked += len(refs)
-	if s.sealed && s.acked >= s.records {
-		l.deleteLocked(s)
-		return
-	}
-	if !s.sealed && s.acked >= s.records && l.bytes+recHeader+maxPayload > l.opt.MaxBytes {
-		// Near the cap, a delivered active segment is sealed (and so
-		// deleted) at once: with MaxBytes below SegmentBytes it would
-		// otherwise never be, and the spool would stay full for good.
-		if err := l.rotateLocked(); err != nil {
-			l.log.Warn("analytics: spool: cannot begin a new segment", "error", err)
-		}
-		return
-	}
-	if s.ack == nil {
-		f, err := os.OpenFile(l.path(seq, ackExt), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			l.log.Warn("analytics: spool: cannot record deliveries; they would be sent again after a restart", "error", err)
-			return
-		}
-		s.ack = f
-	}
-	b := make([]byte, 8, 8+4*len(refs))
-	for _, r := range refs {
-		b = binary.LittleEndian.AppendUint32(b, r.Off)
-	}
-	binary.LittleEndian.PutUint32(b, uint32(len(refs)))
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
-	_, _ = s.ack.Write(b) // a lost entry only means a duplicate after a restart
-}
-
-func (l *Log) deleteLocked(s *segment) {
-	l.remove(s)
-	l.bytes -= s.size
-	l.segs = slices.DeleteFunc(l.segs, func(x *segment) bool { return x == s })
-	close(l.room)
-	l.room = make(chan struct{})
-}
-
-// remove deletes a segment's files: the segment first, so that a crash in
-// between leaves only an ack file, which Open removes.
-func (l *Log) remove(s *segment) {
-	if s.f != nil {
-		s.f.Close()
-	}
-	if s.ack != nil {
-		s.ack.Close()
-	}
-	if err := os.Remove(l.path(s.seq, segExt)); err != nil {
-		l.log.Warn("analytics: spool: cannot delete a delivered segment", "error", err)
-	}
-	_ = os.Remove(l.path(s.seq, ackExt))
-}
-
-// Close fsyncs what was written (unless Options.Sync is negative), closes
-// the files and releases the directory. Records not acknowledged stay for
-// the next Open.
+// Close writes the acknowledgements not yet written, fsyncs what was
+// written (unless Options.Sync is negative), closes the files and releases
+// the directory. Records not acknowledged stay for the next Open.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	if l.closed {
@@ -764,29 +648,66 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	close(l.stop)
 	<-l.stopped
-	var err error
+	var errs []error
 	l.mu.Lock()
-	if l.opt.Sync >= 0 && len(l.segs) > 0 {
-		err = l.segs[len(l.segs)-1].f.Sync()
+	l.retryLocked()
+	if l.opt.Sync >= 0 {
+		for _, s := range l.segs {
+			if s.dirty {
+				if err := s.f.Sync(); err != nil {
+					errs = append(errs, fmt.Errorf("spool: fsync: %w", err))
+				}
+			}
+		}
+		if l.dirDirty {
+			if err := l.fs.SyncDir(l.dir); err != nil {
+				errs = append(errs, fmt.Errorf("spool: fsync of the directory: %w", err))
+			}
+		}
 	}
 	l.mu.Unlock()
 	l.closeFiles()
-	return err
+	return errors.Join(errs...)
 }
 
 func (l *Log) closeFiles() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.segs {
-		s.f.Close()
-		if s.ack != nil {
-			s.ack.Close()
+		if s.f != nil {
+			s.f.Close()
+		}
+		if s.ack.f != nil {
+			s.ack.f.Close()
 		}
 	}
-	l.segs = nil
+	l.segs, l.active = nil, nil
 	if l.lock != nil {
-		unlockFile(l.lock)
 		l.lock.Close()
 		l.lock = nil
 	}
+}
+
+// validAt returns the payload size of the record at off if it is intact.
+func validAt(data []byte, off int64) (int64, bool) {
+	if int64(len(data))-off < recHeader {
+		return 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(data[off:]))
+	if n == 0 || n > maxPayload || off+recHeader+n > int64(len(data)) {
+		return 0, false
+	}
+	sum := crc32.Update(crc32.Checksum(data[off:off+4], castagnoli), castagnoli, data[off+recHeader:off+recHeader+n])
+	return n, sum == binary.LittleEndian.Uint32(data[off+4:])
+}
+
+// resync returns the offset of the first intact record at or after from,
+// or -1.
+func resync(data []byte, from int64) int64 {
+	for p := from; p+recHeader <= int64(len(data)); p++ {
+		if _, ok := validAt(data, p); ok {
+			return p
+		}
+	}
+	return -1
 }

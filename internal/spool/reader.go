@@ -1,0 +1,252 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+)
+
+// readChunk is how much a Reader reads from a segment at a time.
+const readChunk = 128 << 10
+
+// Record is what Reader.Next returns: one intact record, or a count of
+// records lost to damage.
+type Record struct {
+	// Payload is the record's payload, valid until the next call of
+	// Next; nil when Lost is set.
+	Payload []byte
+	// Ref is where the record is, for Ack.
+	Ref Ref
+	// Lost, when positive, counts records of one segment that the Reader
+	// passed over because they were damaged after Open found them, or
+	// written after Open and damaged since: they will never be read. The
+	// Log counts them as done, as if acknowledged.
+	Lost int
+}
+
+// Reader reads a Log's records in order, from the oldest, skipping those
+// acknowledged in an earlier run. It reads a segment a chunk at a time and
+// copies nothing per record. A Reader is used by one goroutine at a time;
+// Appends and Acks may go on meanwhile.
+type Reader struct {
+	l      *Log
+	seg    uint32 // the segment being read
+	off    int64  // where its next record is
+	passed int    // records of seg read, skipped as acknowledged, or lost
+	buf    []byte // bytes of seg from bufOff
+	bufOff int64
+}
+
+// NewReader returns a Reader at the oldest record.
+func (l *Log) NewReader() *Reader { return &Reader{l: l} }
+
+// Position is a place in the log: a segment and an offset in it. Records
+// are appended at increasing positions.
+type Position struct {
+	seg uint32
+	off int64
+}
+
+// Before reports whether p is before q.
+func (p Position) Before(q Position) bool {
+	return p.seg < q.seg || (p.seg == q.seg && p.off < q.off)
+}
+
+// Position returns where the record named by ref is.
+func (ref Ref) Position() Position { return Position{ref.Seg, int64(ref.Off)} }
+
+// End returns the position of the next record appended: every record
+// appended after End returns is at or after it.
+func (l *Log) End() Position {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active != nil {
+		return Position{l.active.seq, l.active.size}
+	}
+	return Position{l.nextSeq, segHeader}
+}
+
+// Next returns the next record, and false when r is at the end of the log.
+func (r *Reader) Next() (Record, bool) {
+	l := r.l
+	for {
+		l.mu.Lock()
+		i, found := slices.BinarySearchFunc(l.segs, r.seg, func(s *segment, seq uint32) int { return int(int64(s.seq) - int64(seq)) })
+		if i == len(l.segs) {
+			// Past the newest segment: at the end (the segment being read
+			// may have been deleted, everything in it done).
+			l.mu.Unlock()
+			return Record{}, false
+		}
+		s := l.segs[i]
+		if !found {
+			r.seg, r.off, r.passed, r.buf = s.seq, segHeader, 0, r.buf[:0]
+		}
+		if r.off >= s.size {
+			// At the segment's end: what was not passed is lost.
+			if lost := s.records - r.passed; lost > 0 {
+				r.passed = s.records
+				l.forfeitLocked(s, lost)
+				l.mu.Unlock()
+				return Record{Lost: lost}, true
+			}
+			if i == len(l.segs)-1 {
+				l.mu.Unlock()
+				return Record{}, false
+			}
+			next := l.segs[i+1]
+			r.seg, r.off, r.passed, r.buf = next.seq, segHeader, 0, r.buf[:0]
+			l.mu.Unlock()
+			continue
+		}
+		f, size, skip, holes := s.f, s.size, s.skip, s.holes
+		l.mu.Unlock()
+
+		if h, ok := holeAt(holes, r.off); ok {
+			r.off = h.to
+			continue
+		}
+		p, err := r.record(f, size)
+		if err != nil {
+			r.damage(s, f, size, skip, err)
+			continue
+		}
+		ref := Ref{Seg: s.seq, Off: uint32(r.off)}
+		r.off += recHeader + int64(len(p))
+		r.passed++
+		if _, acked := slices.BinarySearch(skip, ref.Off); acked {
+			continue
+		}
+		return Record{Payload: p, Ref: ref}, true
+	}
+}
+
+func holeAt(holes []hole, off int64) (hole, bool) {
+	for _, h := range holes {
+		if off >= h.from && off < h.to {
+			return h, true
+		}
+	}
+	return hole{}, false
+}
+
+var errDamaged = errors.New("damaged record")
+
+// record returns the payload of the record at r.off, which is below size,
+// from r's buffer, filling it as needed.
+func (r *Reader) record(f File, size int64) ([]byte, error) {
+	if err := r.fill(f, recHeader, size); err != nil {
+		return nil, err
+	}
+	at := r.off - r.bufOff
+	n := int64(binary.LittleEndian.Uint32(r.buf[at:]))
+	if n == 0 || n > maxPayload || r.off+recHeader+n > size {
+		return nil, errDamaged
+	}
+	if err := r.fill(f, recHeader+n, size); err != nil {
+		return nil, err
+	}
+	at = r.off - r.bufOff
+	h, p := r.buf[at:at+recHeader], r.buf[at+recHeader:at+recHeader+n]
+	if crc32.Update(crc32.Checksum(h[:4], castagnoli), castagnoli, p) != binary.LittleEndian.Uint32(h[4:]) {
+		return nil, errDamaged
+	}
+	return p, nil
+}
+
+// fill makes r.buf hold the need bytes at r.off, reading a chunk (not past
+// size) if it does not.
+func (r *Reader) fill(f File, need, size int64) error {
+	if r.off >= r.bufOff && r.off+need <= r.bufOff+int64(len(r.buf)) {
+		return nil
+	}
+	want := min(max(need, readChunk), size-r.off)
+	if int64(cap(r.buf)) < want {
+		r.buf = make([]byte, want)
+	}
+	r.buf = r.buf[:want]
+	n, err := f.ReadAt(r.buf, r.off)
+	r.buf, r.bufOff = r.buf[:n], r.off
+	if int64(n) >= need {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// damage handles a record at r.off that cannot be read: it finds the next
+// intact record of the segment, marks the region between as a hole, and
+// moves r past it. The records lost in it are counted when r reaches the
+// segment's end.
+func (r *Reader) damage(s *segment, f File, size int64, skip []uint32, cause error) {
+	l := r.l
+	to := size
+	rest := make([]byte, size-r.off)
+	n, err := f.ReadAt(rest, r.off)
+	if n == len(rest) || err == io.EOF {
+		if next := resync(rest[:n], 1); next >= 0 {
+			to = r.off + next
+		}
+	}
+	l.log.Error("analytics: spool: damaged record; skipping to the next intact one",
+		"file", l.path(s.seq, segExt), "offset", r.off, "bytes", to-r.off, "error", cause)
+	// Records acknowledged in an earlier run that lie in the hole are
+	// passed: they are done already.
+	for _, o := range skip {
+		if int64(o) >= r.off && int64(o) < to {
+			r.passed++
+		}
+	}
+	l.mu.Lock()
+	s.holes = append(s.holes, hole{r.off, to})
+	s.damaged = true
+	l.damaged++
+	l.mu.Unlock()
+	r.off = to
+	r.buf = r.buf[:0]
+}
+
+// ReadRecord reads the record at ref into buf (grown if need be) and
+// returns its payload. It fails if the record is not there or is damaged.
+func (l *Log) ReadRecord(ref Ref, buf []byte) ([]byte, error) {
+	l.mu.Lock()
+	s := l.segLocked(ref.Seg)
+	if s == nil || int64(ref.Off)+recHeader > s.size {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("spool: no record at %d in segment %d", ref.Off, ref.Seg)
+	}
+	f, size := s.f, s.size
+	l.mu.Unlock()
+	var h [recHeader]byte
+	if _, err := f.ReadAt(h[:], int64(ref.Off)); err != nil {
+		return nil, fmt.Errorf("spool: read: %w", err)
+	}
+	n := int64(binary.LittleEndian.Uint32(h[:]))
+	if n == 0 || n > maxPayload || int64(ref.Off)+recHeader+n > size {
+		return nil, fmt.Errorf("spool: %w in %s at %d", errDamaged, l.path(ref.Seg, segExt), ref.Off)
+	}
+	buf = slices.Grow(buf[:0], int(n))[:n]
+	if _, err := f.ReadAt(buf, int64(ref.Off)+recHeader); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("spool: read: %w", err)
+	}
+	if crc32.Update(crc32.Checksum(h[:4], castagnoli), castagnoli, buf) != binary.LittleEndian.Uint32(h[4:]) {
+		return nil, fmt.Errorf("spool: %w in %s at %d", errDamaged, l.path(ref.Seg, segExt), ref.Off)
+	}
+	return buf, nil
+}
+
+// Forfeit records that the record at ref is done without an
+// acknowledgement written for it: it could not be read (ReadRecord
+// failed), and will not be again in this run.
+func (l *Log) Forfeit(ref Ref) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.segLocked(ref.Seg); s != nil {
+		l.forfeitLocked(s, 1)
+	}
+}
