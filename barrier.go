@@ -18,6 +18,13 @@ package analytics
 // in between are its report; so every Flush reports the losses it waited
 // for, whatever other Flush calls do at the same time.
 //
+// With a spool, a message given up after its retries may be queued again
+// (requeued) under a new number. A Flush reports it as not delivered only
+// if the new number is beyond what the Flush waits for: a requeue that
+// came before the Flush began is waited for under its new number instead.
+// Shutdown reports final losses only, and the messages not finished when
+// it decides.
+//
 // A barrier is not safe for concurrent use: it is guarded by the batcher's
 // lock, like the counters, so that Stats and the barrier always agree.
 type barrier struct {
@@ -34,28 +41,31 @@ type barrier struct {
 	waiters map[*flushWait]struct{}
 }
 
-// span is a finished batch waiting for those before it.
+// span is a finished batch.
 type span struct {
-	to   uint64
-	lost int64
-	err  error
+	to       uint64
+	lost     int64  // lost for good
+	requeued int64  // queued again, under numbers up to again
+	again    uint64 // the messages numbered when they were
+	err      error  // the cause of the last loss or requeue
 }
 
 // flushWait is one Flush call waiting at the barrier.
 type flushWait struct {
-	target uint64        // the messages enqueued when Flush was called
-	from   int64         // covered when Flush was called
-	done   chan struct{} // closed when doneThrough reaches target
-	lostAt int64         // lostThrough then
-	err    error         // lastErr then
+	target   uint64        // the messages enqueued when Flush was called
+	from     int64         // covered when Flush was called
+	done     chan struct{} // closed when doneThrough reaches target
+	lostAt   int64         // lostThrough then
+	err      error         // the cause of the last loss or requeue it counts
+	requeued int64         // requeued messages it waited for, numbered again beyond target
 }
 
 // add registers a Flush with the given target; the returned wait's done
 // channel is closed already if there is nothing to wait for.
 func (b *barrier) add(target uint64) *flushWait {
-	w := &flushWait{target: target, from: b.covered, done: make(chan struct{})}
+	w := &flushWait{target: target, from: b.covered, done: make(chan struct{}), err: b.lastErr}
 	if b.doneThrough >= target {
-		w.lostAt, w.err = b.lostThrough, b.lastErr
+		w.lostAt = b.lostThrough
 		close(w.done)
 		return w
 	}
@@ -73,47 +83,53 @@ func (b *barrier) remove(w *flushWait) { delete(b.waiters, w) }
 // covered on.
 func (b *barrier) result(w *flushWait) error {
 	b.covered = max(b.covered, w.lostAt)
-	if n := w.lostAt - w.from; n > 0 {
+	if n := w.lostAt - w.from + w.requeued; n > 0 {
 		return &DeliveryError{Undelivered: n, Err: w.err}
 	}
 	return nil
 }
 
-// finish records the outcome of the batch of messages (from, to], of
-// which lost were lost, the last because of err.
-func (b *barrier) finish(from, to uint64, lost int64, err error) {
-	b.finished += int64(to - from)
-	if lost > 0 {
-		b.lost += lost
-		b.lastAny = err
+// finish records the outcome of the batch s covering the messages (from,
+// s.to].
+func (b *barrier) finish(from uint64, s span) {
+	b.finished += int64(s.to - from)
+	if s.lost > 0 {
+		b.lost += s.lost
+		b.lastAny = s.err
 	}
 	if from != b.doneThrough {
 		if b.pending == nil {
 			b.pending = make(map[uint64]span)
 		}
-		b.pending[from] = span{to, lost, err}
+		b.pending[from] = s
 		return
 	}
-	b.advance(to, lost, err)
+	b.advance(s)
 	for {
 		s, ok := b.pending[b.doneThrough]
 		if !ok {
 			break
 		}
 		delete(b.pending, b.doneThrough)
-		b.advance(s.to, s.lost, s.err)
+		b.advance(s)
 	}
 }
 
-func (b *barrier) advance(to uint64, lost int64, err error) {
-	b.doneThrough = to
-	if lost > 0 {
-		b.lostThrough += lost
-		b.lastErr = err
+func (b *barrier) advance(s span) {
+	b.doneThrough = s.to
+	if s.lost > 0 {
+		b.lostThrough += s.lost
+		b.lastErr = s.err
 	}
 	for w := range b.waiters {
-		if w.target <= to {
-			w.lostAt, w.err = b.lostThrough, b.lastErr
+		if s.requeued > 0 && s.again > w.target {
+			w.requeued += s.requeued
+			w.err = s.err
+		} else if s.lost > 0 {
+			w.err = s.err
+		}
+		if w.target <= s.to {
+			w.lostAt = b.lostThrough
 			close(w.done)
 			delete(b.waiters, w)
 		}

@@ -322,7 +322,7 @@ func (b *batcher) reserve(n int, kind reservation) error {
 	if b.closed && kind == reserveNew {
 		return ErrClosed
 	}
-	b.enqueued += uint64(n)
+	b.enqueued += uint64(n) // numbers: a requeued message takes a new one
 	b.stats.spool.pending += int64(n)
 	switch kind {
 	case reserveNew:
@@ -330,6 +330,8 @@ func (b *batcher) reserve(n int, kind reservation) error {
 	case reserveRecovered:
 		b.stats.spool.recovered += int64(n)
 	case reserveRequeued:
+		// The same messages, given up and taken back: they move from
+		// in flight to pending, and are counted nowhere else.
 		b.stats.spool.requeued += int64(n)
 	}
 	return nil
@@ -493,9 +495,11 @@ func (b *batcher) next() (bt *batch, drained bool) {
 
 // outcome is a batch's result, classified for the counters.
 type outcome struct {
-	lost                            int64 // messages not delivered
+	lost                            int64 // messages that will not be delivered
 	status, retries, aborted, spool int64 // of which refused, given up, abandoned, lost by the spool
-	last                            error // the cause of the last loss
+	auth                            bool  // some were refused for the key (401, 403)
+	requeued                        int64 // messages not delivered yet, that the spool sends again
+	last                            error // the cause of the last of those
 }
 
 // settle records the outcome of bt, and takes bt back for reuse.
@@ -507,13 +511,13 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	defer b.mu.Unlock()
 	b.stats.inFlight -= n
 	b.stats.batches++
-	b.stats.delivered += n - o.lost
+	b.stats.delivered += n - o.lost - o.requeued
 	b.stats.failed += o.lost
 	b.stats.failedStatus += o.status
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
 	b.stats.failedSpool += o.spool
-	b.bar.finish(from, to, o.lost, o.last)
+	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, again: b.enqueued, err: o.last})
 	b.q.recycle(bt)
 	if b.stats.inFlight == 0 && b.q.items == 0 {
 		b.q.trim(true) // idle: the spares of a burst are not needed

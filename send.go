@@ -315,36 +315,30 @@ func (c *Client) redact(s string) string {
 	return s
 }
 
-// report passes the outcome of bt to the logger, the WithCallback
-// function, and then the counters and the barrier, in that order: a Flush
-// returns only after the callbacks of the messages it waited for. It is
-// the one place where a batch's final outcome (bt.items with bt.errs) is
-// known, for every batch, abandoned ones included.
+// report passes the outcome of bt to the spool, the logger, the
+// WithCallback function, and then the counters and the barrier, in that
+// order: a Flush returns only after the callbacks of the messages it waited
+// for. It is the one place where a batch's final outcome (bt.items with
+// bt.errs) is known, for every batch, abandoned ones included.
+//
+// With a spool, a message given up after its retries is not lost: the
+// spool sends it again (its error becomes a *requeuedError). It is no
+// failure in Stats and gets no callback, which is for final outcomes; a
+// Flush that waited for it reports it as not delivered.
 func (c *Client) report(bt *batch) {
-	var o outcome
-	auth := false
-	for _, err := range bt.errs {
-		if err == nil {
-			continue
-		}
-		o.lost++
-		o.last = err
-		var apiErr *APIError
-		switch {
-		case errors.Is(err, ErrSpoolLost):
-			o.spool++
-		case errors.As(err, &apiErr) && !apiErr.Retryable:
-			o.status++
-			auth = auth || apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden
-		case c.deliveryCtx.Err() != nil && errors.Is(err, context.Cause(c.deliveryCtx)):
-			o.aborted++
-		default:
-			o.retries++
-		}
+	if c.spool != nil {
+		c.spool.ack(bt)
 	}
+	var aborted error
+	if c.deliveryCtx.Err() != nil {
+		aborted = context.Cause(c.deliveryCtx)
+	}
+	o := tally(bt.errs, aborted)
 	switch {
+	case o.lost+o.requeued == 0:
 	case o.lost == 0:
-	case auth && o.lost == o.status:
+		c.logger.Warn("analytics: messages not delivered yet; the spool sends them again", "messages", o.requeued, "error", o.last)
+	case o.auth && o.lost == o.status:
 		// Logged once at Error by authFailed; a revoked key must not
 		// write an error line per batch all day.
 		c.logger.Debug("analytics: messages not delivered", "messages", o.lost, "error", o.last)
@@ -358,13 +352,44 @@ func (c *Client) report(bt *batch) {
 			if bt.errs != nil {
 				err = bt.errs[i]
 			}
+			if _, again := err.(*requeuedError); again {
+				continue
+			}
 			c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.eventName(), Err: err})
 		}
 	}
-	if c.spool != nil {
-		c.spool.ack(bt)
-	}
 	c.b.settle(bt, o)
+}
+
+// tally classifies the outcome of a batch from each message's error (errs
+// nil: all delivered); aborted is the cause Shutdown canceled delivery
+// with, if it has.
+func tally(errs []error, aborted error) outcome {
+	var o outcome
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		o.last = err
+		if _, again := err.(*requeuedError); again {
+			o.requeued++
+			continue
+		}
+		o.lost++
+		var apiErr *APIError
+		switch {
+		case errors.Is(err, ErrSpoolLost):
+			o.spool++
+		case errors.As(err, &apiErr) && !apiErr.Retryable:
+			o.status++
+			o.auth = o.auth || apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden
+		case aborted != nil && errors.Is(err, aborted):
+			o.aborted++
+		default:
+			o.retries++
+		}
+	}
+	return o
 }
 
 // callback calls the WithCallback function. A panic in it is logged, not

@@ -508,14 +508,16 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 
 // ack removes from the spool the messages of bt that were delivered or
 // whose content the API refused, and queues those given up after their
-// retries for another attempt (a redo run); the others stay for the next
-// client. It runs on a sender goroutine, with bt's final outcome, outside
-// the batcher's lock, before the batch is settled.
+// retries for another attempt (a redo run), marking their errors as
+// *requeuedError; the others stay for the next client. It runs on a sender
+// goroutine, with bt's final outcome, outside the batcher's lock, before
+// the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log
 	}
 	var done, again []spool.Ref
+	var againAt []int
 	retry := sp.c.deliveryCtx.Err() == nil
 	for i := range bt.items {
 		var err error
@@ -527,6 +529,7 @@ func (sp *spooler) ack(bt *batch) {
 			done = append(done, bt.items[i].ref)
 		case retry && givenUp(err):
 			again = append(again, bt.items[i].ref)
+			againAt = append(againAt, i)
 		}
 	}
 	sp.log.Ack(done)
@@ -534,13 +537,28 @@ func (sp *spooler) ack(bt *batch) {
 		return
 	}
 	sp.mu.Lock()
-	if !sp.closed {
-		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
-		_ = sp.b.reserve(len(again), reserveRequeued)
+	if sp.closed {
+		sp.mu.Unlock()
+		return // kept for the next client
 	}
+	sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
+	_ = sp.b.reserve(len(again), reserveRequeued)
 	sp.mu.Unlock()
+	for _, i := range againAt {
+		bt.errs[i] = &requeuedError{bt.errs[i]}
+	}
 	sp.wakeFeeder()
 }
+
+// requeuedError is the error of a message given up after its retries that
+// the spool sends again: it is not delivered yet, and not lost.
+type requeuedError struct{ err error }
+
+func (e *requeuedError) Error() string {
+	return "analytics: not delivered yet; the spool sends it again: " + e.err.Error()
+}
+
+func (e *requeuedError) Unwrap() error { return e.err }
 
 // givenUp reports whether err is a failure that retries might have
 // overcome: a network error or a retryable status, retried until the

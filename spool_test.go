@@ -56,9 +56,9 @@ func flushWithin(t testing.TB, c *analytics.Client, d time.Duration) error {
 
 func spoolStatsAddUp(t testing.TB, st analytics.Stats) {
 	t.Helper()
-	if st.Enqueued+st.SpoolRecovered+st.SpoolRequeued != st.Delivered+st.Failed+st.Queued+st.InFlight+st.SpoolPending {
-		t.Errorf("Stats do not add up: Enqueued %d + SpoolRecovered %d + SpoolRequeued %d != Delivered %d + Failed %d + Queued %d + InFlight %d + SpoolPending %d",
-			st.Enqueued, st.SpoolRecovered, st.SpoolRequeued, st.Delivered, st.Failed, st.Queued, st.InFlight, st.SpoolPending)
+	if st.Enqueued+st.SpoolRecovered != st.Delivered+st.Failed+st.Queued+st.InFlight+st.SpoolPending {
+		t.Errorf("Stats do not add up: Enqueued %d + SpoolRecovered %d != Delivered %d + Failed %d + Queued %d + InFlight %d + SpoolPending %d",
+			st.Enqueued, st.SpoolRecovered, st.Delivered, st.Failed, st.Queued, st.InFlight, st.SpoolPending)
 	}
 	if st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown+st.FailedSpool {
 		t.Errorf("Stats do not add up: Failed %d != FailedStatus %d + FailedRetries %d + FailedShutdown %d + FailedSpool %d",
@@ -566,8 +566,9 @@ func TestSpoolSyncDefault(t *testing.T) {
 }
 
 // TestSpoolRequeuesGivenUp: a message given up after its retries is queued
-// again in the same run, sent once the API is back, and its segment is
-// freed without a restart.
+// again in the same run (a Flush that waited for it says it was not
+// delivered yet; it is not counted failed), sent once the API is back, and
+// its segment is freed without a restart.
 func TestSpoolRequeuesGivenUp(t *testing.T) {
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
@@ -579,12 +580,12 @@ func TestSpoolRequeuesGivenUp(t *testing.T) {
 		}
 	}
 	var de *analytics.DeliveryError
-	if err := flushWithin(t, c, 10*time.Second); !errors.As(err, &de) || de.Undelivered != 30 {
-		t.Fatalf("Flush during the outage: %v, want 30 undelivered", err)
+	if err := flushWithin(t, c, 10*time.Second); !errors.As(err, &de) || de.Undelivered != 30 || !strings.Contains(err.Error(), "sends it again") {
+		t.Fatalf("Flush during the outage: %v, want 30 not delivered yet, sent again", err)
 	}
 	st := c.Stats()
-	if st.SpoolRequeued != 30 || st.FailedRetries != 30 {
-		t.Errorf("SpoolRequeued %d FailedRetries %d, want 30 and 30", st.SpoolRequeued, st.FailedRetries)
+	if st.SpoolRequeued < 30 || st.Failed != 0 {
+		t.Errorf("SpoolRequeued %d Failed %d, want at least 30 and 0: a message the spool sends again is not lost", st.SpoolRequeued, st.Failed)
 	}
 	spoolStatsAddUp(t, st)
 

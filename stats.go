@@ -4,7 +4,7 @@ package analytics
 // moment, so at any moment, while messages move through the pipeline too,
 // they add up:
 //
-//	Enqueued + SpoolRecovered + SpoolRequeued == Delivered + Failed + Queued + InFlight + SpoolPending
+//	Enqueued + SpoolRecovered == Delivered + Failed + Queued + InFlight + SpoolPending
 //	Failed   == FailedStatus + FailedRetries + FailedShutdown + FailedSpool
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
@@ -65,8 +65,10 @@ type Stats struct {
 	// for each damaged region among them (SpoolDamaged), which is counted
 	// in FailedSpool at once.
 	SpoolRecovered int64
-	// SpoolRequeued counts messages given up after their retries (and
-	// counted in Failed) that the spool queued again, to be sent anew.
+	// SpoolRequeued counts the times a message given up after its
+	// retries was queued again by the spool, to be sent anew: such a
+	// message is not counted in Failed, and moves from InFlight back to
+	// SpoolPending.
 	SpoolRequeued int64
 	// SpoolTorn counts torn records (a write cut short by a crash)
 	// dropped from the end of the spool when New opened it. Enqueue never
