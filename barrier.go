@@ -46,6 +46,7 @@ type span struct {
 	to       uint64
 	lost     int64  // lost for good
 	requeued int64  // queued again, under numbers up to again
+	parked   int64  // held back by the spool, not numbered yet
 	again    uint64 // the messages numbered when they were
 	err      error  // the cause of the last loss or requeue
 }
@@ -122,8 +123,8 @@ func (b *barrier) advance(s span) {
 		b.lastErr = s.err
 	}
 	for w := range b.waiters {
-		if s.requeued > 0 && s.again > w.target {
-			w.requeued += s.requeued
+		if again := s.parked + requeuedBeyond(s, w.target); again > 0 {
+			w.requeued += again
 			w.err = s.err
 		} else if s.lost > 0 {
 			w.err = s.err
@@ -136,11 +137,21 @@ func (b *barrier) advance(s span) {
 	}
 }
 
+// requeuedBeyond returns the requeued messages of s that a Flush waiting
+// for the messages up to target does not wait for under their new numbers.
+func requeuedBeyond(s span, target uint64) int64 {
+	if s.again > target {
+		return s.requeued
+	}
+	return 0
+}
+
 // shutdownResult returns Shutdown's report: the losses no finished Flush
 // had reported when Shutdown began (from is covered then), counting every
-// message enqueued but not yet finished as undelivered.
-func (b *barrier) shutdownResult(from int64, enqueued uint64, cause error) error {
-	unfinished := int64(enqueued) - b.finished
+// message enqueued (numbered, or held back by the spool) but not yet
+// finished as undelivered.
+func (b *barrier) shutdownResult(from int64, enqueued int64, cause error) error {
+	unfinished := enqueued - b.finished
 	n := b.lost - from + unfinished
 	if n <= 0 {
 		return nil

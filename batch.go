@@ -71,6 +71,12 @@ type batch struct {
 	// per item, nil for a delivered one.
 	errs []error
 
+	// moved counts its messages that the spool took back (requeue), and
+	// again is the number of the last message numbered then: they are out
+	// of Stats.InFlight already.
+	moved int
+	again uint64
+
 	// lost, if set, makes this a batch of messages that are lost already:
 	// placeholders for spooled messages that could not be read back,
 	// queued in their turn so that their numbers finish in order. The
@@ -182,6 +188,7 @@ type batcher struct {
 	q          *batchQueue
 	closed     bool   // Shutdown began: Enqueue's admissions fail with ErrClosed
 	sources    int    // sources still admitting (the spool's feeder)
+	parked     int    // messages the spool holds back, not numbered (requeue)
 	enqueued   uint64 // messages numbered so far, reserved ones included
 	cut        uint64 // messages taken from the queue so far
 	cutWanted  uint64 // cut every message up to here now, full batch or not
@@ -301,13 +308,17 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 	b.q.push(it, false)
 	// A source's last pending message may complete what a Flush or
 	// Shutdown wants cut (see next).
-	full := b.q.ready() || (from == fromSpool && b.stats.spool.pending == 0 && b.cut < b.cutWanted)
+	full := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
 	b.mu.Unlock()
 	if full {
 		b.signal()
 	}
 	return nil
 }
+
+// toAdmit returns how many messages the spool's feeder is to admit: those
+// it holds, but for the parked ones. Called with mu held.
+func (b *batcher) toAdmit() int64 { return b.stats.spool.pending - int64(b.parked) }
 
 // errNoRoom is admit's error when its wait ended before the queue had
 // room.
@@ -322,17 +333,16 @@ func (b *batcher) reserve(n int, kind reservation) error {
 	if b.closed && kind == reserveNew {
 		return ErrClosed
 	}
-	b.enqueued += uint64(n) // numbers: a requeued message takes a new one
-	b.stats.spool.pending += int64(n)
+	b.enqueued += uint64(n)
 	switch kind {
 	case reserveNew:
 		b.stats.enqueued += int64(n)
+		b.stats.spool.pending += int64(n)
 	case reserveRecovered:
 		b.stats.spool.recovered += int64(n)
-	case reserveRequeued:
-		// The same messages, given up and taken back: they move from
-		// in flight to pending, and are counted nowhere else.
-		b.stats.spool.requeued += int64(n)
+		b.stats.spool.pending += int64(n)
+	case reserveReleased:
+		b.parked -= n // pending already
 	}
 	return nil
 }
@@ -343,8 +353,26 @@ type reservation int
 const (
 	reserveNew       reservation = iota // accepted by Enqueue into the spool
 	reserveRecovered                    // found in the spool by New
-	reserveRequeued                     // given up after their retries, to be sent again
+	reserveReleased                     // parked (see requeue), now to be sent again
 )
+
+// requeue takes back from bt, which the senders are done with, again
+// messages to be sent again (numbered anew now) and parked ones that wait
+// to be released (numbered then): they move from in flight to pending at
+// once, so that Stats add up at every moment. The spool calls it, under
+// its lock, before bt is settled.
+func (b *batcher) requeue(bt *batch, again, parked int) {
+	n := again + parked
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.enqueued += uint64(again)
+	b.parked += parked
+	b.stats.inFlight -= int64(n)
+	b.stats.spool.pending += int64(n)
+	b.stats.spool.requeued += int64(n)
+	bt.moved += n
+	bt.again = b.enqueued
+}
 
 // admitLost queues, in its turn, a placeholder for n reserved messages
 // that the spool cannot give back (damaged, unreadable): the senders
@@ -474,7 +502,7 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	// A batch that is not full is cut when one is wanted, unless a source
 	// is about to add to it: it has pending messages and is not waiting
 	// for room.
-	bt = b.q.pop(b.cut < b.cutWanted && (b.stats.spool.pending == 0 || b.roomWait > 0 || isClosed(b.aborted)))
+	bt = b.q.pop(b.cut < b.cutWanted && (b.toAdmit() == 0 || b.roomWait > 0 || isClosed(b.aborted)))
 	if bt == nil {
 		return nil, false
 	}
@@ -499,6 +527,7 @@ type outcome struct {
 	status, retries, aborted, spool int64 // of which refused, given up, abandoned, lost by the spool
 	auth                            bool  // some were refused for the key (401, 403)
 	requeued                        int64 // messages not delivered yet, that the spool sends again
+	parked                          int64 // messages refused for the key, that the spool sends again later
 	last                            error // the cause of the last of those
 }
 
@@ -509,15 +538,15 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	clear(bt.items) // while the lock is free: nothing reads them any more
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.stats.inFlight -= n
+	b.stats.inFlight -= n - int64(bt.moved)
 	b.stats.batches++
-	b.stats.delivered += n - o.lost - o.requeued
+	b.stats.delivered += n - o.lost - o.requeued - o.parked
 	b.stats.failed += o.lost
 	b.stats.failedStatus += o.status
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
 	b.stats.failedSpool += o.spool
-	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, again: b.enqueued, err: o.last})
+	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, parked: o.parked, again: bt.again, err: o.last})
 	b.q.recycle(bt)
 	if b.stats.inFlight == 0 && b.q.items == 0 {
 		b.q.trim(true) // idle: the spares of a burst are not needed
@@ -603,7 +632,7 @@ func (b *batcher) shutdownResult(cause error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.resultSet {
-		b.result = b.bar.shutdownResult(b.shutdownFrom, b.enqueued, cause)
+		b.result = b.bar.shutdownResult(b.shutdownFrom, int64(b.enqueued)+int64(b.parked), cause)
 		b.resultSet = true
 		close(b.decided)
 	}

@@ -335,9 +335,9 @@ func (c *Client) report(bt *batch) {
 	}
 	o := tally(bt.errs, aborted)
 	switch {
-	case o.lost+o.requeued == 0:
+	case o.lost+o.requeued+o.parked == 0:
 	case o.lost == 0:
-		c.logger.Warn("analytics: messages not delivered yet; the spool sends them again", "messages", o.requeued, "error", o.last)
+		c.logger.Warn("analytics: messages not delivered yet; the spool sends them again", "messages", o.requeued+o.parked, "error", o.last)
 	case o.auth && o.lost == o.status:
 		// Logged once at Error by authFailed; a revoked key must not
 		// write an error line per batch all day.
@@ -371,8 +371,12 @@ func tally(errs []error, aborted error) outcome {
 			continue
 		}
 		o.last = err
-		if _, again := err.(*requeuedError); again {
-			o.requeued++
+		if rq, again := err.(*requeuedError); again {
+			if rq.parked {
+				o.parked++
+			} else {
+				o.requeued++
+			}
 			continue
 		}
 		o.lost++

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -135,10 +136,13 @@ type spooler struct {
 	// numbered them. It guards everything below it. Lock order: mu, then
 	// batcher.mu and the log's lock.
 	mu     sync.Mutex
-	closed bool   // Shutdown began: no appends, no redos
-	full   bool   // the spool refused a message and has not taken one since
-	buf    []byte // the record being appended
-	redo   []redo // messages to send again, oldest first
+	closed bool          // Shutdown began: no appends, no redos
+	full   bool          // the spool refused a message and has not taken one since
+	buf    []byte        // the record being appended
+	redo   []redo        // messages to send again, oldest first
+	parked []redo        // messages refused for the key, waiting to be released (ack, feed)
+	probe   time.Duration // the wait between probes, while parked runs wait
+	probeAt time.Time     // when the next probe is due
 
 	lostAtOpen int           // damaged regions New found: one lost message each
 	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
@@ -162,8 +166,9 @@ var (
 	// counted in Stats.FailedSpool.
 	ErrSpoolLost = errors.New("analytics: lost by the spool")
 
-	errSpoolDamaged    = fmt.Errorf("%w: a damaged region of its files (a disk or file system fault)", ErrSpoolLost)
-	errSpoolUnreadable = fmt.Errorf("%w: a record of a format this version cannot read", ErrSpoolLost)
+	errSpoolDamaged    = fmt.Errorf("%w: in a damaged region of its files (a disk or file system fault)", ErrSpoolLost)
+	errSpoolUnreadable = fmt.Errorf("%w: the disk failed to read it; left in the spool for the next client on its directory", ErrSpoolLost)
+	errSpoolFormat     = fmt.Errorf("%w: a record of a format this version cannot read", ErrSpoolLost)
 )
 
 // openSpool opens the spool of cfg, if any, and reserves what it recovered.
@@ -422,9 +427,7 @@ func (sp *spooler) feed() {
 				if closed {
 					return
 				}
-				select {
-				case <-sp.wake:
-				case <-sp.b.aborted:
+				if !sp.idle() {
 					return
 				}
 				continue
@@ -432,7 +435,11 @@ func (sp *spooler) feed() {
 			sp.mu.Unlock()
 		}
 		if rec.Lost > 0 {
-			sp.b.admitLost(rec.Lost, errSpoolDamaged)
+			cause := errSpoolDamaged
+			if rec.Kept {
+				cause = errSpoolUnreadable
+			}
+			sp.b.admitLost(rec.Lost, cause)
 			continue
 		}
 		// Runs given up before this record was appended go first.
@@ -452,6 +459,42 @@ func (sp *spooler) feed() {
 			return
 		}
 	}
+}
+
+// Probes of a key the API refused: the feeder releases one parked run
+// after the wait, which doubles from minProbe to maxProbe while the API
+// refuses the key, and goes back to minProbe once it takes a request.
+const (
+	minProbe = 10 * time.Second
+	maxProbe = 5 * time.Minute
+)
+
+// idle waits, with nothing to read, for the feeder to be woken, or for a
+// parked run to be due for a probe, which it releases. It reports false
+// once Shutdown's context has ended.
+func (sp *spooler) idle() bool {
+	sp.mu.Lock()
+	var probe <-chan time.Time
+	if len(sp.parked) > 0 {
+		t := time.NewTimer(time.Until(sp.probeAt))
+		defer t.Stop()
+		probe = t.C
+	}
+	sp.mu.Unlock()
+	select {
+	case <-sp.wake:
+	case <-probe:
+		sp.mu.Lock()
+		if len(sp.parked) > 0 && !sp.closed {
+			sp.releaseLocked(1)
+			sp.probe = min(2*sp.probe, maxProbe)
+			sp.probeAt = time.Now().Add(sp.probe)
+		}
+		sp.mu.Unlock()
+	case <-sp.b.aborted:
+		return false
+	}
+	return true
 }
 
 // popRedoLocked removes and returns the oldest redo run if it is due
@@ -478,9 +521,13 @@ func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
 	for _, ref := range run.refs {
 		p, err := sp.log.ReadRecord(ref, buf)
 		if err != nil {
-			sp.c.logger.Error("analytics: spool: cannot read a message again to retry it; it is lost", "error", err)
-			sp.log.Forfeit(ref)
-			sp.b.admitLost(1, errSpoolDamaged)
+			sp.c.logger.Error("analytics: spool: cannot read a message again to retry it", "error", err)
+			if spool.IsDamaged(err) {
+				sp.log.Forfeit(ref)
+				sp.b.admitLost(1, errSpoolDamaged)
+			} else {
+				sp.b.admitLost(1, errSpoolUnreadable) // left for the next client
+			}
 			continue
 		}
 		buf = p[:0]
@@ -499,7 +546,7 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 	if err != nil {
 		sp.c.logger.Error("analytics: spool: unreadable record dropped", "error", err)
 		sp.log.Ack([]spool.Ref{ref})
-		sp.b.admitLost(1, errSpoolUnreadable)
+		sp.b.admitLost(1, errSpoolFormat)
 		return true
 	}
 	r.it.ref = ref
@@ -507,17 +554,21 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 }
 
 // ack removes from the spool the messages of bt that were delivered or
-// whose content the API refused, and queues those given up after their
-// retries for another attempt (a redo run), marking their errors as
-// *requeuedError; the others stay for the next client. It runs on a sender
-// goroutine, with bt's final outcome, outside the batcher's lock, before
-// the batch is reported.
+// whose content the API refused, and takes back (batcher.requeue) those
+// the spool sends again, marking their errors as *requeuedError: those
+// given up after their retries are queued again at once (a redo run);
+// those refused for the key (401, 403) are parked, and queued again once
+// a request succeeds, or one run at a time as a probe (see feed). Once
+// Shutdown has begun, or for any other failure, messages stay for the
+// next client. It runs on a sender goroutine, with bt's final outcome,
+// outside the batcher's lock, before the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log
 	}
-	var done, again []spool.Ref
-	var againAt []int
+	var done, again, park []spool.Ref
+	var againAt, parkAt []int
+	delivered := false
 	retry := sp.c.deliveryCtx.Err() == nil
 	for i := range bt.items {
 		var err error
@@ -525,36 +576,82 @@ func (sp *spooler) ack(bt *batch) {
 			err = bt.errs[i]
 		}
 		switch {
+		case err == nil:
+			delivered = true
+			done = append(done, bt.items[i].ref)
 		case refusedForGood(err):
 			done = append(done, bt.items[i].ref)
 		case retry && givenUp(err):
 			again = append(again, bt.items[i].ref)
 			againAt = append(againAt, i)
+		case retry && refusedForKey(err):
+			park = append(park, bt.items[i].ref)
+			parkAt = append(parkAt, i)
 		}
 	}
 	sp.log.Ack(done)
-	if len(again) == 0 {
-		return
-	}
 	sp.mu.Lock()
-	if sp.closed {
+	if delivered && len(sp.parked) > 0 {
+		sp.releaseLocked(len(sp.parked)) // the API takes requests again
+	}
+	if sp.closed || len(again)+len(park) == 0 {
 		sp.mu.Unlock()
 		return // kept for the next client
 	}
-	sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
-	_ = sp.b.reserve(len(again), reserveRequeued)
+	if len(again) > 0 {
+		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
+	}
+	if len(park) > 0 {
+		if len(sp.parked) == 0 {
+			sp.probe = minProbe
+			sp.probeAt = time.Now().Add(sp.probe)
+		}
+		sp.parked = append(sp.parked, redo{refs: park})
+	}
+	sp.b.requeue(bt, len(again), len(park))
 	sp.mu.Unlock()
 	for _, i := range againAt {
-		bt.errs[i] = &requeuedError{bt.errs[i]}
+		bt.errs[i] = &requeuedError{err: bt.errs[i]}
+	}
+	for _, i := range parkAt {
+		bt.errs[i] = &requeuedError{err: bt.errs[i], parked: true}
 	}
 	sp.wakeFeeder()
 }
 
-// requeuedError is the error of a message given up after its retries that
-// the spool sends again: it is not delivered yet, and not lost.
-type requeuedError struct{ err error }
+// releaseLocked moves the oldest n parked runs to the redo runs, numbering
+// their messages now.
+func (sp *spooler) releaseLocked(n int) {
+	for _, run := range sp.parked[:n] {
+		run.at = sp.log.End()
+		sp.redo = append(sp.redo, run)
+		_ = sp.b.reserve(len(run.refs), reserveReleased)
+	}
+	clear(sp.parked[:n])
+	sp.parked = sp.parked[n:]
+	if len(sp.parked) == 0 {
+		sp.parked = nil
+	}
+}
+
+// refusedForKey reports whether err is the API refusing the API key.
+func refusedForKey(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden)
+}
+
+// requeuedError is the error of a message the spool sends again: given up
+// after its retries, or refused for the key (parked). It is not delivered
+// yet, and not lost.
+type requeuedError struct {
+	err    error
+	parked bool
+}
 
 func (e *requeuedError) Error() string {
+	if e.parked {
+		return "analytics: not delivered yet; the spool sends it again once the API takes the key: " + e.err.Error()
+	}
 	return "analytics: not delivered yet; the spool sends it again: " + e.err.Error()
 }
 

@@ -7,8 +7,8 @@ import (
 
 // Summary is what Inspect found in a spool's directory.
 type Summary struct {
-	// Segments counts the segment files.
-	Segments int
+	// Segments lists the segment files, oldest first.
+	Segments []SegmentInfo
 	// Bytes is the size of the segment and ack files.
 	Bytes int64
 	// Records counts the intact records not yet acknowledged.
@@ -22,6 +22,14 @@ type Summary struct {
 	SetAside []string
 	// Unreadable lists the segment files that could not be read.
 	Unreadable []string
+}
+
+// SegmentInfo is one segment file.
+type SegmentInfo struct {
+	File  string
+	Bytes int64
+	// Records counts its intact records not yet acknowledged.
+	Records int
 }
 
 // Region is a damaged region of a segment file.
@@ -63,7 +71,8 @@ func Inspect(dir string, fsys FS, each func(payload []byte)) (Summary, error) {
 			sum.Unreadable = append(sum.Unreadable, path)
 			continue
 		}
-		sum.Segments++
+		sum.Segments = append(sum.Segments, SegmentInfo{File: path, Bytes: int64(len(data))})
+		info := &sum.Segments[len(sum.Segments)-1]
 		sum.Bytes += int64(len(data))
 		sc := scanSegment(data, i == len(seqs)-1)
 		if sc.torn {
@@ -78,6 +87,7 @@ func Inspect(dir string, fsys FS, each func(payload []byte)) (Summary, error) {
 				continue
 			}
 			sum.Records++
+			info.Records++
 			if each != nil {
 				n, _ := validAt(data, int64(o))
 				each(data[int64(o)+recHeader : int64(o)+recHeader+n])

@@ -21,10 +21,15 @@ type Record struct {
 	// Ref is where the record is, for Ack.
 	Ref Ref
 	// Lost, when positive, counts records of one segment that the Reader
-	// passed over because they were damaged after Open found them, or
-	// written after Open and damaged since: they will never be read. The
-	// Log counts them as done, as if acknowledged.
+	// passed over: damaged after Open found them, or written after Open
+	// and damaged since. Unless Kept is set, they will never be read, and
+	// the Log counts them as done, as if acknowledged.
 	Lost int
+	// Kept reports that the Lost records could not be read because the
+	// file system failed to read them (an I/O error, after retries), not
+	// because they are damaged: they stay in the log for the next Open
+	// to try again, and their segment with them.
+	Kept bool
 }
 
 // Reader reads a Log's records in order, from the oldest, skipping those
@@ -102,7 +107,7 @@ func (r *Reader) Next() (Record, bool) {
 			l.mu.Unlock()
 			continue
 		}
-		f, size, skip, holes := s.f, s.size, s.skip, s.holes
+		f, size, recs, skip, holes := s.f, s.size, s.records, s.skip, s.holes
 		l.mu.Unlock()
 
 		if h, ok := holeAt(holes, r.off); ok {
@@ -110,8 +115,25 @@ func (r *Reader) Next() (Record, bool) {
 			continue
 		}
 		p, err := r.record(f, size)
+		if err != nil && !errors.Is(err, errDamaged) {
+			// An I/O error, which may pass: try again before giving up.
+			for try := 0; try < readTries && err != nil && !errors.Is(err, errDamaged); try++ {
+				r.buf = r.buf[:0]
+				p, err = r.record(f, size)
+			}
+		}
+		if err != nil && !errors.Is(err, errDamaged) {
+			if lost := r.unreadable(s, size, recs, skip, err); lost > 0 {
+				return Record{Lost: lost, Kept: true}, true
+			}
+			continue
+		}
 		if err != nil {
-			r.damage(s, f, size, skip, err)
+			if rerr := r.damage(s, f, size, skip, err); rerr != nil {
+				if lost := r.unreadable(s, size, recs, skip, rerr); lost > 0 {
+					return Record{Lost: lost, Kept: true}, true
+				}
+			}
 			continue
 		}
 		ref := Ref{Seg: s.seq, Off: uint32(r.off)}
@@ -134,6 +156,10 @@ func holeAt(holes []hole, off int64) (hole, bool) {
 }
 
 var errDamaged = errors.New("damaged record")
+
+// readTries is how many times a Reader tries again a read that failed
+// with an I/O error.
+const readTries = 3
 
 // record returns the payload of the record at r.off, which is below size,
 // from r's buffer, filling it as needed.
@@ -174,24 +200,47 @@ func (r *Reader) fill(f File, need, size int64) error {
 		return nil
 	}
 	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
+		// The file is shorter than the records the Log wrote to it:
+		// cut by something else.
+		return fmt.Errorf("%w: the file ends at %d", errDamaged, r.off+int64(n))
 	}
 	return err
+}
+
+// unreadable passes over the records of segment s up to size (of which
+// the segment had recs), which the file system fails to read, without
+// counting them done: they stay for the next Open. It returns how many it
+// passed.
+func (r *Reader) unreadable(s *segment, size int64, recs int, skip []uint32, cause error) int {
+	l := r.l
+	l.log.Error("analytics: spool: cannot read a segment; its messages are left for the next start",
+		"file", l.path(s.seq, segExt), "offset", r.off, "error", cause)
+	lost := recs - r.passed
+	for _, o := range skip {
+		if int64(o) >= r.off && int64(o) < size {
+			lost-- // acknowledged in an earlier run: done already
+		}
+	}
+	r.off, r.passed, r.buf = size, recs, r.buf[:0]
+	return lost
 }
 
 // damage handles a record at r.off that cannot be read: it finds the next
 // intact record of the segment, marks the region between as a hole, and
 // moves r past it. The records lost in it are counted when r reaches the
 // segment's end.
-func (r *Reader) damage(s *segment, f File, size int64, skip []uint32, cause error) {
+// It returns the error of a read that failed while it looked for the next
+// record, having changed nothing.
+func (r *Reader) damage(s *segment, f File, size int64, skip []uint32, cause error) error {
 	l := r.l
 	to := size
 	rest := make([]byte, size-r.off)
 	n, err := f.ReadAt(rest, r.off)
-	if n == len(rest) || err == io.EOF {
-		if next := resync(rest[:n], 1); next >= 0 {
-			to = r.off + next
-		}
+	if n < len(rest) && err != nil && err != io.EOF {
+		return err
+	}
+	if next := resync(rest[:n], 1); next >= 0 {
+		to = r.off + next
 	}
 	l.log.Error("analytics: spool: damaged record; skipping to the next intact one",
 		"file", l.path(s.seq, segExt), "offset", r.off, "bytes", to-r.off, "error", cause)
@@ -209,6 +258,7 @@ func (r *Reader) damage(s *segment, f File, size int64, skip []uint32, cause err
 	l.mu.Unlock()
 	r.off = to
 	r.buf = r.buf[:0]
+	return nil
 }
 
 // ReadRecord reads the record at ref into buf (grown if need be) and
@@ -224,7 +274,7 @@ func (l *Log) ReadRecord(ref Ref, buf []byte) ([]byte, error) {
 	l.mu.Unlock()
 	var h [recHeader]byte
 	if _, err := f.ReadAt(h[:], int64(ref.Off)); err != nil {
-		return nil, fmt.Errorf("spool: read: %w", err)
+		return nil, fmt.Errorf("spool: read: %w", err) // not errDamaged: see IsDamaged
 	}
 	n := int64(binary.LittleEndian.Uint32(h[:]))
 	if n == 0 || n > maxPayload || int64(ref.Off)+recHeader+n > size {
@@ -240,9 +290,14 @@ func (l *Log) ReadRecord(ref Ref, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// IsDamaged reports whether err, from ReadRecord, says the record is
+// damaged (rather than that the file system failed to read it, which may
+// pass).
+func IsDamaged(err error) bool { return errors.Is(err, errDamaged) }
+
 // Forfeit records that the record at ref is done without an
-// acknowledgement written for it: it could not be read (ReadRecord
-// failed), and will not be again in this run.
+// acknowledgement written for it: it is damaged (ReadRecord failed, and
+// IsDamaged).
 func (l *Log) Forfeit(ref Ref) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

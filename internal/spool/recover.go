@@ -114,6 +114,12 @@ func (l *Log) recover(rec *Recovery) error {
 			return err
 		}
 	}
+	if l.dirDirty && l.opt.Sync >= 0 {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			l.log.Error("analytics: spool: fsync of the directory failed", "error", err)
+		}
+		l.dirDirty = false
+	}
 	return nil
 }
 
@@ -173,6 +179,15 @@ func (l *Log) recoverSegment(seq uint32, newest bool, rec *Recovery) error {
 	}
 	s.f = f
 	rec.Records += s.records - s.done
+	if l.opt.Sync >= 0 {
+		// A process that was killed may have left its last writes in the
+		// operating system's cache only: make them durable now, as they
+		// were promised to be.
+		if err := f.Sync(); err != nil {
+			l.log.Error("analytics: spool: fsync of a recovered segment failed", "file", path, "error", err)
+		}
+		l.dirDirty = true
+	}
 	return nil
 }
 

@@ -207,6 +207,9 @@ type Log struct {
 	buf      []byte // the record being written
 	dirDirty bool   // names created or removed since the last fsync of the directory
 	pending  int    // acknowledgements not yet written, over all segments
+	// unsyncedFree is bytes of files deleted or cut, still charged until
+	// an fsync of the directory makes that last (freeLocked).
+	unsyncedFree int64
 	zombies  []zombie
 	damaged  int64 // damaged regions found by Readers since Open
 	setAside int64 // damaged segments renamed aside since Open
@@ -272,6 +275,14 @@ func (l *Log) Append(payload []byte) (Ref, error) {
 	if l.pending > 0 || len(l.zombies) > 0 {
 		l.retryLocked()
 	}
+	if s := l.active; s != nil && s.fileSize > s.size {
+		// A failed write left part of a record that could not be cut
+		// off: no record may follow it until it is.
+		l.cutLocked(s)
+		if s.fileSize > s.size {
+			return Ref{}, fmt.Errorf("spool: cannot cut off a record a failed write left: %s", l.path(s.seq, segExt))
+		}
+	}
 	need := int64(recHeader + len(payload))
 	s := l.active
 	rotate := s == nil || (s.size+need > l.opt.SegmentBytes && s.records > 0)
@@ -330,6 +341,7 @@ func (l *Log) syncAppendLocked(s *segment) error {
 			return fmt.Errorf("fsync of the directory: %w", err)
 		}
 		l.dirDirty = false
+		l.releaseFreeLocked(l.unsyncedFree)
 	}
 	l.syncs.Add(1)
 	return nil
@@ -347,10 +359,11 @@ func (l *Log) grewLocked(s *segment, end int64) {
 // that may have left more.
 func (l *Log) cutLocked(s *segment) {
 	if err := s.f.Truncate(s.size); err != nil {
-		return // the next record overwrites the rest; it stays charged
+		return // it stays charged; Append tries again first
 	}
-	l.bytes -= s.fileSize - s.size
+	l.freeLocked(s.fileSize - s.size)
 	s.fileSize = s.size
+	s.dirty = true
 }
 
 // rotateLocked begins a new active segment, sealing the old one.
@@ -437,9 +450,7 @@ func (l *Log) retryLocked() {
 				left = append(left, z)
 				continue
 			}
-			l.bytes -= z.bytes
-			l.dirDirty = true
-			l.signalRoomLocked()
+			l.freeLocked(z.bytes)
 		}
 		clear(l.zombies[len(left):])
 		l.zombies = left
@@ -485,7 +496,7 @@ func (l *Log) finishLocked(s *segment) {
 	if s.ack.f != nil {
 		s.ack.f.Close()
 	}
-	l.bytes -= s.charge()
+	l.freeLocked(s.charge())
 	segPath := l.path(s.seq, segExt)
 	if s.damaged {
 		if err := l.fs.Rename(segPath, segPath+damagedExt); err != nil {
@@ -501,11 +512,46 @@ func (l *Log) finishLocked(s *segment) {
 		l.removeLocked(segPath, s.fileSize)
 	}
 	l.removeLocked(l.path(s.seq, ackExt), s.ackRoom)
-	l.dirDirty = true
 	l.segs = slices.DeleteFunc(l.segs, func(x *segment) bool { return x == s })
 	if l.active == s {
 		l.active = nil
 	}
+}
+
+// freeLocked gives n bytes of MaxBytes back once their files are gone for
+// good: after the next fsync of the directory (at once with Sync 0; within
+// Sync otherwise), so that a power loss that brings a deleted file back
+// cannot take the files over MaxBytes. With a negative Sync, at once.
+func (l *Log) freeLocked(n int64) {
+	switch {
+	case l.opt.Sync < 0:
+		l.bytes -= n
+		l.signalRoomLocked()
+		return
+	case l.opt.Sync == 0:
+		l.unsyncedFree += n
+		l.dirDirty = true
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			l.log.Warn("analytics: spool: fsync of the directory failed; the space is given back after the next", "error", err)
+			return
+		}
+		l.dirDirty = false
+		l.releaseFreeLocked(l.unsyncedFree)
+	default:
+		l.unsyncedFree += n
+		l.dirDirty = true
+		l.wakeSyncer()
+	}
+}
+
+// releaseFreeLocked gives back n bytes freed before an fsync of the
+// directory that succeeded.
+func (l *Log) releaseFreeLocked(n int64) {
+	if n <= 0 {
+		return
+	}
+	l.bytes -= n
+	l.unsyncedFree -= n
 	l.signalRoomLocked()
 }
 
@@ -577,11 +623,11 @@ func (l *Log) syncNow() {
 			files = append(files, s.f)
 		}
 	}
-	dir := l.dirDirty
-	l.dirDirty = false
 	if l.pending > 0 || len(l.zombies) > 0 {
 		l.retryLocked()
 	}
+	dir, free := l.dirDirty, l.unsyncedFree
+	l.dirDirty = false
 	l.mu.Unlock()
 	if len(files) == 0 && !dir {
 		return
@@ -592,9 +638,16 @@ func (l *Log) syncNow() {
 		}
 	}
 	if dir {
-		if err := l.fs.SyncDir(l.dir); err != nil {
+		err := l.fs.SyncDir(l.dir)
+		l.mu.Lock()
+		if err != nil {
 			l.log.Error("analytics: spool: fsync of the directory failed", "error", err)
+			l.dirDirty = true
+			l.wakeSyncer()
+		} else {
+			l.releaseFreeLocked(free)
 		}
+		l.mu.Unlock()
 	}
 	l.syncs.Add(1)
 }

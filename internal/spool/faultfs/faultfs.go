@@ -128,6 +128,89 @@ func (f *FS) Faults() map[Op]int {
 	return out
 }
 
+// Mount returns a view of f for one process: once f is killed or
+// crashed, every operation through the view fails with an I/O error, as
+// the process is gone. Give each client its own.
+func (f *FS) Mount() spool.FS {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &mount{f, f.gen}
+}
+
+// mount is a view of an FS for one process.
+type mount struct {
+	fs  *FS
+	gen int
+}
+
+func (m *mount) alive(op Op, path string) error {
+	m.fs.mu.Lock()
+	defer m.fs.mu.Unlock()
+	if m.gen != m.fs.gen {
+		return pathErr(op, path, errCrashed)
+	}
+	return nil
+}
+
+func (m *mount) MkdirAll(dir string, perm os.FileMode) error {
+	if err := m.alive("mkdir", dir); err != nil {
+		return err
+	}
+	return m.fs.MkdirAll(dir, perm)
+}
+
+func (m *mount) OpenFile(name string, flag int, perm os.FileMode) (spool.File, error) {
+	if err := m.alive(OpOpen, name); err != nil {
+		return nil, err
+	}
+	return m.fs.openFile(name, flag, m.gen)
+}
+
+func (m *mount) ReadDir(dir string) ([]string, error) {
+	if err := m.alive(OpReadDir, dir); err != nil {
+		return nil, err
+	}
+	return m.fs.ReadDir(dir)
+}
+
+func (m *mount) Remove(name string) error {
+	if err := m.alive(OpRemove, name); err != nil {
+		return err
+	}
+	return m.fs.Remove(name)
+}
+
+func (m *mount) Rename(oldpath, newpath string) error {
+	if err := m.alive(OpRename, oldpath); err != nil {
+		return err
+	}
+	return m.fs.Rename(oldpath, newpath)
+}
+
+func (m *mount) SyncDir(dir string) error {
+	if err := m.alive(OpSyncDir, dir); err != nil {
+		return err
+	}
+	return m.fs.SyncDir(dir)
+}
+
+func (m *mount) Lock(name string) (io.Closer, error) {
+	if err := m.alive("lock", name); err != nil {
+		return nil, err
+	}
+	return m.fs.Lock(name)
+}
+
+// Kill is a crash of the process only (kill -9): every write it made
+// stays, as the operating system holds it, and its locks are released.
+// Files opened before fail with an I/O error from now on.
+func (f *FS) Kill() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gen++
+	clear(f.locks)
+}
+
 // Crash loses what was not durable, as a power loss would, and releases
 // every lock. Files opened before fail with an I/O error from now on.
 func (f *FS) Crash() {
@@ -228,7 +311,17 @@ func (f *FS) MkdirAll(dir string, perm os.FileMode) error {
 // OpenFile implements spool.FS: O_CREATE, O_EXCL and O_TRUNC are honoured.
 func (f *FS) OpenFile(name string, flag int, perm os.FileMode) (spool.File, error) {
 	f.mu.Lock()
+	gen := f.gen
+	f.mu.Unlock()
+	return f.openFile(name, flag, gen)
+}
+
+func (f *FS) openFile(name string, flag int, gen int) (spool.File, error) {
+	f.mu.Lock()
 	defer f.mu.Unlock()
+	if gen != f.gen {
+		return nil, pathErr(OpOpen, name, errCrashed)
+	}
 	name = filepath.Clean(name)
 	if err := f.failLocked(OpOpen, name); err != nil {
 		return nil, pathErr(OpOpen, name, err)
