@@ -135,12 +135,12 @@ type spooler struct {
 	// both, so that the feeder admits messages in the order the batcher
 	// numbered them. It guards everything below it. Lock order: mu, then
 	// batcher.mu and the log's lock.
-	mu     sync.Mutex
-	closed bool          // Shutdown began: no appends, no redos
-	full   bool          // the spool refused a message and has not taken one since
-	buf    []byte        // the record being appended
-	redo   []redo        // messages to send again, oldest first
-	parked []redo        // messages refused for the key, waiting to be released (ack, feed)
+	mu      sync.Mutex
+	closed  bool          // Shutdown began: no appends, no redos
+	full    bool          // the spool refused a message and has not taken one since
+	buf     []byte        // the record being appended
+	redo    []redo        // messages to send again, oldest first
+	parked  []redo        // messages refused for the key, waiting to be released (ack, feed)
 	probe   time.Duration // the wait between probes, while parked runs wait
 	probeAt time.Time     // when the next probe is due
 

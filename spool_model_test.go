@@ -106,11 +106,11 @@ type model struct {
 	noisy bool // random I/O errors are injected
 	key   bool // the API refused the key (401) at some point: what it refused waits for the next client
 
-	accepted map[string]time.Time // ids Enqueue accepted, and when
+	accepted   map[string]time.Time // ids Enqueue accepted, and when
 	acceptedAt map[string]int       // the operation that accepted them
-	excused  map[string]bool      // ids a power loss may have taken
-	next     int
-	ops      int
+	excused    map[string]bool      // ids a power loss may have taken
+	next       int
+	ops        int
 }
 
 func newModel(t *testing.T, seed uint64) *model {

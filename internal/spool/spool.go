@@ -210,9 +210,9 @@ type Log struct {
 	// unsyncedFree is bytes of files deleted or cut, still charged until
 	// an fsync of the directory makes that last (freeLocked).
 	unsyncedFree int64
-	zombies  []zombie
-	damaged  int64 // damaged regions found by Readers since Open
-	setAside int64 // damaged segments renamed aside since Open
+	zombies      []zombie
+	damaged      int64 // damaged regions found by Readers since Open
+	setAside     int64 // damaged segments renamed aside since Open
 
 	syncs    atomic.Int64
 	syncWake chan struct{}
