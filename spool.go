@@ -725,3 +725,72 @@ func (c *Client) unfinishedCause() error {
 	}
 	return fmt.Errorf("%w (kept in the spool for the next client on its directory)", c.abandoned())
 }
+
+// SpoolInfo is what InspectSpool found in a spool's directory.
+type SpoolInfo struct {
+	// Messages counts the messages waiting to be sent.
+	Messages int
+	// Types counts them by type ("track", "identify", …).
+	Types map[string]int
+	// Bytes is the size of the spool's segment and delivery-record files.
+	Bytes int64
+	// Segments counts the segment files.
+	Segments int
+	// Oldest is when the oldest waiting message was written to the spool;
+	// zero if there is none (or it was written by version 0.2.0, which did
+	// not record it).
+	Oldest time.Time
+	// Torn is the size of the bytes after the last intact message of the
+	// newest segment: a write cut short by a crash, or one in progress.
+	Torn int64
+	// Damaged lists the damaged regions of the segment files.
+	Damaged []SpoolRegion
+	// SetAside lists the damaged segment files renamed aside.
+	SetAside []string
+	// Unreadable lists the segment files that could not be read.
+	Unreadable []string
+	// Unparsable counts records of a format this version cannot read.
+	Unparsable int
+}
+
+// SpoolRegion is a damaged region of a spool's segment file.
+type SpoolRegion struct {
+	File          string
+	Offset, Bytes int64
+}
+
+// InspectSpool reads the spool in dir (see WithSpool) and says what it
+// holds, without changing or sending anything. It takes no lock, so it
+// works while a client owns the directory, and then sees the files as
+// they are at that moment. It fails if dir cannot be read.
+func InspectSpool(dir string) (SpoolInfo, error) {
+	return inspectSpool(dir, nil)
+}
+
+func inspectSpool(dir string, fsys spool.FS) (SpoolInfo, error) {
+	info := SpoolInfo{Types: map[string]int{}}
+	sum, err := spool.Inspect(dir, fsys, func(p []byte) {
+		r, err := parseSpoolRecord(p)
+		if err != nil {
+			info.Unparsable++
+			return
+		}
+		info.Types[r.it.typ]++
+		if !r.written.IsZero() && (info.Oldest.IsZero() || r.written.Before(info.Oldest)) {
+			info.Oldest = r.written
+		}
+	})
+	if err != nil {
+		return SpoolInfo{}, fmt.Errorf("analytics: InspectSpool(%q): %w", dir, err)
+	}
+	info.Messages = sum.Records
+	info.Bytes = sum.Bytes
+	info.Segments = len(sum.Segments)
+	info.Torn = sum.Torn
+	for _, r := range sum.Damaged {
+		info.Damaged = append(info.Damaged, SpoolRegion{File: r.File, Offset: r.Offset, Bytes: r.Bytes})
+	}
+	info.SetAside = sum.SetAside
+	info.Unreadable = sum.Unreadable
+	return info, nil
+}

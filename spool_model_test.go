@@ -296,7 +296,7 @@ func (m *model) flush() {
 func (m *model) setFull(full bool) {
 	m.full = full
 	if full {
-		m.fs.SetCapacity(m.fs.Used("/", "*") + int64(m.rng.IntN(4096)))
+		m.fs.SetCapacity(m.fs.Total() + int64(m.rng.IntN(4096)))
 	} else {
 		m.fs.SetCapacity(0)
 	}

@@ -117,6 +117,13 @@ func (f *FS) Used(dir, glob string) int64 {
 	return n
 }
 
+// Total returns the bytes of all the files.
+func (f *FS) Total() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.used
+}
+
 // Faults returns how many operations of each kind a Fault failed.
 func (f *FS) Faults() map[Op]int {
 	f.mu.Lock()
@@ -353,6 +360,9 @@ func (f *FS) ReadDir(dir string) ([]string, error) {
 	dir = filepath.Clean(dir)
 	if err := f.failLocked(OpReadDir, dir); err != nil {
 		return nil, pathErr(OpReadDir, dir, err)
+	}
+	if !f.dirs[dir] {
+		return nil, pathErr(OpReadDir, dir, fs.ErrNotExist)
 	}
 	var names []string
 	for p := range f.names {
