@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,5 +216,32 @@ func TestSpoolShutdownDeadlineKeepsTheRest(t *testing.T) {
 	}
 	if int64(len(got)) < de.Undelivered {
 		t.Errorf("the next client sent %d, fewer than the %d Shutdown reported kept", len(got), de.Undelivered)
+	}
+}
+
+// TestInspectSpool: InspectSpool says what a spool holds, by type and
+// age, while a client owns the directory, and changes nothing.
+func TestInspectSpool(t *testing.T) {
+	dir := t.TempDir()
+	before := time.Now()
+	fillSpool(t, dir, 25)
+	down := analyticstest.NewServer(t, analyticstest.WithAPIKey("another-workspace"))
+	c := newSpoolClient(t, down.URL, dir) // holds the directory's lock
+	info, err := analytics.InspectSpool(dir)
+	if err != nil {
+		t.Fatalf("InspectSpool while a client owns the directory: %v", err)
+	}
+	if info.Messages != 25 || info.Types["track"] != 25 || info.Segments != 1 || info.Bytes == 0 {
+		t.Errorf("InspectSpool: %+v, want 25 track messages in 1 segment", info)
+	}
+	if info.Oldest.Before(before.Add(-time.Second)) || info.Oldest.After(time.Now()) {
+		t.Errorf("Oldest %v, want the time the first message was written (after %v)", info.Oldest, before)
+	}
+	if len(info.Damaged) != 0 || info.Torn != 0 || info.Unparsable != 0 {
+		t.Errorf("InspectSpool found damage in an intact spool: %+v", info)
+	}
+	_ = c.Close()
+	if _, err := analytics.InspectSpool(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("InspectSpool of a directory that does not exist: %v, want an error naming it", err)
 	}
 }

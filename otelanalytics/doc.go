@@ -42,6 +42,7 @@
 //	cdp.outcome=failed    cdp.reason=status    Stats.FailedStatus
 //	cdp.outcome=failed    cdp.reason=retries   Stats.FailedRetries
 //	cdp.outcome=failed    cdp.reason=shutdown  Stats.FailedShutdown
+//	cdp.outcome=failed    cdp.reason=spool     Stats.FailedSpool
 //	cdp.outcome=dropped                        Stats.DroppedQueueFull
 //	cdp.outcome=rejected  cdp.reason=invalid   Stats.RejectedInvalid
 //	cdp.outcome=rejected  cdp.reason=too_large Stats.RejectedTooLarge

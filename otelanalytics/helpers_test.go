@@ -183,6 +183,7 @@ func want(st analytics.Stats, attrs ...string) map[string]point {
 		key(msgs, "cdp.outcome=failed", "cdp.reason=status"):      {"sum", "{message}", st.FailedStatus},
 		key(msgs, "cdp.outcome=failed", "cdp.reason=retries"):     {"sum", "{message}", st.FailedRetries},
 		key(msgs, "cdp.outcome=failed", "cdp.reason=shutdown"):    {"sum", "{message}", st.FailedShutdown},
+		key(msgs, "cdp.outcome=failed", "cdp.reason=spool"):       {"sum", "{message}", st.FailedSpool},
 		key(msgs, "cdp.outcome=dropped"):                          {"sum", "{message}", st.DroppedQueueFull},
 		key(msgs, "cdp.outcome=rejected", "cdp.reason=invalid"):   {"sum", "{message}", st.RejectedInvalid},
 		key(msgs, "cdp.outcome=rejected", "cdp.reason=too_large"): {"sum", "{message}", st.RejectedTooLarge},

@@ -19,8 +19,8 @@ const (
 	// OutcomeKey says what became of the messages a series counts:
 	// enqueued, delivered, failed, dropped or rejected.
 	OutcomeKey = attribute.Key("cdp.outcome")
-	// ReasonKey says why messages failed (status, retries, shutdown) or
-	// were rejected (invalid, too_large).
+	// ReasonKey says why messages failed (status, retries, shutdown,
+	// spool) or were rejected (invalid, too_large).
 	ReasonKey = attribute.Key("cdp.reason")
 )
 
@@ -103,6 +103,7 @@ func Observe(c *analytics.Client, opts ...Option) (metric.Registration, error) {
 		{messages, outcome("failed", "status"), func(s *analytics.Stats) int64 { return s.FailedStatus }},
 		{messages, outcome("failed", "retries"), func(s *analytics.Stats) int64 { return s.FailedRetries }},
 		{messages, outcome("failed", "shutdown"), func(s *analytics.Stats) int64 { return s.FailedShutdown }},
+		{messages, outcome("failed", "spool"), func(s *analytics.Stats) int64 { return s.FailedSpool }},
 		{messages, outcome("dropped"), func(s *analytics.Stats) int64 { return s.DroppedQueueFull }},
 		{messages, outcome("rejected", "invalid"), func(s *analytics.Stats) int64 { return s.RejectedInvalid }},
 		{messages, outcome("rejected", "too_large"), func(s *analytics.Stats) int64 { return s.RejectedTooLarge }},

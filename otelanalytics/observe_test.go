@@ -2,6 +2,8 @@ package otelanalytics_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +289,39 @@ func TestAttributesCopied(t *testing.T) {
 	defer func() { require.NoError(t, reg.Unregister()) }()
 	pts, st := collectStable(t, reader, f.client)
 	assert.Equal(t, want(st, "cdp.source=web"), pts)
+}
+
+// TestSpoolLossReason: messages the spool lost (a damaged region of its
+// files) are counted as failed with cdp.reason=spool, apart from the other
+// reasons.
+func TestSpoolLossReason(t *testing.T) {
+	dir := t.TempDir()
+	// Three messages kept in the spool: the API refuses the key.
+	refusing := newFixture(t, analytics.WithSpool(dir), analytics.WithSpoolSync(0))
+	refusing.fake.SetDefault(analyticstest.Response{Status: 401})
+	for _, u := range []string{"a", "b", "c"} {
+		require.NoError(t, refusing.client.Enqueue(track(u)))
+	}
+	_ = refusing.client.Close()
+	// A byte of the first message's record flipped: a damaged region.
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	data, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	data[40] ^= 0xff
+	require.NoError(t, os.WriteFile(segs[0], data, 0o600))
+
+	reader, mp := newReader()
+	f := newFixture(t, analytics.WithSpool(dir))
+	reg, err := otelanalytics.Observe(f.client, otelanalytics.WithMeterProvider(mp))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, reg.Unregister()) }()
+	var de *analytics.DeliveryError
+	require.ErrorAs(t, f.client.Flush(timeout(t)), &de)
+	pts, st := collectStable(t, reader, f.client)
+	assert.Equal(t, want(st), pts)
+	assert.EqualValues(t, 1, st.FailedSpool)
+	assert.EqualValues(t, 1, pts["cdp.client.messages{cdp.outcome=failed,cdp.reason=spool}"].value)
+	assert.EqualValues(t, 2, st.Delivered)
 }
