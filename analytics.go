@@ -46,6 +46,20 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // outcome of everything enqueued before it; Shutdown stops intake,
 // delivers the rest and stops the goroutines, by its deadline.
 //
+// The goroutines, and where each is documented:
+//
+//	batcher   one; cuts the queue into batches (batcher.run, batch.go)
+//	senders   WithMaxInFlight of them; send and report batches (startSenders, send.go)
+//	feeder    with WithSpool, one; reads the spool into the queue (spooler.feed, spool.go)
+//	syncer    with WithSpool and a positive WithSpoolSync, one; fsyncs the spool (internal/spool)
+//
+// The locks, in the order they may be taken: spooler.mu (orders the
+// spool's appends with their numbering), then either batcher.mu (the
+// queue, the counters, the barrier) or the spool log's own lock; the last
+// two are never held together. None is held across a network call, a
+// callback or a log call; the spool log's lock is held across its file
+// writes.
+//
 // The zero Client is a closed client: Enqueue and Flush return ErrClosed,
 // Shutdown and Close return nil, Stats is zero.
 type Client struct {
