@@ -13,3 +13,7 @@ func WithSpoolSegmentBytes(n int64) Option {
 func WithSpoolFS(fsys spool.FS) Option {
 	return func(c *config) error { c.spool.fs = fsys; return nil }
 }
+
+// RaceEnabled reports whether the tests run with the race detector, for
+// the external tests that run less of themselves then.
+const RaceEnabled = raceEnabled

@@ -378,7 +378,9 @@ func (l *Log) rotateLocked() (*segment, error) {
 	l.dirDirty = true
 	if _, err := f.WriteAt([]byte(magic), 0); err != nil {
 		f.Close()
-		l.removeLocked(path, segHeader)
+		if !l.removeLocked(path, segHeader) {
+			l.bytes += segHeader // what the write may have left, until it is gone
+		}
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	if old := l.active; old != nil {
@@ -487,7 +489,8 @@ func (l *Log) writeAcksLocked(s *segment) {
 }
 
 // finishLocked deletes s, every record of which is done, with its ack
-// file; a damaged segment is renamed aside instead.
+// file; a damaged segment is renamed aside instead. The space of what is
+// gone is freed (freeLocked); a file it cannot remove stays charged.
 func (l *Log) finishLocked(s *segment) {
 	l.pending -= len(s.ack.pending)
 	if s.f != nil {
@@ -496,26 +499,33 @@ func (l *Log) finishLocked(s *segment) {
 	if s.ack.f != nil {
 		s.ack.f.Close()
 	}
-	l.freeLocked(s.charge())
+	var freed int64
 	segPath := l.path(s.seq, segExt)
-	if s.damaged {
-		if err := l.fs.Rename(segPath, segPath+damagedExt); err != nil {
-			l.log.Warn("analytics: spool: cannot set a damaged segment aside; removing it", "file", segPath, "error", err)
-			l.removeLocked(segPath, s.fileSize)
-		} else {
-			l.setAside++
-			l.log.Warn("analytics: spool: damaged segment set aside; its intact records are done", "file", segPath+damagedExt)
-		}
-	} else {
+	switch {
+	case !s.damaged:
 		// The segment first: a crash in between leaves only an ack file,
 		// which Open removes.
-		l.removeLocked(segPath, s.fileSize)
+		if l.removeLocked(segPath, s.fileSize) {
+			freed += s.fileSize
+		}
+	case l.fs.Rename(segPath, segPath+damagedExt) == nil:
+		l.setAside++
+		freed += s.fileSize // set aside files are outside MaxBytes
+		l.log.Warn("analytics: spool: damaged segment set aside; its intact records are done", "file", segPath+damagedExt)
+	default:
+		l.log.Warn("analytics: spool: cannot set a damaged segment aside; removing it", "file", segPath)
+		if l.removeLocked(segPath, s.fileSize) {
+			freed += s.fileSize
+		}
 	}
-	l.removeLocked(l.path(s.seq, ackExt), s.ackRoom)
+	if l.removeLocked(l.path(s.seq, ackExt), s.ackRoom) {
+		freed += s.ackRoom
+	}
 	l.segs = slices.DeleteFunc(l.segs, func(x *segment) bool { return x == s })
 	if l.active == s {
 		l.active = nil
 	}
+	l.freeLocked(freed)
 }
 
 // freeLocked gives n bytes of MaxBytes back once their files are gone for
@@ -555,16 +565,18 @@ func (l *Log) releaseFreeLocked(n int64) {
 	l.signalRoomLocked()
 }
 
-// removeLocked removes path; if that fails it keeps trying on later calls,
-// and charges bytes until it succeeds.
-func (l *Log) removeLocked(path string, bytes int64) {
+// removeLocked removes path and reports whether it is gone. If not, it
+// keeps trying on later calls; its bytes, which the caller leaves charged,
+// are freed once it is gone.
+func (l *Log) removeLocked(path string, bytes int64) bool {
 	err := l.fs.Remove(path)
 	if err == nil || errors.Is(err, os.ErrNotExist) {
-		return
+		l.dirDirty = true
+		return true
 	}
 	l.log.Warn("analytics: spool: cannot delete a file; retrying later", "file", path, "error", err)
 	l.zombies = append(l.zombies, zombie{path, bytes})
-	l.bytes += bytes
+	return false
 }
 
 func (l *Log) signalRoomLocked() {
