@@ -9,6 +9,7 @@
 //	cdp send [flags] [JSON | -]
 //	cdp import [flags] FILE... (or - for stdin)
 //	cdp delete-people|suppress|unsuppress [flags] FILE
+//	cdp spool [--json] DIR
 //
 // The API key comes from the environment variable CDP_API_KEY, or from the
 // file named by --key-file. Run cdp COMMAND --help for the flags of a
@@ -85,6 +86,7 @@ func init() {
 		{"delete-people", "delete the people in a file of ids or emails", runPeople},
 		{"suppress", "suppress the people in a file of ids or emails", runPeople},
 		{"unsuppress", "unsuppress the people in a file of ids or emails", runPeople},
+		{"spool", "print what a durable spool directory holds (sends nothing)", runSpool},
 	}
 }
 
