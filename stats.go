@@ -66,9 +66,9 @@ type Stats struct {
 	// in FailedSpool at once.
 	SpoolRecovered int64
 	// SpoolRequeued counts the times a message given up after its
-	// retries was queued again by the spool, to be sent anew: such a
-	// message is not counted in Failed, and moves from InFlight back to
-	// SpoolPending.
+	// retries, or refused for the key (401, 403), was taken back by the
+	// spool, to be sent anew: such a message is not counted in Failed, and
+	// moves from InFlight back to SpoolPending.
 	SpoolRequeued int64
 	// SpoolTorn counts torn records (a write cut short by a crash)
 	// dropped from the end of the spool when New opened it. Enqueue never
