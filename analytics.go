@@ -70,6 +70,10 @@ type Client struct {
 	transport      *http.Transport // the client's own, if it made one
 
 	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
+
+	// Counted by Enqueue (WithTransform), read by Stats.
+	rejectedByTransform, droppedByTransform atomic.Int64
+	transformPanicLogged                    atomic.Bool // the first panic has been logged
 }
 
 // abortGrace is how long Shutdown, once its context has ended, waits for
@@ -176,6 +180,23 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.now = c.cfg.now()
 	e.newID = c.cfg.newID
 	e.library = c.library
+	// The defaults of the message's context: the request's (Middleware),
+	// over the client's (WithDefaultContext). A plain Enqueue has no
+	// request.
+	e.defaults = c.cfg.defaultContext
+	if block {
+		if r := requestContext(ctx); r != nil {
+			e.defaults = underContext(r, e.defaults)
+		}
+	}
+	if len(c.cfg.transforms) > 0 {
+		shaped, err := c.shape(e, msg, e.defaults)
+		if err != nil || shaped == nil {
+			encoderPool.Put(e)
+			return c.refuseShaped(err)
+		}
+		msg, e.defaults = shaped, nil // merged into the Envelope's context
+	}
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
 		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
@@ -208,6 +229,26 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	}
 	err = c.b.pushWait(ctx, it)
 	encoderPool.Put(e)
+	return err
+}
+
+// refuseShaped counts a message the transforms did not leave to be sent:
+// dropped on purpose (err is nil), refused because one panicked, or
+// invalid as they left it. It returns what Enqueue returns.
+func (c *Client) refuseShaped(err error) error {
+	var te *TransformError
+	switch {
+	case err == nil:
+		c.droppedByTransform.Add(1)
+	case errors.As(err, &te):
+		c.rejectedByTransform.Add(1)
+		if !c.transformPanicLogged.Swap(true) {
+			c.logger.Error("analytics: a transform panicked; its message was refused (later panics are counted in Stats.RejectedByTransform)",
+				"transform", te.Index, "type", te.Type, "event", te.Event, "panic", te.Value)
+		}
+	default:
+		c.b.reject(errors.Is(err, ErrMessageTooLarge))
+	}
 	return err
 }
 

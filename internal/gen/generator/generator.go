@@ -153,10 +153,15 @@ func Generate(c *catalog.Catalog, core []string) (map[string][]byte, error) {
 		}
 		out[name] = formatted
 	}
+	envelopes, err := g.envelopes()
+	if err != nil {
+		return nil, err
+	}
 	for name, src := range map[string][]byte{
 		DispatchFile:  g.dispatch(),
 		TableFile:     g.table(),
 		CoreTypesFile: g.coreTypes(),
+		EnvelopeFile:  envelopes,
 	} {
 		formatted, err := format.Source(src)
 		if err != nil {
@@ -255,11 +260,7 @@ func (g *gen) dispatch() []byte {
 	b.p("// does not list are invalid.")
 	b.p("func encodeKnown(e *encoder, msg Message) error {")
 	b.p("\tswitch m := msg.(type) {")
-	names := append([]string(nil), g.core...)
-	for _, ev := range g.cat.Events {
-		names = append(names, ev.GoName)
-	}
-	for _, n := range names {
+	for _, n := range g.allMessages() {
 		b.p("\tcase %s:", n)
 		b.p("\t\treturn m.appendMessage(e)")
 		b.p("\tcase *%s:", n)
