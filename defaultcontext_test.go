@@ -47,18 +47,18 @@ func TestDefaultContextMerge(t *testing.T) {
 	library := map[string]any{"name": analytics.LibraryName, "version": analytics.Version}
 	assert.Equal(t, map[string]any{
 		"ip": "198.51.100.1", "locale": "de-DE", "channel": "server",
-		"app":     map[string]any{"name": "shop", "version": "1.0", "build": "7"},
-		"device":  map[string]any{"manufacturer": "Google"},
-		"traits":  map[string]any{"plan": "free", "region": "eu"},
-		"tenant":  "acme", "deployment": "blue",
+		"app":    map[string]any{"name": "shop", "version": "1.0", "build": "7"},
+		"device": map[string]any{"manufacturer": "Google"},
+		"traits": map[string]any{"plan": "free", "region": "eu"},
+		"tenant": "acme", "deployment": "blue",
 		"library": library,
 	}, contextOf(t, msgs[0]))
 	assert.Equal(t, map[string]any{
 		"ip": "203.0.113.9", "locale": "de-DE", "channel": "server",
-		"app":     map[string]any{"name": "shop", "version": "2.0", "build": "7"},
-		"device":  map[string]any{"manufacturer": "Google", "token": "tok"},
-		"traits":  map[string]any{"plan": "pro", "region": "eu"},
-		"tenant":  "acme", "deployment": "green",
+		"app":    map[string]any{"name": "shop", "version": "2.0", "build": "7"},
+		"device": map[string]any{"manufacturer": "Google", "token": "tok"},
+		"traits": map[string]any{"plan": "pro", "region": "eu"},
+		"tenant": "acme", "deployment": "green",
 		"library": library,
 	}, contextOf(t, msgs[1]))
 }
