@@ -82,15 +82,12 @@ const abortGrace = 50 * time.Millisecond
 
 // New returns a client that sends with apiKey, the API key of a Customer.io
 // Data Pipelines source, and starts its goroutines. Spaces and newlines
-// around the key are removed. It returns an error if the key is empty or an
-// option is invalid.
+// around the key are removed. It returns an error if the key is empty
+// (which only WithOutput allows) or an option is invalid.
 func New(apiKey string, opts ...Option) (*Client, error) {
 	// A key read from a file or an environment variable often ends with a
 	// newline, which would make every request fail with 401.
 	apiKey = strings.TrimSpace(apiKey)
-	if apiKey == "" {
-		return nil, errEmptyKey
-	}
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		if opt == nil {
@@ -99,6 +96,9 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 		if err := opt(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if apiKey == "" && cfg.output == nil {
+		return nil, errEmptyKey
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -134,7 +134,12 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	lib = jsonw.AppendString(lib, Version)
 	c.library = string(append(lib, '}'))
 
-	wait := c.startSenders(c.httpClient())
+	var wait func()
+	if cfg.output != nil {
+		wait = c.startOutput()
+	} else {
+		wait = c.startSenders(c.httpClient())
+	}
 	if c.spool != nil {
 		wait = c.spool.closeAfter(wait)
 	}
