@@ -43,7 +43,7 @@ func roundTripMessages() []analytics.Message {
 		analytics.Alias{UserID: "u2", PreviousID: "u1", Timestamp: ts, MessageID: "rt-alias"},
 		analytics.OrderCompleted{UserID: "u1", OrderID: "o1", Total: analytics.Float64(27.5), Currency: "EUR",
 			Products: []analytics.Product{{ProductID: "p1", Price: analytics.Float64(19), Quantity: analytics.Int(1)}, {ProductID: "p2", Price: analytics.Float64(0)}},
-			Extra: analytics.Properties{"coupon_code": "SPRING"}, Timestamp: ts, Context: ctx, MessageID: "rt-order"},
+			Extra:    analytics.Properties{"coupon_code": "SPRING"}, Timestamp: ts, Context: ctx, MessageID: "rt-order"},
 		analytics.DeletePerson{Email: "gone@example.com", Timestamp: ts, MessageID: "rt-delete"},
 		analytics.CreateOrUpdateDevice{UserID: "u1", Device: analytics.Device{Token: "tok", Type: analytics.DeviceTypeIOS},
 			Context: ctx, Timestamp: ts, MessageID: "rt-device"},
