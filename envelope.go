@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"encoding/json"
-	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -432,40 +431,34 @@ func cloneContext(c *Context) *Context {
 
 // --- reading a typed helper back (envelope_helpers.go) ---
 //
-// Each take function reads the value at key of m, a copy of an Envelope's
-// map that the rebuild owns, into a field of a typed helper: when the
-// value has the field's type and is one the field would send, it is
-// removed from m and returned with true; otherwise it stays in m, which
-// becomes the helper's Extra, and is sent as it is, as an Extra key is.
+// Each read function reads the value at key of m, one of the Envelope's
+// maps, into a field of a typed helper, and reports whether it did: when
+// the value has the field's type (a number of any Go type for a *float64
+// field, and so on) and is one the field would send. The keys whose
+// fields are then set are left out of the helper's Extra (extraWithout,
+// with the helper's own rule of which keys a set field writes), and the
+// others are sent as they are, as Extra keys are. m is never changed: a
+// transform may have put a map of its own in the Envelope.
 
-// takeString takes a non-empty string.
-func takeString(m map[string]any, key string) (string, bool) {
-	s, ok := m[key].(string)
-	if !ok || s == "" {
-		return "", false
-	}
-	delete(m, key)
-	return s, true
+// readString reads a non-empty string.
+func readString(m map[string]any, key string) string {
+	s, _ := m[key].(string)
+	return s
 }
 
-// takeEnum takes a non-empty string, or a value of the enum type E.
-func takeEnum[E ~string](m map[string]any, key string) (E, bool) {
-	var v E
+// readEnum reads a string, or a value of the enum type E.
+func readEnum[E ~string](m map[string]any, key string) E {
 	switch x := m[key].(type) {
 	case string:
-		v = E(x)
+		return E(x)
 	case E:
-		v = x
+		return x
 	}
-	if v == "" {
-		return "", false
-	}
-	delete(m, key)
-	return v, true
+	return ""
 }
 
-// takeFloat takes a number of any Go numeric type, or a json.Number.
-func takeFloat(m map[string]any, key string) *float64 {
+// readFloat reads a number of any Go numeric type, or a json.Number.
+func readFloat(m map[string]any, key string) *float64 {
 	var f float64
 	switch x := m[key].(type) {
 	case float64:
@@ -500,19 +493,16 @@ func takeFloat(m map[string]any, key string) *float64 {
 	default:
 		return nil
 	}
-	delete(m, key)
 	return &f
 }
 
-// takeInt takes a whole number that fits an int: an integer of any Go
+// readInt reads a whole number that fits an int: an integer of any Go
 // type, or a float64 or json.Number without a fraction.
-func takeInt(m map[string]any, key string) *int {
-	v := m[key]
-	n, ok := wholeNumber(v)
+func readInt(m map[string]any, key string) *int {
+	n, ok := wholeNumber(m[key])
 	if !ok {
 		return nil
 	}
-	delete(m, key)
 	return &n
 }
 
@@ -560,35 +550,26 @@ func wholeNumber(v any) (int, bool) {
 	return 0, false
 }
 
-// takeBool takes a bool.
-func takeBool(m map[string]any, key string) *bool {
+// readBool reads a bool.
+func readBool(m map[string]any, key string) *bool {
 	b, ok := m[key].(bool)
 	if !ok {
 		return nil
 	}
-	delete(m, key)
 	return &b
 }
 
-// takeTime takes a time.Time that is not zero.
-func takeTime(m map[string]any, key string) time.Time {
-	t, ok := m[key].(time.Time)
-	if !ok || t.IsZero() {
-		return time.Time{}
-	}
-	delete(m, key)
+// readTime reads a time.Time.
+func readTime(m map[string]any, key string) time.Time {
+	t, _ := m[key].(time.Time)
 	return t
 }
 
-// takeObject takes a map that is not nil (a map[string]any, Properties or
+// readObject reads a map that is not nil (a map[string]any, Properties or
 // Traits).
-func takeObject(m map[string]any, key string) (map[string]any, bool) {
-	o, ok := object(m[key])
-	if !ok {
-		return nil, false
-	}
-	delete(m, key)
-	return o, true
+func readObject(m map[string]any, key string) map[string]any {
+	o, _ := object(m[key])
+	return o
 }
 
 // object returns v as a map[string]any if it is a map of one of the kinds
@@ -606,8 +587,8 @@ func object(v any) (map[string]any, bool) {
 	return o, o != nil
 }
 
-// takeStrings takes a []string, or a []any of strings, not nil.
-func takeStrings(m map[string]any, key string) []string {
+// readStrings reads a []string, or a []any of strings, not nil.
+func readStrings(m map[string]any, key string) []string {
 	var out []string
 	switch x := m[key].(type) {
 	case []string:
@@ -625,15 +606,11 @@ func takeStrings(m map[string]any, key string) []string {
 			out[i] = s
 		}
 	}
-	if out == nil {
-		return nil
-	}
-	delete(m, key)
 	return out
 }
 
-// takeInts takes a []int, or a []any of whole numbers, not nil.
-func takeInts(m map[string]any, key string) []int {
+// readInts reads a []int, or a []any of whole numbers, not nil.
+func readInts(m map[string]any, key string) []int {
 	var out []int
 	switch x := m[key].(type) {
 	case []int:
@@ -651,38 +628,31 @@ func takeInts(m map[string]any, key string) []int {
 			out[i] = n
 		}
 	}
-	if out == nil {
-		return nil
-	}
-	delete(m, key)
 	return out
 }
 
-// takeShape takes a shape (such as a Device): a value of its Go type, or
+// readShape reads a shape (such as a Device): a value of its Go type, or
 // a map read back with from.
-func takeShape[T any](m map[string]any, key string, from func(map[string]any) T) (T, bool) {
+func readShape[T any](m map[string]any, key string, from func(map[string]any) T) (T, bool) {
 	switch x := m[key].(type) {
 	case T:
-		delete(m, key)
 		return x, true
 	case *T:
 		if x != nil {
-			delete(m, key)
 			return *x, true
 		}
 	}
 	if o, ok := object(m[key]); ok {
-		delete(m, key)
 		return from(o), true
 	}
 	var zero T
 	return zero, false
 }
 
-// takeShapes takes a list of shapes (such as Products): a slice of their
+// readShapes reads a list of shapes (such as Products): a slice of their
 // Go type, or a []any or []map[string]any of maps, each read back with
-// from. A list with an element that is not a map stays in m whole.
-func takeShapes[T any](m map[string]any, key string, from func(map[string]any) T) []T {
+// from; nil if an element is not a map.
+func readShapes[T any](m map[string]any, key string, from func(map[string]any) T) []T {
 	var out []T
 	switch x := m[key].(type) {
 	case []T:
@@ -708,24 +678,29 @@ func takeShapes[T any](m map[string]any, key string, from func(map[string]any) T
 			out[i] = from(o)
 		}
 	}
-	if out == nil {
-		return nil
-	}
-	delete(m, key)
 	return out
 }
 
-// extraOf returns m as a helper's Extra: nil when nothing is left in it.
-func extraOf(m map[string]any) Properties {
-	if len(m) == 0 {
+// extraWithout returns the entries of m whose keys written does not
+// claim, as a helper's Extra: nil when there are none, a new map
+// otherwise. written is the helper's own rule (the one its encoding skips
+// Extra keys with): a key is claimed when the field that writes it is set.
+// A nil written claims none.
+func extraWithout(m map[string]any, written func(string) bool) Properties {
+	n := 0
+	for k := range m {
+		if written == nil || !written(k) {
+			n++
+		}
+	}
+	if n == 0 {
 		return nil
 	}
-	return m
-}
-
-// readBack returns a shallow copy of m for a rebuild to take fields out of:
-// the Envelope's maps may be a transform's own, which the rebuild must not
-// change.
-func readBack(m map[string]any) map[string]any {
-	return maps.Clone(m)
+	out := make(Properties, n)
+	for k, v := range m {
+		if written == nil || !written(k) {
+			out[k] = v
+		}
+	}
+	return out
 }

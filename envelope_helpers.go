@@ -573,17 +573,24 @@ func (s *Device) wire() map[string]any {
 // deviceFrom reads a Device back from w, a map as wire returns it, which it
 // does not change.
 func deviceFrom(w map[string]any) Device {
-	w = readBack(w)
 	var s Device
-	s.Token, _ = takeString(w, "token")
-	s.Type, _ = takeEnum[DeviceType](w, "type")
-	s.Extra = extraOf(w)
+	s.Token = readString(w, "token")
+	s.Type = readEnum[DeviceType](w, "type")
+	s.Extra = extraWithout(w, func(k string) bool {
+		switch k {
+		case "token":
+			return s.Token != ""
+		case "type":
+			return s.Type != ""
+		}
+		return false
+	})
 	return s
 }
 
 // wire returns s as it is sent: a map of its wire keys, a copy.
 func (s *Product) wire() map[string]any {
-	w := map[string]any(cloneMap(s.Extra, 12))
+	w := map[string]any(cloneMap(s.Extra, 8))
 	if s.ProductID != "" {
 		w["product_id"] = own(s.ProductID)
 	}
@@ -626,21 +633,48 @@ func (s *Product) wire() map[string]any {
 // productFrom reads a Product back from w, a map as wire returns it, which
 // it does not change.
 func productFrom(w map[string]any) Product {
-	w = readBack(w)
 	var s Product
-	s.ProductID, _ = takeString(w, "product_id")
-	s.SKU, _ = takeString(w, "sku")
-	s.Category, _ = takeString(w, "category")
-	s.Name, _ = takeString(w, "name")
-	s.Brand, _ = takeString(w, "brand")
-	s.Variant, _ = takeString(w, "variant")
-	s.Price = takeFloat(w, "price")
-	s.Quantity = takeInt(w, "quantity")
-	s.Coupon, _ = takeString(w, "coupon")
-	s.Position = takeFloat(w, "position")
-	s.URL, _ = takeString(w, "url")
-	s.ImageURL, _ = takeString(w, "image_url")
-	s.Extra = extraOf(w)
+	s.ProductID = readString(w, "product_id")
+	s.SKU = readString(w, "sku")
+	s.Category = readString(w, "category")
+	s.Name = readString(w, "name")
+	s.Brand = readString(w, "brand")
+	s.Variant = readString(w, "variant")
+	s.Price = readFloat(w, "price")
+	s.Quantity = readInt(w, "quantity")
+	s.Coupon = readString(w, "coupon")
+	s.Position = readFloat(w, "position")
+	s.URL = readString(w, "url")
+	s.ImageURL = readString(w, "image_url")
+	s.Extra = extraWithout(w, func(k string) bool {
+		switch k {
+		case "product_id":
+			return s.ProductID != ""
+		case "sku":
+			return s.SKU != ""
+		case "category":
+			return s.Category != ""
+		case "name":
+			return s.Name != ""
+		case "brand":
+			return s.Brand != ""
+		case "variant":
+			return s.Variant != ""
+		case "price":
+			return s.Price != nil
+		case "quantity":
+			return s.Quantity != nil
+		case "coupon":
+			return s.Coupon != ""
+		case "position":
+			return s.Position != nil
+		case "url":
+			return s.URL != ""
+		case "image_url":
+			return s.ImageURL != ""
+		}
+		return false
+	})
 	return s
 }
 
@@ -659,11 +693,18 @@ func (s *Filter) wire() map[string]any {
 // filterFrom reads a Filter back from w, a map as wire returns it, which it
 // does not change.
 func filterFrom(w map[string]any) Filter {
-	w = readBack(w)
 	var s Filter
-	s.Type, _ = takeString(w, "type")
-	s.Value, _ = takeString(w, "value")
-	s.Extra = extraOf(w)
+	s.Type = readString(w, "type")
+	s.Value = readString(w, "value")
+	s.Extra = extraWithout(w, func(k string) bool {
+		switch k {
+		case "type":
+			return s.Type != ""
+		case "value":
+			return s.Value != ""
+		}
+		return false
+	})
 	return s
 }
 
@@ -682,11 +723,18 @@ func (s *Sort) wire() map[string]any {
 // sortFrom reads a Sort back from w, a map as wire returns it, which it does
 // not change.
 func sortFrom(w map[string]any) Sort {
-	w = readBack(w)
 	var s Sort
-	s.Type, _ = takeString(w, "type")
-	s.Value, _ = takeString(w, "value")
-	s.Extra = extraOf(w)
+	s.Type = readString(w, "type")
+	s.Value = readString(w, "value")
+	s.Extra = extraWithout(w, func(k string) bool {
+		switch k {
+		case "type":
+			return s.Type != ""
+		case "value":
+			return s.Value != ""
+		}
+		return false
+	})
 	return s
 }
 
@@ -706,11 +754,17 @@ func (m CreateOrUpdateDevice) envelope(env *Envelope) {
 // createOrUpdateDeviceFrom rebuilds the CreateOrUpdateDevice an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func createOrUpdateDeviceFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CreateOrUpdateDevice{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Device, _ = takeShape(p, "device", deviceFrom)
-	m.Extra = extraOf(p)
+	m.Device, _ = readShape(p, "device", deviceFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "device":
+			return true
+		}
+		return false
+	})
 	return m
 }
 
@@ -730,11 +784,17 @@ func (m DeleteDevice) envelope(env *Envelope) {
 // deleteDeviceFrom rebuilds the DeleteDevice an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func deleteDeviceFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := DeleteDevice{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Device, _ = takeShape(p, "device", deviceFrom)
-	m.Extra = extraOf(p)
+	m.Device, _ = readShape(p, "device", deviceFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "device":
+			return true
+		}
+		return false
+	})
 	return m
 }
 
@@ -754,11 +814,17 @@ func (m DeletePerson) envelope(env *Envelope) {
 // deletePersonFrom rebuilds the DeletePerson an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func deletePersonFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := DeletePerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Email, _ = takeString(p, "email")
-	m.Extra = extraOf(p)
+	m.Email = readString(p, "email")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email":
+			return !blank(m.Email)
+		}
+		return false
+	})
 	return m
 }
 
@@ -778,11 +844,17 @@ func (m SuppressPerson) envelope(env *Envelope) {
 // suppressPersonFrom rebuilds the SuppressPerson an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func suppressPersonFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := SuppressPerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Email, _ = takeString(p, "email")
-	m.Extra = extraOf(p)
+	m.Email = readString(p, "email")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email":
+			return !blank(m.Email)
+		}
+		return false
+	})
 	return m
 }
 
@@ -802,11 +874,17 @@ func (m UnsuppressPerson) envelope(env *Envelope) {
 // unsuppressPersonFrom rebuilds the UnsuppressPerson an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func unsuppressPersonFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := UnsuppressPerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Email, _ = takeString(p, "email")
-	m.Extra = extraOf(p)
+	m.Email = readString(p, "email")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email":
+			return !blank(m.Email)
+		}
+		return false
+	})
 	return m
 }
 
@@ -832,13 +910,23 @@ func (m DeleteRelationship) envelope(env *Envelope) {
 // deleteRelationshipFrom rebuilds the DeleteRelationship an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func deleteRelationshipFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := DeleteRelationship{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Email, _ = takeString(p, "email")
-	m.ObjectID, _ = takeString(p, "objectId")
-	m.ObjectTypeID, _ = takeString(p, "objectTypeId")
-	m.Extra = extraOf(p)
+	m.Email = readString(p, "email")
+	m.ObjectID = readString(p, "objectId")
+	m.ObjectTypeID = readString(p, "objectTypeId")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email":
+			return !blank(m.Email)
+		case "objectId":
+			return m.ObjectID != ""
+		case "objectTypeId":
+			return m.ObjectTypeID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -858,12 +946,20 @@ func (m DeleteObject) envelope(env *Envelope) {
 // deleteObjectFrom rebuilds the DeleteObject an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func deleteObjectFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := DeleteObject{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ObjectID, _ = takeString(p, "objectId")
-	m.ObjectTypeID, _ = takeString(p, "objectTypeId")
-	m.Extra = extraOf(p)
+	m.ObjectID = readString(p, "objectId")
+	m.ObjectTypeID = readString(p, "objectTypeId")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "objectId":
+			return m.ObjectID != ""
+		case "objectTypeId":
+			return m.ObjectTypeID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -898,17 +994,35 @@ func (m ReportDeliveryEvent) envelope(env *Envelope) {
 // reportDeliveryEventFrom rebuilds the ReportDeliveryEvent an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func reportDeliveryEventFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ReportDeliveryEvent{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.DeliveryID, _ = takeString(p, "deliveryId")
-	m.Metric, _ = takeEnum[DeliveryMetric](p, "metric")
-	m.Recipient, _ = takeString(p, "recipient")
-	m.ActionName, _ = takeString(p, "actionName")
-	m.ActionValue, _ = takeString(p, "actionValue")
-	m.Href, _ = takeString(p, "href")
-	m.Reason, _ = takeString(p, "reason")
-	m.Extra = extraOf(p)
+	m.DeliveryID = readString(p, "deliveryId")
+	m.Metric = readEnum[DeliveryMetric](p, "metric")
+	m.Recipient = readString(p, "recipient")
+	m.ActionName = readString(p, "actionName")
+	m.ActionValue = readString(p, "actionValue")
+	m.Href = readString(p, "href")
+	m.Reason = readString(p, "reason")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "deliveryId":
+			return m.DeliveryID != ""
+		case "metric":
+			return m.Metric != ""
+		case "recipient":
+			return m.Recipient != ""
+		case "actionName":
+			return m.ActionName != ""
+		case "actionValue":
+			return m.ActionValue != ""
+		case "href":
+			return m.Href != ""
+		case "reason":
+			return m.Reason != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -925,11 +1039,17 @@ func (m ReportContentEvent) envelope(env *Envelope) {
 // reportContentEventFrom rebuilds the ReportContentEvent an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func reportContentEventFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ReportContentEvent{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ActionType, _ = takeEnum[ContentActionType](p, "actionType")
-	m.Extra = extraOf(p)
+	m.ActionType = readEnum[ContentActionType](p, "actionType")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "actionType":
+			return m.ActionType != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -946,17 +1066,23 @@ func (m ProductsSearched) envelope(env *Envelope) {
 // productsSearchedFrom rebuilds the ProductsSearched an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func productsSearchedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductsSearched{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Query, _ = takeString(p, "query")
-	m.Extra = extraOf(p)
+	m.Query = readString(p, "query")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "query":
+			return m.Query != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductListViewed) envelope(env *Envelope) {
 	env.helper("Product List Viewed", productListViewedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 15)
+	p := cloneMap(m.Extra, 8)
 	if m.ProductID != "" {
 		p["product_id"] = own(m.ProductID)
 	}
@@ -1006,24 +1132,56 @@ func (m ProductListViewed) envelope(env *Envelope) {
 // productListViewedFrom rebuilds the ProductListViewed an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func productListViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductListViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Currency, _ = takeString(p, "currency")
-	m.Value = takeFloat(p, "value")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Currency = readString(p, "currency")
+	m.Value = readFloat(p, "value")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		case "currency":
+			return m.Currency != ""
+		case "value":
+			return m.Value != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -1064,21 +1222,35 @@ func (m ProductListFiltered) envelope(env *Envelope) {
 // productListFilteredFrom rebuilds the ProductListFiltered an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func productListFilteredFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductListFiltered{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ListID, _ = takeString(p, "list_id")
-	m.Category, _ = takeString(p, "category")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Filters = takeShapes(p, "filters", filterFrom)
-	m.Sorts = takeShapes(p, "sorts", sortFrom)
-	m.Extra = extraOf(p)
+	m.ListID = readString(p, "list_id")
+	m.Category = readString(p, "category")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Filters = readShapes(p, "filters", filterFrom)
+	m.Sorts = readShapes(p, "sorts", sortFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "list_id":
+			return m.ListID != ""
+		case "category":
+			return m.Category != ""
+		case "products":
+			return m.Products != nil
+		case "filters":
+			return m.Filters != nil
+		case "sorts":
+			return m.Sorts != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductClicked) envelope(env *Envelope) {
 	env.helper("Product Clicked", productClickedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 15)
+	p := cloneMap(m.Extra, 8)
 	if m.ProductID != "" {
 		p["product_id"] = own(m.ProductID)
 	}
@@ -1128,30 +1300,62 @@ func (m ProductClicked) envelope(env *Envelope) {
 // productClickedFrom rebuilds the ProductClicked an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productClickedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductClicked{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Currency, _ = takeString(p, "currency")
-	m.Value = takeFloat(p, "value")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Currency = readString(p, "currency")
+	m.Value = readFloat(p, "value")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		case "currency":
+			return m.Currency != ""
+		case "value":
+			return m.Value != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductViewed) envelope(env *Envelope) {
 	env.helper("Product Viewed", productViewedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 15)
+	p := cloneMap(m.Extra, 8)
 	if m.ProductID != "" {
 		p["product_id"] = own(m.ProductID)
 	}
@@ -1201,30 +1405,62 @@ func (m ProductViewed) envelope(env *Envelope) {
 // productViewedFrom rebuilds the ProductViewed an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Currency, _ = takeString(p, "currency")
-	m.Value = takeFloat(p, "value")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Currency = readString(p, "currency")
+	m.Value = readFloat(p, "value")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		case "currency":
+			return m.Currency != ""
+		case "value":
+			return m.Value != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductAdded) envelope(env *Envelope) {
 	env.helper("Product Added", productAddedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 14)
+	p := cloneMap(m.Extra, 8)
 	if m.ProductID != "" {
 		p["product_id"] = own(m.ProductID)
 	}
@@ -1271,29 +1507,59 @@ func (m ProductAdded) envelope(env *Envelope) {
 // productAddedFrom rebuilds the ProductAdded an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productAddedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductAdded{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.CartID = readString(p, "cart_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		case "cart_id":
+			return m.CartID != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductRemoved) envelope(env *Envelope) {
 	env.helper("Product Removed", productRemovedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 14)
+	p := cloneMap(m.Extra, 8)
 	if m.ProductID != "" {
 		p["product_id"] = own(m.ProductID)
 	}
@@ -1340,23 +1606,53 @@ func (m ProductRemoved) envelope(env *Envelope) {
 // productRemovedFrom rebuilds the ProductRemoved an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productRemovedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductRemoved{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.CartID = readString(p, "cart_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		case "cart_id":
+			return m.CartID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1380,18 +1676,26 @@ func (m CartViewed) envelope(env *Envelope) {
 // cartViewedFrom rebuilds the CartViewed an Envelope filled by its envelope
 // method describes, as the transforms left it.
 func cartViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CartViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.CartID, _ = takeString(p, "cart_id")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Extra = extraOf(p)
+	m.CartID = readString(p, "cart_id")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "cart_id":
+			return m.CartID != ""
+		case "products":
+			return m.Products != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m CheckoutStarted) envelope(env *Envelope) {
 	env.helper("Checkout Started", checkoutStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 11)
+	p := cloneMap(m.Extra, 8)
 	if m.OrderID != "" {
 		p["order_id"] = own(m.OrderID)
 	}
@@ -1433,20 +1737,44 @@ func (m CheckoutStarted) envelope(env *Envelope) {
 // checkoutStartedFrom rebuilds the CheckoutStarted an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func checkoutStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CheckoutStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.Affiliation, _ = takeString(p, "affiliation")
-	m.Revenue = takeFloat(p, "revenue")
-	m.Shipping = takeFloat(p, "shipping")
-	m.Tax = takeFloat(p, "tax")
-	m.Discount = takeFloat(p, "discount")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Currency, _ = takeString(p, "currency")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Value = takeFloat(p, "value")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.Affiliation = readString(p, "affiliation")
+	m.Revenue = readFloat(p, "revenue")
+	m.Shipping = readFloat(p, "shipping")
+	m.Tax = readFloat(p, "tax")
+	m.Discount = readFloat(p, "discount")
+	m.Coupon = readString(p, "coupon")
+	m.Currency = readString(p, "currency")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Value = readFloat(p, "value")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "affiliation":
+			return m.Affiliation != ""
+		case "revenue":
+			return m.Revenue != nil
+		case "shipping":
+			return m.Shipping != nil
+		case "tax":
+			return m.Tax != nil
+		case "discount":
+			return m.Discount != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "currency":
+			return m.Currency != ""
+		case "products":
+			return m.Products != nil
+		case "value":
+			return m.Value != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -1472,14 +1800,26 @@ func (m CheckoutStepViewed) envelope(env *Envelope) {
 // checkoutStepViewedFrom rebuilds the CheckoutStepViewed an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func checkoutStepViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CheckoutStepViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.CheckoutID, _ = takeString(p, "checkout_id")
-	m.Step = takeInt(p, "step")
-	m.ShippingMethod, _ = takeString(p, "shipping_method")
-	m.PaymentMethod, _ = takeString(p, "payment_method")
-	m.Extra = extraOf(p)
+	m.CheckoutID = readString(p, "checkout_id")
+	m.Step = readInt(p, "step")
+	m.ShippingMethod = readString(p, "shipping_method")
+	m.PaymentMethod = readString(p, "payment_method")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "checkout_id":
+			return m.CheckoutID != ""
+		case "step":
+			return m.Step != nil
+		case "shipping_method":
+			return m.ShippingMethod != ""
+		case "payment_method":
+			return m.PaymentMethod != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1505,14 +1845,26 @@ func (m CheckoutStepCompleted) envelope(env *Envelope) {
 // checkoutStepCompletedFrom rebuilds the CheckoutStepCompleted an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func checkoutStepCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CheckoutStepCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.CheckoutID, _ = takeString(p, "checkout_id")
-	m.Step = takeInt(p, "step")
-	m.ShippingMethod, _ = takeString(p, "shipping_method")
-	m.PaymentMethod, _ = takeString(p, "payment_method")
-	m.Extra = extraOf(p)
+	m.CheckoutID = readString(p, "checkout_id")
+	m.Step = readInt(p, "step")
+	m.ShippingMethod = readString(p, "shipping_method")
+	m.PaymentMethod = readString(p, "payment_method")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "checkout_id":
+			return m.CheckoutID != ""
+		case "step":
+			return m.Step != nil
+		case "shipping_method":
+			return m.ShippingMethod != ""
+		case "payment_method":
+			return m.PaymentMethod != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1541,21 +1893,35 @@ func (m PaymentInfoEntered) envelope(env *Envelope) {
 // paymentInfoEnteredFrom rebuilds the PaymentInfoEntered an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func paymentInfoEnteredFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := PaymentInfoEntered{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.CheckoutID, _ = takeString(p, "checkout_id")
-	m.Step = takeInt(p, "step")
-	m.ShippingMethod, _ = takeString(p, "shipping_method")
-	m.PaymentMethod, _ = takeString(p, "payment_method")
-	m.OrderID, _ = takeString(p, "order_id")
-	m.Extra = extraOf(p)
+	m.CheckoutID = readString(p, "checkout_id")
+	m.Step = readInt(p, "step")
+	m.ShippingMethod = readString(p, "shipping_method")
+	m.PaymentMethod = readString(p, "payment_method")
+	m.OrderID = readString(p, "order_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "checkout_id":
+			return m.CheckoutID != ""
+		case "step":
+			return m.Step != nil
+		case "shipping_method":
+			return m.ShippingMethod != ""
+		case "payment_method":
+			return m.PaymentMethod != ""
+		case "order_id":
+			return m.OrderID != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m OrderCompleted) envelope(env *Envelope) {
 	env.helper("Order Completed", orderCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 13)
+	p := cloneMap(m.Extra, 8)
 	if m.Subtotal != nil {
 		p["subtotal"] = *m.Subtotal
 	}
@@ -1603,28 +1969,56 @@ func (m OrderCompleted) envelope(env *Envelope) {
 // orderCompletedFrom rebuilds the OrderCompleted an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func orderCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := OrderCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Subtotal = takeFloat(p, "subtotal")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.OrderID, _ = takeString(p, "order_id")
-	m.CheckoutID, _ = takeString(p, "checkout_id")
-	m.Total = takeFloat(p, "total")
-	m.Affiliation, _ = takeString(p, "affiliation")
-	m.Revenue = takeFloat(p, "revenue")
-	m.Shipping = takeFloat(p, "shipping")
-	m.Tax = takeFloat(p, "tax")
-	m.Discount = takeFloat(p, "discount")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Currency, _ = takeString(p, "currency")
-	m.Extra = extraOf(p)
+	m.Subtotal = readFloat(p, "subtotal")
+	m.Products = readShapes(p, "products", productFrom)
+	m.OrderID = readString(p, "order_id")
+	m.CheckoutID = readString(p, "checkout_id")
+	m.Total = readFloat(p, "total")
+	m.Affiliation = readString(p, "affiliation")
+	m.Revenue = readFloat(p, "revenue")
+	m.Shipping = readFloat(p, "shipping")
+	m.Tax = readFloat(p, "tax")
+	m.Discount = readFloat(p, "discount")
+	m.Coupon = readString(p, "coupon")
+	m.Currency = readString(p, "currency")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "subtotal":
+			return m.Subtotal != nil
+		case "products":
+			return m.Products != nil
+		case "order_id":
+			return m.OrderID != ""
+		case "checkout_id":
+			return m.CheckoutID != ""
+		case "total":
+			return m.Total != nil
+		case "affiliation":
+			return m.Affiliation != ""
+		case "revenue":
+			return m.Revenue != nil
+		case "shipping":
+			return m.Shipping != nil
+		case "tax":
+			return m.Tax != nil
+		case "discount":
+			return m.Discount != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "currency":
+			return m.Currency != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m OrderUpdated) envelope(env *Envelope) {
 	env.helper("Order Updated", orderUpdatedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 10)
+	p := cloneMap(m.Extra, 8)
 	if m.OrderID != "" {
 		p["order_id"] = own(m.OrderID)
 	}
@@ -1663,25 +2057,47 @@ func (m OrderUpdated) envelope(env *Envelope) {
 // orderUpdatedFrom rebuilds the OrderUpdated an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func orderUpdatedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := OrderUpdated{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.Affiliation, _ = takeString(p, "affiliation")
-	m.Revenue = takeFloat(p, "revenue")
-	m.Shipping = takeFloat(p, "shipping")
-	m.Tax = takeFloat(p, "tax")
-	m.Discount = takeFloat(p, "discount")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Currency, _ = takeString(p, "currency")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.Affiliation = readString(p, "affiliation")
+	m.Revenue = readFloat(p, "revenue")
+	m.Shipping = readFloat(p, "shipping")
+	m.Tax = readFloat(p, "tax")
+	m.Discount = readFloat(p, "discount")
+	m.Coupon = readString(p, "coupon")
+	m.Currency = readString(p, "currency")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "affiliation":
+			return m.Affiliation != ""
+		case "revenue":
+			return m.Revenue != nil
+		case "shipping":
+			return m.Shipping != nil
+		case "tax":
+			return m.Tax != nil
+		case "discount":
+			return m.Discount != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "currency":
+			return m.Currency != ""
+		case "products":
+			return m.Products != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m OrderRefunded) envelope(env *Envelope) {
 	env.helper("Order Refunded", orderRefundedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 13)
+	p := cloneMap(m.Extra, 8)
 	if m.OrderID != "" {
 		p["order_id"] = own(m.OrderID)
 	}
@@ -1729,28 +2145,56 @@ func (m OrderRefunded) envelope(env *Envelope) {
 // orderRefundedFrom rebuilds the OrderRefunded an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func orderRefundedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := OrderRefunded{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.Affiliation, _ = takeString(p, "affiliation")
-	m.Revenue = takeFloat(p, "revenue")
-	m.Shipping = takeFloat(p, "shipping")
-	m.Tax = takeFloat(p, "tax")
-	m.Discount = takeFloat(p, "discount")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Currency, _ = takeString(p, "currency")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Total = takeFloat(p, "total")
-	m.Subtotal = takeFloat(p, "subtotal")
-	m.CheckoutID, _ = takeString(p, "checkout_id")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.Affiliation = readString(p, "affiliation")
+	m.Revenue = readFloat(p, "revenue")
+	m.Shipping = readFloat(p, "shipping")
+	m.Tax = readFloat(p, "tax")
+	m.Discount = readFloat(p, "discount")
+	m.Coupon = readString(p, "coupon")
+	m.Currency = readString(p, "currency")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Total = readFloat(p, "total")
+	m.Subtotal = readFloat(p, "subtotal")
+	m.CheckoutID = readString(p, "checkout_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "affiliation":
+			return m.Affiliation != ""
+		case "revenue":
+			return m.Revenue != nil
+		case "shipping":
+			return m.Shipping != nil
+		case "tax":
+			return m.Tax != nil
+		case "discount":
+			return m.Discount != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "currency":
+			return m.Currency != ""
+		case "products":
+			return m.Products != nil
+		case "total":
+			return m.Total != nil
+		case "subtotal":
+			return m.Subtotal != nil
+		case "checkout_id":
+			return m.CheckoutID != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m OrderCancelled) envelope(env *Envelope) {
 	env.helper("Order Cancelled", orderCancelledFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 11)
+	p := cloneMap(m.Extra, 8)
 	if m.OrderID != "" {
 		p["order_id"] = own(m.OrderID)
 	}
@@ -1792,20 +2236,44 @@ func (m OrderCancelled) envelope(env *Envelope) {
 // orderCancelledFrom rebuilds the OrderCancelled an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func orderCancelledFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := OrderCancelled{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.Affiliation, _ = takeString(p, "affiliation")
-	m.Revenue = takeFloat(p, "revenue")
-	m.Shipping = takeFloat(p, "shipping")
-	m.Tax = takeFloat(p, "tax")
-	m.Discount = takeFloat(p, "discount")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Currency, _ = takeString(p, "currency")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Total = takeFloat(p, "total")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.Affiliation = readString(p, "affiliation")
+	m.Revenue = readFloat(p, "revenue")
+	m.Shipping = readFloat(p, "shipping")
+	m.Tax = readFloat(p, "tax")
+	m.Discount = readFloat(p, "discount")
+	m.Coupon = readString(p, "coupon")
+	m.Currency = readString(p, "currency")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Total = readFloat(p, "total")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "affiliation":
+			return m.Affiliation != ""
+		case "revenue":
+			return m.Revenue != nil
+		case "shipping":
+			return m.Shipping != nil
+		case "tax":
+			return m.Tax != nil
+		case "discount":
+			return m.Discount != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "currency":
+			return m.Currency != ""
+		case "products":
+			return m.Products != nil
+		case "total":
+			return m.Total != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -1831,14 +2299,26 @@ func (m PromotionViewed) envelope(env *Envelope) {
 // promotionViewedFrom rebuilds the PromotionViewed an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func promotionViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := PromotionViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.PromotionID, _ = takeString(p, "promotion_id")
-	m.Creative, _ = takeString(p, "creative")
-	m.Name, _ = takeString(p, "name")
-	m.Position, _ = takeString(p, "position")
-	m.Extra = extraOf(p)
+	m.PromotionID = readString(p, "promotion_id")
+	m.Creative = readString(p, "creative")
+	m.Name = readString(p, "name")
+	m.Position = readString(p, "position")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "promotion_id":
+			return m.PromotionID != ""
+		case "creative":
+			return m.Creative != ""
+		case "name":
+			return m.Name != ""
+		case "position":
+			return m.Position != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1864,14 +2344,26 @@ func (m PromotionClicked) envelope(env *Envelope) {
 // promotionClickedFrom rebuilds the PromotionClicked an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func promotionClickedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := PromotionClicked{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.PromotionID, _ = takeString(p, "promotion_id")
-	m.Creative, _ = takeString(p, "creative")
-	m.Name, _ = takeString(p, "name")
-	m.Position, _ = takeString(p, "position")
-	m.Extra = extraOf(p)
+	m.PromotionID = readString(p, "promotion_id")
+	m.Creative = readString(p, "creative")
+	m.Name = readString(p, "name")
+	m.Position = readString(p, "position")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "promotion_id":
+			return m.PromotionID != ""
+		case "creative":
+			return m.Creative != ""
+		case "name":
+			return m.Name != ""
+		case "position":
+			return m.Position != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1894,13 +2386,23 @@ func (m CouponEntered) envelope(env *Envelope) {
 // couponEnteredFrom rebuilds the CouponEntered an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func couponEnteredFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CouponEntered{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.CouponID, _ = takeString(p, "coupon_id")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.CartID = readString(p, "cart_id")
+	m.CouponID = readString(p, "coupon_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "coupon_id":
+			return m.CouponID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -1929,15 +2431,29 @@ func (m CouponApplied) envelope(env *Envelope) {
 // couponAppliedFrom rebuilds the CouponApplied an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func couponAppliedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CouponApplied{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.CouponID, _ = takeString(p, "coupon_id")
-	m.CouponName, _ = takeString(p, "coupon_name")
-	m.Discount = takeFloat(p, "discount")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.CartID = readString(p, "cart_id")
+	m.CouponID = readString(p, "coupon_id")
+	m.CouponName = readString(p, "coupon_name")
+	m.Discount = readFloat(p, "discount")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "coupon_id":
+			return m.CouponID != ""
+		case "coupon_name":
+			return m.CouponName != ""
+		case "discount":
+			return m.Discount != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -1966,15 +2482,29 @@ func (m CouponDenied) envelope(env *Envelope) {
 // couponDeniedFrom rebuilds the CouponDenied an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func couponDeniedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CouponDenied{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.CouponID, _ = takeString(p, "coupon_id")
-	m.CouponName, _ = takeString(p, "coupon_name")
-	m.Reason, _ = takeString(p, "reason")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.CartID = readString(p, "cart_id")
+	m.CouponID = readString(p, "coupon_id")
+	m.CouponName = readString(p, "coupon_name")
+	m.Reason = readString(p, "reason")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "coupon_id":
+			return m.CouponID != ""
+		case "coupon_name":
+			return m.CouponName != ""
+		case "reason":
+			return m.Reason != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2003,21 +2533,35 @@ func (m CouponRemoved) envelope(env *Envelope) {
 // couponRemovedFrom rebuilds the CouponRemoved an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func couponRemovedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CouponRemoved{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.OrderID, _ = takeString(p, "order_id")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.CouponID, _ = takeString(p, "coupon_id")
-	m.CouponName, _ = takeString(p, "coupon_name")
-	m.Discount = takeFloat(p, "discount")
-	m.Extra = extraOf(p)
+	m.OrderID = readString(p, "order_id")
+	m.CartID = readString(p, "cart_id")
+	m.CouponID = readString(p, "coupon_id")
+	m.CouponName = readString(p, "coupon_name")
+	m.Discount = readFloat(p, "discount")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "order_id":
+			return m.OrderID != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "coupon_id":
+			return m.CouponID != ""
+		case "coupon_name":
+			return m.CouponName != ""
+		case "discount":
+			return m.Discount != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductAddedToWishlist) envelope(env *Envelope) {
 	env.helper("Product Added to Wishlist", productAddedToWishlistFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 15)
+	p := cloneMap(m.Extra, 8)
 	if m.WishlistID != "" {
 		p["wishlist_id"] = own(m.WishlistID)
 	}
@@ -2067,30 +2611,62 @@ func (m ProductAddedToWishlist) envelope(env *Envelope) {
 // productAddedToWishlistFrom rebuilds the ProductAddedToWishlist an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func productAddedToWishlistFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductAddedToWishlist{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.WishlistID, _ = takeString(p, "wishlist_id")
-	m.WishlistName, _ = takeString(p, "wishlist_name")
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Extra = extraOf(p)
+	m.WishlistID = readString(p, "wishlist_id")
+	m.WishlistName = readString(p, "wishlist_name")
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "wishlist_id":
+			return m.WishlistID != ""
+		case "wishlist_name":
+			return m.WishlistName != ""
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductRemovedFromWishlist) envelope(env *Envelope) {
 	env.helper("Product Removed from Wishlist", productRemovedFromWishlistFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 15)
+	p := cloneMap(m.Extra, 8)
 	if m.WishlistID != "" {
 		p["wishlist_id"] = own(m.WishlistID)
 	}
@@ -2141,30 +2717,62 @@ func (m ProductRemovedFromWishlist) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func productRemovedFromWishlistFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductRemovedFromWishlist{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.WishlistID, _ = takeString(p, "wishlist_id")
-	m.WishlistName, _ = takeString(p, "wishlist_name")
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Extra = extraOf(p)
+	m.WishlistID = readString(p, "wishlist_id")
+	m.WishlistName = readString(p, "wishlist_name")
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "wishlist_id":
+			return m.WishlistID != ""
+		case "wishlist_name":
+			return m.WishlistName != ""
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m WishlistProductAddedToCart) envelope(env *Envelope) {
 	env.helper("Wishlist Product Added to Cart", wishlistProductAddedToCartFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 16)
+	p := cloneMap(m.Extra, 8)
 	if m.WishlistID != "" {
 		p["wishlist_id"] = own(m.WishlistID)
 	}
@@ -2218,31 +2826,65 @@ func (m WishlistProductAddedToCart) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func wishlistProductAddedToCartFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := WishlistProductAddedToCart{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.WishlistID, _ = takeString(p, "wishlist_id")
-	m.WishlistName, _ = takeString(p, "wishlist_name")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.Quantity = takeInt(p, "quantity")
-	m.Coupon, _ = takeString(p, "coupon")
-	m.Position = takeFloat(p, "position")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Extra = extraOf(p)
+	m.WishlistID = readString(p, "wishlist_id")
+	m.WishlistName = readString(p, "wishlist_name")
+	m.CartID = readString(p, "cart_id")
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.Quantity = readInt(p, "quantity")
+	m.Coupon = readString(p, "coupon")
+	m.Position = readFloat(p, "position")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "wishlist_id":
+			return m.WishlistID != ""
+		case "wishlist_name":
+			return m.WishlistName != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "quantity":
+			return m.Quantity != nil
+		case "coupon":
+			return m.Coupon != ""
+		case "position":
+			return m.Position != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		}
+		return false
+	})
 	return m
 }
 
 func (m ProductShared) envelope(env *Envelope) {
 	env.helper("Product Shared", productSharedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 13)
+	p := cloneMap(m.Extra, 8)
 	if m.ShareVia != "" {
 		p["share_via"] = own(m.ShareVia)
 	}
@@ -2286,22 +2928,50 @@ func (m ProductShared) envelope(env *Envelope) {
 // productSharedFrom rebuilds the ProductShared an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productSharedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductShared{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ShareVia, _ = takeString(p, "share_via")
-	m.ShareMessage, _ = takeString(p, "share_message")
-	m.Recipient, _ = takeString(p, "recipient")
-	m.ProductID, _ = takeString(p, "product_id")
-	m.SKU, _ = takeString(p, "sku")
-	m.Category, _ = takeString(p, "category")
-	m.Name, _ = takeString(p, "name")
-	m.Brand, _ = takeString(p, "brand")
-	m.Variant, _ = takeString(p, "variant")
-	m.Price = takeFloat(p, "price")
-	m.URL, _ = takeString(p, "url")
-	m.ImageURL, _ = takeString(p, "image_url")
-	m.Extra = extraOf(p)
+	m.ShareVia = readString(p, "share_via")
+	m.ShareMessage = readString(p, "share_message")
+	m.Recipient = readString(p, "recipient")
+	m.ProductID = readString(p, "product_id")
+	m.SKU = readString(p, "sku")
+	m.Category = readString(p, "category")
+	m.Name = readString(p, "name")
+	m.Brand = readString(p, "brand")
+	m.Variant = readString(p, "variant")
+	m.Price = readFloat(p, "price")
+	m.URL = readString(p, "url")
+	m.ImageURL = readString(p, "image_url")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "share_via":
+			return m.ShareVia != ""
+		case "share_message":
+			return m.ShareMessage != ""
+		case "recipient":
+			return m.Recipient != ""
+		case "product_id":
+			return m.ProductID != ""
+		case "sku":
+			return m.SKU != ""
+		case "category":
+			return m.Category != ""
+		case "name":
+			return m.Name != ""
+		case "brand":
+			return m.Brand != ""
+		case "variant":
+			return m.Variant != ""
+		case "price":
+			return m.Price != nil
+		case "url":
+			return m.URL != ""
+		case "image_url":
+			return m.ImageURL != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2334,15 +3004,29 @@ func (m CartShared) envelope(env *Envelope) {
 // cartSharedFrom rebuilds the CartShared an Envelope filled by its envelope
 // method describes, as the transforms left it.
 func cartSharedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := CartShared{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ShareVia, _ = takeString(p, "share_via")
-	m.ShareMessage, _ = takeString(p, "share_message")
-	m.Recipient, _ = takeString(p, "recipient")
-	m.CartID, _ = takeString(p, "cart_id")
-	m.Products = takeShapes(p, "products", productFrom)
-	m.Extra = extraOf(p)
+	m.ShareVia = readString(p, "share_via")
+	m.ShareMessage = readString(p, "share_message")
+	m.Recipient = readString(p, "recipient")
+	m.CartID = readString(p, "cart_id")
+	m.Products = readShapes(p, "products", productFrom)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "share_via":
+			return m.ShareVia != ""
+		case "share_message":
+			return m.ShareMessage != ""
+		case "recipient":
+			return m.Recipient != ""
+		case "cart_id":
+			return m.CartID != ""
+		case "products":
+			return m.Products != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -2368,14 +3052,26 @@ func (m ProductReviewed) envelope(env *Envelope) {
 // productReviewedFrom rebuilds the ProductReviewed an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func productReviewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ProductReviewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ProductID, _ = takeString(p, "product_id")
-	m.ReviewID, _ = takeString(p, "review_id")
-	m.ReviewBody, _ = takeString(p, "review_body")
-	m.Rating = takeInt(p, "rating")
-	m.Extra = extraOf(p)
+	m.ProductID = readString(p, "product_id")
+	m.ReviewID = readString(p, "review_id")
+	m.ReviewBody = readString(p, "review_body")
+	m.Rating = readInt(p, "rating")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "product_id":
+			return m.ProductID != ""
+		case "review_id":
+			return m.ReviewID != ""
+		case "review_body":
+			return m.ReviewBody != ""
+		case "rating":
+			return m.Rating != nil
+		}
+		return false
+	})
 	return m
 }
 
@@ -2401,14 +3097,26 @@ func (m ExperimentViewed) envelope(env *Envelope) {
 // experimentViewedFrom rebuilds the ExperimentViewed an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func experimentViewedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ExperimentViewed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ExperimentID, _ = takeString(p, "experiment_id")
-	m.ExperimentName, _ = takeString(p, "experiment_name")
-	m.VariationID, _ = takeString(p, "variation_id")
-	m.VariationName, _ = takeString(p, "variation_name")
-	m.Extra = extraOf(p)
+	m.ExperimentID = readString(p, "experiment_id")
+	m.ExperimentName = readString(p, "experiment_name")
+	m.VariationID = readString(p, "variation_id")
+	m.VariationName = readString(p, "variation_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "experiment_id":
+			return m.ExperimentID != ""
+		case "experiment_name":
+			return m.ExperimentName != ""
+		case "variation_id":
+			return m.VariationID != ""
+		case "variation_name":
+			return m.VariationName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2434,14 +3142,26 @@ func (m EmailBounced) envelope(env *Envelope) {
 // emailBouncedFrom rebuilds the EmailBounced an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func emailBouncedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := EmailBounced{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.EmailID, _ = takeString(p, "email_id")
-	m.EmailSubject, _ = takeString(p, "email_subject")
-	m.CampaignID, _ = takeString(p, "campaign_id")
-	m.CampaignName, _ = takeString(p, "campaign_name")
-	m.Extra = extraOf(p)
+	m.EmailID = readString(p, "email_id")
+	m.EmailSubject = readString(p, "email_subject")
+	m.CampaignID = readString(p, "campaign_id")
+	m.CampaignName = readString(p, "campaign_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email_id":
+			return m.EmailID != ""
+		case "email_subject":
+			return m.EmailSubject != ""
+		case "campaign_id":
+			return m.CampaignID != ""
+		case "campaign_name":
+			return m.CampaignName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2467,14 +3187,26 @@ func (m EmailDelivered) envelope(env *Envelope) {
 // emailDeliveredFrom rebuilds the EmailDelivered an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func emailDeliveredFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := EmailDelivered{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.EmailID, _ = takeString(p, "email_id")
-	m.EmailSubject, _ = takeString(p, "email_subject")
-	m.CampaignID, _ = takeString(p, "campaign_id")
-	m.CampaignName, _ = takeString(p, "campaign_name")
-	m.Extra = extraOf(p)
+	m.EmailID = readString(p, "email_id")
+	m.EmailSubject = readString(p, "email_subject")
+	m.CampaignID = readString(p, "campaign_id")
+	m.CampaignName = readString(p, "campaign_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email_id":
+			return m.EmailID != ""
+		case "email_subject":
+			return m.EmailSubject != ""
+		case "campaign_id":
+			return m.CampaignID != ""
+		case "campaign_name":
+			return m.CampaignName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2500,14 +3232,26 @@ func (m EmailOpened) envelope(env *Envelope) {
 // emailOpenedFrom rebuilds the EmailOpened an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func emailOpenedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := EmailOpened{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.EmailID, _ = takeString(p, "email_id")
-	m.EmailSubject, _ = takeString(p, "email_subject")
-	m.CampaignID, _ = takeString(p, "campaign_id")
-	m.CampaignName, _ = takeString(p, "campaign_name")
-	m.Extra = extraOf(p)
+	m.EmailID = readString(p, "email_id")
+	m.EmailSubject = readString(p, "email_subject")
+	m.CampaignID = readString(p, "campaign_id")
+	m.CampaignName = readString(p, "campaign_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email_id":
+			return m.EmailID != ""
+		case "email_subject":
+			return m.EmailSubject != ""
+		case "campaign_id":
+			return m.CampaignID != ""
+		case "campaign_name":
+			return m.CampaignName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2533,14 +3277,26 @@ func (m EmailMarkedAsSpam) envelope(env *Envelope) {
 // emailMarkedAsSpamFrom rebuilds the EmailMarkedAsSpam an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func emailMarkedAsSpamFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := EmailMarkedAsSpam{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.EmailID, _ = takeString(p, "email_id")
-	m.EmailSubject, _ = takeString(p, "email_subject")
-	m.CampaignID, _ = takeString(p, "campaign_id")
-	m.CampaignName, _ = takeString(p, "campaign_name")
-	m.Extra = extraOf(p)
+	m.EmailID = readString(p, "email_id")
+	m.EmailSubject = readString(p, "email_subject")
+	m.CampaignID = readString(p, "campaign_id")
+	m.CampaignName = readString(p, "campaign_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email_id":
+			return m.EmailID != ""
+		case "email_subject":
+			return m.EmailSubject != ""
+		case "campaign_id":
+			return m.CampaignID != ""
+		case "campaign_name":
+			return m.CampaignName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2572,16 +3328,32 @@ func (m EmailUnsubscribed) envelope(env *Envelope) {
 // emailUnsubscribedFrom rebuilds the EmailUnsubscribed an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func emailUnsubscribedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := EmailUnsubscribed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.EmailID, _ = takeString(p, "email_id")
-	m.EmailSubject, _ = takeString(p, "email_subject")
-	m.CampaignID, _ = takeString(p, "campaign_id")
-	m.CampaignName, _ = takeString(p, "campaign_name")
-	m.ListID, _ = takeString(p, "list_id")
-	m.ListName, _ = takeString(p, "list_name")
-	m.Extra = extraOf(p)
+	m.EmailID = readString(p, "email_id")
+	m.EmailSubject = readString(p, "email_subject")
+	m.CampaignID = readString(p, "campaign_id")
+	m.CampaignName = readString(p, "campaign_name")
+	m.ListID = readString(p, "list_id")
+	m.ListName = readString(p, "list_name")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "email_id":
+			return m.EmailID != ""
+		case "email_subject":
+			return m.EmailSubject != ""
+		case "campaign_id":
+			return m.CampaignID != ""
+		case "campaign_name":
+			return m.CampaignName != ""
+		case "list_id":
+			return m.ListID != ""
+		case "list_name":
+			return m.ListName != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2614,16 +3386,32 @@ func (m LiveChatConversationStarted) envelope(env *Envelope) {
 // an Envelope filled by its envelope method describes, as the transforms
 // left it.
 func liveChatConversationStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := LiveChatConversationStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.AgentID, _ = takeString(p, "agent_id")
-	m.AgentName, _ = takeString(p, "agent_name")
-	m.AgentUsername, _ = takeString(p, "agent_username")
-	m.ConversationID, _ = takeString(p, "conversation_id")
-	m.ConversationDuration = takeInt(p, "conversation_duration")
-	m.ChatMessageID, _ = takeString(p, "message_id")
-	m.Extra = extraOf(p)
+	m.AgentID = readString(p, "agent_id")
+	m.AgentName = readString(p, "agent_name")
+	m.AgentUsername = readString(p, "agent_username")
+	m.ConversationID = readString(p, "conversation_id")
+	m.ConversationDuration = readInt(p, "conversation_duration")
+	m.ChatMessageID = readString(p, "message_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "agent_id":
+			return m.AgentID != ""
+		case "agent_name":
+			return m.AgentName != ""
+		case "agent_username":
+			return m.AgentUsername != ""
+		case "conversation_id":
+			return m.ConversationID != ""
+		case "conversation_duration":
+			return m.ConversationDuration != nil
+		case "message_id":
+			return m.ChatMessageID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2656,16 +3444,32 @@ func (m LiveChatConversationEnded) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func liveChatConversationEndedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := LiveChatConversationEnded{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.AgentID, _ = takeString(p, "agent_id")
-	m.AgentName, _ = takeString(p, "agent_name")
-	m.AgentUsername, _ = takeString(p, "agent_username")
-	m.ConversationID, _ = takeString(p, "conversation_id")
-	m.ConversationDuration = takeInt(p, "conversation_duration")
-	m.ChatMessageID, _ = takeString(p, "message_id")
-	m.Extra = extraOf(p)
+	m.AgentID = readString(p, "agent_id")
+	m.AgentName = readString(p, "agent_name")
+	m.AgentUsername = readString(p, "agent_username")
+	m.ConversationID = readString(p, "conversation_id")
+	m.ConversationDuration = readInt(p, "conversation_duration")
+	m.ChatMessageID = readString(p, "message_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "agent_id":
+			return m.AgentID != ""
+		case "agent_name":
+			return m.AgentName != ""
+		case "agent_username":
+			return m.AgentUsername != ""
+		case "conversation_id":
+			return m.ConversationID != ""
+		case "conversation_duration":
+			return m.ConversationDuration != nil
+		case "message_id":
+			return m.ChatMessageID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2697,16 +3501,32 @@ func (m LiveChatMessageSent) envelope(env *Envelope) {
 // liveChatMessageSentFrom rebuilds the LiveChatMessageSent an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func liveChatMessageSentFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := LiveChatMessageSent{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.AgentID, _ = takeString(p, "agent_id")
-	m.AgentName, _ = takeString(p, "agent_name")
-	m.AgentUsername, _ = takeString(p, "agent_username")
-	m.ConversationID, _ = takeString(p, "conversation_id")
-	m.ConversationDuration = takeInt(p, "conversation_duration")
-	m.ChatMessageID, _ = takeString(p, "message_id")
-	m.Extra = extraOf(p)
+	m.AgentID = readString(p, "agent_id")
+	m.AgentName = readString(p, "agent_name")
+	m.AgentUsername = readString(p, "agent_username")
+	m.ConversationID = readString(p, "conversation_id")
+	m.ConversationDuration = readInt(p, "conversation_duration")
+	m.ChatMessageID = readString(p, "message_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "agent_id":
+			return m.AgentID != ""
+		case "agent_name":
+			return m.AgentName != ""
+		case "agent_username":
+			return m.AgentUsername != ""
+		case "conversation_id":
+			return m.ConversationID != ""
+		case "conversation_duration":
+			return m.ConversationDuration != nil
+		case "message_id":
+			return m.ChatMessageID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2739,16 +3559,32 @@ func (m LiveChatMessageReceived) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func liveChatMessageReceivedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := LiveChatMessageReceived{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.AgentID, _ = takeString(p, "agent_id")
-	m.AgentName, _ = takeString(p, "agent_name")
-	m.AgentUsername, _ = takeString(p, "agent_username")
-	m.ConversationID, _ = takeString(p, "conversation_id")
-	m.ConversationDuration = takeInt(p, "conversation_duration")
-	m.ChatMessageID, _ = takeString(p, "message_id")
-	m.Extra = extraOf(p)
+	m.AgentID = readString(p, "agent_id")
+	m.AgentName = readString(p, "agent_name")
+	m.AgentUsername = readString(p, "agent_username")
+	m.ConversationID = readString(p, "conversation_id")
+	m.ConversationDuration = readInt(p, "conversation_duration")
+	m.ChatMessageID = readString(p, "message_id")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "agent_id":
+			return m.AgentID != ""
+		case "agent_name":
+			return m.AgentName != ""
+		case "agent_username":
+			return m.AgentUsername != ""
+		case "conversation_id":
+			return m.ConversationID != ""
+		case "conversation_duration":
+			return m.ConversationDuration != nil
+		case "message_id":
+			return m.ChatMessageID != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2780,18 +3616,28 @@ func (m ApplicationInstalled) envelope(env *Envelope) {
 // applicationInstalledFrom rebuilds the ApplicationInstalled an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func applicationInstalledFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationInstalled{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Version, _ = takeString(p, "version")
-	m.Build, _ = takeString(p, "build")
-	m.DeviceToken, _ = takeString(p, "device_id")
+	m.Version = readString(p, "version")
+	m.Build = readString(p, "build")
+	m.DeviceToken = readString(p, "device_id")
 	if c := env.Context; c != nil {
 		if c.Device != nil {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "version":
+			return !blank(m.Version)
+		case "build":
+			return m.Build != ""
+		case "device_id":
+			return !blank(m.DeviceToken)
+		}
+		return false
+	})
 	return m
 }
 
@@ -2826,13 +3672,13 @@ func (m ApplicationOpened) envelope(env *Envelope) {
 // applicationOpenedFrom rebuilds the ApplicationOpened an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func applicationOpenedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationOpened{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.FromBackground = takeBool(p, "from_background")
-	m.URL, _ = takeString(p, "url")
-	m.Version, _ = takeString(p, "version")
-	m.Build, _ = takeString(p, "build")
+	m.FromBackground = readBool(p, "from_background")
+	m.URL = readString(p, "url")
+	m.Version = readString(p, "version")
+	m.Build = readString(p, "build")
 	if c := env.Context; c != nil {
 		if c.Device != nil {
 			m.DeviceToken = c.Device.Token
@@ -2841,7 +3687,19 @@ func applicationOpenedFrom(env *Envelope) Message {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "from_background":
+			return m.FromBackground != nil
+		case "url":
+			return m.URL != ""
+		case "version":
+			return !blank(m.Version)
+		case "build":
+			return m.Build != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2856,10 +3714,10 @@ func (m ApplicationBackgrounded) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func applicationBackgroundedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationBackgrounded{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, nil)
 	return m
 }
 
@@ -2874,10 +3732,10 @@ func (m ApplicationForegrounded) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func applicationForegroundedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationForegrounded{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, nil)
 	return m
 }
 
@@ -2903,14 +3761,26 @@ func (m ApplicationUpdated) envelope(env *Envelope) {
 // applicationUpdatedFrom rebuilds the ApplicationUpdated an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func applicationUpdatedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationUpdated{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.PreviousVersion, _ = takeString(p, "previous_version")
-	m.PreviousBuild, _ = takeString(p, "previous_build")
-	m.Version, _ = takeString(p, "version")
-	m.Build, _ = takeString(p, "build")
-	m.Extra = extraOf(p)
+	m.PreviousVersion = readString(p, "previous_version")
+	m.PreviousBuild = readString(p, "previous_build")
+	m.Version = readString(p, "version")
+	m.Build = readString(p, "build")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "previous_version":
+			return m.PreviousVersion != ""
+		case "previous_build":
+			return m.PreviousBuild != ""
+		case "version":
+			return m.Version != ""
+		case "build":
+			return m.Build != ""
+		}
+		return false
+	})
 	return m
 }
 
@@ -2933,16 +3803,22 @@ func (m ApplicationUninstalled) envelope(env *Envelope) {
 // applicationUninstalledFrom rebuilds the ApplicationUninstalled an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func applicationUninstalledFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationUninstalled{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.DeviceToken, _ = takeString(p, "device_id")
+	m.DeviceToken = readString(p, "device_id")
 	if c := env.Context; c != nil {
 		if c.Device != nil {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "device_id":
+			return !blank(m.DeviceToken)
+		}
+		return false
+	})
 	return m
 }
 
@@ -2956,16 +3832,16 @@ func (m ApplicationCrashed) envelope(env *Envelope) {
 // applicationCrashedFrom rebuilds the ApplicationCrashed an Envelope filled
 // by its envelope method describes, as the transforms left it.
 func applicationCrashedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := ApplicationCrashed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Extra = extraOf(p)
+	m.Extra = extraWithout(p, nil)
 	return m
 }
 
 func (m VideoPlaybackStarted) envelope(env *Envelope) {
 	env.helper("Video Playback Started", videoPlaybackStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetIDs != nil {
 		p["content_asset_ids"] = cloneStrings(m.ContentAssetIDs)
 	}
@@ -3021,32 +3897,68 @@ func (m VideoPlaybackStarted) envelope(env *Envelope) {
 // videoPlaybackStartedFrom rebuilds the VideoPlaybackStarted an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoPlaybackStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetIDs = takeStrings(p, "content_asset_ids")
-	m.ContentPodIDs = takeStrings(p, "content_pod_ids")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetIDs = takeStrings(p, "ad_asset_id")
-	m.AdPodIDs = takeStrings(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetIDs = readStrings(p, "content_asset_ids")
+	m.ContentPodIDs = readStrings(p, "content_pod_ids")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetIDs = readStrings(p, "ad_asset_id")
+	m.AdPodIDs = readStrings(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_ids":
+			return m.ContentAssetIDs != nil
+		case "content_pod_ids":
+			return m.ContentPodIDs != nil
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetIDs != nil
+		case "ad_pod_id":
+			return m.AdPodIDs != nil
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackPaused) envelope(env *Envelope) {
 	env.helper("Video Playback Paused", videoPlaybackPausedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3102,32 +4014,68 @@ func (m VideoPlaybackPaused) envelope(env *Envelope) {
 // videoPlaybackPausedFrom rebuilds the VideoPlaybackPaused an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoPlaybackPausedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackPaused{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackInterrupted) envelope(env *Envelope) {
 	env.helper("Video Playback Interrupted", videoPlaybackInterruptedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 18)
+	p := cloneMap(m.Extra, 8)
 	if m.Method != "" {
 		p["method"] = own(m.Method)
 	}
@@ -3187,33 +4135,71 @@ func (m VideoPlaybackInterrupted) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func videoPlaybackInterruptedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackInterrupted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.Method, _ = takeString(p, "method")
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.Method = readString(p, "method")
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "method":
+			return m.Method != ""
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackBufferStarted) envelope(env *Envelope) {
 	env.helper("Video Playback Buffer Started", videoPlaybackBufferStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3270,32 +4256,68 @@ func (m VideoPlaybackBufferStarted) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func videoPlaybackBufferStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackBufferStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackBufferCompleted) envelope(env *Envelope) {
 	env.helper("Video Playback Buffer Completed", videoPlaybackBufferCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3352,32 +4374,68 @@ func (m VideoPlaybackBufferCompleted) envelope(env *Envelope) {
 // an Envelope filled by its envelope method describes, as the transforms
 // left it.
 func videoPlaybackBufferCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackBufferCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackSeekStarted) envelope(env *Envelope) {
 	env.helper("Video Playback Seek Started", videoPlaybackSeekStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 18)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3437,33 +4495,71 @@ func (m VideoPlaybackSeekStarted) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func videoPlaybackSeekStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackSeekStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.SeekPosition = takeInt(p, "seek_position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.SeekPosition = readInt(p, "seek_position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "seek_position":
+			return m.SeekPosition != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackSeekCompleted) envelope(env *Envelope) {
 	env.helper("Video Playback Seek Completed", videoPlaybackSeekCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3520,32 +4616,68 @@ func (m VideoPlaybackSeekCompleted) envelope(env *Envelope) {
 // Envelope filled by its envelope method describes, as the transforms left
 // it.
 func videoPlaybackSeekCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackSeekCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackResumed) envelope(env *Envelope) {
 	env.helper("Video Playback Resumed", videoPlaybackResumedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3601,32 +4733,68 @@ func (m VideoPlaybackResumed) envelope(env *Envelope) {
 // videoPlaybackResumedFrom rebuilds the VideoPlaybackResumed an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoPlaybackResumedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackResumed{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackCompleted) envelope(env *Envelope) {
 	env.helper("Video Playback Completed", videoPlaybackCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3682,32 +4850,68 @@ func (m VideoPlaybackCompleted) envelope(env *Envelope) {
 // videoPlaybackCompletedFrom rebuilds the VideoPlaybackCompleted an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoPlaybackCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoPlaybackExited) envelope(env *Envelope) {
 	env.helper("Video Playback Exited", videoPlaybackExitedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 17)
+	p := cloneMap(m.Extra, 8)
 	if m.ContentAssetID != "" {
 		p["content_asset_id"] = own(m.ContentAssetID)
 	}
@@ -3763,32 +4967,68 @@ func (m VideoPlaybackExited) envelope(env *Envelope) {
 // videoPlaybackExitedFrom rebuilds the VideoPlaybackExited an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoPlaybackExitedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoPlaybackExited{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.ContentAssetID, _ = takeString(p, "content_asset_id")
-	m.ContentPodID, _ = takeString(p, "content_pod_id")
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AdAssetID, _ = takeString(p, "ad_asset_id")
-	m.AdPodID, _ = takeString(p, "ad_pod_id")
-	m.AdType, _ = takeEnum[AdType](p, "ad_type")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.VideoPlayer, _ = takeString(p, "video_player")
-	m.Sound = takeInt(p, "sound")
-	m.FullScreen = takeBool(p, "full_screen")
-	m.AdEnabled = takeBool(p, "ad_enabled")
-	m.Quality, _ = takeString(p, "quality")
-	m.Livestream = takeBool(p, "livestream")
-	m.Extra = extraOf(p)
+	m.ContentAssetID = readString(p, "content_asset_id")
+	m.ContentPodID = readString(p, "content_pod_id")
+	m.SessionID = readString(p, "session_id")
+	m.AdAssetID = readString(p, "ad_asset_id")
+	m.AdPodID = readString(p, "ad_pod_id")
+	m.AdType = readEnum[AdType](p, "ad_type")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.VideoPlayer = readString(p, "video_player")
+	m.Sound = readInt(p, "sound")
+	m.FullScreen = readBool(p, "full_screen")
+	m.AdEnabled = readBool(p, "ad_enabled")
+	m.Quality = readString(p, "quality")
+	m.Livestream = readBool(p, "livestream")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "content_asset_id":
+			return m.ContentAssetID != ""
+		case "content_pod_id":
+			return m.ContentPodID != ""
+		case "session_id":
+			return m.SessionID != ""
+		case "ad_asset_id":
+			return m.AdAssetID != ""
+		case "ad_pod_id":
+			return m.AdPodID != ""
+		case "ad_type":
+			return m.AdType != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "video_player":
+			return m.VideoPlayer != ""
+		case "sound":
+			return m.Sound != nil
+		case "full_screen":
+			return m.FullScreen != nil
+		case "ad_enabled":
+			return m.AdEnabled != nil
+		case "quality":
+			return m.Quality != ""
+		case "livestream":
+			return m.Livestream != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoContentStarted) envelope(env *Envelope) {
 	env.helper("Video Content Started", videoContentStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 19)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -3850,34 +5090,74 @@ func (m VideoContentStarted) envelope(env *Envelope) {
 // videoContentStartedFrom rebuilds the VideoContentStarted an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoContentStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoContentStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.Program, _ = takeString(p, "program")
-	m.Title, _ = takeString(p, "title")
-	m.Description, _ = takeString(p, "description")
-	m.Season, _ = takeString(p, "season")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Genre, _ = takeString(p, "genre")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.Channel, _ = takeString(p, "channel")
-	m.FullEpisode = takeBool(p, "full_episode")
-	m.Livestream = takeBool(p, "livestream")
-	m.Airdate = takeTime(p, "airdate")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.Keywords = takeStrings(p, "keywords")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.Program = readString(p, "program")
+	m.Title = readString(p, "title")
+	m.Description = readString(p, "description")
+	m.Season = readString(p, "season")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Genre = readString(p, "genre")
+	m.Publisher = readString(p, "publisher")
+	m.Channel = readString(p, "channel")
+	m.FullEpisode = readBool(p, "full_episode")
+	m.Livestream = readBool(p, "livestream")
+	m.Airdate = readTime(p, "airdate")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.Keywords = readStrings(p, "keywords")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "program":
+			return m.Program != ""
+		case "title":
+			return m.Title != ""
+		case "description":
+			return m.Description != ""
+		case "season":
+			return m.Season != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "genre":
+			return m.Genre != ""
+		case "publisher":
+			return m.Publisher != ""
+		case "channel":
+			return m.Channel != ""
+		case "full_episode":
+			return m.FullEpisode != nil
+		case "livestream":
+			return m.Livestream != nil
+		case "airdate":
+			return !m.Airdate.IsZero()
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "keywords":
+			return m.Keywords != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoContentPlaying) envelope(env *Envelope) {
 	env.helper("Video Content Playing", videoContentPlayingFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 19)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -3939,34 +5219,74 @@ func (m VideoContentPlaying) envelope(env *Envelope) {
 // videoContentPlayingFrom rebuilds the VideoContentPlaying an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoContentPlayingFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoContentPlaying{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.Program, _ = takeString(p, "program")
-	m.Title, _ = takeString(p, "title")
-	m.Description, _ = takeString(p, "description")
-	m.Season, _ = takeString(p, "season")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Genre, _ = takeString(p, "genre")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.Channel, _ = takeString(p, "channel")
-	m.FullEpisode = takeBool(p, "full_episode")
-	m.Livestream = takeBool(p, "livestream")
-	m.Airdate = takeTime(p, "airdate")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.Keywords = takeStrings(p, "keywords")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.Program = readString(p, "program")
+	m.Title = readString(p, "title")
+	m.Description = readString(p, "description")
+	m.Season = readString(p, "season")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Genre = readString(p, "genre")
+	m.Publisher = readString(p, "publisher")
+	m.Channel = readString(p, "channel")
+	m.FullEpisode = readBool(p, "full_episode")
+	m.Livestream = readBool(p, "livestream")
+	m.Airdate = readTime(p, "airdate")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.Keywords = readStrings(p, "keywords")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "program":
+			return m.Program != ""
+		case "title":
+			return m.Title != ""
+		case "description":
+			return m.Description != ""
+		case "season":
+			return m.Season != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "genre":
+			return m.Genre != ""
+		case "publisher":
+			return m.Publisher != ""
+		case "channel":
+			return m.Channel != ""
+		case "full_episode":
+			return m.FullEpisode != nil
+		case "livestream":
+			return m.Livestream != nil
+		case "airdate":
+			return !m.Airdate.IsZero()
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "keywords":
+			return m.Keywords != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoContentCompleted) envelope(env *Envelope) {
 	env.helper("Video Content Completed", videoContentCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 19)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -4028,34 +5348,74 @@ func (m VideoContentCompleted) envelope(env *Envelope) {
 // videoContentCompletedFrom rebuilds the VideoContentCompleted an Envelope
 // filled by its envelope method describes, as the transforms left it.
 func videoContentCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoContentCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.Program, _ = takeString(p, "program")
-	m.Title, _ = takeString(p, "title")
-	m.Description, _ = takeString(p, "description")
-	m.Season, _ = takeString(p, "season")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Genre, _ = takeString(p, "genre")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.Channel, _ = takeString(p, "channel")
-	m.FullEpisode = takeBool(p, "full_episode")
-	m.Livestream = takeBool(p, "livestream")
-	m.Airdate = takeTime(p, "airdate")
-	m.Bitrate = takeInt(p, "bitrate")
-	m.Framerate = takeInt(p, "framerate")
-	m.Keywords = takeStrings(p, "keywords")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.Program = readString(p, "program")
+	m.Title = readString(p, "title")
+	m.Description = readString(p, "description")
+	m.Season = readString(p, "season")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Genre = readString(p, "genre")
+	m.Publisher = readString(p, "publisher")
+	m.Channel = readString(p, "channel")
+	m.FullEpisode = readBool(p, "full_episode")
+	m.Livestream = readBool(p, "livestream")
+	m.Airdate = readTime(p, "airdate")
+	m.Bitrate = readInt(p, "bitrate")
+	m.Framerate = readInt(p, "framerate")
+	m.Keywords = readStrings(p, "keywords")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "program":
+			return m.Program != ""
+		case "title":
+			return m.Title != ""
+		case "description":
+			return m.Description != ""
+		case "season":
+			return m.Season != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "genre":
+			return m.Genre != ""
+		case "publisher":
+			return m.Publisher != ""
+		case "channel":
+			return m.Channel != ""
+		case "full_episode":
+			return m.FullEpisode != nil
+		case "livestream":
+			return m.Livestream != nil
+		case "airdate":
+			return !m.Airdate.IsZero()
+		case "bitrate":
+			return m.Bitrate != nil
+		case "framerate":
+			return m.Framerate != nil
+		case "keywords":
+			return m.Keywords != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoAdStarted) envelope(env *Envelope) {
 	env.helper("Video Ad Started", videoAdStartedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 14)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -4102,29 +5462,59 @@ func (m VideoAdStarted) envelope(env *Envelope) {
 // videoAdStartedFrom rebuilds the VideoAdStarted an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func videoAdStartedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoAdStarted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.PodPosition = takeInt(p, "pod_position")
-	m.PodLength = takeInt(p, "pod_length")
-	m.Type, _ = takeEnum[AdType](p, "type")
-	m.Title, _ = takeString(p, "title")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.LoadType, _ = takeEnum[AdLoadType](p, "load_type")
-	m.Content, _ = takeObject(p, "content")
-	m.Quartile = takeInt(p, "quartile")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.PodPosition = readInt(p, "pod_position")
+	m.PodLength = readInt(p, "pod_length")
+	m.Type = readEnum[AdType](p, "type")
+	m.Title = readString(p, "title")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Publisher = readString(p, "publisher")
+	m.LoadType = readEnum[AdLoadType](p, "load_type")
+	m.Content = readObject(p, "content")
+	m.Quartile = readInt(p, "quartile")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "pod_position":
+			return m.PodPosition != nil
+		case "pod_length":
+			return m.PodLength != nil
+		case "type":
+			return m.Type != ""
+		case "title":
+			return m.Title != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "publisher":
+			return m.Publisher != ""
+		case "load_type":
+			return m.LoadType != ""
+		case "content":
+			return m.Content != nil
+		case "quartile":
+			return m.Quartile != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoAdPlaying) envelope(env *Envelope) {
 	env.helper("Video Ad Playing", videoAdPlayingFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 14)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -4171,29 +5561,59 @@ func (m VideoAdPlaying) envelope(env *Envelope) {
 // videoAdPlayingFrom rebuilds the VideoAdPlaying an Envelope filled by its
 // envelope method describes, as the transforms left it.
 func videoAdPlayingFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoAdPlaying{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.PodPosition = takeInt(p, "pod_position")
-	m.PodLength = takeInt(p, "pod_length")
-	m.Type, _ = takeEnum[AdType](p, "type")
-	m.Title, _ = takeString(p, "title")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.LoadType, _ = takeEnum[AdLoadType](p, "load_type")
-	m.Content, _ = takeObject(p, "content")
-	m.Quartile = takeInt(p, "quartile")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.PodPosition = readInt(p, "pod_position")
+	m.PodLength = readInt(p, "pod_length")
+	m.Type = readEnum[AdType](p, "type")
+	m.Title = readString(p, "title")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Publisher = readString(p, "publisher")
+	m.LoadType = readEnum[AdLoadType](p, "load_type")
+	m.Content = readObject(p, "content")
+	m.Quartile = readInt(p, "quartile")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "pod_position":
+			return m.PodPosition != nil
+		case "pod_length":
+			return m.PodLength != nil
+		case "type":
+			return m.Type != ""
+		case "title":
+			return m.Title != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "publisher":
+			return m.Publisher != ""
+		case "load_type":
+			return m.LoadType != ""
+		case "content":
+			return m.Content != nil
+		case "quartile":
+			return m.Quartile != nil
+		}
+		return false
+	})
 	return m
 }
 
 func (m VideoAdCompleted) envelope(env *Envelope) {
 	env.helper("Video Ad Completed", videoAdCompletedFrom, m.UserID, m.AnonymousID)
-	p := cloneMap(m.Extra, 14)
+	p := cloneMap(m.Extra, 8)
 	if m.SessionID != "" {
 		p["session_id"] = own(m.SessionID)
 	}
@@ -4240,22 +5660,52 @@ func (m VideoAdCompleted) envelope(env *Envelope) {
 // videoAdCompletedFrom rebuilds the VideoAdCompleted an Envelope filled by
 // its envelope method describes, as the transforms left it.
 func videoAdCompletedFrom(env *Envelope) Message {
-	p := readBack(env.Properties)
+	p := env.Properties
 	m := VideoAdCompleted{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
-	m.SessionID, _ = takeString(p, "session_id")
-	m.AssetID, _ = takeString(p, "asset_id")
-	m.PodID, _ = takeString(p, "pod_id")
-	m.PodPosition = takeInt(p, "pod_position")
-	m.PodLength = takeInt(p, "pod_length")
-	m.Type, _ = takeEnum[AdType](p, "type")
-	m.Title, _ = takeString(p, "title")
-	m.Position = takeInt(p, "position")
-	m.TotalLength = takeInt(p, "total_length")
-	m.Publisher, _ = takeString(p, "publisher")
-	m.LoadType, _ = takeEnum[AdLoadType](p, "load_type")
-	m.Content, _ = takeObject(p, "content")
-	m.Quartile = takeInt(p, "quartile")
-	m.Extra = extraOf(p)
+	m.SessionID = readString(p, "session_id")
+	m.AssetID = readString(p, "asset_id")
+	m.PodID = readString(p, "pod_id")
+	m.PodPosition = readInt(p, "pod_position")
+	m.PodLength = readInt(p, "pod_length")
+	m.Type = readEnum[AdType](p, "type")
+	m.Title = readString(p, "title")
+	m.Position = readInt(p, "position")
+	m.TotalLength = readInt(p, "total_length")
+	m.Publisher = readString(p, "publisher")
+	m.LoadType = readEnum[AdLoadType](p, "load_type")
+	m.Content = readObject(p, "content")
+	m.Quartile = readInt(p, "quartile")
+	m.Extra = extraWithout(p, func(k string) bool {
+		switch k {
+		case "session_id":
+			return m.SessionID != ""
+		case "asset_id":
+			return m.AssetID != ""
+		case "pod_id":
+			return m.PodID != ""
+		case "pod_position":
+			return m.PodPosition != nil
+		case "pod_length":
+			return m.PodLength != nil
+		case "type":
+			return m.Type != ""
+		case "title":
+			return m.Title != ""
+		case "position":
+			return m.Position != nil
+		case "total_length":
+			return m.TotalLength != nil
+		case "publisher":
+			return m.Publisher != ""
+		case "load_type":
+			return m.LoadType != ""
+		case "content":
+			return m.Content != nil
+		case "quartile":
+			return m.Quartile != nil
+		}
+		return false
+	})
 	return m
 }

@@ -25,9 +25,10 @@ const EnvelopeFile = "envelope_helpers.go"
 // Envelope under its wire key exactly when appendMessage would send it,
 // with the same value, and its Extra keys beside it, losing to a set
 // field as they do on the wire. Reading back, each field takes the value
-// at its wire key when it has the field's type (see the take functions of
-// envelope.go), and Extra takes the rest. So a helper that no transform
-// changed is rebuilt into one that encodes to the same bytes.
+// at its wire key when it has the field's type (see the read functions of
+// envelope.go), and Extra takes the keys no set field claims, by the rule
+// the encoding skips Extra keys with (skipSwitch). So a helper that no
+// transform changed is rebuilt into one that encodes to the same bytes.
 //
 // Everything taken from the message is copied with own, cloneMap and the
 // like, never stored as it is, so that the message does not escape to the
@@ -103,6 +104,11 @@ func (g *gen) allMessages() []string {
 	return names
 }
 
+// mapHint is the room made for n fields in a map: at most 8, which a map
+// holds without more than its first group of slots (a larger hint makes
+// the map allocate for room most messages do not use; it grows if needed).
+func mapHint(n int) int { return min(n, 8) }
+
 // fromName is the name of the function that reads the helper or shape
 // named name back: orderCompletedFrom for OrderCompleted.
 func fromName(name string) string {
@@ -118,7 +124,7 @@ func (g *gen) shapeEnvelope(b *w, name string) error {
 	b.p("")
 	b.p("// wire returns s as it is sent: a map of its wire keys, a copy.")
 	b.p("func (s *%s) wire() map[string]any {", name)
-	b.p("w := map[string]any(cloneMap(s.Extra, %d))", len(s.Properties))
+	b.p("w := map[string]any(cloneMap(s.Extra, %d))", mapHint(len(s.Properties)))
 	for _, p := range s.Properties {
 		if err := g.toWire(b, "w", "s", p); err != nil {
 			return fmt.Errorf("generator: shape %s: %w", name, err)
@@ -129,14 +135,15 @@ func (g *gen) shapeEnvelope(b *w, name string) error {
 	b.p("")
 	comment(b, "", fromName(name)+" reads a "+name+" back from w, a map as wire returns it, which it does not change.")
 	b.p("func %s(w map[string]any) %s {", fromName(name), name)
-	b.p("w = readBack(w)")
 	b.p("var s %s", name)
 	for _, p := range s.Properties {
 		if err := g.fromWire(b, "w", "s", p); err != nil {
 			return fmt.Errorf("generator: shape %s: %w", name, err)
 		}
 	}
-	b.p("s.Extra = extraOf(w)")
+	b.p("s.Extra = extraWithout(w, func(k string) bool {")
+	g.skipSwitch(b, "s", s.Properties)
+	b.p("})")
 	b.p("return s")
 	b.p("}")
 	return nil
@@ -165,7 +172,7 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 		b.p("env.UserID = own(strings.TrimSpace(m.Email))")
 		b.p("}")
 	}
-	b.p("p := cloneMap(m.Extra, %d)", len(inProps)+1)
+	b.p("p := cloneMap(m.Extra, %d)", mapHint(len(inProps)+1))
 	if ev.EmailIdentity {
 		b.p("if !blank(m.Email) {")
 		b.p("p[\"email\"] = own(m.Email)")
@@ -209,11 +216,13 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 	b.p("")
 	comment(b, "", from+" rebuilds the "+ev.GoName+" an Envelope filled by its envelope method describes, as the transforms left it.")
 	b.p("func %s(env *Envelope) Message {", from)
-	b.p("p := readBack(env.Properties)")
+	b.p("p := env.Properties")
 	b.p("m := %s{UserID: env.UserID, AnonymousID: env.AnonymousID,", ev.GoName)
 	b.p("Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}")
+	written := inProps
 	if ev.EmailIdentity {
-		b.p("m.Email, _ = takeString(p, \"email\")")
+		b.p("m.Email = readString(p, \"email\")")
+		written = append([]catalog.Property{{Key: "email", GoName: "Email", Type: catalog.TypeString}}, inProps...)
 	}
 	for _, p := range inProps {
 		if err := g.fromWire(b, "p", "m", p); err != nil {
@@ -241,7 +250,13 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 		}
 		b.p("}")
 	}
-	b.p("m.Extra = extraOf(p)")
+	if len(written) == 0 {
+		b.p("m.Extra = extraWithout(p, nil)")
+	} else {
+		b.p("m.Extra = extraWithout(p, func(k string) bool {")
+		g.skipSwitch(b, "m", written)
+		b.p("})")
+	}
 	b.p("return m")
 	b.p("}")
 	return nil
@@ -294,36 +309,36 @@ func (g *gen) toWire(b *w, into, recv string, p catalog.Property) error {
 }
 
 // fromWire writes the statement that reads the field recv.GoName of p
-// back from the map named from.
+// back from the map named from (see the read functions of envelope.go).
 func (g *gen) fromWire(b *w, from, recv string, p catalog.Property) error {
 	x := recv + "." + p.GoName
 	key := strconv.Quote(p.Key)
 	typ := g.goType(p)
 	switch {
 	case p.Enum != nil:
-		b.p("%s, _ = takeEnum[%s](%s, %s)", x, typ, from, key)
+		b.p("%s = readEnum[%s](%s, %s)", x, typ, from, key)
 	case typ == "string":
-		b.p("%s, _ = takeString(%s, %s)", x, from, key)
+		b.p("%s = readString(%s, %s)", x, from, key)
 	case typ == "*float64":
-		b.p("%s = takeFloat(%s, %s)", x, from, key)
+		b.p("%s = readFloat(%s, %s)", x, from, key)
 	case typ == "*int":
-		b.p("%s = takeInt(%s, %s)", x, from, key)
+		b.p("%s = readInt(%s, %s)", x, from, key)
 	case typ == "*bool":
-		b.p("%s = takeBool(%s, %s)", x, from, key)
+		b.p("%s = readBool(%s, %s)", x, from, key)
 	case typ == "time.Time":
-		b.p("%s = takeTime(%s, %s)", x, from, key)
+		b.p("%s = readTime(%s, %s)", x, from, key)
 	case typ == "map[string]any":
-		b.p("%s, _ = takeObject(%s, %s)", x, from, key)
+		b.p("%s = readObject(%s, %s)", x, from, key)
 	case typ == "[]string":
-		b.p("%s = takeStrings(%s, %s)", x, from, key)
+		b.p("%s = readStrings(%s, %s)", x, from, key)
 	case typ == "[]int":
-		b.p("%s = takeInts(%s, %s)", x, from, key)
+		b.p("%s = readInts(%s, %s)", x, from, key)
 	case strings.HasPrefix(typ, "[]") && g.isShape(p.ElemType()):
-		b.p("%s = takeShapes(%s, %s, %s)", x, from, key, fromName(p.ElemType()))
+		b.p("%s = readShapes(%s, %s, %s)", x, from, key, fromName(p.ElemType()))
 	case typ == p.Type && g.isShape(p.Type):
-		b.p("%s, _ = takeShape(%s, %s, %s)", x, from, key, fromName(p.Type))
+		b.p("%s, _ = readShape(%s, %s, %s)", x, from, key, fromName(p.Type))
 	case typ == "*"+p.Type && g.isShape(p.Type):
-		b.p("if v, ok := takeShape(%s, %s, %s); ok {", from, key, fromName(p.Type))
+		b.p("if v, ok := readShape(%s, %s, %s); ok {", from, key, fromName(p.Type))
 		b.p("%s = &v", x)
 		b.p("}")
 	default:
