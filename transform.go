@@ -140,9 +140,12 @@ func (e *encoder) newMessageID() string {
 // nested maps and lists too. A typed helper's fields are where they go on
 // the wire, so RedactKeys("email") removes a DeletePerson's
 // properties.email (its userId, which may be the same address, is an
-// identifier and stays). It never drops a message; one that redaction
-// leaves without an identifier (an identify named only by traits.email)
-// is refused by validation, with a *ValidationError.
+// identifier and stays). The keys a core call writes from fields of its
+// own (a page's Category as properties.category, a group's ObjectTypeID
+// as traits.object_type_id, an identify's ObjectID) are fields of the
+// Envelope, not map keys, and are left alone. It never drops a message;
+// one that redaction leaves without an identifier (an identify named only
+// by traits.email) is refused by validation, with a *ValidationError.
 func RedactKeys(keys ...string) Transform {
 	keys = append([]string(nil), keys...)
 	return func(env *Envelope) bool {

@@ -66,19 +66,34 @@ func everyMessage(t *testing.T) ([]string, []analytics.Message) {
 // helper or core call, with every field set, goes through an Envelope and
 // back into the same bytes as without a transform: the Envelope holds all
 // of it, and each helper is rebuilt as itself.
+//
+// With a default context too, which the helpers that write into the
+// context (a device's token, an app's version) merge with their own.
 func TestTransformThatChangesNothingChangesNoByte(t *testing.T) {
 	names, msgs := everyMessage(t)
-	direct, errs := sendAll(t, msgs)
-	for i, err := range errs {
-		require.NoError(t, err, names[i])
-	}
-	shaped, errs := sendAll(t, msgs, analytics.WithTransform(keepAll))
-	for i, err := range errs {
-		require.NoError(t, err, names[i])
-	}
-	require.Len(t, shaped, len(direct))
-	for i := range direct {
-		assert.Equal(t, string(direct[i].Raw), string(shaped[i].Raw), names[i])
+	for _, opts := range [][]analytics.Option{
+		nil,
+		{analytics.WithDefaultContext(analytics.Context{
+			IP: "192.0.2.1", Timezone: "Europe/Paris",
+			App:    &analytics.AppInfo{Name: "shop", Version: "0.9", Build: "3"},
+			Device: &analytics.DeviceInfo{Manufacturer: "Samsung", Token: "default-token", Type: "android"},
+			Page:   &analytics.PageInfo{Title: "Default"},
+			Traits: analytics.Traits{"tenant": "acme", "plan": "free"},
+			Extra:  map[string]any{"deployment": "blue", "ip": "shadowed"},
+		})},
+	} {
+		direct, errs := sendAll(t, msgs, opts...)
+		for i, err := range errs {
+			require.NoError(t, err, names[i])
+		}
+		shaped, errs := sendAll(t, msgs, append(opts, analytics.WithTransform(keepAll))...)
+		for i, err := range errs {
+			require.NoError(t, err, names[i])
+		}
+		require.Len(t, shaped, len(direct))
+		for i := range direct {
+			assert.Equal(t, string(direct[i].Raw), string(shaped[i].Raw), names[i])
+		}
 	}
 }
 
