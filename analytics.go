@@ -165,6 +165,11 @@ func (c *Client) Enqueue(msg Message) error {
 // EnqueueContext is Enqueue for callers who prefer backpressure to drops:
 // when the queue is full it waits for room until ctx ends (returning
 // ctx.Err()) or the client is shut down (returning ErrClosed).
+//
+// It also fills the context fields msg leaves empty from the Context that
+// Middleware (or NewContext) stored in ctx, such as the IP address of the
+// HTTP request being served; that Context in turn wins over the client's
+// default context (WithDefaultContext).
 func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
 	if ctx == nil {
 		ctx = context.Background()

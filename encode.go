@@ -259,6 +259,22 @@ func or[T comparable](a, b T) T {
 	return b
 }
 
+// Zero values standing in for an absent context or nested struct in
+// encoder.context, so that each field can be merged without a nil check.
+// They are only read.
+var (
+	noContext  Context
+	noCampaign CampaignInfo
+	noPage     PageInfo
+	noApp      AppInfo
+	noDevice   DeviceInfo
+	noOS       OSInfo
+	noNetwork  NetworkInfo
+	noLocation LocationInfo
+	noScreen   ScreenInfo
+	noReferrer ReferrerInfo
+)
+
 // context writes the fields of c, merged field by field with those of d,
 // the defaults (WithDefaultContext and the request's context), which fill
 // in what c leaves empty; either may be nil. Nested structs merge field by
@@ -270,10 +286,10 @@ func or[T comparable](a, b T) T {
 // heap would make every message escape (see encodeKnown).
 func (e *encoder) context(c, d *Context) error {
 	if c == nil {
-		c = &Context{}
+		c = &noContext
 	}
 	if d == nil {
-		d = &Context{}
+		d = &noContext
 	}
 	e.optBool("active", or(c.Active, d.Active))
 	e.str("ip", or(c.IP, d.IP))
@@ -284,10 +300,10 @@ func (e *encoder) context(c, d *Context) error {
 	e.str("groupId", or(c.GroupID, d.GroupID))
 	if cp, dp := c.Campaign, d.Campaign; cp != nil || dp != nil {
 		if cp == nil {
-			cp = &CampaignInfo{}
+			cp = &noCampaign
 		}
 		if dp == nil {
-			dp = &CampaignInfo{}
+			dp = &noCampaign
 		}
 		e.buf = jsonw.AppendKey(e.buf, "campaign")
 		e.buf = append(e.buf, '{')
@@ -319,10 +335,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if p, dp := c.Page, d.Page; p != nil || dp != nil {
 		if p == nil {
-			p = &PageInfo{}
+			p = &noPage
 		}
 		if dp == nil {
-			dp = &PageInfo{}
+			dp = &noPage
 		}
 		e.buf = jsonw.AppendKey(e.buf, "page")
 		e.buf = append(e.buf, '{')
@@ -344,10 +360,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if a, da := c.App, d.App; a != nil || da != nil {
 		if a == nil {
-			a = &AppInfo{}
+			a = &noApp
 		}
 		if da == nil {
-			da = &AppInfo{}
+			da = &noApp
 		}
 		e.buf = jsonw.AppendKey(e.buf, "app")
 		e.buf = append(e.buf, '{')
@@ -363,10 +379,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if o, do := c.OS, d.OS; o != nil || do != nil {
 		if o == nil {
-			o = &OSInfo{}
+			o = &noOS
 		}
 		if do == nil {
-			do = &OSInfo{}
+			do = &noOS
 		}
 		e.buf = jsonw.AppendKey(e.buf, "os")
 		e.buf = append(e.buf, '{')
@@ -376,10 +392,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if n, dn := c.Network, d.Network; n != nil || dn != nil {
 		if n == nil {
-			n = &NetworkInfo{}
+			n = &noNetwork
 		}
 		if dn == nil {
-			dn = &NetworkInfo{}
+			dn = &noNetwork
 		}
 		e.buf = jsonw.AppendKey(e.buf, "network")
 		e.buf = append(e.buf, '{')
@@ -391,10 +407,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if l, dl := c.Location, d.Location; l != nil || dl != nil {
 		if l == nil {
-			l = &LocationInfo{}
+			l = &noLocation
 		}
 		if dl == nil {
-			dl = &LocationInfo{}
+			dl = &noLocation
 		}
 		e.buf = jsonw.AppendKey(e.buf, "location")
 		e.buf = append(e.buf, '{')
@@ -414,10 +430,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if s, ds := c.Screen, d.Screen; s != nil || ds != nil {
 		if s == nil {
-			s = &ScreenInfo{}
+			s = &noScreen
 		}
 		if ds == nil {
-			ds = &ScreenInfo{}
+			ds = &noScreen
 		}
 		e.buf = jsonw.AppendKey(e.buf, "screen")
 		e.buf = append(e.buf, '{')
@@ -436,10 +452,10 @@ func (e *encoder) context(c, d *Context) error {
 	}
 	if r, dr := c.Referrer, d.Referrer; r != nil || dr != nil {
 		if r == nil {
-			r = &ReferrerInfo{}
+			r = &noReferrer
 		}
 		if dr == nil {
-			dr = &ReferrerInfo{}
+			dr = &noReferrer
 		}
 		e.buf = jsonw.AppendKey(e.buf, "referrer")
 		e.buf = append(e.buf, '{')
@@ -507,10 +523,10 @@ func (e *encoder) context(c, d *Context) error {
 // deviceInfo writes d merged with the default dd; either may be nil.
 func (e *encoder) deviceInfo(d, dd *DeviceInfo) {
 	if d == nil {
-		d = &DeviceInfo{}
+		d = &noDevice
 	}
 	if dd == nil {
-		dd = &DeviceInfo{}
+		dd = &noDevice
 	}
 	e.buf = append(e.buf, '{')
 	e.str("id", or(d.ID, dd.ID))

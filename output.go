@@ -26,8 +26,8 @@ import (
 // w is written by one goroutine of the client's, one batch at a time, with
 // one Write call per batch holding whole lines: never concurrently, so w
 // need not be safe for concurrent use, unless something else writes to it
-// too. A Write that fails, or writes short, fails the messages whose lines
-// it did not write whole (counted in Stats.FailedRetries and reported by
+// too. A Write that fails, writes short or panics fails the messages whose
+// lines it did not write whole (counted in Stats.FailedRetries and reported by
 // Flush, the callback and the log, with the error wrapped); the lines
 // before them count as delivered. Wrap a file in a bufio.Writer only if
 // Flush and Close need not mean "written": the client does not flush it.
@@ -76,7 +76,7 @@ func (c *Client) writeBatch(buf []byte, bt *batch) []byte {
 		buf = append(buf, '\n')
 		ends[i] = len(buf)
 	}
-	n, err := c.cfg.output.Write(buf)
+	n, err := c.write(buf)
 	if err == nil && n < len(buf) {
 		err = io.ErrShortWrite
 	}
@@ -91,4 +91,15 @@ func (c *Client) writeBatch(buf []byte, bt *batch) []byte {
 		}
 	}
 	return buf
+}
+
+// write writes buf to the output. A panic in the writer's Write is an
+// error, not the end of the program: the batch fails, the client goes on.
+func (c *Client) write(buf []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("Write panicked: %v", r)
+		}
+	}()
+	return c.cfg.output.Write(buf)
 }

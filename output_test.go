@@ -200,3 +200,24 @@ func TestOutputWritesAreSerialized(t *testing.T) {
 	assert.EqualValues(t, 1600, w.lines.Load())
 	assert.Greater(t, w.writes.Load(), int64(1))
 }
+
+// panickingWriter panics on every Write.
+type panickingWriter struct{}
+
+func (panickingWriter) Write([]byte) (int, error) { panic("writer bug") }
+
+// TestOutputWriterPanics: a writer that panics fails its batch's messages
+// instead of crashing the program; the client goes on.
+func TestOutputWriterPanics(t *testing.T) {
+	c, err := analytics.New("", analytics.WithOutput(panickingWriter{}), analytics.WithLogger(quietLogger()))
+	require.NoError(t, err)
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	err = c.Flush(bounded(t))
+	var de *analytics.DeliveryError
+	require.ErrorAs(t, err, &de)
+	assert.EqualValues(t, 1, de.Undelivered)
+	assert.Contains(t, err.Error(), "writer bug")
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	require.Error(t, c.Close())
+	assert.EqualValues(t, 2, c.Stats().Failed)
+}
