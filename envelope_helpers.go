@@ -576,15 +576,7 @@ func deviceFrom(w map[string]any) Device {
 	var s Device
 	s.Token = readString(w, "token")
 	s.Type = readEnum[DeviceType](w, "type")
-	s.Extra = extraWithout(w, func(k string) bool {
-		switch k {
-		case "token":
-			return s.Token != ""
-		case "type":
-			return s.Type != ""
-		}
-		return false
-	})
+	s.Extra = extraWithout(w, s.writesKey)
 	return s
 }
 
@@ -646,35 +638,7 @@ func productFrom(w map[string]any) Product {
 	s.Position = readFloat(w, "position")
 	s.URL = readString(w, "url")
 	s.ImageURL = readString(w, "image_url")
-	s.Extra = extraWithout(w, func(k string) bool {
-		switch k {
-		case "product_id":
-			return s.ProductID != ""
-		case "sku":
-			return s.SKU != ""
-		case "category":
-			return s.Category != ""
-		case "name":
-			return s.Name != ""
-		case "brand":
-			return s.Brand != ""
-		case "variant":
-			return s.Variant != ""
-		case "price":
-			return s.Price != nil
-		case "quantity":
-			return s.Quantity != nil
-		case "coupon":
-			return s.Coupon != ""
-		case "position":
-			return s.Position != nil
-		case "url":
-			return s.URL != ""
-		case "image_url":
-			return s.ImageURL != ""
-		}
-		return false
-	})
+	s.Extra = extraWithout(w, s.writesKey)
 	return s
 }
 
@@ -696,15 +660,7 @@ func filterFrom(w map[string]any) Filter {
 	var s Filter
 	s.Type = readString(w, "type")
 	s.Value = readString(w, "value")
-	s.Extra = extraWithout(w, func(k string) bool {
-		switch k {
-		case "type":
-			return s.Type != ""
-		case "value":
-			return s.Value != ""
-		}
-		return false
-	})
+	s.Extra = extraWithout(w, s.writesKey)
 	return s
 }
 
@@ -726,15 +682,7 @@ func sortFrom(w map[string]any) Sort {
 	var s Sort
 	s.Type = readString(w, "type")
 	s.Value = readString(w, "value")
-	s.Extra = extraWithout(w, func(k string) bool {
-		switch k {
-		case "type":
-			return s.Type != ""
-		case "value":
-			return s.Value != ""
-		}
-		return false
-	})
+	s.Extra = extraWithout(w, s.writesKey)
 	return s
 }
 
@@ -758,13 +706,7 @@ func createOrUpdateDeviceFrom(env *Envelope) Message {
 	m := CreateOrUpdateDevice{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Device, _ = readShape(p, "device", deviceFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "device":
-			return true
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -788,13 +730,7 @@ func deleteDeviceFrom(env *Envelope) Message {
 	m := DeleteDevice{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Device, _ = readShape(p, "device", deviceFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "device":
-			return true
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -818,13 +754,7 @@ func deletePersonFrom(env *Envelope) Message {
 	m := DeletePerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Email = readString(p, "email")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email":
-			return !blank(m.Email)
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -848,13 +778,7 @@ func suppressPersonFrom(env *Envelope) Message {
 	m := SuppressPerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Email = readString(p, "email")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email":
-			return !blank(m.Email)
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -878,13 +802,7 @@ func unsuppressPersonFrom(env *Envelope) Message {
 	m := UnsuppressPerson{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Email = readString(p, "email")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email":
-			return !blank(m.Email)
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -916,17 +834,7 @@ func deleteRelationshipFrom(env *Envelope) Message {
 	m.Email = readString(p, "email")
 	m.ObjectID = readString(p, "objectId")
 	m.ObjectTypeID = readString(p, "objectTypeId")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email":
-			return !blank(m.Email)
-		case "objectId":
-			return m.ObjectID != ""
-		case "objectTypeId":
-			return m.ObjectTypeID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -951,15 +859,7 @@ func deleteObjectFrom(env *Envelope) Message {
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.ObjectID = readString(p, "objectId")
 	m.ObjectTypeID = readString(p, "objectTypeId")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "objectId":
-			return m.ObjectID != ""
-		case "objectTypeId":
-			return m.ObjectTypeID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1004,25 +904,7 @@ func reportDeliveryEventFrom(env *Envelope) Message {
 	m.ActionValue = readString(p, "actionValue")
 	m.Href = readString(p, "href")
 	m.Reason = readString(p, "reason")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "deliveryId":
-			return m.DeliveryID != ""
-		case "metric":
-			return m.Metric != ""
-		case "recipient":
-			return m.Recipient != ""
-		case "actionName":
-			return m.ActionName != ""
-		case "actionValue":
-			return m.ActionValue != ""
-		case "href":
-			return m.Href != ""
-		case "reason":
-			return m.Reason != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1043,13 +925,7 @@ func reportContentEventFrom(env *Envelope) Message {
 	m := ReportContentEvent{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.ActionType = readEnum[ContentActionType](p, "actionType")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "actionType":
-			return m.ActionType != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1070,13 +946,7 @@ func productsSearchedFrom(env *Envelope) Message {
 	m := ProductsSearched{UserID: env.UserID, AnonymousID: env.AnonymousID,
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.Query = readString(p, "query")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "query":
-			return m.Query != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1149,39 +1019,7 @@ func productListViewedFrom(env *Envelope) Message {
 	m.ImageURL = readString(p, "image_url")
 	m.Currency = readString(p, "currency")
 	m.Value = readFloat(p, "value")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		case "currency":
-			return m.Currency != ""
-		case "value":
-			return m.Value != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1230,21 +1068,7 @@ func productListFilteredFrom(env *Envelope) Message {
 	m.Products = readShapes(p, "products", productFrom)
 	m.Filters = readShapes(p, "filters", filterFrom)
 	m.Sorts = readShapes(p, "sorts", sortFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "list_id":
-			return m.ListID != ""
-		case "category":
-			return m.Category != ""
-		case "products":
-			return m.Products != nil
-		case "filters":
-			return m.Filters != nil
-		case "sorts":
-			return m.Sorts != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1317,39 +1141,7 @@ func productClickedFrom(env *Envelope) Message {
 	m.ImageURL = readString(p, "image_url")
 	m.Currency = readString(p, "currency")
 	m.Value = readFloat(p, "value")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		case "currency":
-			return m.Currency != ""
-		case "value":
-			return m.Value != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1422,39 +1214,7 @@ func productViewedFrom(env *Envelope) Message {
 	m.ImageURL = readString(p, "image_url")
 	m.Currency = readString(p, "currency")
 	m.Value = readFloat(p, "value")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		case "currency":
-			return m.Currency != ""
-		case "value":
-			return m.Value != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1523,37 +1283,7 @@ func productAddedFrom(env *Envelope) Message {
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
 	m.CartID = readString(p, "cart_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		case "cart_id":
-			return m.CartID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1622,37 +1352,7 @@ func productRemovedFrom(env *Envelope) Message {
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
 	m.CartID = readString(p, "cart_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		case "cart_id":
-			return m.CartID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1681,15 +1381,7 @@ func cartViewedFrom(env *Envelope) Message {
 		Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}
 	m.CartID = readString(p, "cart_id")
 	m.Products = readShapes(p, "products", productFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "cart_id":
-			return m.CartID != ""
-		case "products":
-			return m.Products != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1750,31 +1442,7 @@ func checkoutStartedFrom(env *Envelope) Message {
 	m.Currency = readString(p, "currency")
 	m.Products = readShapes(p, "products", productFrom)
 	m.Value = readFloat(p, "value")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "affiliation":
-			return m.Affiliation != ""
-		case "revenue":
-			return m.Revenue != nil
-		case "shipping":
-			return m.Shipping != nil
-		case "tax":
-			return m.Tax != nil
-		case "discount":
-			return m.Discount != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "currency":
-			return m.Currency != ""
-		case "products":
-			return m.Products != nil
-		case "value":
-			return m.Value != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1807,19 +1475,7 @@ func checkoutStepViewedFrom(env *Envelope) Message {
 	m.Step = readInt(p, "step")
 	m.ShippingMethod = readString(p, "shipping_method")
 	m.PaymentMethod = readString(p, "payment_method")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "checkout_id":
-			return m.CheckoutID != ""
-		case "step":
-			return m.Step != nil
-		case "shipping_method":
-			return m.ShippingMethod != ""
-		case "payment_method":
-			return m.PaymentMethod != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1852,19 +1508,7 @@ func checkoutStepCompletedFrom(env *Envelope) Message {
 	m.Step = readInt(p, "step")
 	m.ShippingMethod = readString(p, "shipping_method")
 	m.PaymentMethod = readString(p, "payment_method")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "checkout_id":
-			return m.CheckoutID != ""
-		case "step":
-			return m.Step != nil
-		case "shipping_method":
-			return m.ShippingMethod != ""
-		case "payment_method":
-			return m.PaymentMethod != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1901,21 +1545,7 @@ func paymentInfoEnteredFrom(env *Envelope) Message {
 	m.ShippingMethod = readString(p, "shipping_method")
 	m.PaymentMethod = readString(p, "payment_method")
 	m.OrderID = readString(p, "order_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "checkout_id":
-			return m.CheckoutID != ""
-		case "step":
-			return m.Step != nil
-		case "shipping_method":
-			return m.ShippingMethod != ""
-		case "payment_method":
-			return m.PaymentMethod != ""
-		case "order_id":
-			return m.OrderID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -1984,35 +1614,7 @@ func orderCompletedFrom(env *Envelope) Message {
 	m.Discount = readFloat(p, "discount")
 	m.Coupon = readString(p, "coupon")
 	m.Currency = readString(p, "currency")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "subtotal":
-			return m.Subtotal != nil
-		case "products":
-			return m.Products != nil
-		case "order_id":
-			return m.OrderID != ""
-		case "checkout_id":
-			return m.CheckoutID != ""
-		case "total":
-			return m.Total != nil
-		case "affiliation":
-			return m.Affiliation != ""
-		case "revenue":
-			return m.Revenue != nil
-		case "shipping":
-			return m.Shipping != nil
-		case "tax":
-			return m.Tax != nil
-		case "discount":
-			return m.Discount != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "currency":
-			return m.Currency != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2069,29 +1671,7 @@ func orderUpdatedFrom(env *Envelope) Message {
 	m.Coupon = readString(p, "coupon")
 	m.Currency = readString(p, "currency")
 	m.Products = readShapes(p, "products", productFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "affiliation":
-			return m.Affiliation != ""
-		case "revenue":
-			return m.Revenue != nil
-		case "shipping":
-			return m.Shipping != nil
-		case "tax":
-			return m.Tax != nil
-		case "discount":
-			return m.Discount != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "currency":
-			return m.Currency != ""
-		case "products":
-			return m.Products != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2160,35 +1740,7 @@ func orderRefundedFrom(env *Envelope) Message {
 	m.Total = readFloat(p, "total")
 	m.Subtotal = readFloat(p, "subtotal")
 	m.CheckoutID = readString(p, "checkout_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "affiliation":
-			return m.Affiliation != ""
-		case "revenue":
-			return m.Revenue != nil
-		case "shipping":
-			return m.Shipping != nil
-		case "tax":
-			return m.Tax != nil
-		case "discount":
-			return m.Discount != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "currency":
-			return m.Currency != ""
-		case "products":
-			return m.Products != nil
-		case "total":
-			return m.Total != nil
-		case "subtotal":
-			return m.Subtotal != nil
-		case "checkout_id":
-			return m.CheckoutID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2249,31 +1801,7 @@ func orderCancelledFrom(env *Envelope) Message {
 	m.Currency = readString(p, "currency")
 	m.Products = readShapes(p, "products", productFrom)
 	m.Total = readFloat(p, "total")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "affiliation":
-			return m.Affiliation != ""
-		case "revenue":
-			return m.Revenue != nil
-		case "shipping":
-			return m.Shipping != nil
-		case "tax":
-			return m.Tax != nil
-		case "discount":
-			return m.Discount != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "currency":
-			return m.Currency != ""
-		case "products":
-			return m.Products != nil
-		case "total":
-			return m.Total != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2306,19 +1834,7 @@ func promotionViewedFrom(env *Envelope) Message {
 	m.Creative = readString(p, "creative")
 	m.Name = readString(p, "name")
 	m.Position = readString(p, "position")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "promotion_id":
-			return m.PromotionID != ""
-		case "creative":
-			return m.Creative != ""
-		case "name":
-			return m.Name != ""
-		case "position":
-			return m.Position != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2351,19 +1867,7 @@ func promotionClickedFrom(env *Envelope) Message {
 	m.Creative = readString(p, "creative")
 	m.Name = readString(p, "name")
 	m.Position = readString(p, "position")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "promotion_id":
-			return m.PromotionID != ""
-		case "creative":
-			return m.Creative != ""
-		case "name":
-			return m.Name != ""
-		case "position":
-			return m.Position != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2392,17 +1896,7 @@ func couponEnteredFrom(env *Envelope) Message {
 	m.OrderID = readString(p, "order_id")
 	m.CartID = readString(p, "cart_id")
 	m.CouponID = readString(p, "coupon_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "coupon_id":
-			return m.CouponID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2439,21 +1933,7 @@ func couponAppliedFrom(env *Envelope) Message {
 	m.CouponID = readString(p, "coupon_id")
 	m.CouponName = readString(p, "coupon_name")
 	m.Discount = readFloat(p, "discount")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "coupon_id":
-			return m.CouponID != ""
-		case "coupon_name":
-			return m.CouponName != ""
-		case "discount":
-			return m.Discount != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2490,21 +1970,7 @@ func couponDeniedFrom(env *Envelope) Message {
 	m.CouponID = readString(p, "coupon_id")
 	m.CouponName = readString(p, "coupon_name")
 	m.Reason = readString(p, "reason")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "coupon_id":
-			return m.CouponID != ""
-		case "coupon_name":
-			return m.CouponName != ""
-		case "reason":
-			return m.Reason != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2541,21 +2007,7 @@ func couponRemovedFrom(env *Envelope) Message {
 	m.CouponID = readString(p, "coupon_id")
 	m.CouponName = readString(p, "coupon_name")
 	m.Discount = readFloat(p, "discount")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "order_id":
-			return m.OrderID != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "coupon_id":
-			return m.CouponID != ""
-		case "coupon_name":
-			return m.CouponName != ""
-		case "discount":
-			return m.Discount != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2628,39 +2080,7 @@ func productAddedToWishlistFrom(env *Envelope) Message {
 	m.Position = readFloat(p, "position")
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "wishlist_id":
-			return m.WishlistID != ""
-		case "wishlist_name":
-			return m.WishlistName != ""
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2734,39 +2154,7 @@ func productRemovedFromWishlistFrom(env *Envelope) Message {
 	m.Position = readFloat(p, "position")
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "wishlist_id":
-			return m.WishlistID != ""
-		case "wishlist_name":
-			return m.WishlistName != ""
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2844,41 +2232,7 @@ func wishlistProductAddedToCartFrom(env *Envelope) Message {
 	m.Position = readFloat(p, "position")
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "wishlist_id":
-			return m.WishlistID != ""
-		case "wishlist_name":
-			return m.WishlistName != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "quantity":
-			return m.Quantity != nil
-		case "coupon":
-			return m.Coupon != ""
-		case "position":
-			return m.Position != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -2943,35 +2297,7 @@ func productSharedFrom(env *Envelope) Message {
 	m.Price = readFloat(p, "price")
 	m.URL = readString(p, "url")
 	m.ImageURL = readString(p, "image_url")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "share_via":
-			return m.ShareVia != ""
-		case "share_message":
-			return m.ShareMessage != ""
-		case "recipient":
-			return m.Recipient != ""
-		case "product_id":
-			return m.ProductID != ""
-		case "sku":
-			return m.SKU != ""
-		case "category":
-			return m.Category != ""
-		case "name":
-			return m.Name != ""
-		case "brand":
-			return m.Brand != ""
-		case "variant":
-			return m.Variant != ""
-		case "price":
-			return m.Price != nil
-		case "url":
-			return m.URL != ""
-		case "image_url":
-			return m.ImageURL != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3012,21 +2338,7 @@ func cartSharedFrom(env *Envelope) Message {
 	m.Recipient = readString(p, "recipient")
 	m.CartID = readString(p, "cart_id")
 	m.Products = readShapes(p, "products", productFrom)
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "share_via":
-			return m.ShareVia != ""
-		case "share_message":
-			return m.ShareMessage != ""
-		case "recipient":
-			return m.Recipient != ""
-		case "cart_id":
-			return m.CartID != ""
-		case "products":
-			return m.Products != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3059,19 +2371,7 @@ func productReviewedFrom(env *Envelope) Message {
 	m.ReviewID = readString(p, "review_id")
 	m.ReviewBody = readString(p, "review_body")
 	m.Rating = readInt(p, "rating")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "product_id":
-			return m.ProductID != ""
-		case "review_id":
-			return m.ReviewID != ""
-		case "review_body":
-			return m.ReviewBody != ""
-		case "rating":
-			return m.Rating != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3104,19 +2404,7 @@ func experimentViewedFrom(env *Envelope) Message {
 	m.ExperimentName = readString(p, "experiment_name")
 	m.VariationID = readString(p, "variation_id")
 	m.VariationName = readString(p, "variation_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "experiment_id":
-			return m.ExperimentID != ""
-		case "experiment_name":
-			return m.ExperimentName != ""
-		case "variation_id":
-			return m.VariationID != ""
-		case "variation_name":
-			return m.VariationName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3149,19 +2437,7 @@ func emailBouncedFrom(env *Envelope) Message {
 	m.EmailSubject = readString(p, "email_subject")
 	m.CampaignID = readString(p, "campaign_id")
 	m.CampaignName = readString(p, "campaign_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email_id":
-			return m.EmailID != ""
-		case "email_subject":
-			return m.EmailSubject != ""
-		case "campaign_id":
-			return m.CampaignID != ""
-		case "campaign_name":
-			return m.CampaignName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3194,19 +2470,7 @@ func emailDeliveredFrom(env *Envelope) Message {
 	m.EmailSubject = readString(p, "email_subject")
 	m.CampaignID = readString(p, "campaign_id")
 	m.CampaignName = readString(p, "campaign_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email_id":
-			return m.EmailID != ""
-		case "email_subject":
-			return m.EmailSubject != ""
-		case "campaign_id":
-			return m.CampaignID != ""
-		case "campaign_name":
-			return m.CampaignName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3239,19 +2503,7 @@ func emailOpenedFrom(env *Envelope) Message {
 	m.EmailSubject = readString(p, "email_subject")
 	m.CampaignID = readString(p, "campaign_id")
 	m.CampaignName = readString(p, "campaign_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email_id":
-			return m.EmailID != ""
-		case "email_subject":
-			return m.EmailSubject != ""
-		case "campaign_id":
-			return m.CampaignID != ""
-		case "campaign_name":
-			return m.CampaignName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3284,19 +2536,7 @@ func emailMarkedAsSpamFrom(env *Envelope) Message {
 	m.EmailSubject = readString(p, "email_subject")
 	m.CampaignID = readString(p, "campaign_id")
 	m.CampaignName = readString(p, "campaign_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email_id":
-			return m.EmailID != ""
-		case "email_subject":
-			return m.EmailSubject != ""
-		case "campaign_id":
-			return m.CampaignID != ""
-		case "campaign_name":
-			return m.CampaignName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3337,23 +2577,7 @@ func emailUnsubscribedFrom(env *Envelope) Message {
 	m.CampaignName = readString(p, "campaign_name")
 	m.ListID = readString(p, "list_id")
 	m.ListName = readString(p, "list_name")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "email_id":
-			return m.EmailID != ""
-		case "email_subject":
-			return m.EmailSubject != ""
-		case "campaign_id":
-			return m.CampaignID != ""
-		case "campaign_name":
-			return m.CampaignName != ""
-		case "list_id":
-			return m.ListID != ""
-		case "list_name":
-			return m.ListName != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3395,23 +2619,7 @@ func liveChatConversationStartedFrom(env *Envelope) Message {
 	m.ConversationID = readString(p, "conversation_id")
 	m.ConversationDuration = readInt(p, "conversation_duration")
 	m.ChatMessageID = readString(p, "message_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "agent_id":
-			return m.AgentID != ""
-		case "agent_name":
-			return m.AgentName != ""
-		case "agent_username":
-			return m.AgentUsername != ""
-		case "conversation_id":
-			return m.ConversationID != ""
-		case "conversation_duration":
-			return m.ConversationDuration != nil
-		case "message_id":
-			return m.ChatMessageID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3453,23 +2661,7 @@ func liveChatConversationEndedFrom(env *Envelope) Message {
 	m.ConversationID = readString(p, "conversation_id")
 	m.ConversationDuration = readInt(p, "conversation_duration")
 	m.ChatMessageID = readString(p, "message_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "agent_id":
-			return m.AgentID != ""
-		case "agent_name":
-			return m.AgentName != ""
-		case "agent_username":
-			return m.AgentUsername != ""
-		case "conversation_id":
-			return m.ConversationID != ""
-		case "conversation_duration":
-			return m.ConversationDuration != nil
-		case "message_id":
-			return m.ChatMessageID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3510,23 +2702,7 @@ func liveChatMessageSentFrom(env *Envelope) Message {
 	m.ConversationID = readString(p, "conversation_id")
 	m.ConversationDuration = readInt(p, "conversation_duration")
 	m.ChatMessageID = readString(p, "message_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "agent_id":
-			return m.AgentID != ""
-		case "agent_name":
-			return m.AgentName != ""
-		case "agent_username":
-			return m.AgentUsername != ""
-		case "conversation_id":
-			return m.ConversationID != ""
-		case "conversation_duration":
-			return m.ConversationDuration != nil
-		case "message_id":
-			return m.ChatMessageID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3568,23 +2744,7 @@ func liveChatMessageReceivedFrom(env *Envelope) Message {
 	m.ConversationID = readString(p, "conversation_id")
 	m.ConversationDuration = readInt(p, "conversation_duration")
 	m.ChatMessageID = readString(p, "message_id")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "agent_id":
-			return m.AgentID != ""
-		case "agent_name":
-			return m.AgentName != ""
-		case "agent_username":
-			return m.AgentUsername != ""
-		case "conversation_id":
-			return m.ConversationID != ""
-		case "conversation_duration":
-			return m.ConversationDuration != nil
-		case "message_id":
-			return m.ChatMessageID != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3627,17 +2787,7 @@ func applicationInstalledFrom(env *Envelope) Message {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "version":
-			return !blank(m.Version)
-		case "build":
-			return m.Build != ""
-		case "device_id":
-			return !blank(m.DeviceToken)
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3687,19 +2837,7 @@ func applicationOpenedFrom(env *Envelope) Message {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "from_background":
-			return m.FromBackground != nil
-		case "url":
-			return m.URL != ""
-		case "version":
-			return !blank(m.Version)
-		case "build":
-			return m.Build != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3768,19 +2906,7 @@ func applicationUpdatedFrom(env *Envelope) Message {
 	m.PreviousBuild = readString(p, "previous_build")
 	m.Version = readString(p, "version")
 	m.Build = readString(p, "build")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "previous_version":
-			return m.PreviousVersion != ""
-		case "previous_build":
-			return m.PreviousBuild != ""
-		case "version":
-			return m.Version != ""
-		case "build":
-			return m.Build != ""
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3812,13 +2938,7 @@ func applicationUninstalledFrom(env *Envelope) Message {
 			m.DeviceType = DeviceType(c.Device.Type)
 		}
 	}
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "device_id":
-			return !blank(m.DeviceToken)
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -3916,43 +3036,7 @@ func videoPlaybackStartedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_ids":
-			return m.ContentAssetIDs != nil
-		case "content_pod_ids":
-			return m.ContentPodIDs != nil
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetIDs != nil
-		case "ad_pod_id":
-			return m.AdPodIDs != nil
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4033,43 +3117,7 @@ func videoPlaybackPausedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4155,45 +3203,7 @@ func videoPlaybackInterruptedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "method":
-			return m.Method != ""
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4275,43 +3285,7 @@ func videoPlaybackBufferStartedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4393,43 +3367,7 @@ func videoPlaybackBufferCompletedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4515,45 +3453,7 @@ func videoPlaybackSeekStartedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "seek_position":
-			return m.SeekPosition != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4635,43 +3535,7 @@ func videoPlaybackSeekCompletedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4752,43 +3616,7 @@ func videoPlaybackResumedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4869,43 +3697,7 @@ func videoPlaybackCompletedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -4986,43 +3778,7 @@ func videoPlaybackExitedFrom(env *Envelope) Message {
 	m.AdEnabled = readBool(p, "ad_enabled")
 	m.Quality = readString(p, "quality")
 	m.Livestream = readBool(p, "livestream")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "content_asset_id":
-			return m.ContentAssetID != ""
-		case "content_pod_id":
-			return m.ContentPodID != ""
-		case "session_id":
-			return m.SessionID != ""
-		case "ad_asset_id":
-			return m.AdAssetID != ""
-		case "ad_pod_id":
-			return m.AdPodID != ""
-		case "ad_type":
-			return m.AdType != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "video_player":
-			return m.VideoPlayer != ""
-		case "sound":
-			return m.Sound != nil
-		case "full_screen":
-			return m.FullScreen != nil
-		case "ad_enabled":
-			return m.AdEnabled != nil
-		case "quality":
-			return m.Quality != ""
-		case "livestream":
-			return m.Livestream != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5111,47 +3867,7 @@ func videoContentStartedFrom(env *Envelope) Message {
 	m.Bitrate = readInt(p, "bitrate")
 	m.Framerate = readInt(p, "framerate")
 	m.Keywords = readStrings(p, "keywords")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "program":
-			return m.Program != ""
-		case "title":
-			return m.Title != ""
-		case "description":
-			return m.Description != ""
-		case "season":
-			return m.Season != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "genre":
-			return m.Genre != ""
-		case "publisher":
-			return m.Publisher != ""
-		case "channel":
-			return m.Channel != ""
-		case "full_episode":
-			return m.FullEpisode != nil
-		case "livestream":
-			return m.Livestream != nil
-		case "airdate":
-			return !m.Airdate.IsZero()
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "keywords":
-			return m.Keywords != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5240,47 +3956,7 @@ func videoContentPlayingFrom(env *Envelope) Message {
 	m.Bitrate = readInt(p, "bitrate")
 	m.Framerate = readInt(p, "framerate")
 	m.Keywords = readStrings(p, "keywords")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "program":
-			return m.Program != ""
-		case "title":
-			return m.Title != ""
-		case "description":
-			return m.Description != ""
-		case "season":
-			return m.Season != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "genre":
-			return m.Genre != ""
-		case "publisher":
-			return m.Publisher != ""
-		case "channel":
-			return m.Channel != ""
-		case "full_episode":
-			return m.FullEpisode != nil
-		case "livestream":
-			return m.Livestream != nil
-		case "airdate":
-			return !m.Airdate.IsZero()
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "keywords":
-			return m.Keywords != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5369,47 +4045,7 @@ func videoContentCompletedFrom(env *Envelope) Message {
 	m.Bitrate = readInt(p, "bitrate")
 	m.Framerate = readInt(p, "framerate")
 	m.Keywords = readStrings(p, "keywords")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "program":
-			return m.Program != ""
-		case "title":
-			return m.Title != ""
-		case "description":
-			return m.Description != ""
-		case "season":
-			return m.Season != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "genre":
-			return m.Genre != ""
-		case "publisher":
-			return m.Publisher != ""
-		case "channel":
-			return m.Channel != ""
-		case "full_episode":
-			return m.FullEpisode != nil
-		case "livestream":
-			return m.Livestream != nil
-		case "airdate":
-			return !m.Airdate.IsZero()
-		case "bitrate":
-			return m.Bitrate != nil
-		case "framerate":
-			return m.Framerate != nil
-		case "keywords":
-			return m.Keywords != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5478,37 +4114,7 @@ func videoAdStartedFrom(env *Envelope) Message {
 	m.LoadType = readEnum[AdLoadType](p, "load_type")
 	m.Content = readObject(p, "content")
 	m.Quartile = readInt(p, "quartile")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "pod_position":
-			return m.PodPosition != nil
-		case "pod_length":
-			return m.PodLength != nil
-		case "type":
-			return m.Type != ""
-		case "title":
-			return m.Title != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "publisher":
-			return m.Publisher != ""
-		case "load_type":
-			return m.LoadType != ""
-		case "content":
-			return m.Content != nil
-		case "quartile":
-			return m.Quartile != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5577,37 +4183,7 @@ func videoAdPlayingFrom(env *Envelope) Message {
 	m.LoadType = readEnum[AdLoadType](p, "load_type")
 	m.Content = readObject(p, "content")
 	m.Quartile = readInt(p, "quartile")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "pod_position":
-			return m.PodPosition != nil
-		case "pod_length":
-			return m.PodLength != nil
-		case "type":
-			return m.Type != ""
-		case "title":
-			return m.Title != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "publisher":
-			return m.Publisher != ""
-		case "load_type":
-			return m.LoadType != ""
-		case "content":
-			return m.Content != nil
-		case "quartile":
-			return m.Quartile != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }
 
@@ -5676,36 +4252,6 @@ func videoAdCompletedFrom(env *Envelope) Message {
 	m.LoadType = readEnum[AdLoadType](p, "load_type")
 	m.Content = readObject(p, "content")
 	m.Quartile = readInt(p, "quartile")
-	m.Extra = extraWithout(p, func(k string) bool {
-		switch k {
-		case "session_id":
-			return m.SessionID != ""
-		case "asset_id":
-			return m.AssetID != ""
-		case "pod_id":
-			return m.PodID != ""
-		case "pod_position":
-			return m.PodPosition != nil
-		case "pod_length":
-			return m.PodLength != nil
-		case "type":
-			return m.Type != ""
-		case "title":
-			return m.Title != ""
-		case "position":
-			return m.Position != nil
-		case "total_length":
-			return m.TotalLength != nil
-		case "publisher":
-			return m.Publisher != ""
-		case "load_type":
-			return m.LoadType != ""
-		case "content":
-			return m.Content != nil
-		case "quartile":
-			return m.Quartile != nil
-		}
-		return false
-	})
+	m.Extra = extraWithout(p, m.writesKey)
 	return m
 }

@@ -14,24 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// syncBuffer is a bytes.Buffer a test may read while the client writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestOutputWritesWhatTheAPIWouldGet: with WithOutput, every message is
 // one line holding exactly the bytes the API gets for it, in order; the
 // client needs no key, validates as usual, counts the lines as delivered,
@@ -40,7 +22,7 @@ func TestOutputWritesWhatTheAPIWouldGet(t *testing.T) {
 	names, msgs := everyMessage(t)
 	api, _ := sendAll(t, msgs)
 
-	var out syncBuffer
+	var out logCapture // a buffer read while the client writes
 	var results []analytics.Result
 	var mu sync.Mutex
 	c, err := analytics.New("", deterministic(
@@ -116,7 +98,7 @@ func TestOutputWriteFails(t *testing.T) {
 	line := func(i int) analytics.Track {
 		return analytics.Track{UserID: "u", Event: "E", MessageID: fmt.Sprintf("m-%02d", i)}
 	}
-	probe := &syncBuffer{}
+	probe := &logCapture{}
 	p, err := analytics.New("", deterministic(analytics.WithOutput(probe))...)
 	require.NoError(t, err)
 	require.NoError(t, p.Enqueue(line(0)))

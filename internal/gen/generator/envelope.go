@@ -27,7 +27,7 @@ const EnvelopeFile = "envelope_helpers.go"
 // field as they do on the wire. Reading back, each field takes the value
 // at its wire key when it has the field's type (see the read functions of
 // envelope.go), and Extra takes the keys no set field claims, by the rule
-// the encoding skips Extra keys with (skipSwitch). So a helper that no
+// the encoding skips Extra keys with (writesKey). So a helper that no
 // transform changed is rebuilt into one that encodes to the same bytes.
 //
 // Everything taken from the message is copied with own, cloneMap and the
@@ -44,15 +44,7 @@ func (g *gen) envelopes() ([]byte, error) {
 	b.p("// the switch does not list are invalid.")
 	b.p("func envelopeOf(env *Envelope, msg Message) error {")
 	b.p("switch m := msg.(type) {")
-	for _, n := range g.allMessages() {
-		b.p("case %s:", n)
-		b.p("m.envelope(env)")
-		b.p("case *%s:", n)
-		b.p("if m == nil {")
-		b.p("return errNilMessage")
-		b.p("}")
-		b.p("m.envelope(env)")
-	}
+	g.messageCases(b, "m.envelope(env)")
 	b.p("default:")
 	b.p("return errUnlistedMessage(msg)")
 	b.p("}")
@@ -141,9 +133,7 @@ func (g *gen) shapeEnvelope(b *w, name string) error {
 			return fmt.Errorf("generator: shape %s: %w", name, err)
 		}
 	}
-	b.p("s.Extra = extraWithout(w, func(k string) bool {")
-	g.skipSwitch(b, "s", s.Properties)
-	b.p("})")
+	b.p("s.Extra = extraWithout(w, s.writesKey)")
 	b.p("return s")
 	b.p("}")
 	return nil
@@ -219,10 +209,8 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 	b.p("p := env.Properties")
 	b.p("m := %s{UserID: env.UserID, AnonymousID: env.AnonymousID,", ev.GoName)
 	b.p("Timestamp: env.Timestamp, Context: env.Context, Integrations: env.Integrations, MessageID: env.MessageID}")
-	written := inProps
 	if ev.EmailIdentity {
 		b.p("m.Email = readString(p, \"email\")")
-		written = append([]catalog.Property{{Key: "email", GoName: "Email", Type: catalog.TypeString}}, inProps...)
 	}
 	for _, p := range inProps {
 		if err := g.fromWire(b, "p", "m", p); err != nil {
@@ -250,12 +238,10 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 		}
 		b.p("}")
 	}
-	if len(written) == 0 {
+	if len(inProps) == 0 && !ev.EmailIdentity {
 		b.p("m.Extra = extraWithout(p, nil)")
 	} else {
-		b.p("m.Extra = extraWithout(p, func(k string) bool {")
-		g.skipSwitch(b, "m", written)
-		b.p("})")
+		b.p("m.Extra = extraWithout(p, m.writesKey)")
 	}
 	b.p("return m")
 	b.p("}")
