@@ -236,7 +236,11 @@ func (e *encoder) optInt(key string, v *int) {
 
 // extra writes the entries of m whose keys the typed fields did not write.
 func (e *encoder) extra(field string, m map[string]any, written func(string) bool) error {
-	return e.mergedExtra(field, m, nil, written)
+	var err error
+	if e.buf, err = jsonw.AppendMapEntries(e.buf, m, written); err != nil {
+		return e.wrap(field, err)
+	}
+	return nil
 }
 
 // mergedExtra is extra for the entries of m and, under them, those of
