@@ -609,28 +609,6 @@ func readStrings(m map[string]any, key string) []string {
 	return out
 }
 
-// readInts reads a []int, or a []any of whole numbers, not nil.
-func readInts(m map[string]any, key string) []int {
-	var out []int
-	switch x := m[key].(type) {
-	case []int:
-		out = x
-	case []any:
-		if x == nil {
-			return nil
-		}
-		out = make([]int, len(x))
-		for i, e := range x {
-			n, ok := wholeNumber(e)
-			if !ok {
-				return nil
-			}
-			out[i] = n
-		}
-	}
-	return out
-}
-
 // readShape reads a shape (such as a Device): a value of its Go type, or
 // a map read back with from.
 func readShape[T any](m map[string]any, key string, from func(map[string]any) T) (T, bool) {

@@ -236,8 +236,8 @@ func TestPanickingTransformRefusesOnlyItsMessage(t *testing.T) {
 			assert.Contains(t, err.Error(), "scrubber bug")
 		}},
 		{"runtime error", func(e *analytics.Envelope) {
-			var m map[string]any
-			m["x"] = e.Event // assignment to entry in nil map
+			var ids []string
+			_ = ids[len(e.Event)] // index out of range
 		}, func(t *testing.T, te *analytics.TransformError, err error) {
 			var re interface{ RuntimeError() }
 			assert.ErrorAs(t, err, &re)

@@ -268,8 +268,6 @@ func (g *gen) toWire(b *w, into, recv string, p catalog.Property) error {
 		v = "cloneMap(" + x + ", 0)"
 	case typ == "[]string":
 		v = "cloneStrings(" + x + ")"
-	case typ == "[]int":
-		v = "append([]int{}, " + x + "...)"
 	case strings.HasPrefix(typ, "[]") && g.isShape(p.ElemType()):
 		b.p("if %s != nil {", x)
 		b.p("list := make([]any, len(%s))", x)
@@ -317,8 +315,6 @@ func (g *gen) fromWire(b *w, from, recv string, p catalog.Property) error {
 		b.p("%s = readObject(%s, %s)", x, from, key)
 	case typ == "[]string":
 		b.p("%s = readStrings(%s, %s)", x, from, key)
-	case typ == "[]int":
-		b.p("%s = readInts(%s, %s)", x, from, key)
 	case strings.HasPrefix(typ, "[]") && g.isShape(p.ElemType()):
 		b.p("%s = readShapes(%s, %s, %s)", x, from, key, fromName(p.ElemType()))
 	case typ == p.Type && g.isShape(p.Type):
