@@ -50,11 +50,14 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // The zero Client is a closed client: Enqueue and Flush return ErrClosed,
 // Shutdown and Close return nil, Stats is zero.
 type Client struct {
-	cfg    config
-	apiKey string // used only for the Authorization header and redaction
-	url    string
-	header http.Header
-	logger *slog.Logger
+	// shaping is whether messages have a default context or transforms
+	// (see prepare).
+	shaping bool
+	cfg     config
+	apiKey  string // used only for the Authorization header and redaction
+	url     string
+	header  http.Header
+	logger  *slog.Logger
 	// library is `"library":{...}`, pre-encoded for every message.
 	library string
 
@@ -105,10 +108,11 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	}
 
 	c := &Client{
-		cfg:    cfg,
-		apiKey: apiKey,
-		url:    cfg.endpoint + "/batch",
-		logger: cfg.logger,
+		shaping: cfg.defaultContext != nil || len(cfg.transforms) > 0,
+		cfg:     cfg,
+		apiKey:  apiKey,
+		url:     cfg.endpoint + "/batch",
+		logger:  cfg.logger,
 	}
 	c.b = newBatcher(&c.cfg, c.logger)
 	c.b.abandon = c.abandonBatch
@@ -190,22 +194,15 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.now = c.cfg.now()
 	e.newID = c.cfg.newID
 	e.library = c.library
-	// The defaults of the message's context: the request's (Middleware),
-	// over the client's (WithDefaultContext). A plain Enqueue has no
-	// request.
-	e.defaults = c.cfg.defaultContext
-	if block {
-		if r := requestContext(ctx); r != nil {
-			e.defaults = underContext(r, e.defaults)
-		}
-	}
-	if len(c.cfg.transforms) > 0 {
-		shaped, err := c.shape(e, msg, e.defaults)
-		if err != nil || shaped == nil {
+	if block || c.shaping {
+		// Outside this function, so that a client without shaping
+		// pays for none of it here.
+		var keep bool
+		var err error
+		if msg, keep, err = c.prepare(ctx, block, e, msg); !keep {
 			encoderPool.Put(e)
 			return c.refuseShaped(err)
 		}
-		msg, e.defaults = shaped, nil // merged into the Envelope's context
 	}
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
@@ -240,6 +237,29 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	err = c.b.pushWait(ctx, it)
 	encoderPool.Put(e)
 	return err
+}
+
+// prepare sets the defaults of msg's context in e (the request's context
+// in ctx, from Middleware, over the client's WithDefaultContext; a plain
+// Enqueue, block unset, has no request) and runs the transforms, if any.
+// It returns the message to encode, msg itself without transforms, and
+// whether to send it at all (see refuseShaped for err).
+func (c *Client) prepare(ctx context.Context, block bool, e *encoder, msg Message) (Message, bool, error) {
+	e.defaults = c.cfg.defaultContext
+	if block {
+		if r := requestContext(ctx); r != nil {
+			e.defaults = underContext(r, e.defaults)
+		}
+	}
+	if len(c.cfg.transforms) == 0 {
+		return msg, true, nil
+	}
+	shaped, err := c.shape(e, msg, e.defaults)
+	if err != nil || shaped == nil {
+		return nil, false, err
+	}
+	e.defaults = nil // merged into the Envelope's context
+	return shaped, true, nil
 }
 
 // refuseShaped counts a message the transforms did not leave to be sent:

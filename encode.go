@@ -36,16 +36,16 @@ type encoder struct {
 	idStart, idEnd       int // the messageId's JSON string in buf, quotes excluded
 	eventStart, eventEnd int // the event name's, for a track call
 
-	// defaults is the context merged into the message's (the client's
-	// WithDefaultContext and the request's), or nil. It is not the
-	// message's, so the encoder may hold it.
-	defaults *Context
-
 	// err is a problem found by a method that returns none (begin),
 	// reported by encodeMessage.
 	err error
 	// rng draws message ids (see random).
 	rng *mrand.ChaCha8
+
+	// defaults is the context merged into the message's (the client's
+	// WithDefaultContext and the request's), or nil. It is not the
+	// message's, so the encoder may hold it.
+	defaults *Context
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}

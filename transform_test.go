@@ -650,3 +650,23 @@ func TestAnonymizeIP(t *testing.T) {
 	}
 	assert.True(t, anon(&analytics.Envelope{Type: "track"}), "no context")
 }
+
+// TestTransformChecksWhatIsAtAFieldsPlace: after the transforms a typed
+// helper is read back from the wire's places, so a value at a field's
+// place is checked as that field, even one the caller put in Extra, where
+// without a transform it is sent unchecked (as WithTransform documents).
+// A value of another type stays an Extra key, sent as it is.
+func TestTransformChecksWhatIsAtAFieldsPlace(t *testing.T) {
+	loud := analytics.VideoPlaybackStarted{UserID: "u", Extra: analytics.Properties{"sound": 150}}
+	odd := analytics.VideoPlaybackStarted{UserID: "u", Extra: analytics.Properties{"sound": "loud"}}
+	direct, errs := sendAll(t, []analytics.Message{loud, odd})
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	shaped, errs := sendAll(t, []analytics.Message{loud, odd}, analytics.WithTransform(keepAll))
+	var ve *analytics.ValidationError
+	require.ErrorAs(t, errs[0], &ve)
+	assert.Equal(t, "properties.sound", ve.Field)
+	require.NoError(t, errs[1])
+	require.Len(t, shaped, 1)
+	assert.Equal(t, string(direct[1].Raw), string(shaped[0].Raw))
+}
