@@ -12,8 +12,8 @@ package analytics
 // it, and it wins over c.
 //
 // c is copied: changing it after New changes nothing. New returns an error
-// if c holds a value JSON cannot represent (a NaN latitude, a channel in a
-// map of Extra).
+// if c holds a value JSON cannot represent, such as a NaN latitude or a
+// func in Traits.
 //
 // Without transforms (WithTransform) the merge is done as the message is
 // encoded, without copying either context. With transforms, they see the
