@@ -41,7 +41,11 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // batch the API refuses as invalid, to isolate the invalid messages) and
 // report every message's outcome to Stats, the logger and the WithCallback
 // function. When every sender is busy the batcher waits, the queue fills,
-// and Enqueue returns ErrQueueFull: memory stays bounded.
+// and Enqueue returns ErrQueueFull: memory stays bounded. With WithOutput,
+// one goroutine writes the batches to the writer instead of the senders.
+//
+// Transforms (WithTransform) run in Enqueue, on the caller's goroutine,
+// before the message is validated and encoded.
 //
 // Flush and Shutdown are barriers on that pipeline: Flush waits for the
 // outcome of everything enqueued before it; Shutdown stops intake,
