@@ -40,7 +40,11 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // batch the API refuses as invalid, to isolate the invalid messages) and
 // report every message's outcome to Stats, the logger and the WithCallback
 // function. When every sender is busy the batcher waits, the queue fills,
-// and Enqueue returns ErrQueueFull: memory stays bounded.
+// and Enqueue returns ErrQueueFull: memory stays bounded. With WithOutput,
+// one goroutine writes the batches to the writer instead of the senders.
+//
+// Transforms (WithTransform) run in Enqueue, on the caller's goroutine,
+// before the message is validated and encoded.
 //
 // Flush and Shutdown are barriers on that pipeline: Flush waits for the
 // outcome of everything enqueued before it; Shutdown stops intake,
@@ -49,7 +53,8 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // The goroutines, and where each is documented:
 //
 //	batcher   one; cuts the queue into batches (batcher.run, batch.go)
-//	senders   WithMaxInFlight of them; send and report batches (startSenders, send.go)
+//	senders   WithMaxInFlight of them; send and report batches (startSenders, send.go);
+//	          with WithOutput, one writer instead (startOutput, output.go)
 //	feeder    with WithSpool, one; reads the spool into the queue (spooler.feed, spool.go)
 //	syncer    with WithSpool and a positive WithSpoolSync, one; fsyncs the spool (internal/spool)
 //
@@ -63,11 +68,14 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // The zero Client is a closed client: Enqueue and Flush return ErrClosed,
 // Shutdown and Close return nil, Stats is zero.
 type Client struct {
-	cfg    config
-	apiKey string // used only for the Authorization header and redaction
-	url    string
-	header http.Header
-	logger *slog.Logger
+	// shaping is whether messages have a default context or transforms
+	// (see prepare).
+	shaping bool
+	cfg     config
+	apiKey  string // used only for the Authorization header and redaction
+	url     string
+	header  http.Header
+	logger  *slog.Logger
 	// library is `"library":{...}`, pre-encoded for every message.
 	library string
 
@@ -82,6 +90,10 @@ type Client struct {
 	transport      *http.Transport // the client's own, if it made one
 
 	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
+
+	// Counted by Enqueue (WithTransform), read by Stats.
+	rejectedByTransform, droppedByTransform atomic.Int64
+	transformPanicLogged                    atomic.Bool // the first panic has been logged
 }
 
 // abortGrace is how long Shutdown, once its context has ended, waits for
@@ -90,15 +102,12 @@ const abortGrace = 50 * time.Millisecond
 
 // New returns a client that sends with apiKey, the API key of a Customer.io
 // Data Pipelines source, and starts its goroutines. Spaces and newlines
-// around the key are removed. It returns an error if the key is empty or an
-// option is invalid.
+// around the key are removed. It returns an error if the key is empty
+// (which only WithOutput allows) or an option is invalid.
 func New(apiKey string, opts ...Option) (*Client, error) {
 	// A key read from a file or an environment variable often ends with a
 	// newline, which would make every request fail with 401.
 	apiKey = strings.TrimSpace(apiKey)
-	if apiKey == "" {
-		return nil, errEmptyKey
-	}
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		if opt == nil {
@@ -108,15 +117,19 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if apiKey == "" && cfg.output == nil {
+		return nil, errEmptyKey
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 
 	c := &Client{
-		cfg:    cfg,
-		apiKey: apiKey,
-		url:    cfg.endpoint + "/batch",
-		logger: cfg.logger,
+		shaping: cfg.defaultContext != nil || len(cfg.transforms) > 0,
+		cfg:     cfg,
+		apiKey:  apiKey,
+		url:     cfg.endpoint + "/batch",
+		logger:  cfg.logger,
 	}
 	c.b = newBatcher(&c.cfg, c.logger)
 	c.deliveryCtx, c.cancelDelivery = context.WithCancelCause(context.Background())
@@ -144,7 +157,12 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	lib = jsonw.AppendString(lib, Version)
 	c.library = string(append(lib, '}'))
 
-	wait := c.startSenders(c.httpClient())
+	var wait func()
+	if cfg.output != nil {
+		wait = c.startOutput()
+	} else {
+		wait = c.startSenders(c.httpClient())
+	}
 	if c.spool != nil {
 		wait = c.spool.closeAfter(wait)
 	}
@@ -170,6 +188,11 @@ func (c *Client) Enqueue(msg Message) error {
 // EnqueueContext is Enqueue for callers who prefer backpressure to drops:
 // when the queue is full it waits for room until ctx ends (returning
 // ctx.Err()) or the client is shut down (returning ErrClosed).
+//
+// It also fills the context fields msg leaves empty from the Context that
+// Middleware (or NewContext) stored in ctx, such as the IP address of the
+// HTTP request being served; that Context in turn wins over the client's
+// default context (WithDefaultContext).
 func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -190,6 +213,16 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.now = c.cfg.now()
 	e.newID = c.cfg.newID
 	e.library = c.library
+	if block || c.shaping {
+		// Outside this function, so that a client without shaping
+		// pays for none of it here.
+		var keep bool
+		var err error
+		if msg, keep, err = c.prepare(ctx, block, e, msg); !keep {
+			encoderPool.Put(e)
+			return c.refuseShaped(err)
+		}
+	}
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
 		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
@@ -229,6 +262,49 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	}
 	if err == errNoRoom {
 		err = ctx.Err()
+	}
+	return err
+}
+
+// prepare sets the defaults of msg's context in e (the request's context
+// in ctx, from Middleware, over the client's WithDefaultContext; a plain
+// Enqueue, block unset, has no request) and runs the transforms, if any.
+// It returns the message to encode, msg itself without transforms, and
+// whether to send it at all (see refuseShaped for err).
+func (c *Client) prepare(ctx context.Context, block bool, e *encoder, msg Message) (Message, bool, error) {
+	e.defaults = c.cfg.defaultContext
+	if block {
+		if r := requestContext(ctx); r != nil {
+			e.defaults = underContext(r, e.defaults)
+		}
+	}
+	if len(c.cfg.transforms) == 0 {
+		return msg, true, nil
+	}
+	shaped, err := c.shape(e, msg, e.defaults)
+	if err != nil || shaped == nil {
+		return nil, false, err
+	}
+	e.defaults = nil // merged into the Envelope's context
+	return shaped, true, nil
+}
+
+// refuseShaped counts a message the transforms did not leave to be sent:
+// dropped on purpose (err is nil), refused because one panicked, or
+// invalid as they left it. It returns what Enqueue returns.
+func (c *Client) refuseShaped(err error) error {
+	var te *TransformError
+	switch {
+	case err == nil:
+		c.droppedByTransform.Add(1)
+	case errors.As(err, &te):
+		c.rejectedByTransform.Add(1)
+		if !c.transformPanicLogged.Swap(true) {
+			c.logger.Error("analytics: a transform panicked; its message was refused (later panics are counted in Stats.RejectedByTransform)",
+				"transform", te.Index, "type", te.Type, "event", te.Event, "panic", te.Value)
+		}
+	default:
+		c.b.reject(errors.Is(err, ErrMessageTooLarge))
 	}
 	return err
 }

@@ -80,4 +80,18 @@
 // 500 KB. The client never sends either: Enqueue rejects a message over
 // MaxMessageBytes with ErrMessageTooLarge, and batches are cut before they
 // exceed MaxBatchBytes.
+//
+// # Shaping what you send
+//
+// WithDefaultContext merges a context into every message. WithTransform
+// passes every message, as an Envelope, through functions that may change,
+// redact or drop it (RedactKeys, DropEvents, SampleEvents, AnonymizeIP, or
+// a function of one's own) before it is validated and encoded; a transform
+// that panics refuses its message instead of letting it through.
+// Middleware (or ContextFromRequest) takes an HTTP request's IP address,
+// trusting forwarding headers only from the proxies it is given, user
+// agent, locale and page, for EnqueueContext to merge into the messages
+// sent on the request's behalf. WithOutput writes messages as lines of
+// JSON instead of sending them, for development and for hosts with no
+// route to the API.
 package analytics

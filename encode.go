@@ -41,6 +41,11 @@ type encoder struct {
 	err error
 	// rng draws message ids (see random).
 	rng *mrand.ChaCha8
+
+	// defaults is the context merged into the message's (the client's
+	// WithDefaultContext and the request's), or nil. It is not the
+	// message's, so the encoder may hold it.
+	defaults *Context
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
@@ -53,6 +58,7 @@ func (e *encoder) reset() {
 	e.typ, e.event = "", ""
 	e.idStart, e.idEnd = 0, 0
 	e.eventStart, e.eventEnd = 0, 0
+	e.defaults = nil
 	e.err = nil
 }
 
@@ -174,14 +180,15 @@ func (e *encoder) object(key string, m map[string]any) error {
 	return nil
 }
 
-// end writes integrations and context and closes the message object.
+// end writes integrations and context and closes the message object. The
+// context is ctx with e.defaults, if any, merged in.
 func (e *encoder) end(ctx *Context, integrations Integrations) error {
 	if err := e.object("integrations", integrations); err != nil {
 		return err
 	}
 	e.buf = append(e.buf, `,"context":{`...)
-	if ctx != nil {
-		if err := e.context(ctx); err != nil {
+	if ctx != nil || e.defaults != nil {
+		if err := e.context(ctx, e.defaults); err != nil {
 			return err
 		}
 	}
@@ -236,37 +243,93 @@ func (e *encoder) extra(field string, m map[string]any, written func(string) boo
 	return nil
 }
 
-// context writes the fields of c. Keys of c.Extra that a set field already
-// wrote are skipped, and so is "library", which the client always writes.
-func (e *encoder) context(c *Context) error {
-	e.optBool("active", c.Active)
-	e.str("ip", c.IP)
-	e.str("locale", c.Locale)
-	e.str("userAgent", c.UserAgent)
-	e.str("channel", string(c.Channel))
-	e.str("timezone", c.Timezone)
-	e.str("groupId", c.GroupID)
-	if c.Campaign != nil {
+// mergedExtra is extra for the entries of m and, under them, those of
+// defaults whose keys m lacks (jsonw.AppendMergedEntries).
+func (e *encoder) mergedExtra(field string, m, defaults map[string]any, written func(string) bool) error {
+	var err error
+	if e.buf, err = jsonw.AppendMergedEntries(e.buf, m, defaults, written); err != nil {
+		return e.wrap(field, err)
+	}
+	return nil
+}
+
+// or returns a unless it is the zero value, else b: the merge of a message's
+// context field a with the default b (see WithDefaultContext).
+func or[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
+	}
+	return b
+}
+
+// Zero values standing in for an absent context or nested struct in
+// encoder.context, so that each field can be merged without a nil check.
+// They are only read.
+var (
+	noContext  Context
+	noCampaign CampaignInfo
+	noPage     PageInfo
+	noApp      AppInfo
+	noDevice   DeviceInfo
+	noOS       OSInfo
+	noNetwork  NetworkInfo
+	noLocation LocationInfo
+	noScreen   ScreenInfo
+	noReferrer ReferrerInfo
+)
+
+// context writes the fields of c, merged field by field with those of d,
+// the defaults (WithDefaultContext and the request's context), which fill
+// in what c leaves empty; either may be nil. Nested structs merge field by
+// field too, and maps by key. Keys of Extra that a set field already wrote
+// are skipped, and so is "library", which the client always writes.
+//
+// The merge is done as it is written, without a merged Context: a merged
+// copy would hold the message's strings and maps, and storing those on the
+// heap would make every message escape (see encodeKnown).
+func (e *encoder) context(c, d *Context) error {
+	if c == nil {
+		c = &noContext
+	}
+	if d == nil {
+		d = &noContext
+	}
+	e.optBool("active", or(c.Active, d.Active))
+	e.str("ip", or(c.IP, d.IP))
+	e.str("locale", or(c.Locale, d.Locale))
+	e.str("userAgent", or(c.UserAgent, d.UserAgent))
+	e.str("channel", string(or(c.Channel, d.Channel)))
+	e.str("timezone", or(c.Timezone, d.Timezone))
+	e.str("groupId", or(c.GroupID, d.GroupID))
+	if cp, dp := c.Campaign, d.Campaign; cp != nil || dp != nil {
+		if cp == nil {
+			cp = &noCampaign
+		}
+		if dp == nil {
+			dp = &noCampaign
+		}
 		e.buf = jsonw.AppendKey(e.buf, "campaign")
 		e.buf = append(e.buf, '{')
-		e.str("name", c.Campaign.Name)
-		e.str("source", c.Campaign.Source)
-		e.str("medium", c.Campaign.Medium)
-		e.str("term", c.Campaign.Term)
-		e.str("content", c.Campaign.Content)
-		cp := c.Campaign
-		if err := e.extra("context.campaign", cp.Extra, func(k string) bool {
+		name, source, medium := or(cp.Name, dp.Name), or(cp.Source, dp.Source), or(cp.Medium, dp.Medium)
+		term, content := or(cp.Term, dp.Term), or(cp.Content, dp.Content)
+		e.str("name", name)
+		e.str("source", source)
+		e.str("medium", medium)
+		e.str("term", term)
+		e.str("content", content)
+		if err := e.mergedExtra("context.campaign", cp.Extra, dp.Extra, func(k string) bool {
 			switch k {
 			case "name":
-				return cp.Name != ""
+				return name != ""
 			case "source":
-				return cp.Source != ""
+				return source != ""
 			case "medium":
-				return cp.Medium != ""
+				return medium != ""
 			case "term":
-				return cp.Term != ""
+				return term != ""
 			case "content":
-				return cp.Content != ""
+				return content != ""
 			}
 			return false
 		}); err != nil {
@@ -274,135 +337,186 @@ func (e *encoder) context(c *Context) error {
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if p := c.Page; p != nil {
+	if p, dp := c.Page, d.Page; p != nil || dp != nil {
+		if p == nil {
+			p = &noPage
+		}
+		if dp == nil {
+			dp = &noPage
+		}
 		e.buf = jsonw.AppendKey(e.buf, "page")
 		e.buf = append(e.buf, '{')
-		e.str("name", p.Name)
-		e.str("path", p.Path)
-		e.str("referrer", p.Referrer)
-		e.str("search", p.Search)
-		e.str("title", p.Title)
-		e.str("url", p.URL)
-		if p.Keywords != nil {
+		e.str("name", or(p.Name, dp.Name))
+		e.str("path", or(p.Path, dp.Path))
+		e.str("referrer", or(p.Referrer, dp.Referrer))
+		e.str("search", or(p.Search, dp.Search))
+		e.str("title", or(p.Title, dp.Title))
+		e.str("url", or(p.URL, dp.URL))
+		keywords := p.Keywords
+		if keywords == nil {
+			keywords = dp.Keywords
+		}
+		if keywords != nil {
 			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf = jsonw.AppendStrings(e.buf, p.Keywords)
+			e.buf = jsonw.AppendStrings(e.buf, keywords)
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if a := c.App; a != nil {
+	if a, da := c.App, d.App; a != nil || da != nil {
+		if a == nil {
+			a = &noApp
+		}
+		if da == nil {
+			da = &noApp
+		}
 		e.buf = jsonw.AppendKey(e.buf, "app")
 		e.buf = append(e.buf, '{')
-		e.str("name", a.Name)
-		e.str("version", a.Version)
-		e.str("build", a.Build)
-		e.str("namespace", a.Namespace)
+		e.str("name", or(a.Name, da.Name))
+		e.str("version", or(a.Version, da.Version))
+		e.str("build", or(a.Build, da.Build))
+		e.str("namespace", or(a.Namespace, da.Namespace))
 		e.buf = append(e.buf, '}')
 	}
-	if d := c.Device; d != nil {
+	if c.Device != nil || d.Device != nil {
 		e.buf = jsonw.AppendKey(e.buf, "device")
-		e.deviceInfo(d)
+		e.deviceInfo(c.Device, d.Device)
 	}
-	if o := c.OS; o != nil {
+	if o, do := c.OS, d.OS; o != nil || do != nil {
+		if o == nil {
+			o = &noOS
+		}
+		if do == nil {
+			do = &noOS
+		}
 		e.buf = jsonw.AppendKey(e.buf, "os")
 		e.buf = append(e.buf, '{')
-		e.str("name", o.Name)
-		e.str("version", o.Version)
+		e.str("name", or(o.Name, do.Name))
+		e.str("version", or(o.Version, do.Version))
 		e.buf = append(e.buf, '}')
 	}
-	if n := c.Network; n != nil {
+	if n, dn := c.Network, d.Network; n != nil || dn != nil {
+		if n == nil {
+			n = &noNetwork
+		}
+		if dn == nil {
+			dn = &noNetwork
+		}
 		e.buf = jsonw.AppendKey(e.buf, "network")
 		e.buf = append(e.buf, '{')
-		e.optBool("bluetooth", n.Bluetooth)
-		e.optBool("cellular", n.Cellular)
-		e.optBool("wifi", n.WiFi)
-		e.str("carrier", n.Carrier)
+		e.optBool("bluetooth", or(n.Bluetooth, dn.Bluetooth))
+		e.optBool("cellular", or(n.Cellular, dn.Cellular))
+		e.optBool("wifi", or(n.WiFi, dn.WiFi))
+		e.str("carrier", or(n.Carrier, dn.Carrier))
 		e.buf = append(e.buf, '}')
 	}
-	if l := c.Location; l != nil {
+	if l, dl := c.Location, d.Location; l != nil || dl != nil {
+		if l == nil {
+			l = &noLocation
+		}
+		if dl == nil {
+			dl = &noLocation
+		}
 		e.buf = jsonw.AppendKey(e.buf, "location")
 		e.buf = append(e.buf, '{')
-		e.str("city", l.City)
-		e.str("country", l.Country)
-		e.str("region", l.Region)
-		if err := e.optFloat("context.location.latitude", "latitude", l.Latitude); err != nil {
+		e.str("city", or(l.City, dl.City))
+		e.str("country", or(l.Country, dl.Country))
+		e.str("region", or(l.Region, dl.Region))
+		if err := e.optFloat("context.location.latitude", "latitude", or(l.Latitude, dl.Latitude)); err != nil {
 			return err
 		}
-		if err := e.optFloat("context.location.longitude", "longitude", l.Longitude); err != nil {
+		if err := e.optFloat("context.location.longitude", "longitude", or(l.Longitude, dl.Longitude)); err != nil {
 			return err
 		}
-		if err := e.optFloat("context.location.speed", "speed", l.Speed); err != nil {
+		if err := e.optFloat("context.location.speed", "speed", or(l.Speed, dl.Speed)); err != nil {
 			return err
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if s := c.Screen; s != nil {
+	if s, ds := c.Screen, d.Screen; s != nil || ds != nil {
+		if s == nil {
+			s = &noScreen
+		}
+		if ds == nil {
+			ds = &noScreen
+		}
 		e.buf = jsonw.AppendKey(e.buf, "screen")
 		e.buf = append(e.buf, '{')
-		if s.Width != 0 {
-			e.int("width", s.Width)
+		if w := or(s.Width, ds.Width); w != 0 {
+			e.int("width", w)
 		}
-		if s.Height != 0 {
-			e.int("height", s.Height)
+		if h := or(s.Height, ds.Height); h != 0 {
+			e.int("height", h)
 		}
-		if s.Density != 0 {
-			if err := e.float("context.screen.density", "density", s.Density); err != nil {
+		if density := or(s.Density, ds.Density); density != 0 {
+			if err := e.float("context.screen.density", "density", density); err != nil {
 				return err
 			}
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if r := c.Referrer; r != nil {
+	if r, dr := c.Referrer, d.Referrer; r != nil || dr != nil {
+		if r == nil {
+			r = &noReferrer
+		}
+		if dr == nil {
+			dr = &noReferrer
+		}
 		e.buf = jsonw.AppendKey(e.buf, "referrer")
 		e.buf = append(e.buf, '{')
-		e.str("type", r.Type)
-		e.str("name", r.Name)
-		e.str("url", r.URL)
-		e.str("link", r.Link)
-		e.str("id", r.ID)
+		e.str("type", or(r.Type, dr.Type))
+		e.str("name", or(r.Name, dr.Name))
+		e.str("url", or(r.URL, dr.URL))
+		e.str("link", or(r.Link, dr.Link))
+		e.str("id", or(r.ID, dr.ID))
 		e.buf = append(e.buf, '}')
 	}
-	if err := e.object("traits", c.Traits); err != nil {
-		return e.wrap("context", err)
+	if len(c.Traits) > 0 || len(d.Traits) > 0 {
+		e.buf = jsonw.AppendKey(e.buf, "traits")
+		e.buf = append(e.buf, '{')
+		if err := e.mergedExtra("context.traits", c.Traits, d.Traits, nil); err != nil {
+			return err
+		}
+		e.buf = append(e.buf, '}')
 	}
-	if len(c.Extra) > 0 {
-		return e.extra("context", c.Extra, func(k string) bool {
+	if len(c.Extra) > 0 || len(d.Extra) > 0 {
+		return e.mergedExtra("context", c.Extra, d.Extra, func(k string) bool {
 			switch k {
 			case "library":
 				return true
 			case "active":
-				return c.Active != nil
+				return c.Active != nil || d.Active != nil
 			case "ip":
-				return c.IP != ""
+				return c.IP != "" || d.IP != ""
 			case "locale":
-				return c.Locale != ""
+				return c.Locale != "" || d.Locale != ""
 			case "userAgent":
-				return c.UserAgent != ""
+				return c.UserAgent != "" || d.UserAgent != ""
 			case "channel":
-				return c.Channel != ""
+				return c.Channel != "" || d.Channel != ""
 			case "timezone":
-				return c.Timezone != ""
+				return c.Timezone != "" || d.Timezone != ""
 			case "groupId":
-				return c.GroupID != ""
+				return c.GroupID != "" || d.GroupID != ""
 			case "campaign":
-				return c.Campaign != nil
+				return c.Campaign != nil || d.Campaign != nil
 			case "page":
-				return c.Page != nil
+				return c.Page != nil || d.Page != nil
 			case "app":
-				return c.App != nil
+				return c.App != nil || d.App != nil
 			case "device":
-				return c.Device != nil
+				return c.Device != nil || d.Device != nil
 			case "os":
-				return c.OS != nil
+				return c.OS != nil || d.OS != nil
 			case "network":
-				return c.Network != nil
+				return c.Network != nil || d.Network != nil
 			case "location":
-				return c.Location != nil
+				return c.Location != nil || d.Location != nil
 			case "screen":
-				return c.Screen != nil
+				return c.Screen != nil || d.Screen != nil
 			case "referrer":
-				return c.Referrer != nil
+				return c.Referrer != nil || d.Referrer != nil
 			case "traits":
-				return len(c.Traits) > 0
+				return len(c.Traits) > 0 || len(d.Traits) > 0
 			}
 			return false
 		})
@@ -410,16 +524,23 @@ func (e *encoder) context(c *Context) error {
 	return nil
 }
 
-func (e *encoder) deviceInfo(d *DeviceInfo) {
+// deviceInfo writes d merged with the default dd; either may be nil.
+func (e *encoder) deviceInfo(d, dd *DeviceInfo) {
+	if d == nil {
+		d = &noDevice
+	}
+	if dd == nil {
+		dd = &noDevice
+	}
 	e.buf = append(e.buf, '{')
-	e.str("id", d.ID)
-	e.str("manufacturer", d.Manufacturer)
-	e.str("model", d.Model)
-	e.str("name", d.Name)
-	e.str("type", d.Type)
-	e.str("token", d.Token)
-	e.str("advertisingId", d.AdvertisingID)
-	e.optBool("adTrackingEnabled", d.AdTrackingEnabled)
+	e.str("id", or(d.ID, dd.ID))
+	e.str("manufacturer", or(d.Manufacturer, dd.Manufacturer))
+	e.str("model", or(d.Model, dd.Model))
+	e.str("name", or(d.Name, dd.Name))
+	e.str("type", or(d.Type, dd.Type))
+	e.str("token", or(d.Token, dd.Token))
+	e.str("advertisingId", or(d.AdvertisingID, dd.AdvertisingID))
+	e.optBool("adTrackingEnabled", or(d.AdTrackingEnabled, dd.AdTrackingEnabled))
 	e.buf = append(e.buf, '}')
 }
 

@@ -83,22 +83,26 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "version":
-				return !blank(m.Version)
-			case "build":
-				return m.Build != ""
-			case "device_id":
-				return !blank(m.DeviceToken)
-			}
-			return false
-		}); err != nil {
+		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
 			return err
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationInstalled) writesKey(k string) bool {
+	switch k {
+	case "version":
+		return !blank(m.Version)
+	case "build":
+		return m.Build != ""
+	case "device_id":
+		return !blank(m.DeviceToken)
+	}
+	return false
 }
 
 // ApplicationOpened is the "Application Opened" event, a track call: records
@@ -185,24 +189,28 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "from_background":
-				return m.FromBackground != nil
-			case "url":
-				return m.URL != ""
-			case "version":
-				return !blank(m.Version)
-			case "build":
-				return m.Build != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
 			return err
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationOpened) writesKey(k string) bool {
+	switch k {
+	case "from_background":
+		return m.FromBackground != nil
+	case "url":
+		return m.URL != ""
+	case "version":
+		return !blank(m.Version)
+	case "build":
+		return m.Build != ""
+	}
+	return false
 }
 
 // ApplicationBackgrounded is the "Application Backgrounded" event, a track
@@ -321,24 +329,28 @@ func (m ApplicationUpdated) appendMessage(e *encoder) error {
 	e.str("version", m.Version)
 	e.str("build", m.Build)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "previous_version":
-				return m.PreviousVersion != ""
-			case "previous_build":
-				return m.PreviousBuild != ""
-			case "version":
-				return m.Version != ""
-			case "build":
-				return m.Build != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
 			return err
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationUpdated) writesKey(k string) bool {
+	switch k {
+	case "previous_version":
+		return m.PreviousVersion != ""
+	case "previous_build":
+		return m.PreviousBuild != ""
+	case "version":
+		return m.Version != ""
+	case "build":
+		return m.Build != ""
+	}
+	return false
 }
 
 // ApplicationUninstalled is the "Application Uninstalled" event, a track
@@ -404,18 +416,22 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "device_id":
-				return !blank(m.DeviceToken)
-			}
-			return false
-		}); err != nil {
+		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
 			return err
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationUninstalled) writesKey(k string) bool {
+	switch k {
+	case "device_id":
+		return !blank(m.DeviceToken)
+	}
+	return false
 }
 
 // ApplicationCrashed is the "Application Crashed" event, a track call:

@@ -3,6 +3,7 @@ package analytics
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -129,6 +130,12 @@ type config struct {
 	now             func() time.Time
 	newID           func() string
 	spool           spoolConfig
+
+	// Shaping (transform.go, defaultcontext.go) and the output for
+	// development (output.go).
+	defaultContext *Context // a copy, read-only
+	transforms     []Transform
+	output         io.Writer // nil: send to the API
 }
 
 func defaultConfig() config {
@@ -463,7 +470,7 @@ func (c *config) check() error {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	return nil
+	return checkDefaultContext(c.defaultContext)
 }
 
 func isLoopback(host string) bool {

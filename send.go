@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"slices"
 	"strings"
@@ -122,13 +123,7 @@ var gzipPool = sync.Pool{New: func() any {
 // deliver sends one batch and reports its outcome. It runs on a sender
 // goroutine, which owns s.
 func (c *Client) deliver(s *transport.Sender, bt *batch) {
-	if bt.lost != nil {
-		bt.fail(0, len(bt.items), bt.lost)
-		c.report(bt)
-		return
-	}
-	if c.deliveryCtx.Err() != nil {
-		c.abandonBatch(bt)
+	if c.settledUnsent(bt) {
 		return
 	}
 	// One retry deadline for the batch, its halves included.
@@ -136,6 +131,22 @@ func (c *Client) deliver(s *transport.Sender, bt *batch) {
 	c.sendRange(ctx, s, bt, 0, len(bt.items), false)
 	cancel()
 	c.report(bt)
+}
+
+// settledUnsent reports, and returns true for, a batch that is not to be
+// sent: placeholders of messages the spool lost, or any batch once
+// Shutdown's context has ended (abandoned).
+func (c *Client) settledUnsent(bt *batch) bool {
+	switch {
+	case bt.lost != nil:
+		bt.fail(0, len(bt.items), bt.lost)
+	case c.deliveryCtx.Err() != nil:
+		bt.fail(0, len(bt.items), c.abandoned())
+	default:
+		return false
+	}
+	c.report(bt)
+	return true
 }
 
 // abandonBatch reports bt as abandoned by Shutdown.
@@ -159,7 +170,10 @@ func (c *Client) sendRange(ctx context.Context, s *transport.Sender, bt *batch, 
 		return
 	}
 	wire := c.body(bt.items[lo:hi])
-	wireLen := int64(len(wire.Buf))
+	wireLen := int64(len(wire.Buf) + sentAtBytes)
+	if c.cfg.gzip {
+		wireLen += transport.GzipEndBytes
+	}
 	s.OnAttempt = func(attempt int) { c.b.attempt(attempt, wireLen, half) }
 	status, excerpt, err := s.DoBody(ctx, c.url, c.header, wire)
 	wire.Release()
@@ -217,6 +231,16 @@ func (c *Client) authFailed(status int) {
 // read a request body after the response has come (an early 4xx); see
 // transport.Body. The message bytes are the ones Enqueue encoded, so a
 // half of a refused batch carries the same JSON.
+//
+// sentAt is the time of each attempt, not of the batch's first one: the
+// API corrects clock skew with it, and a batch retried after a minute's
+// Retry-After would otherwise have every event moved by that minute. So
+// the body's Buf ends just before the time, and its Tail writes the time
+// anew for every attempt (go-retryablehttp opens a reader of the body per
+// attempt). With gzip, Buf is the compressed start, flushed to a byte
+// boundary, and the Tail adds the time as a stored final block and the
+// gzip trailer (transport.AppendGzipEnd): nothing is compressed twice and
+// the messages' bytes are those of the first attempt.
 func (c *Client) body(items []item) *transport.Body {
 	size := envelopeBytes
 	for i := range items {
@@ -225,21 +249,27 @@ func (c *Client) body(items []item) *transport.Body {
 	bd := getBody()
 	bd.Hold()
 	if !c.cfg.gzip {
-		bd.Buf = c.appendBatch(slices.Grow(bd.Buf[:0], size), items)
+		bd.Buf = appendBatchStart(slices.Grow(bd.Buf[:0], size), items)
+		bd.Tail = c.appendSentAt
 		return bd
 	}
 	// The JSON is only read here, so its buffer goes back to the pool
 	// at once; what net/http reads is the compressed copy.
 	jp := jsonPool.Get().(*[]byte)
-	raw := c.appendBatch(slices.Grow((*jp)[:0], size), items)
+	raw := appendBatchStart(slices.Grow((*jp)[:0], size), items)
 	w := appendWriter{buf: bd.Buf[:0]}
 	zw := gzipPool.Get().(*gzip.Writer)
 	zw.Reset(&w)
 	_, _ = zw.Write(raw)
-	_ = zw.Close()
+	_ = zw.Flush()
 	zw.Reset(nil)
 	gzipPool.Put(zw)
 	bd.Buf = w.buf
+	crc, n := crc32.ChecksumIEEE(raw), len(raw)
+	bd.Tail = func(dst []byte) []byte {
+		var tail [sentAtBytes]byte
+		return transport.AppendGzipEnd(dst, crc, n, c.appendSentAt(tail[:0]))
+	}
 	if cap(raw) <= maxPooledBody {
 		*jp = raw[:0]
 		jsonPool.Put(jp)
@@ -247,8 +277,9 @@ func (c *Client) body(items []item) *transport.Body {
 	return bd
 }
 
-// appendBatch appends the batch request body of items to dst.
-func (c *Client) appendBatch(dst []byte, items []item) []byte {
+// appendBatchStart appends the batch request body of items to dst, up to
+// the value of sentAt, which appendSentAt writes.
+func appendBatchStart(dst []byte, items []item) []byte {
 	dst = append(dst, `{"batch":[`...)
 	for i := range items {
 		if i > 0 {
@@ -256,10 +287,19 @@ func (c *Client) appendBatch(dst []byte, items []item) []byte {
 		}
 		dst = append(dst, items[i].data...)
 	}
-	dst = append(dst, `],"sentAt":`...)
+	return append(dst, `],"sentAt":`...)
+}
+
+// appendSentAt appends the end of a batch request body: the time now, the
+// value of sentAt, and the closing brace; always sentAtBytes bytes.
+func (c *Client) appendSentAt(dst []byte) []byte {
 	dst = jsonw.AppendTime(dst, c.cfg.now())
 	return append(dst, '}')
 }
+
+// sentAtBytes is the length of what appendSentAt appends: a quoted
+// RFC 3339 time with milliseconds in UTC, and a brace.
+const sentAtBytes = len(`"2006-01-02T15:04:05.000Z"}`)
 
 // maxPooledBody is the largest buffer the body pools keep: a full batch
 // request with room to spare.
@@ -284,6 +324,7 @@ func putBody(bd *transport.Body) {
 		return
 	}
 	bd.Buf = bd.Buf[:0]
+	bd.Tail = nil
 	bodyPool.Put(bd)
 }
 

@@ -153,10 +153,15 @@ func Generate(c *catalog.Catalog, core []string) (map[string][]byte, error) {
 		}
 		out[name] = formatted
 	}
+	envelopes, err := g.envelopes()
+	if err != nil {
+		return nil, err
+	}
 	for name, src := range map[string][]byte{
 		DispatchFile:  g.dispatch(),
 		TableFile:     g.table(),
 		CoreTypesFile: g.coreTypes(),
+		EnvelopeFile:  envelopes,
 	} {
 		formatted, err := format.Source(src)
 		if err != nil {
@@ -254,24 +259,27 @@ func (g *gen) dispatch() []byte {
 	b.p("// the generator's dispatch for why). A nil pointer and a type the switch")
 	b.p("// does not list are invalid.")
 	b.p("func encodeKnown(e *encoder, msg Message) error {")
-	b.p("\tswitch m := msg.(type) {")
-	names := append([]string(nil), g.core...)
-	for _, ev := range g.cat.Events {
-		names = append(names, ev.GoName)
-	}
-	for _, n := range names {
-		b.p("\tcase %s:", n)
-		b.p("\t\treturn m.appendMessage(e)")
-		b.p("\tcase *%s:", n)
-		b.p("\t\tif m == nil {")
-		b.p("\t\t\treturn errNilMessage")
-		b.p("\t\t}")
-		b.p("\t\treturn m.appendMessage(e)")
-	}
-	b.p("\t}")
+	b.p("switch m := msg.(type) {")
+	g.messageCases(b, "return m.appendMessage(e)")
+	b.p("}")
 	b.p("\treturn errUnlistedMessage(msg)")
 	b.p("}")
 	return b.Bytes()
+}
+
+// messageCases writes the cases of a type switch on a Message, m := msg.(type),
+// over every Message type, its value and its pointer: each runs stmt, and a
+// nil pointer returns errNilMessage.
+func (g *gen) messageCases(b *w, stmt string) {
+	for _, n := range g.allMessages() {
+		b.p("case %s:", n)
+		b.p("%s", stmt)
+		b.p("case *%s:", n)
+		b.p("if m == nil {")
+		b.p("return errNilMessage")
+		b.p("}")
+		b.p("%s", stmt)
+	}
 }
 
 // plan assigns every shape and enum type to the file of its first user and
@@ -470,9 +478,7 @@ func (g *gen) shapeDecl(b *w, name string) error {
 	}
 	if s.Additional {
 		b.p("if len(s.Extra) > 0 {")
-		b.p("if err := e.entries(s.Extra, func(k string) bool {")
-		g.skipSwitch(b, "s", s.Properties)
-		b.p("}); err != nil {")
+		b.p("if err := e.entries(s.Extra, s.writesKey); err != nil {")
 		b.p("return e.wrap(shapePath(base, i, \"\"), err)")
 		b.p("}")
 		b.p("}")
@@ -480,6 +486,9 @@ func (g *gen) shapeDecl(b *w, name string) error {
 	b.p("e.buf = append(e.buf, '}')")
 	b.p("return nil")
 	b.p("}")
+	if s.Additional {
+		g.writesKeyDecl(b, "s", name, "the object", s.Properties)
+	}
 	return nil
 }
 
@@ -624,9 +633,7 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 	if len(inProps) == 0 {
 		b.p("if err := e.extra(\"properties\", m.Extra, nil); err != nil {")
 	} else {
-		b.p("if err := e.extra(\"properties\", m.Extra, func(k string) bool {")
-		g.skipSwitch(b, "m", inProps)
-		b.p("}); err != nil {")
+		b.p("if err := e.extra(\"properties\", m.Extra, m.writesKey); err != nil {")
 	}
 	b.p("return err")
 	b.p("}")
@@ -634,6 +641,9 @@ func (g *gen) eventDecl(b *w, ev catalog.Event) error {
 	b.p("e.closeProperties(props)")
 	b.p("return e.end(%s, m.Integrations)", ctx)
 	b.p("}")
+	if len(inProps) > 0 {
+		g.writesKeyDecl(b, "m", ev.GoName, "properties", inProps)
+	}
 	return nil
 }
 
@@ -665,9 +675,16 @@ func identityCheck(ev catalog.Event) string {
 	return "e.requireIdentity(m.UserID, m.AnonymousID)"
 }
 
-// skipSwitch writes the body of the function that tells e.extra which keys
-// of Extra a set field already wrote.
-func (g *gen) skipSwitch(b *w, recv string, ps []catalog.Property) {
+// writesKeyDecl writes the method writesKey of the helper or shape typ,
+// whose fields ps write keys of obj: it reports whether the field that
+// writes a key is set, so that the same key of Extra is not sent. It is
+// the one rule for it: the encoding skips Extra keys with it (e.extra,
+// e.entries), and reading a helper back from an Envelope leaves those keys
+// out of Extra (envelope_helpers.go).
+func (g *gen) writesKeyDecl(b *w, recv, typ, obj string, ps []catalog.Property) {
+	b.p("")
+	comment(b, "", "writesKey reports whether a field of "+recv+" that is set writes the key k of "+obj+", so that the same key of Extra is not sent.")
+	b.p("func (%s *%s) writesKey(k string) bool {", recv, typ)
 	b.p("switch k {")
 	for _, p := range ps {
 		b.p("case %s:", strconv.Quote(p.Key))
@@ -675,6 +692,7 @@ func (g *gen) skipSwitch(b *w, recv string, ps []catalog.Property) {
 	}
 	b.p("}")
 	b.p("return false")
+	b.p("}")
 }
 
 // goType is the Go type of a property's field.
