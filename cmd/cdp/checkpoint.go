@@ -102,3 +102,15 @@ func (c *checkpoint) save(path string) error {
 	}
 	return nil
 }
+
+// position says where a run with this checkpoint resumes, for people:
+// "after line 120 of events.ndjson", or "from the start of b.ndjson".
+func (c *checkpoint) position(names []string) string {
+	if c.File >= len(names) {
+		return "after the last line"
+	}
+	if c.Line == 0 {
+		return "from the start of " + names[c.File]
+	}
+	return fmt.Sprintf("after line %d of %s", c.Line, names[c.File])
+}

@@ -13,7 +13,7 @@ import (
 func TestDecodeMessageIntoLibraryTypes(t *testing.T) {
 	m, err := decodeMessage([]byte(`{"type":"track","userId":"42","anonymousId":"a","event":"Order Completed","messageId":"m1",
 		"timestamp":"2026-01-02T03:04:05Z","properties":{"id":12345678901234567890,"x":[1,2]},"integrations":{"All":false},
-		"context":{"ip":"1.2.3.4","library":{"name":"other"}},"sentAt":"2026-01-02T03:04:06Z"}`))
+		"context":{"ip":"1.2.3.4","library":{"name":"other"}},"sentAt":"2026-01-02T03:04:06Z"}`), autoTimes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestDecodeMessageIntoLibraryTypes(t *testing.T) {
 		`{"type":"group","userId":"1","groupId":"g","objectTypeId":"2","traits":{"name":"A"}}`: analytics.Group{},
 		`{"type":"alias","userId":"1","previousId":"0"}`:                                       analytics.Alias{},
 	} {
-		m, err := decodeMessage([]byte(line))
+		m, err := decodeMessage([]byte(line), autoTimes)
 		if err != nil {
 			t.Errorf("%s: %v", line, err)
 			continue
@@ -62,38 +62,44 @@ func TestDecodeMessageErrorsNameTheKey(t *testing.T) {
 		`{"type":"Track","userId":"1"}`:                                     `type: "Track" is not one of`,
 		`{"type":7}`:                                                        `type: want a string`,
 	} {
-		_, err := decodeMessage([]byte(line))
+		_, err := decodeMessage([]byte(line), autoTimes)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want it to contain %q", line, err, want)
 		}
 	}
 }
 
-func TestLineReaderBoundsLongLines(t *testing.T) {
+// autoTimes reads timestamps as --timestamp-format auto does.
+var autoTimes, _ = newTimeParser("auto")
+
+func TestLineSplitterBoundsLongLines(t *testing.T) {
 	long := strings.Repeat("x", maxLineBytes+10)
-	lr := newLineReader(strings.NewReader("a\r\n" + long + "\nb"))
-	var got []string
-	var tooLong []bool
+	sp := newLineSplitter(strings.NewReader("a\r\n" + long + "\nb"))
+	ch := &chunk{}
 	for {
-		line, tl, err := lr.next()
-		if err != nil {
+		if err := sp.fill(ch); err != nil {
 			break
 		}
-		got = append(got, string(line))
-		tooLong = append(tooLong, tl)
 	}
-	if len(got) != 3 || got[0] != "a" || got[1] != "" || !tooLong[1] || got[2] != "b" || tooLong[2] || lr.line != 3 {
-		t.Errorf("lines %q, too long %v, count %d", got, tooLong, lr.line)
+	var got []string
+	var tooLong []bool
+	for i, r := range ch.recs {
+		got = append(got, string(ch.text(i)))
+		tooLong = append(tooLong, r.tooLong)
+	}
+	if len(got) != 3 || got[0] != "a" || got[1] != "" || !tooLong[1] || got[2] != "b" || tooLong[2] || sp.line != 3 {
+		t.Errorf("lines %q, too long %v, count %d", got, tooLong, sp.line)
 	}
 
 	// A line of 16 MiB is passed over without being held.
-	lr = newLineReader(io.MultiReader(strings.NewReader("a\n"), strings.NewReader(strings.Repeat("x", 16<<20)), strings.NewReader("\nb\n")))
+	sp = newLineSplitter(io.MultiReader(strings.NewReader("a\n"), strings.NewReader(strings.Repeat("x", 16<<20)), strings.NewReader("\nb\n")))
+	ch = &chunk{}
 	for {
-		if _, _, err := lr.next(); err != nil {
+		if err := sp.fill(ch); err != nil {
 			break
 		}
 	}
-	if lr.line != 3 || cap(lr.buf) > 2*maxLineBytes {
-		t.Errorf("read %d lines holding a buffer of %d bytes; want 3 and at most %d", lr.line, cap(lr.buf), 2*maxLineBytes)
+	if sp.line != 3 || cap(ch.buf) > 2*maxLineBytes {
+		t.Errorf("read %d lines holding a buffer of %d bytes; want 3 and at most %d", sp.line, cap(ch.buf), 2*maxLineBytes)
 	}
 }

@@ -9,13 +9,21 @@
 //	cdp send [flags] [JSON | -]
 //	cdp import [flags] FILE... (or - for stdin)
 //	cdp delete-people|suppress|unsuppress [flags] FILE
+//	cdp version
 //
 // The API key comes from the environment variable CDP_API_KEY, or from the
 // file named by --key-file. Run cdp COMMAND --help for the flags of a
 // command.
 //
-// Exit status: 0 when every message was delivered; 1 when a line was
-// invalid or a message was not delivered; 2 for a usage or setup error.
+// Exit statuses (see exitStatuses):
+//
+//	0  every line was delivered (a dry run: every line is valid)
+//	1  some lines were invalid or refused by the API; the rest were delivered
+//	2  usage or setup error; nothing was sent
+//	3  the run stopped before the end (a failure that may pass, an interrupt,
+//	   an input that cannot be read further); with --checkpoint it resumes
+//	4  the API refused the key (401 or 403): check the key and --region
+//	5  declined at the confirmation prompt; nothing was sent
 package main
 
 import (
@@ -30,14 +38,30 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
-// Exit statuses.
+// Exit statuses. A script tells them apart; --help and the README list
+// them (exitStatuses).
 const (
-	exitOK     = 0 // every message was delivered
-	exitFailed = 1 // a line was invalid, or a message was not delivered
-	exitUsage  = 2 // a usage or setup error: nothing was attempted
+	exitOK       = 0 // every line was delivered (a dry run: every line is valid)
+	exitInvalid  = 1 // some lines were invalid or refused by the API; the rest were delivered
+	exitUsage    = 2 // a usage or setup error: nothing was sent
+	exitStopped  = 3 // the run stopped before the end; with --checkpoint it resumes
+	exitKey      = 4 // the API refused the key (401 or 403)
+	exitDeclined = 5 // declined at the confirmation prompt: nothing was sent
 )
+
+// exitStatuses is the list of exit statuses that --help shows.
+const exitStatuses = `Exit status:
+  0  every line was delivered (a dry run: every line is valid)
+  1  some lines were invalid or refused by the API; the rest were delivered
+  2  usage or setup error; nothing was sent
+  3  the run stopped before the end (a failure that may pass, an interrupt,
+     an input that cannot be read further); with --checkpoint it resumes
+  4  the API refused the key (401 or 403): check the key and --region
+  5  declined at the confirmation prompt; nothing was sent
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -48,7 +72,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	terminal       bool // stderr is a terminal
+	terminal       bool             // stderr is a terminal
+	width          func() int       // the terminal's width in columns, or 0 if unknown
+	now            func() time.Time // the clock; nil is time.Now
 	// transport sends the HTTP requests, under the --rate limiter; nil
 	// means a clone of http.DefaultTransport. Tests set a fake API.
 	transport http.RoundTripper
@@ -62,7 +88,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal gets the default behaviour
-	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr)}, args)
+	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr), width: terminalWidth(stderr)}, args)
 }
 
 type command struct {
@@ -85,6 +111,7 @@ func init() {
 		{"delete-people", "delete the people in a file of ids or emails", runPeople},
 		{"suppress", "suppress the people in a file of ids or emails", runPeople},
 		{"unsuppress", "unsuppress the people in a file of ids or emails", runPeople},
+		{"version", "print the versions of cdp, the library and Go", runVersion},
 	}
 }
 
@@ -109,8 +136,7 @@ func runContext(ctx context.Context, e *env, args []string) int {
 			return c.run(ctx, e, c.name, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "cdp: unknown command %q\n\n", args[0])
-	usage(e.stderr)
+	fmt.Fprintf(e.stderr, "cdp: unknown command %q; run \"cdp help\" for the list\n", args[0])
 	return exitUsage
 }
 
@@ -129,9 +155,7 @@ Commands:
 The API key comes from $CDP_API_KEY or from the file named by --key-file.
 Run "cdp COMMAND --help" for the flags of a command.
 
-Exit status: 0 when every message was delivered; 1 when a line was invalid or
-a message was not delivered; 2 for a usage or setup error.
-`)
+`+exitStatuses)
 }
 
 // syncWriter serializes the writes of several goroutines to w; its lock
@@ -153,8 +177,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // the command (-help, or a usage error already reported).
 func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status int, ok bool) {
 	// The flag package writes its error and the usage to fs.Output();
-	// hold them, to print the usage on stdout for -help (exit 0) or all of
-	// it on stderr for an error (exit 2).
+	// hold them, to print the usage on stdout for -help (exit 0), or only
+	// the error on stderr, with where to find the usage (exit 2).
 	var held bytes.Buffer
 	fs.SetOutput(&held)
 	defer fs.SetOutput(e.stderr)
@@ -166,7 +190,7 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status 
 			return nil, exitOK, false
 		}
 		if err != nil {
-			_, _ = e.stderr.Write(held.Bytes())
+			fmt.Fprintf(e.stderr, "cdp: %v; run \"%s --help\" for the flags\n", err, fs.Name())
 			return nil, exitUsage, false
 		}
 		args = fs.Args()
@@ -185,4 +209,12 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status 
 func usageError(e *env, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "cdp: "+format+"\n", a...)
 	return exitUsage
+}
+
+// clock returns the command's clock.
+func (e *env) clock() func() time.Time {
+	if e.now == nil {
+		return time.Now
+	}
+	return e.now
 }

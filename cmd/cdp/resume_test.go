@@ -28,7 +28,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 	const lines, batch = 5000, 100
 	file := importFile(t, lines, nil)
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
-	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
+	args := []string{"import", "--quiet", "--workers", "1", "--decoders", "1", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
 
 	cmd := startCommand(t, args)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -128,7 +128,7 @@ func TestResumeCutsTheBadFileBackToTheCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file)
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("%s", r)
 	}
 	got := readLines(t, badFile)
@@ -163,7 +163,7 @@ func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
 	t.Setenv("CDP_API_KEY", testKey)
 	var out, errb strings.Builder
 	code := runContext(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv}, args)
-	if code != exitFailed || !strings.Contains(errb.String(), "stopped: interrupted") {
+	if code != exitStopped || !strings.Contains(errb.String(), "stopped: interrupted") {
 		t.Fatalf("exit %d, want 1 with the reason:\n%s", code, errb.String())
 	}
 	first := len(srv.Messages())
@@ -216,7 +216,7 @@ func TestKillDuringTheFirstRoundResendsItWithTheSameIDs(t *testing.T) {
 
 	file := importFile(t, 300, nil)
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
-	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	args := []string{"import", "--quiet", "--workers", "1", "--decoders", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
 	cmd := startCommand(t, args)
 	select {
 	case <-srv.arrived:
@@ -275,7 +275,7 @@ func TestResumeWithANewBadFile(t *testing.T) {
 	if err := c.save(ck); err != nil {
 		t.Fatal(err)
 	}
-	if r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file); r.code != exitFailed {
+	if r := cdp(t, "", "import", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file); r.code != exitInvalid {
 		t.Fatalf("%s", r)
 	}
 	got := readLines(t, badFile)
@@ -301,7 +301,7 @@ func TestCheckpointFollowsEachBatch(t *testing.T) {
 	}
 	file := writeFile(t, "big.ndjson", b.String())
 	ck := filepath.Join(t.TempDir(), "import.checkpoint")
-	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
+	args := []string{"import", "--quiet", "--workers", "1", "--decoders", "1", "--batch-size", "100", "--endpoint", srv.URL + "/v1", "--checkpoint", ck, file}
 	cmd := startCommand(t, args)
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	select {
