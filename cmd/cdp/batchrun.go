@@ -110,7 +110,7 @@ func runBatch(ctx context.Context, e *env, job *batchJob) int {
 		}
 	}
 	var cnt counts
-	window := 2 * f.workers * f.batchSize
+	window := windowBatches * f.workers * f.batchSize
 	t := newTracker(window, maxHeldBytes, &cnt)
 	p := &pipeline{job: job, t: t, counts: &cnt, work: make(chan *chunk, f.decoders), now: e.clock()}
 	var ckpt *checkpoint
@@ -222,6 +222,12 @@ func runBatch(ctx context.Context, e *env, job *batchJob) int {
 	}
 	return status
 }
+
+// windowBatches is how many rounds of --workers batches of --batch-size
+// the tracker's window holds: lines read and not yet final. Four keep the
+// senders busy while the batches answered out of order wait for the ones
+// before them (measured: 2 gave 70 % of the throughput of 4, 8 no more).
+const windowBatches = 4
 
 // maxHeldBytes bounds the input text the tracker holds between reading
 // and committing (the bad file may need it), besides its window of
