@@ -9,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
 )
+
+const analyticsDefaultWorkers = analytics.DefaultMaxInFlight
 
 // The four defects of issue 19: a run must never say "done" when nothing
 // took effect. Each test failed before the fix.
@@ -135,8 +138,10 @@ func TestRefusedKeyStopsAndKeepsTheCheckpoint(t *testing.T) {
 	if err := json.Unmarshal(data, &c); err != nil || c.Done || c.File != 0 || c.Line != 0 {
 		t.Fatalf("checkpoint after the refused key: %s (%v); want it before line 1", data, err)
 	}
-	if got := len(srv.Requests()); got > 2*4 {
-		t.Errorf("%d requests after the first 401, want the run to stop (at most the batches in flight)", got)
+	// It stops: at most the batches already queued (the tracker's window)
+	// are tried, not the 30 of the whole file.
+	if got := len(srv.Requests()); got > windowBatches*analyticsDefaultWorkers {
+		t.Errorf("%d requests after the first 401, want the run to stop within its window of %d batches", got, windowBatches*analyticsDefaultWorkers)
 	}
 
 	t.Setenv("CDP_API_KEY", "the-right-key")

@@ -158,17 +158,34 @@ Run "cdp COMMAND --help" for the flags of a command.
 `+exitStatuses)
 }
 
-// syncWriter serializes the writes of several goroutines to w; its lock
-// is held for one Write.
+// syncWriter serializes the writes of several goroutines to w, stderr;
+// its lock is held for one Write. On a terminal it also keeps the progress
+// bar and the other lines apart: a line written while the bar is drawn
+// clears the bar first, and the bar is drawn again at the next tick.
 type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	barShown bool // the bar is on the last line of the terminal
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.barShown {
+		s.barShown = false
+		if _, err := io.WriteString(s.w, "\r\x1b[K"); err != nil {
+			return 0, err
+		}
+	}
 	return s.w.Write(p)
+}
+
+// drawBar draws line over the last line of the terminal.
+func (s *syncWriter) drawBar(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _ = io.WriteString(s.w, "\r"+line+"\x1b[K")
+	s.barShown = true
 }
 
 // parseFlags parses args with fs, allowing flags after the arguments

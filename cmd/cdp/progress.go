@@ -91,17 +91,26 @@ func (p *progress) loop() {
 		case <-p.quit:
 			if p.bar {
 				// Clear the bar and leave the final counts, time and rate.
-				fmt.Fprintf(p.w, "\r\x1b[K%s\n", fit(p.final(), p.columns()))
+				fmt.Fprintf(p.w, "\r\x1b[K%s\n", fit(p.final(), p.columns()-1))
 			}
 			return
 		case <-tick:
 			if p.bar {
-				fmt.Fprintf(p.w, "\r%s\x1b[K", p.barLine(p.columns()-1))
+				p.draw(p.barLine(p.columns() - 1))
 			} else {
 				fmt.Fprintln(p.w, p.line())
 			}
 		}
 	}
+}
+
+// draw draws the bar line on the terminal, in place.
+func (p *progress) draw(line string) {
+	if sw, ok := p.w.(*syncWriter); ok {
+		sw.drawBar(line)
+		return
+	}
+	fmt.Fprintf(p.w, "\r%s\x1b[K", line)
 }
 
 func (p *progress) end() {
