@@ -68,17 +68,18 @@ type committed struct {
 }
 
 // take returns the final records at the tail, up to max, without moving
-// the tail.
+// the tail. The slots from head to the end of the window are free, so it
+// needs no lock.
 func (c *committer) take(buf []committed, max int) []committed {
 	t := c.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for seq := t.tail; seq < t.head && len(buf) < max; seq++ {
+	tail := t.tail.Load()
+	for seq := tail; seq < tail+t.window && len(buf) < max; seq++ {
 		s := t.slot(seq)
-		if !s.state.final() {
+		state := s.load()
+		if !state.final() {
 			break
 		}
-		buf = append(buf, committed{seq: seq, state: s.state, err: s.err, id: s.id, ch: s.ch, rec: int(s.rec)})
+		buf = append(buf, committed{seq: seq, state: state, err: s.err, id: s.id, ch: s.ch, rec: int(s.rec)})
 	}
 	return buf
 }
@@ -89,14 +90,16 @@ func (c *committer) release(recs []committed) {
 	t := c.t
 	t.mu.Lock()
 	for _, r := range recs {
-		*t.slot(r.seq) = slot{}
+		s := t.slot(r.seq)
+		s.err, s.id, s.ch = nil, "", nil
+		s.state.Store(uint32(stateFree))
 		r.ch.left--
 		if r.ch.left == 0 {
 			t.held -= int64(cap(r.ch.buf))
 			c.pool.put(r.ch)
 		}
 	}
-	t.tail += int64(len(recs))
+	t.tail.Add(int64(len(recs)))
 	t.space.Broadcast()
 	t.mu.Unlock()
 }
@@ -170,7 +173,7 @@ func (c *committer) finish() error {
 	}
 	t := c.t
 	t.mu.Lock()
-	tail, head := t.tail, t.head
+	tail, head := t.tail.Load(), t.head
 	t.mu.Unlock()
 	var size int64
 	if c.ckpt != nil {
@@ -183,10 +186,8 @@ func (c *committer) finish() error {
 		c.stuck = tail
 	}
 	for seq := tail; seq < head; seq++ {
-		t.mu.Lock()
-		s := *t.slot(seq)
-		t.mu.Unlock()
-		if err := c.report(&committed{seq: seq, state: s.state, err: s.err, id: s.id, ch: s.ch, rec: int(s.rec)}); err != nil {
+		s := t.slot(seq)
+		if err := c.report(&committed{seq: seq, state: s.load(), err: s.err, id: s.id, ch: s.ch, rec: int(s.rec)}); err != nil {
 			return err
 		}
 	}

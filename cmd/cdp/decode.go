@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	analytics "github.com/cdpkit/analytics-go"
 )
@@ -160,16 +161,32 @@ func keyBit(k []byte) uint32 {
 // and are read and dropped.
 const commonKeys = kType | kUserID | kAnonymousID | kMessageID | kTimestamp | kContext | kIntegrations | kSentAt | kReceivedAt
 
-// typeKeys are the keys each type's JSON shape has: the fields of the
-// library's message type.
-var typeKeys = map[string]uint32{
-	"identify": commonKeys | kTraits | kObjectID | kObjectTypeID | kRelationshipAttributes,
-	"track":    commonKeys | kEvent | kProperties,
-	"page":     commonKeys | kName | kCategory | kProperties,
-	"screen":   commonKeys | kName | kProperties,
-	"group":    commonKeys | kGroupID | kObjectTypeID | kTraits | kRelationshipAttributes,
-	"alias":    commonKeys&^kAnonymousID | kPreviousID,
+// keysOf returns the keys the JSON shape of type typ has (the fields of
+// the library's message type), or 0 for an unknown type.
+func keysOf(typ []byte) uint32 {
+	switch string(typ) {
+	case "identify":
+		return commonKeys | kTraits | kObjectID | kObjectTypeID | kRelationshipAttributes
+	case "track":
+		return commonKeys | kEvent | kProperties
+	case "page":
+		return commonKeys | kName | kCategory | kProperties
+	case "screen":
+		return commonKeys | kName | kProperties
+	case "group":
+		return commonKeys | kGroupID | kObjectTypeID | kTraits | kRelationshipAttributes
+	case "alias":
+		return commonKeys&^kAnonymousID | kPreviousID
+	}
+	return 0
 }
+
+// objectKeys are the keys whose objects the decoder decodes into maps.
+const objectKeys = kProperties | kTraits | kContext | kIntegrations | kRelationshipAttributes
+
+// lazyKey reports whether the value of a top-level key is an object the
+// decoder's second pass decodes, and so checks.
+func lazyKey(k []byte) bool { return keyBit(k)&objectKeys != 0 }
 
 var errTypeMissing = errors.New(`type: missing; want one of identify, track, page, screen, group, alias`)
 
@@ -221,6 +238,9 @@ func (d *lineDecoder) decode(line []byte, f *msgFields) error {
 		return errNotObject
 	}
 	d.members = d.members[:0]
+	// The objects the second pass decodes (properties and the like) are
+	// checked by it, not twice.
+	s.lazy = lazyKey
 	if err := s.object(0, func(m member) error {
 		d.members = append(d.members, m)
 		return nil
@@ -245,8 +265,8 @@ func (d *lineDecoder) decode(line []byte, f *msgFields) error {
 	if typ == nil {
 		return errTypeMissing
 	}
-	allowed, ok := typeKeys[string(typ)]
-	if !ok {
+	allowed := keysOf(typ)
+	if allowed == 0 {
 		return fmt.Errorf("type: %q is not one of identify, track, page, screen, group, alias", unquote(typ, true))
 	}
 	f.typ = d.strs.get(typ)
@@ -282,15 +302,15 @@ func (d *lineDecoder) decode(line []byte, f *msgFields) error {
 		case kTimestamp:
 			f.timestamp, err = d.times.value(raw, m.kind)
 		case kProperties:
-			f.properties, err = d.object("properties", d.maps[0], raw, m.kind)
+			f.properties, err = d.object("properties", d.maps[0], line, m)
 		case kTraits:
-			f.traits, err = d.object("traits", d.maps[1], raw, m.kind)
+			f.traits, err = d.object("traits", d.maps[1], line, m)
 		case kContext:
-			f.context, err = d.object("context", d.maps[2], raw, m.kind)
+			f.context, err = d.object("context", d.maps[2], line, m)
 		case kIntegrations:
-			f.integ, err = d.object("integrations", d.maps[3], raw, m.kind)
+			f.integ, err = d.object("integrations", d.maps[3], line, m)
 		case kRelationshipAttributes:
-			f.relAttrs, err = d.object("relationshipAttributes", d.maps[4], raw, m.kind)
+			f.relAttrs, err = d.object("relationshipAttributes", d.maps[4], line, m)
 		}
 		if err != nil {
 			return err
@@ -330,20 +350,22 @@ func hasBackslash(b []byte) bool {
 	return false
 }
 
-// object decodes the object raw of the key field into m (which it
-// returns); null is no object.
-func (d *lineDecoder) object(field string, m map[string]any, raw []byte, kind byte) (map[string]any, error) {
-	switch kind {
+// object decodes the object of the member mb of line, the key field, into
+// m (which it returns), checking its syntax (the first pass passed over
+// it); null is no object.
+func (d *lineDecoder) object(field string, m map[string]any, line []byte, mb member) (map[string]any, error) {
+	switch mb.kind {
 	case '{':
 	case 'n':
 		return nil, nil
 	default:
-		return nil, kindError(field, "an object", kind)
+		return nil, kindError(field, "an object", mb.kind)
 	}
-	s := scanner{data: raw}
+	raw := line[:mb.end]
+	s := scanner{data: raw, pos: mb.start}
 	err := s.object(0, func(mb member) error {
 		var k string
-		if mb.escaped {
+		if mb.escaped || !utf8.Valid(mb.key) {
 			k = unquote(mb.key, true)
 		} else if interned, ok := d.strs.lookup(mb.key); ok {
 			k = interned
@@ -354,6 +376,10 @@ func (d *lineDecoder) object(field string, m map[string]any, raw []byte, kind by
 		m[k] = jsonValue(raw[mb.start:mb.end], mb.kind)
 		return nil
 	})
+	if err == nil && s.pos != len(raw) {
+		// The first pass took the object to end here, and it does not.
+		err = s.fail("after object")
+	}
 	return m, err
 }
 

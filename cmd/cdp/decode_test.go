@@ -103,3 +103,61 @@ func TestLineSplitterBoundsLongLines(t *testing.T) {
 		t.Errorf("read %d lines holding a buffer of %d bytes; want 3 and at most %d", sp.line, cap(ch.buf), 2*maxLineBytes)
 	}
 }
+
+// FuzzDecodeLine checks the decoder's scanner against encoding/json: a
+// line it takes is valid JSON, and every value it hands the library of a
+// valid line is what encoding/json reads there.
+func FuzzDecodeLine(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"track","userId":"1","event":"E","properties":{"a":[1,{"b":"\u00e9\ud83d\ude00"}],"n":-0.5e3}}`,
+		`{"type":"identify","userId":"1","traits":{"email":"a@b.c"},"context":{"ip":"1"},"integrations":{"All":false}}`,
+		`{"type":"track","userId":"1","event":"E","properties":{"a":1 "b":2}}`,
+		`{"type":"track","userId":"1","event":"E","properties":{"a":[1}]}}`,
+		`{"type":"track","userId":"1","event":"E","properties":{"a":"}"},"properties":{"b":1}}`,
+		`{"type":"page","userId":"1","properties":{"s":"\"}"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	times, _ := newTimeParser("auto")
+	f.Fuzz(func(t *testing.T, line []byte) {
+		d := newLineDecoder(times, nil)
+		var fields msgFields
+		if err := d.decode(line, &fields); err != nil {
+			return
+		}
+		if !json.Valid(line) {
+			t.Fatalf("decoded %q, which is not valid JSON", line)
+		}
+		var want struct {
+			UserID     string         `json:"userId"`
+			Properties map[string]any `json:"properties"`
+		}
+		if err := json.Unmarshal(line, &want); err != nil {
+			return // a key of another case, say
+		}
+		for k, v := range fields.properties {
+			got := v
+			if raw, ok := v.(json.RawMessage); ok {
+				if err := json.Unmarshal(raw, &got); err != nil {
+					t.Fatalf("%q: properties.%s is %q, not JSON", line, k, raw)
+				}
+			}
+			if fmt.Sprint(normalizeNumber(got)) != fmt.Sprint(normalizeNumber(want.Properties[k])) {
+				t.Errorf("%q: properties.%s is %v, encoding/json reads %v", line, k, got, want.Properties[k])
+			}
+		}
+	})
+}
+
+// normalizeNumber makes the numbers of v float64, as encoding/json reads
+// them.
+func normalizeNumber(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case json.Number:
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}

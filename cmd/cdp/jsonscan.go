@@ -38,6 +38,10 @@ func (e *syntaxError) Error() string {
 type scanner struct {
 	data []byte
 	pos  int
+	// lazy, when set, says which members of the top-level object hold an
+	// object that another pass checks: object passes over them with
+	// skipNested.
+	lazy func(key []byte) bool
 }
 
 func (s *scanner) ws() {
@@ -154,12 +158,27 @@ func (s *scanner) number() error {
 	return nil
 }
 
+// plainByte[c] is whether c stands for itself inside a JSON string: not a
+// quote, a backslash or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str checks the string at s.pos (its opening quote) and moves past it.
 // escaped reports a backslash inside, which unquote must undo.
 func (s *scanner) str() (escaped bool, err error) {
 	d := s.data
 	s.pos++ // the opening quote
 	for s.pos < len(d) {
+		for s.pos < len(d) && plainByte[d[s.pos]] {
+			s.pos++
+		}
+		if s.pos >= len(d) {
+			break
+		}
 		c := d[s.pos]
 		switch {
 		case c == '"':
@@ -199,6 +218,35 @@ func (s *scanner) str() (escaped bool, err error) {
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// skipNested moves past the object or array at s.pos without checking
+// it, finding its end by counting brackets outside strings, and returns
+// whether it found one. The value must be checked by another pass (see
+// lineDecoder.decode).
+func (s *scanner) skipNested() bool {
+	d := s.data
+	depth := 0
+	for s.pos < len(d) {
+		switch d[s.pos] {
+		case '"':
+			for s.pos++; s.pos < len(d) && d[s.pos] != '"'; s.pos++ {
+				if d[s.pos] == '\\' {
+					s.pos++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.pos++
+				return true
+			}
+		}
+		s.pos++
+	}
+	return false
 }
 
 // member is one key and value of an object: the key's text without its
@@ -247,8 +295,13 @@ func (s *scanner) object(depth int, fn func(m member) error) error {
 		s.pos++
 		s.ws()
 		start := s.pos
-		kind, err := s.value(depth)
-		if err != nil {
+		var kind byte
+		if depth == 1 && s.lazy != nil && s.pos < len(s.data) && s.data[s.pos] == '{' && s.lazy(key) {
+			kind = '{'
+			if !s.skipNested() {
+				return &syntaxError{}
+			}
+		} else if kind, err = s.value(depth); err != nil {
 			return err
 		}
 		if fn != nil {
@@ -306,12 +359,18 @@ func (s *scanner) array(depth int) error {
 // Invalid UTF-8 and lone surrogates become U+FFFD, as encoding/json makes
 // them.
 func unquote(raw []byte, escaped bool) string {
-	if !escaped {
+	if !escaped && utf8.Valid(raw) {
 		return string(raw)
 	}
 	b := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(raw[i:])
+			b = utf8.AppendRune(b, r) // an invalid byte is U+FFFD
+			i += size
+			continue
+		}
 		if c != '\\' {
 			b = append(b, c)
 			i++
@@ -378,12 +437,7 @@ func jsonValue(raw []byte, kind byte) any {
 	switch kind {
 	case '"':
 		inner := raw[1 : len(raw)-1]
-		for _, c := range inner {
-			if c == '\\' {
-				return unquote(inner, true)
-			}
-		}
-		return string(inner)
+		return unquote(inner, hasBackslash(inner))
 	case '0':
 		if n, ok := plainInt(raw); ok {
 			return n

@@ -409,9 +409,9 @@ func TestREADMELeadsWithABuildFromAClone(t *testing.T) {
 	}
 	build := strings.Index(section, "go -C cmd/cdp build -o ~/bin/cdp .")
 	install := strings.Index(section, "go install github.com/cdpkit/analytics-go/cmd/cdp@")
-	released := strings.Index(section, "once released")
+	released := strings.Index(section, "Once released")
 	if build < 0 || install < 0 || build > install || released < 0 || released > install {
-		t.Errorf("the Command line section should lead with go -C cmd/cdp build (at %d) and show go install (at %d) under \"once released\" (at %d)", build, install, released)
+		t.Errorf("the Command line section should lead with go -C cmd/cdp build (at %d) and show go install (at %d) under \"Once released\" (at %d)", build, install, released)
 	}
 	for _, status := range []string{"| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |"} {
 		if !strings.Contains(section, status) {

@@ -7,8 +7,10 @@
 //
 //	cd benchmarks && go run ./cmd/importbench -n 1000000 -rounds 3
 //
-// -cdp names a cdp binary to measure instead of building this tree's
-// (for a before/after run); extra arguments after -- go to cdp import.
+// -cdp names a cdp binary to measure instead of building this tree's;
+// -before names another to measure in the same rounds, such as one built
+// from an earlier commit, for a before/after table. Extra arguments after
+// -- go to both imports.
 package main
 
 import (
@@ -33,6 +35,7 @@ func main() {
 	n := flag.Int("n", 1_000_000, "events per run")
 	rounds := flag.Int("rounds", 3, "runs of each side")
 	cdp := flag.String("cdp", "", "the cdp binary to measure (default: build this tree's cmd/cdp)")
+	before := flag.String("before", "", "another cdp binary to measure in the same rounds (before/after)")
 	flag.Parse()
 	var err error
 	switch *role {
@@ -41,7 +44,7 @@ func main() {
 	case "enqueue":
 		err = benchmarks.EnqueueImportTracks(*url, *n)
 	default:
-		err = runParent(*n, *rounds, *cdp, flag.Args())
+		err = runParent(*n, *rounds, *cdp, *before, flag.Args())
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "importbench:", err)
@@ -106,7 +109,7 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-func runParent(n, rounds int, cdp string, extra []string) error {
+func runParent(n, rounds int, cdp, before string, extra []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -127,6 +130,26 @@ func runParent(n, rounds int, cdp string, extra []string) error {
 	}
 	lib := &side{name: "library EnqueueContext, map Track"}
 	imp := &side{name: "cdp import, NDJSON lines"}
+	sides := []*side{lib, imp}
+	var old *side
+	if before != "" {
+		old = &side{name: "cdp import (-before)"}
+		sides = append(sides, old)
+	}
+	importRun := func(bin string, s *side) error {
+		cost, events, err := withSink(self, func(url string) *exec.Cmd {
+			c := exec.Command(bin, append(benchmarks.ImportArgs(url, file), extra...)...)
+			c.Env = append(os.Environ(), "CDP_API_KEY="+benchmarks.APIKey)
+			return c
+		})
+		if err == nil && events != int64(n) {
+			err = fmt.Errorf("%s: the sink counted %d events, want %d", bin, events, n)
+		}
+		if err == nil {
+			s.add(cost, n)
+		}
+		return err
+	}
 	for range rounds {
 		cost, events, err := withSink(self, func(url string) *exec.Cmd {
 			return exec.Command(self, "-role", "enqueue", "-url", url, "-n", fmt.Sprint(n))
@@ -138,23 +161,19 @@ func runParent(n, rounds int, cdp string, extra []string) error {
 			return err
 		}
 		lib.add(cost, n)
-		cost, events, err = withSink(self, func(url string) *exec.Cmd {
-			c := exec.Command(cdp, append(benchmarks.ImportArgs(url, file), extra...)...)
-			c.Env = append(os.Environ(), "CDP_API_KEY="+benchmarks.APIKey)
-			return c
-		})
-		if err == nil && events != int64(n) {
-			err = fmt.Errorf("cdp import: the sink counted %d events, want %d", events, n)
-		}
-		if err != nil {
+		if err := importRun(cdp, imp); err != nil {
 			return err
 		}
-		imp.add(cost, n)
+		if old != nil {
+			if err := importRun(before, old); err != nil {
+				return err
+			}
+		}
 	}
 	base := median(lib.cpu)
 	fmt.Printf("%d Track events (4 properties), medians of %d rounds, CPU and RSS from wait4\n", n, rounds)
 	fmt.Printf("%-34s %10s %12s %11s %10s %16s\n", "", "events/s", "CPU ns/event", "peak RSS MB", "/Enqueue", "cores for 1M/s")
-	for _, s := range []*side{lib, imp} {
+	for _, s := range sides {
 		cpu := median(s.cpu)
 		fmt.Printf("%-34s %10.0f %12.0f %11.1f %10.2f %16.2f\n", s.name, median(s.rate), cpu, median(s.rssM), cpu/base,
 			benchmarks.CoresToSaturate(time.Duration(cpu)))
