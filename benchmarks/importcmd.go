@@ -3,8 +3,10 @@ package benchmarks
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -185,3 +187,15 @@ func CoresToSaturate(cpuPerEvent time.Duration) float64 {
 
 // APIKey is the key every benchmark client sends; the sink ignores it.
 const APIKey = apiKey
+
+// ServeSink is the sink process of the out-of-process runs (cmd/e2e,
+// cmd/importbench): it starts a sink, writes its URL on a line to out,
+// serves until in ends, and then writes its counters to out as JSON.
+func ServeSink(in io.Reader, out io.Writer) error {
+	s := StartSink()
+	fmt.Fprintln(out, s.URL())
+	_, _ = io.Copy(io.Discard, in)
+	st := s.Stats()
+	s.Close()
+	return json.NewEncoder(out).Encode(st)
+}

@@ -69,22 +69,9 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 	if len(rest) > 0 {
 		return usageError(e, "%s takes no arguments, got %q", name, rest)
 	}
-	var msg analytics.Message
-	switch name {
-	case "track":
-		msg = analytics.Track{UserID: user, AnonymousID: anon, Event: event, Properties: analytics.Properties(props)}
-	case "identify":
-		msg = analytics.Identify{UserID: user, AnonymousID: anon, Traits: analytics.Traits(traits)}
-	case "page":
-		msg = analytics.Page{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
-	case "screen":
-		msg = analytics.Screen{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
-	case "group":
-		msg = analytics.Group{UserID: user, AnonymousID: anon, GroupID: group, ObjectTypeID: objectType, Traits: analytics.Traits(traits)}
-	case "alias":
-		msg = analytics.Alias{UserID: user, PreviousID: prevID}
-	}
-	return sendOne(ctx, e, &conn, msg)
+	f := &msgFields{typ: name, userID: user, anonymousID: anon, event: event, name: page, groupID: group,
+		objectType: objectType, previousID: prevID, properties: props, traits: traits}
+	return sendOne(ctx, e, &conn, f)
 }
 
 // runSend sends one message in the API's JSON shape, from the argument or
@@ -127,15 +114,15 @@ Flags:
 		data = b
 	}
 	times, _ := newTimeParser("auto")
-	msg, err := decodeMessage(data, times)
-	if err != nil {
+	var f msgFields
+	if err := newLineDecoder(times, nil).decode(data, &f); err != nil {
 		return callResult(e, &conn, "", fmt.Errorf("invalid message: %w", err), exitInvalid)
 	}
-	return sendOne(ctx, e, &conn, msg)
+	return sendOne(ctx, e, &conn, &f)
 }
 
 // sendOne sends msg, waits for the API's answer, and prints its messageId.
-func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message) int {
+func sendOne(ctx context.Context, e *env, conn *connFlags, f *msgFields) int {
 	if err := conn.check(); err != nil {
 		return usageError(e, "%v", err)
 	}
@@ -154,8 +141,11 @@ func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message
 		return usageError(e, "%v", libraryError(err))
 	}
 	defer client.Close()
-	msg, id := withID(msg, newIDMaker("", nil).random())
-	if err := client.Enqueue(msg); err != nil {
+	if f.messageID == "" {
+		f.messageID = newIDMaker("", nil).random()
+	}
+	id := f.messageID
+	if err := client.Enqueue(f.message()); err != nil {
 		return callResult(e, conn, "", errors.New(trimLibraryPrefix(err.Error())), exitInvalid)
 	}
 	interrupted := errors.New("interrupted before the API answered")
@@ -176,44 +166,6 @@ func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message
 	case <-ctx.Done():
 		return callResult(e, conn, id, interrupted, exitStopped)
 	}
-}
-
-// withID returns msg with messageId id, unless it has one, and the id it
-// is sent with.
-func withID(msg analytics.Message, id string) (analytics.Message, string) {
-	switch m := msg.(type) {
-	case analytics.Identify:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	case analytics.Track:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	case analytics.Page:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	case analytics.Screen:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	case analytics.Group:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	case analytics.Alias:
-		if m.MessageID == "" {
-			m.MessageID = id
-		}
-		return m, m.MessageID
-	}
-	return msg, ""
 }
 
 // callJSON is the --json outcome of a single call.

@@ -160,30 +160,15 @@ func (d *csvRowDecoder) decode(ch *chunk, i int, f *msgFields) (bool, error) {
 			}
 			continue
 		}
-		switch c.top {
-		case "userId":
-			f.userID = v
-		case "anonymousId":
-			f.anonymousID = v
-		case "event":
-			f.event = v
-		case "name":
-			f.name = v
-		case "groupId":
-			f.groupID = v
-		case "objectTypeId":
-			f.objectType = v
-		case "previousId":
-			f.previousID = v
-		case "messageId":
-			f.messageID = v
-		case "timestamp":
+		if c.top == "timestamp" {
 			t, err := p.times.text(v)
 			if err != nil {
 				return false, err
 			}
 			f.timestamp = t
+			continue
 		}
+		*f.text(c.top) = v
 	}
 	if len(d.objs[objProperties]) > 0 {
 		f.properties = d.objs[objProperties]

@@ -41,6 +41,29 @@ type msgFields struct {
 	relAttrs    map[string]any
 }
 
+// text returns the string field of f whose key in the API's JSON shape
+// is key (userId, anonymousId, event, name, groupId, objectTypeId,
+// previousId or messageId).
+func (f *msgFields) text(key string) *string {
+	switch key {
+	case "userId":
+		return &f.userID
+	case "anonymousId":
+		return &f.anonymousID
+	case "event":
+		return &f.event
+	case "name":
+		return &f.name
+	case "groupId":
+		return &f.groupID
+	case "objectTypeId":
+		return &f.objectType
+	case "previousId":
+		return &f.previousID
+	}
+	return &f.messageID
+}
+
 // isEvent reports whether the message is an event (track, page or screen):
 // a call a Customer.io campaign can be triggered by.
 func (f *msgFields) isEvent() bool {
@@ -435,17 +458,6 @@ func (d *lineDecoder) idValues(line []byte) (parts [][]byte, missing string) {
 		d.idParts = append(d.idParts, raw)
 	}
 	return d.idParts, ""
-}
-
-// decodeMessage decodes one message in the API's JSON shape into the
-// library's message type for its "type" (for cdp send).
-func decodeMessage(data []byte, times *timeParser) (analytics.Message, error) {
-	d := newLineDecoder(times, nil)
-	var f msgFields
-	if err := d.decode(data, &f); err != nil {
-		return nil, err
-	}
-	return f.message(), nil
 }
 
 // interner hands out one string for each short byte string it has seen,

@@ -161,3 +161,14 @@ func normalizeNumber(v any) any {
 	}
 	return v
 }
+
+// decodeMessage decodes one message in the API's JSON shape into the
+// library's message type for its "type" (for the tests).
+func decodeMessage(data []byte, times *timeParser) (analytics.Message, error) {
+	d := newLineDecoder(times, nil)
+	var f msgFields
+	if err := d.decode(data, &f); err != nil {
+		return nil, err
+	}
+	return f.message(), nil
+}

@@ -262,14 +262,8 @@ type member struct {
 // object checks the object at s.pos and moves past it, calling fn, if not
 // nil, for each member.
 func (s *scanner) object(depth int, fn func(m member) error) error {
-	if depth > maxJSONDepth {
-		return &syntaxError{off: s.pos + 1, msg: "exceeded max depth"}
-	}
-	s.pos++ // '{'
-	s.ws()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
-		s.pos++
-		return nil
+	if empty, err := s.open(depth, '}'); empty || err != nil {
+		return err
 	}
 	for {
 		s.ws()
@@ -309,48 +303,55 @@ func (s *scanner) object(depth int, fn func(m member) error) error {
 				return err
 			}
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return &syntaxError{}
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.fail("after object key:value pair")
+		if done, err := s.after('}', "after object key:value pair"); done || err != nil {
+			return err
 		}
 	}
 }
 
-func (s *scanner) array(depth int) error {
+// open moves past the opening bracket of an object or array at depth,
+// and past its closing one, closer, if it is empty.
+func (s *scanner) open(depth int, closer byte) (empty bool, err error) {
 	if depth > maxJSONDepth {
-		return &syntaxError{off: s.pos + 1, msg: "exceeded max depth"}
+		return false, &syntaxError{off: s.pos + 1, msg: "exceeded max depth"}
 	}
-	s.pos++ // '['
+	s.pos++
 	s.ws()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+	if s.pos < len(s.data) && s.data[s.pos] == closer {
 		s.pos++
-		return nil
+		return true, nil
+	}
+	return false, nil
+}
+
+// after moves past what follows a member or an element: a comma, or the
+// closer that ends the object or array (done).
+func (s *scanner) after(closer byte, context string) (done bool, err error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return false, &syntaxError{}
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case closer:
+		s.pos++
+		return true, nil
+	}
+	return false, s.fail(context)
+}
+
+func (s *scanner) array(depth int) error {
+	if empty, err := s.open(depth, ']'); empty || err != nil {
+		return err
 	}
 	for {
 		if _, err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return &syntaxError{}
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.fail("after array element")
+		if done, err := s.after(']', "after array element"); done || err != nil {
+			return err
 		}
 	}
 }

@@ -151,20 +151,12 @@ func TestInterruptedImportDeliversWhatWasEnqueuedAndResumes(t *testing.T) {
 	ck := filepath.Join(t.TempDir(), "ck")
 	args := []string{"import", "--quiet", "--workers", "2", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, file}
 
-	ctx, interrupt := context.WithCancel(context.Background())
-	defer interrupt()
-	go func() {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if _, err := srv.WaitForMessages(wctx, 500); err == nil {
-			interrupt()
-		}
-	}()
+	ctx := interruptAfter(t, srv, 500)
 	t.Setenv("CDP_API_KEY", testKey)
 	var out, errb strings.Builder
 	code := runContext(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv}, args)
 	if code != exitStopped || !strings.Contains(errb.String(), "stopped: interrupted") {
-		t.Fatalf("exit %d, want 1 with the reason:\n%s", code, errb.String())
+		t.Fatalf("exit %d, want %d with the reason:\n%s", code, exitStopped, errb.String())
 	}
 	first := len(srv.Messages())
 	if first < 500 || first >= lines {
@@ -474,4 +466,20 @@ func (s *holdingServer) requests() [][]sent {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([][]sent(nil), s.reqs...)
+}
+
+// interruptAfter returns a context that is canceled, as SIGINT cancels the
+// command's, once srv has received n messages (or after 10 seconds
+// without).
+func interruptAfter(t *testing.T, srv *analyticstest.Server, n int) context.Context {
+	ctx, interrupt := context.WithCancel(context.Background())
+	t.Cleanup(interrupt)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := srv.WaitForMessages(wctx, n); err == nil {
+			interrupt()
+		}
+	}()
+	return ctx
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -378,15 +377,7 @@ func TestInterruptWithoutCheckpointHints(t *testing.T) {
 	srv := newServer(t)
 	srv.SetDefault(analyticstest.Response{Delay: 5 * time.Millisecond})
 	file := importFile(t, 3000, nil)
-	ctx, interrupt := context.WithCancel(context.Background())
-	defer interrupt()
-	go func() {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if _, err := srv.WaitForMessages(wctx, 200); err == nil {
-			interrupt()
-		}
-	}()
+	ctx := interruptAfter(t, srv, 200)
 	var out, errb strings.Builder
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return testKey }}
 	code := runContext(ctx, e, []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL, file})

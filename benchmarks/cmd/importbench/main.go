@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +39,7 @@ func main() {
 	var err error
 	switch *role {
 	case "sink":
-		err = runSink()
+		err = benchmarks.ServeSink(os.Stdin, os.Stdout)
 	case "enqueue":
 		err = benchmarks.EnqueueImportTracks(*url, *n)
 	default:
@@ -50,16 +49,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "importbench:", err)
 		os.Exit(1)
 	}
-}
-
-// runSink serves until its standard input closes, then prints its counters.
-func runSink() error {
-	s := benchmarks.StartSink()
-	fmt.Println(s.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	st := s.Stats()
-	s.Close()
-	return json.NewEncoder(os.Stdout).Encode(st)
 }
 
 // withSink starts a sink process, runs cmd(url) against it, and returns
