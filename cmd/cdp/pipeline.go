@@ -111,9 +111,6 @@ func (p *pipeline) read(ctx context.Context) {
 	p.readAll.Store(true)
 }
 
-// errHalted ends readInput when the run stopped.
-var errHalted = errors.New("halted")
-
 func (p *pipeline) readInput(ctx context.Context, i int, skip int64) error {
 	in := p.job.inputs[i]
 	rc, err := in.open()

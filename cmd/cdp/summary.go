@@ -70,7 +70,6 @@ type report struct {
 	ckpt     *checkpoint
 	status   int
 	stopped  string
-	first    []string // the first people a dry run of a people command would send
 }
 
 // summaryJSON is the --json summary: one object on stdout.
