@@ -195,6 +195,15 @@ func (t *tracker) stopped() (stopKind, error) {
 	return t.stop, t.stopErr
 }
 
+// haltedFor returns why the run was halted, if it was: stopped, without the
+// soft stop of an input that could not be read to its end (after which
+// what was read is still delivered).
+func (t *tracker) haltedFor() stopKind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stop
+}
+
 // readFailed records that an input could not be read further: the run
 // ends there, after what was read is sent.
 func (t *tracker) readFailed(err error) {
