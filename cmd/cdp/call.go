@@ -61,6 +61,7 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: cdp %s [flags]\n\nSends one %s call and waits for the API's answer: the exit status is 0 only\nwhen the API accepted it. Prints the messageId.\n\nFlags:\n", name, name)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitStatuses)
 	}
 	rest, status, ok := parseFlags(fs, e, args)
 	if !ok {
@@ -92,6 +93,7 @@ status is 0 only when the API accepted it. Prints the messageId.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitStatuses)
 	}
 	rest, status, ok := parseFlags(fs, e, args)
 	if !ok {

@@ -144,6 +144,10 @@ func TestKeyNeverShown(t *testing.T) {
 		{"track", "--key-file", secret, "--endpoint", srv.URL, "--user", "1", "--event", "E"},
 		{"import", "--key-file", secret, "--endpoint", srv.URL, file},
 		{"import", "--verbose", "--endpoint", srv.URL, file},
+		{"import", "--json", "--endpoint", srv.URL, file},
+		{"track", "--json", "--verbose", "--endpoint", srv.URL, "--user", "1", "--event", "E"},
+		{"delete-people", "--dry-run", "--json", people},
+		{"version", "--json"},
 	}
 	for _, c := range commands {
 		runs = append(runs, []string{c.name, "--help"})
