@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
 )
@@ -171,4 +172,21 @@ func decodeMessage(data []byte, times *timeParser) (analytics.Message, error) {
 		return nil, err
 	}
 	return f.message(), nil
+}
+
+// TestParseUTCSecondsAgreesWithTimeParse: the fast path of the commonest
+// timestamp reads what time.Parse reads, and leaves the rest to it.
+func TestParseUTCSecondsAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{"2026-01-02T15:04:05Z", "1999-12-31T23:59:59Z", "2024-02-29T00:00:00Z",
+		"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T15:04:60Z",
+		"2026-01-02T15:04:05+01:00", "2026-01-02 15:04:05Z", "20x6-01-02T15:04:05Z"} {
+		got, ok := parseUTCSeconds(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok && (err != nil || !got.Equal(want)) {
+			t.Errorf("%s: fast path %v, time.Parse %v (%v)", s, got, want, err)
+		}
+		if !ok && err == nil && len(s) == 20 && s[19] == 'Z' {
+			t.Errorf("%s: the fast path left a time it could read", s)
+		}
+	}
 }

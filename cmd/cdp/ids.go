@@ -51,7 +51,6 @@ type idMaker struct {
 	rng  *mrand.ChaCha8
 	h    hash.Hash
 	sum  []byte
-	buf  []byte
 }
 
 func newIDMaker(run string, from *idFrom) *idMaker {
@@ -112,19 +111,21 @@ func (g *idMaker) hashed() string {
 	return g.uuid(&b)
 }
 
+// uuid formats b, with the variant bits set, as a UUID.
 func (g *idMaker) uuid(b *[16]byte) string {
+	const digits = "0123456789abcdef"
 	b[8] = b[8]&0x3f | 0x80
-	g.buf = g.buf[:0]
-	g.buf = hex.AppendEncode(g.buf, b[0:4])
-	g.buf = append(g.buf, '-')
-	g.buf = hex.AppendEncode(g.buf, b[4:6])
-	g.buf = append(g.buf, '-')
-	g.buf = hex.AppendEncode(g.buf, b[6:8])
-	g.buf = append(g.buf, '-')
-	g.buf = hex.AppendEncode(g.buf, b[8:10])
-	g.buf = append(g.buf, '-')
-	g.buf = hex.AppendEncode(g.buf, b[10:16])
-	return string(g.buf)
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // newRunID returns a random id for a new checkpoint.

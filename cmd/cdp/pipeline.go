@@ -90,6 +90,64 @@ type pipeline struct {
 	readAll  atomic.Bool
 }
 
+// run runs the pipeline to its end: reading, sending, and the outcome of
+// every message (or the decision that it has none).
+func (p *pipeline) run(ctx context.Context, decoders int) {
+	t := p.t
+	// runCtx ends the enqueueing of an interrupted or stopped run.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	stopInterrupt := context.AfterFunc(ctx, func() { t.halt(stopInterrupted, errInterrupted) })
+	defer stopInterrupt()
+	go func() {
+		select {
+		case <-t.halted:
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
+	go p.c.run()
+	go p.read(runCtx)
+	var wg sync.WaitGroup
+	for range decoders {
+		wg.Go(func() { p.worker(runCtx) })
+	}
+	wg.Wait()
+
+	// Deliver what was enqueued, unless the run stopped for a reason
+	// that makes sending more pointless (a refused key, a failure, an
+	// unreadable input); an interrupted run delivers for drainPeriod.
+	fctx, cancelFlush := context.WithCancel(context.Background())
+	defer cancelFlush()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(drainPeriod, cancelFlush) })
+	defer stopDrain()
+	go func() {
+		select {
+		case <-t.halted:
+			if kind, _ := t.stopped(); kind != stopInterrupted {
+				cancelFlush()
+			}
+		case <-fctx.Done():
+		}
+	}()
+	if kind := t.haltedFor(); kind == stopNone || kind == stopInterrupted {
+		_ = p.client.Flush(fctx)
+	}
+	// Whatever has no outcome now is abandoned, not sent.
+	t.startAbandon()
+	sctx, cancel := context.WithCancel(context.Background())
+	if fctx.Err() != nil {
+		cancel()
+	} else {
+		sctx, cancel = context.WithTimeout(context.Background(), shutdownTimeout)
+	}
+	_ = p.client.Shutdown(sctx)
+	cancel()
+	t.close()
+	close(p.c.quit)
+	<-p.c.done
+}
+
 // read is the reader goroutine: it reads every input from the start
 // position into chunks, reserves their records in the tracker, and hands
 // them to the workers. It closes p.work when it ends.

@@ -59,6 +59,9 @@ func (p *timeParser) text(s string) (time.Time, error) {
 	}
 	switch p.format {
 	case "auto":
+		if t, ok := parseUTCSeconds(s); ok {
+			return t, nil
+		}
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t, nil
 		}
@@ -99,4 +102,33 @@ func (p *timeParser) number(s string) (time.Time, error) {
 	}
 	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
+}
+
+// parseUTCSeconds parses the commonest RFC 3339 time of a back-fill,
+// "2026-01-02T15:04:05Z", without time.Parse; ok is false for any other
+// form, which time.Parse then reads.
+func parseUTCSeconds(s string) (time.Time, bool) {
+	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day { // February 30th, say: time.Parse says why
+		return time.Time{}, false
+	}
+	return t, true
 }
