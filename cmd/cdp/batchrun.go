@@ -177,7 +177,8 @@ func runBatch(ctx context.Context, e *env, job *batchJob) int {
 	}
 	var prog *progress
 	if !f.quiet {
-		prog = &progress{w: e.stderr, bar: e.terminal, c: &cnt, total: total, verb: verb, width: e.width}
+		prog = &progress{w: e.stderr, bar: e.terminal, c: &cnt, total: total, verb: verb, width: e.width,
+			retries: func() int64 { return client.Stats().Retries }}
 		prog.begin()
 	}
 	started := p.now()

@@ -32,10 +32,13 @@ type progress struct {
 	bar   bool // draw a bar: w is a terminal
 	width func() int
 	c     *counts
-	total int64 // bytes of input, or -1 when unknown
-	verb  string
-	tick  <-chan time.Time // nil: a ticker of plainInterval or barInterval
-	now   func() time.Time
+	// retries returns the requests sent again so far (nil: none shown):
+	// a run that waits out an outage or a 429 says so.
+	retries func() int64
+	total   int64 // bytes of input, or -1 when unknown
+	verb    string
+	tick    <-chan time.Time // nil: a ticker of plainInterval or barInterval
+	now     func() time.Time
 
 	start time.Time
 	quit  chan struct{}
@@ -130,7 +133,13 @@ func (p *progress) columns() int {
 
 // counts returns the counts part of a progress line.
 func (p *progress) counts() string {
-	return fmt.Sprintf("read %d, %s %d, failed %d, invalid %d", p.c.read.Load(), p.verb, p.c.delivered.Load(), p.c.failed.Load(), p.c.invalid.Load())
+	s := fmt.Sprintf("read %d, %s %d, failed %d, invalid %d", p.c.read.Load(), p.verb, p.c.delivered.Load(), p.c.failed.Load(), p.c.invalid.Load())
+	if p.retries != nil {
+		if n := p.retries(); n > 0 {
+			s += fmt.Sprintf(", retries %d", n)
+		}
+	}
+	return s
 }
 
 // rate returns the lines per second so far and the time left, if the size
