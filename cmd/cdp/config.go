@@ -228,7 +228,7 @@ func (s *sendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.checkpoint, "checkpoint", "", "record progress in this `file`; a re-run with it resumes where delivery stopped")
 	fs.BoolVar(&s.dryRun, "dry-run", false, "validate every line and report, sending nothing")
 	fs.Float64Var(&s.rate, "rate", DefaultRate, "send at most `N` requests per second, retries included (0: no limit); the API allows 3,000 per 3 seconds")
-	fs.IntVar(&s.workers, "workers", analytics.DefaultMaxInFlight, "batches sent at once, 1 to 64; a re-run after a kill sends again at most the batches in flight and those answered after the first of them (exactly the one in flight with 1)")
+	fs.IntVar(&s.workers, "workers", analytics.DefaultMaxInFlight, "batches sent at once, 1 to 64; a re-run after a kill sends again the lines past the checkpoint that had been sent (with --workers 1 and --decoders 1, the batch in flight and one answered during the last save at most)")
 	fs.IntVar(&s.batchSize, "batch-size", analytics.DefaultBatchSize, "most messages per request, 1 to 10,000 (requests stay under 500 KB whatever the count)")
 	fs.IntVar(&s.decoders, "decoders", defaultDecoders(), "lines decoded at once, 1 to 256 (default: one per CPU)")
 	fs.BoolVar(&s.quiet, "quiet", false, "show no progress")

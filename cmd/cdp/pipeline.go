@@ -114,9 +114,11 @@ func (p *pipeline) run(ctx context.Context, decoders int) {
 	}
 	wg.Wait()
 
-	// Deliver what was enqueued, unless the run stopped for a reason
-	// that makes sending more pointless (a refused key, a failure, an
-	// unreadable input); an interrupted run delivers for drainPeriod.
+	// Deliver what was enqueued, unless the run was halted for a reason
+	// that makes sending more pointless (a refused key, a failure that may
+	// pass, a bad file or checkpoint that cannot be written); an
+	// interrupted run delivers for drainPeriod, and one that could not read
+	// an input to its end delivers what it read.
 	fctx, cancelFlush := context.WithCancel(context.Background())
 	defer cancelFlush()
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(drainPeriod, cancelFlush) })
@@ -124,7 +126,7 @@ func (p *pipeline) run(ctx context.Context, decoders int) {
 	go func() {
 		select {
 		case <-t.halted:
-			if kind, _ := t.stopped(); kind != stopInterrupted {
+			if t.haltedFor() != stopInterrupted {
 				cancelFlush()
 			}
 		case <-fctx.Done():
@@ -133,14 +135,14 @@ func (p *pipeline) run(ctx context.Context, decoders int) {
 	if kind := t.haltedFor(); kind == stopNone || kind == stopInterrupted {
 		_ = p.client.Flush(fctx)
 	}
-	// Whatever has no outcome now is abandoned, not sent.
+	// Whatever has no outcome now is abandoned, not sent: at once when
+	// the flush was cut short.
 	t.startAbandon()
-	sctx, cancel := context.WithCancel(context.Background())
+	timeout := shutdownTimeout
 	if fctx.Err() != nil {
-		cancel()
-	} else {
-		sctx, cancel = context.WithTimeout(context.Background(), shutdownTimeout)
+		timeout = 0
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	_ = p.client.Shutdown(sctx)
 	cancel()
 	t.close()
