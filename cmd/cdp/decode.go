@@ -229,6 +229,10 @@ type lineDecoder struct {
 	sc      scanner
 	members []member
 	strs    interner
+	// keys are the keys of each object (by the index of its map in maps)
+	// of the last line, in order: the next line's keys are most often the
+	// same, and a comparison is cheaper than a lookup.
+	keys [5][]string
 	maps    [5]map[string]any // properties, traits, context, integrations, relationshipAttributes
 	idParts [][]byte          // the values --id-from names, for the id
 }
@@ -325,15 +329,15 @@ func (d *lineDecoder) decode(line []byte, f *msgFields) error {
 		case kTimestamp:
 			f.timestamp, err = d.times.value(raw, m.kind)
 		case kProperties:
-			f.properties, err = d.object("properties", d.maps[0], line, m)
+			f.properties, err = d.object("properties", 0, line, m)
 		case kTraits:
-			f.traits, err = d.object("traits", d.maps[1], line, m)
+			f.traits, err = d.object("traits", 1, line, m)
 		case kContext:
-			f.context, err = d.object("context", d.maps[2], line, m)
+			f.context, err = d.object("context", 2, line, m)
 		case kIntegrations:
-			f.integ, err = d.object("integrations", d.maps[3], line, m)
+			f.integ, err = d.object("integrations", 3, line, m)
 		case kRelationshipAttributes:
-			f.relAttrs, err = d.object("relationshipAttributes", d.maps[4], line, m)
+			f.relAttrs, err = d.object("relationshipAttributes", 4, line, m)
 		}
 		if err != nil {
 			return err
@@ -374,9 +378,9 @@ func hasBackslash(b []byte) bool {
 }
 
 // object decodes the object of the member mb of line, the key field, into
-// m (which it returns), checking its syntax (the first pass passed over
-// it); null is no object.
-func (d *lineDecoder) object(field string, m map[string]any, line []byte, mb member) (map[string]any, error) {
+// the map d.maps[i] (which it returns), checking its syntax (the first
+// pass passed over it); null is no object.
+func (d *lineDecoder) object(field string, i int, line []byte, mb member) (map[string]any, error) {
 	switch mb.kind {
 	case '{':
 	case 'n':
@@ -384,21 +388,30 @@ func (d *lineDecoder) object(field string, m map[string]any, line []byte, mb mem
 	default:
 		return nil, kindError(field, "an object", mb.kind)
 	}
+	m, keys := d.maps[i], d.keys[i]
+	n := 0
 	raw := line[:mb.end]
 	s := scanner{data: raw, pos: mb.start}
 	err := s.object(0, func(mb member) error {
 		var k string
-		if mb.escaped || !utf8.Valid(mb.key) {
+		switch {
+		case n < len(keys) && !mb.escaped && string(mb.key) == keys[n]:
+			k = keys[n] // the key of the last line's object at this place
+		case mb.escaped || !utf8.Valid(mb.key):
 			k = unquote(mb.key, true)
-		} else if interned, ok := d.strs.lookup(mb.key); ok {
-			k = interned
-		} else {
-			k = string(mb.key)
-			d.strs.add(k)
+		default:
+			k = d.strs.get(mb.key)
 		}
+		if n < len(keys) {
+			keys[n] = k
+		} else {
+			keys = append(keys, k)
+		}
+		n++
 		m[k] = jsonValue(raw[mb.start:mb.end], mb.kind)
 		return nil
 	})
+	d.keys[i] = keys[:n]
 	if err == nil && s.pos != len(raw) {
 		// The first pass took the object to end here, and it does not.
 		err = s.fail("after object")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,13 +182,54 @@ func TestParseUTCSecondsAgreesWithTimeParse(t *testing.T) {
 	for _, s := range []string{"2026-01-02T15:04:05Z", "1999-12-31T23:59:59Z", "2024-02-29T00:00:00Z",
 		"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-02T24:00:00Z", "2026-01-02T15:04:60Z",
 		"2026-01-02T15:04:05+01:00", "2026-01-02 15:04:05Z", "20x6-01-02T15:04:05Z"} {
-		got, ok := parseUTCSeconds(s)
+		got, ok := parseUTCSeconds([]byte(s))
 		want, err := time.Parse(time.RFC3339Nano, s)
 		if ok && (err != nil || !got.Equal(want)) {
 			t.Errorf("%s: fast path %v, time.Parse %v (%v)", s, got, want, err)
 		}
 		if !ok && err == nil && len(s) == 20 && s[19] == 'Z' {
 			t.Errorf("%s: the fast path left a time it could read", s)
+		}
+	}
+}
+
+// TestPlainDecimalWritesBackTheSame: a decimal the decoder hands the
+// library as a float64 is written back (as the library writes floats,
+// strconv's shortest 'f' form) with the same text; the others stay
+// json.Number.
+func TestPlainDecimalWritesBackTheSame(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for range 200_000 {
+		pow := func(n int) int64 {
+			p := int64(1)
+			for range n {
+				p *= 10
+			}
+			return p
+		}
+		intPart := strconv.FormatInt(rng.Int64N(pow(rng.IntN(10))), 10)
+		frac := strconv.FormatInt(rng.Int64N(pow(1+rng.IntN(12))), 10)
+		frac = strings.Repeat("0", rng.IntN(8)) + frac
+		lit := intPart + "." + frac
+		if rng.IntN(2) == 0 {
+			lit = "-" + lit
+		}
+		f, ok := plainDecimal([]byte(lit))
+		if !ok {
+			continue
+		}
+		taken++
+		if got := strconv.FormatFloat(f, 'f', -1, 64); got != lit {
+			t.Fatalf("%s is written back as %s", lit, got)
+		}
+	}
+	if taken < 10_000 {
+		t.Errorf("only %d of 200,000 decimals taken as float64s", taken)
+	}
+	for _, lit := range []string{"1.50", "1e3", "0.0000001", "12345678901234567.5", "0.1234567890123456"} {
+		if _, ok := plainDecimal([]byte(lit)); ok {
+			t.Errorf("%s was taken as a float64", lit)
 		}
 	}
 }

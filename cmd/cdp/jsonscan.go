@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -443,6 +444,9 @@ func jsonValue(raw []byte, kind byte) any {
 		if n, ok := plainInt(raw); ok {
 			return n
 		}
+		if f, ok := plainDecimal(raw); ok {
+			return f
+		}
 		return json.Number(raw)
 	case 't':
 		return true
@@ -477,6 +481,44 @@ func plainInt(raw []byte) (int64, bool) {
 		n = -n
 	}
 	return n, true
+}
+
+// plainDecimal parses raw, a valid JSON number, when it is a decimal that
+// a float64 writes back the same: no exponent, at most 15 significant
+// digits (any two such decimals are different float64s, so the shortest
+// form of the float64 is the decimal itself), no trailing zero after the
+// point (1.50 would be written 1.5), and not below 1e-6, which the
+// library writes with an exponent.
+func plainDecimal(raw []byte) (float64, bool) {
+	i := 0
+	if raw[0] == '-' {
+		i++
+	}
+	dot := bytes.IndexByte(raw, '.')
+	if dot < 0 || bytes.ContainsAny(raw, "eE") || raw[len(raw)-1] == '0' {
+		return 0, false
+	}
+	digits, leading := 0, true
+	zerosAfterPoint := 0
+	for j := i; j < len(raw); j++ {
+		c := raw[j]
+		if c == '.' {
+			continue
+		}
+		if leading && c == '0' {
+			if j > dot {
+				zerosAfterPoint++
+			}
+			continue
+		}
+		leading = false
+		digits++
+	}
+	if digits > 15 || raw[i] == '0' && zerosAfterPoint >= 6 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	return f, err == nil
 }
 
 // errNotObject is the error for a line that is valid JSON but not an

@@ -46,6 +46,11 @@ func (p *timeParser) value(raw []byte, kind byte) (time.Time, error) {
 	case '0':
 		return p.number(string(raw))
 	case '"':
+		if p.format == "auto" {
+			if t, ok := parseUTCSeconds(raw[1 : len(raw)-1]); ok {
+				return t, nil
+			}
+		}
 		return p.text(unquote(raw[1:len(raw)-1], hasBackslash(raw)))
 	}
 	return time.Time{}, kindError("timestamp", "a string or a number", kind)
@@ -59,7 +64,7 @@ func (p *timeParser) text(s string) (time.Time, error) {
 	}
 	switch p.format {
 	case "auto":
-		if t, ok := parseUTCSeconds(s); ok {
+		if t, ok := parseUTCSeconds([]byte(s)); ok {
 			return t, nil
 		}
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -107,13 +112,13 @@ func (p *timeParser) number(s string) (time.Time, error) {
 // parseUTCSeconds parses the commonest RFC 3339 time of a back-fill,
 // "2026-01-02T15:04:05Z", without time.Parse; ok is false for any other
 // form, which time.Parse then reads.
-func parseUTCSeconds(s string) (time.Time, bool) {
+func parseUTCSeconds(s []byte) (time.Time, bool) {
 	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
 		return time.Time{}, false
 	}
 	num := func(i, n int) int {
 		v := 0
-		for _, c := range []byte(s[i : i+n]) {
+		for _, c := range s[i : i+n] {
 			if c < '0' || c > '9' {
 				return -1
 			}
