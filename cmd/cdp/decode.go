@@ -232,7 +232,7 @@ type lineDecoder struct {
 	// keys are the keys of each object (by the index of its map in maps)
 	// of the last line, in order: the next line's keys are most often the
 	// same, and a comparison is cheaper than a lookup.
-	keys [5][]string
+	keys    [5][]string
 	maps    [5]map[string]any // properties, traits, context, integrations, relationshipAttributes
 	idParts [][]byte          // the values --id-from names, for the id
 }
