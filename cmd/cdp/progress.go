@@ -208,7 +208,7 @@ func (p *progress) final() string {
 	if elapsed > 0 {
 		perSecond = float64(p.c.read.Load()) / elapsed.Seconds()
 	}
-	return fmt.Sprintf("cdp: %s in %s, %.0f lines/s", p.counts(), elapsed.Round(time.Millisecond), perSecond)
+	return fmt.Sprintf("cdp: %s in %s, %.0f lines/s", p.counts(), roundElapsed(elapsed), perSecond)
 }
 
 // fit cuts s to at most width runes.

@@ -134,7 +134,7 @@ func (r *report) write(e *env) {
 		return
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "cdp %s: %s read in %s", r.command, plural(c.read.Load(), "line"), r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "cdp %s: %s read in %s", r.command, plural(c.read.Load(), "line"), roundElapsed(r.elapsed))
 	if rate > 0 {
 		fmt.Fprintf(w, " (%.0f lines/s)", rate)
 	}
@@ -171,4 +171,13 @@ func plural(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// roundElapsed rounds d for people: to the millisecond, or the microsecond
+// below one.
+func roundElapsed(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
 }
