@@ -131,7 +131,7 @@ func TestProgressBarFitsA80ColumnTerminal(t *testing.T) {
 	if bars == 0 {
 		t.Errorf("no bar with a percentage and a rate: %q", screen)
 	}
-	final := regexp.MustCompile(`(?m)^cdp: read 3000, delivered 2999, failed 0, invalid 1 in [0-9.]+m?s, \d+ lines/s$`)
+	final := regexp.MustCompile(`(?m)^cdp: read 3000, delivered 2999, failed 0, invalid 1 in [0-9.]+(µs|ms|s|m[0-9.]+s), \d+ lines/s$`)
 	if !final.MatchString(strings.ReplaceAll(screen, "\r", "\n")) {
 		t.Errorf("no final line with the counts, the elapsed time and the rate: %q", screen)
 	}
