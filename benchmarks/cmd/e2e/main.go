@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -63,7 +62,7 @@ func main() {
 	var err error
 	switch *role {
 	case "sink":
-		err = runSink()
+		err = benchmarks.ServeSink(os.Stdin, os.Stdout)
 	case "client":
 		err = runClient(*name, *url, *n)
 	default:
@@ -73,16 +72,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-}
-
-// runSink serves until its standard input closes, then prints its counters.
-func runSink() error {
-	s := benchmarks.StartSink()
-	fmt.Println(s.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	st := s.Stats()
-	s.Close()
-	return json.NewEncoder(os.Stdout).Encode(st)
 }
 
 func rusage() (cpuNs, maxRSSKB int64) {
