@@ -2,15 +2,16 @@ package analytics_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
@@ -65,47 +66,221 @@ func TestStalledServerHeapBounded(t *testing.T) {
 	assert.LessOrEqual(t, growth, int64(2*analytics.DefaultQueueMaxBytes+constant))
 }
 
-// TestClockOutOfRange: a WithClock time outside years 0-9999 never goes
-// out as text that is not RFC 3339, neither as a message timestamp nor as
-// sentAt; the fake would refuse the batch otherwise.
-func TestClockOutOfRange(t *testing.T) {
-	for _, now := range []time.Time{
-		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(-5, 6, 1, 0, 0, 0, 0, time.UTC),
-	} {
-		t.Run(fmt.Sprint(now.Year()), func(t *testing.T) {
+// TestQueueFullWhileStalled: with the server stalled, Enqueue returns
+// ErrQueueFull instead of waiting, and memory stays bounded.
+func TestQueueFullWhileStalled(t *testing.T) {
+	release := make(chan struct{})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
+	const capacity = 1000
+	const maxBytes = 1 << 20
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(100), analytics.WithMaxInFlight(2), analytics.WithQueueCapacity(capacity), analytics.WithQueueMaxBytes(maxBytes))...)
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	pad := strings.Repeat("p", 1000)
+	accepted, full := 0, 0
+	for range 20_000 {
+		err := c.Enqueue(analytics.Track{UserID: "u", Event: "Burst", Properties: analytics.Properties{"pad": pad}})
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, analytics.ErrQueueFull):
+			full++
+		default:
+			t.Fatalf("Enqueue: %v", err)
+		}
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+
+	assert.Greater(t, full, 15_000, "most of the burst is refused")
+	st := c.Stats()
+	assert.LessOrEqual(t, st.Queued, int64(capacity))
+	assert.LessOrEqual(t, st.QueuedBytes, int64(maxBytes))
+	assert.Equal(t, int64(full), st.DroppedQueueFull)
+	assert.Equal(t, int64(accepted), st.Enqueued)
+	// The queue, two batches being sent and one waiting for a sender: a
+	// few MiB. Twenty thousand messages would be over 20 MiB.
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, growth, int64(8<<20), "heap grew by %d bytes", growth)
+
+	close(release)
+	require.NoError(t, c.Close())
+	assert.Len(t, s.AcceptedIDs(), accepted, "every accepted message is delivered once the server recovers")
+}
+
+// TestBlockedEnqueueContextHoldsLittle: callers blocked in EnqueueContext
+// on a full queue hold their message, not an encoder's buffers.
+func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
+	release := make(chan struct{})
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
+	msg := analytics.Track{UserID: "u", Event: "E"}
+	waitFor(t, "a full queue and two messages in flight", func() bool {
+		_ = c.Enqueue(msg)
+		return c.Stats().Queued >= 1 && c.Stats().InFlight >= 2
+	})
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	const callers = 2000
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var blocked atomic.Int64
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blocked.Add(1)
+			assert.ErrorIs(t, c.EnqueueContext(ctx, msg), context.Canceled)
+		}()
+	}
+	for blocked.Load() < callers {
+		runtime.Gosched()
+	}
+	// Callers still on their way to the wait hold more for a moment;
+	// measure until they have all settled (or give up after a second). A
+	// waiting caller keeps its encoder only while its buffer is at most
+	// 4 KiB (about 1.5 KiB here), else a copy of the message.
+	growth := int64(math.MaxInt64)
+	for range 100 {
+		var during runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&during)
+		growth = min(growth, int64(during.HeapAlloc)-int64(before.HeapAlloc))
+		if growth < 8<<20 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	close(release)
+
+	// 2,000 callers holding a 16 KiB chunk each would be over 30 MiB.
+	assert.Less(t, growth, int64(8<<20), "heap grew by at least %d bytes with %d blocked callers", growth, callers)
+}
+
+// TestGoroutinesBounded: a burst of 20,000 messages against a server that
+// never answers adds the fixed pool of WithMaxInFlight senders, the
+// batcher, and for each hanging request the goroutines net/http holds for
+// it: nothing per message or per batch. Through a round tripper that is
+// one (net/http's watcher of the per-attempt timeout); over a loopback
+// connection six (that watcher, the transport's reader, writer and cancel
+// watcher, the server's handler and background reader).
+func TestGoroutinesBounded(t *testing.T) {
+	const inFlight = 8
+	rows := []struct {
+		name string
+		// perRequest is the goroutines one hanging request holds besides
+		// its sender; slack covers the batcher and, over a socket, a
+		// connection dialed but not yet used.
+		perRequest, slack int
+		rt                func(t *testing.T) (string, http.RoundTripper, func())
+	}{
+		{"round tripper", 1, 2, func(t *testing.T) (string, http.RoundTripper, func()) {
+			h := newHangingTransport()
+			return "http://127.0.0.1:1", h, func() { close(h.release) }
+		}},
+		{"loopback server", 6, 4, func(t *testing.T) (string, http.RoundTripper, func()) {
 			srv := analyticstest.NewServer(t)
-			c := newTestClient(t, srv.URL, fastRetries(analytics.WithClock(func() time.Time { return now }))...)
-			require.NoError(t, c.Enqueue(track("t1")))
-			require.NoError(t, c.Flush(bounded(t)))
-			msgs := srv.Messages()
-			require.Len(t, msgs, 1)
-			assert.False(t, msgs[0].Timestamp.IsZero())
-			assert.True(t, msgs[0].Timestamp.Year() == 0 || msgs[0].Timestamp.Year() == 9999, "%v", msgs[0].Timestamp)
-			assert.Empty(t, srv.Violations())
+			srv.SetDefault(analyticstest.Response{Hang: true})
+			tr := &http.Transport{}
+			return srv.URL, tr, func() { srv.Close(); tr.CloseIdleConnections() }
+		}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			endpoint, rt, release := r.rt(t)
+			runtime.GC()
+			before := runtime.NumGoroutine()
+			c, err := analytics.New(testKey, analytics.WithEndpoint(endpoint), analytics.WithLogger(quietLogger()),
+				analytics.WithHTTPClient(&http.Client{Transport: rt}), analytics.WithMaxInFlight(inFlight),
+				analytics.WithBatchSize(50), analytics.WithQueueCapacity(1000), analytics.WithRequestTimeout(time.Hour))
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			for g := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 2500 {
+						err := c.Enqueue(track(fmt.Sprintf("%d-%d", g, i)))
+						if err != nil && !errors.Is(err, analytics.ErrQueueFull) {
+							t.Errorf("Enqueue: %v", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			waitFor(t, "every sender busy", func() bool { return c.Stats().InFlight >= inFlight*50 })
+			growth := runtime.NumGoroutine() - before
+			limit := inFlight*(1+r.perRequest) + r.slack
+			t.Logf("goroutines: %d before, +%d with %d requests hanging (limit %d)", before, growth, inFlight, limit)
+			assert.LessOrEqual(t, growth, limit)
+			assert.Greater(t, c.Stats().DroppedQueueFull, int64(10_000), "the burst overflowed the queue")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			require.NotNil(t, isDeliveryError(c.Shutdown(ctx)))
+			release()
 		})
 	}
 }
 
-type badUTF8Marshaler struct{}
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
 
-func (badUTF8Marshaler) MarshalJSON() ([]byte, error) { return []byte("{\"name\":\"caf\xe9\"}"), nil }
-
-// TestInvalidUTF8FromMarshalerRepaired: invalid UTF-8 in a MarshalJSON
-// result or a json.RawMessage is sent as U+FFFD, never raw.
-func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
-	srv := analyticstest.NewServer(t)
-	c := newTestClient(t, srv.URL, fastRetries()...)
-	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
-		"m": badUTF8Marshaler{},
-		"r": json.RawMessage("[\"x\xff\"]"),
-	}}))
-	require.NoError(t, c.Flush(bounded(t)))
-	msgs := srv.Messages()
-	require.Len(t, msgs, 1)
-	raw := string(msgs[0].Raw)
-	assert.True(t, utf8.ValidString(raw), "raw invalid UTF-8 sent: %q", raw)
-	assert.Equal(t, map[string]any{"name": "caf\uFFFD"}, msgs[0].Properties["m"])
-	assert.Equal(t, []any{"x\uFFFD"}, msgs[0].Properties["r"])
-	assert.Equal(t, 2, strings.Count(raw, "\uFFFD"))
+// TestLostBatchesKeepNothing: a client whose every batch is lost and that
+// is never flushed (a service with a revoked key) does not grow: 40,000
+// lost batches add less than 1 MB to the heap.
+func TestLostBatchesKeepNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("40,000 requests")
+	}
+	rt := &refusingTransport{}
+	c, err := analytics.New(testKey,
+		analytics.WithHTTPClient(&http.Client{Transport: rt}),
+		analytics.WithBatchSize(1),
+		analytics.WithFlushInterval(time.Hour),
+		analytics.WithLogger(quietLogger()))
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	send := func(n int) {
+		for i := range n {
+			require.NoError(t, c.EnqueueContext(ctx, analytics.Track{UserID: "u", Event: "Lost", Properties: analytics.Properties{"i": i}}))
+		}
+		want := c.Stats().Enqueued
+		for c.Stats().Failed < want {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("timed out: %+v", c.Stats())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	send(1000) // warm up pools and connections
+	before := liveHeap()
+	send(40_000)
+	after := liveHeap()
+	growth := int64(after) - int64(before)
+	t.Logf("heap growth over 40,000 lost batches: %d bytes", growth)
+	assert.Less(t, growth, int64(1<<20))
+	assert.Equal(t, int64(41_000), c.Stats().FailedStatus)
+	de := isDeliveryError(c.Close())
+	require.NotNil(t, de)
+	assert.Equal(t, int64(41_000), de.Undelivered, "Shutdown still reports every loss no Flush reported")
 }

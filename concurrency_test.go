@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -481,4 +482,67 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 	for _, v := range s.Violations() { // mixed-up bytes would be malformed JSON, say
 		require.Equal(t, analyticstest.ViolationInvalidMessage, v.Kind, "%s", v)
 	}
+}
+
+// TestConcurrentSafe races Enqueue, Flush, Stats and Shutdown from many
+// goroutines: no panic, and every accepted message is delivered exactly
+// once.
+func TestConcurrentSafe(t *testing.T) {
+	s := newSink(t)
+	for range 200 { // every 7th answer is a 502, which is retried
+		s.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{},
+			analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{Status: http.StatusBadGateway})
+	}
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(17), analytics.WithFlushInterval(time.Millisecond), analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond), analytics.WithMaxAttempts(50))...)
+	var accepted sync.Map
+	var wg sync.WaitGroup
+	var closedSeen atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				id := fmt.Sprintf("g%d-%d", g, i)
+				err := c.Enqueue(analytics.Track{UserID: "u", Event: "Race", MessageID: id})
+				switch {
+				case err == nil:
+					accepted.Store(id, true)
+				case errors.Is(err, analytics.ErrClosed):
+					closedSeen.Add(1)
+				default:
+					t.Errorf("Enqueue: %v", err)
+				}
+				if i%100 == 0 {
+					err := c.Flush(bounded(t))
+					if err != nil && !errors.Is(err, analytics.ErrClosed) {
+						t.Errorf("Flush: %v", err)
+					}
+					_ = c.Stats()
+				}
+			}
+		}()
+	}
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+			assert.NoError(t, c.Shutdown(bounded(t)))
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, c.Close())
+
+	got := s.AcceptedIDs()
+	n := 0
+	accepted.Range(func(k, _ any) bool {
+		n++
+		assert.Equal(t, 1, got[k.(string)], "message %s", k)
+		return true
+	})
+	assert.Len(t, got, n, "nothing delivered that was not accepted")
+	st := c.Stats()
+	assert.Equal(t, int64(n), st.Delivered)
+	assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight)
+	t.Logf("accepted %d, refused after close %d, requests %d", n, closedSeen.Load(), st.Requests)
 }

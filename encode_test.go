@@ -1,118 +1,23 @@
 package analytics_test
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
+	"flag"
+	"fmt"
 	"math"
-	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// TestValidation: invalid core calls are rejected by Enqueue with an error
-// that names the field, and nothing invalid is sent.
-func TestValidation(t *testing.T) {
-	cases := map[string]struct {
-		msg   analytics.Message
-		field string
-	}{
-		"identify without anyone":     {analytics.Identify{Traits: analytics.Traits{"plan": "pro"}}, "userId"},
-		"identify blank email only":   {analytics.Identify{Traits: analytics.Traits{"email": "  "}}, "userId"},
-		"identify email not a string": {analytics.Identify{Traits: analytics.Traits{"email": 42}}, "userId"},
-		"track without event":         {analytics.Track{UserID: "u"}, "event"},
-		"track with blank event":      {analytics.Track{UserID: "u", Event: "   "}, "event"},
-		"track without anyone":        {analytics.Track{Event: "E"}, "userId"},
-		"page without anyone":         {analytics.Page{Name: "Home"}, "userId"},
-		"screen without anyone":       {analytics.Screen{Name: "Feed"}, "userId"},
-		"group without groupId":       {analytics.Group{UserID: "u"}, "groupId"},
-		"group bad objectTypeId":      {analytics.Group{GroupID: "g", ObjectTypeID: "company"}, "objectTypeId"},
-		"group zero objectTypeId":     {analytics.Group{GroupID: "g", ObjectTypeID: "0"}, "objectTypeId"},
-		"group trait type fractional": {analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 2.5}}, "traits.object_type_id"},
-		"group object types disagree": {analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
-		"alias without previousId":    {analytics.Alias{UserID: "u"}, "previousId"},
-		"alias without userId":        {analytics.Alias{PreviousID: "p"}, "userId"},
-		"NaN property":                {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"price": math.NaN()}}, "properties.price"},
-		"Inf in a nested list": {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
-			"products": []map[string]any{{"price": 1.0}, {"price": math.Inf(1)}},
-		}}, "properties.products[1].price"},
-		"func trait":         {analytics.Identify{UserID: "u", Traits: analytics.Traits{"f": func() {}}}, "traits.f"},
-		"chan in context":    {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Extra: map[string]any{"c": make(chan int)}}}, "context.c"},
-		"NaN latitude":       {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Location: &analytics.LocationInfo{Latitude: ptr(math.NaN())}}}, "context.location.latitude"},
-		"NaN in integration": {analytics.Track{UserID: "u", Event: "E", Integrations: analytics.Integrations{"X": math.NaN()}}, "integrations.X"},
-		"nil message":        {nil, "message"},
-		"typed nil message":  {(*analytics.Track)(nil), "message"},
-	}
-	s := newSink(t)
-	c := newTestClient(t, s.URL, deterministic()...)
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := c.Enqueue(tc.msg)
-			require.ErrorIs(t, err, analytics.ErrInvalidMessage)
-			var ve *analytics.ValidationError
-			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, tc.field, ve.Field, "error: %v", err)
-			assert.Contains(t, err.Error(), tc.field)
-		})
-	}
-	// A good message beside the bad ones is delivered; the bad never are.
-	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Good"}))
-	require.NoError(t, c.Close())
-	accepted := s.Accepted()
-	require.Len(t, accepted, 1)
-	assert.Equal(t, "Good", accepted[0]["event"])
-	assert.Equal(t, int64(len(cases)), c.Stats().RejectedInvalid)
-}
-
-// TestTrackErrorsNameTheEvent: a Track's validation errors name its event
-// (trimmed, as sent), whether found before its JSON is written (no person)
-// or while writing it (a NaN property, a timestamp RFC 3339 cannot write,
-// where the name is read back from the encoded bytes, escapes decoded), and
-// so does the error of a Track too large to send.
-func TestTrackErrorsNameTheEvent(t *testing.T) {
-	s := newSink(t)
-	c := newTestClient(t, s.URL, deterministic()...)
-	const event = `Said "hi" \ back` + "\tto\u2028me"
-	for name, msg := range map[string]analytics.Track{
-		"no person":    {Event: "  " + event + " "},
-		"NaN property": {UserID: "u", Event: event, Properties: analytics.Properties{"price": math.NaN()}},
-		"timestamp":    {UserID: "u", Event: event, Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
-	} {
-		err := c.Enqueue(msg)
-		var ve *analytics.ValidationError
-		if !errors.As(err, &ve) {
-			t.Fatalf("%s: got %v, want a *ValidationError", name, err)
-		}
-		assert.Equal(t, "track", ve.Type, name)
-		assert.Equal(t, event, ve.Event, name)
-	}
-	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big \"one\"", Properties: analytics.Properties{"blob": strings.Repeat("x", analytics.MaxMessageBytes)}})
-	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
-	assert.Contains(t, err.Error(), `track "Big \"one\""`)
-}
-
-// TestValidCornerCases: calls the API accepts that a strict reading might
-// refuse.
-func TestValidCornerCases(t *testing.T) {
-	s := newSink(t)
-	c := newTestClient(t, s.URL, deterministic()...)
-	for _, m := range []analytics.Message{
-		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
-		analytics.Group{GroupID: "acme"},                                          // an object without a person
-		analytics.Group{GroupID: "acme", Traits: analytics.Traits{"object_type_id": "3"}},
-		analytics.Track{AnonymousID: "anon", Event: "E"},
-		analytics.Page{UserID: "u"}, // name is optional
-	} {
-		require.NoError(t, c.Enqueue(m), "%#v", m)
-	}
-	require.NoError(t, c.Close())
-	assert.Len(t, s.Accepted(), 5)
-}
 
 // TestEncodeOnce: Enqueue takes a snapshot; changing the maps afterwards
 // changes nothing that is sent.
@@ -197,61 +102,6 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 	assert.Equal(t, wantV, gotV)
 }
 
-// TestAPIKeyNeverLogged: across failures, retries and drops, the API key
-// appears in no log line and no error.
-func TestAPIKeyNeverLogged(t *testing.T) {
-	s := newSink(t)
-	for range 100 {
-		s.Script(
-			analyticstest.Response{Status: http.StatusServiceUnavailable},
-			analyticstest.Response{Status: http.StatusUnauthorized, Body: "unauthorized " + testKey}, // even an API that echoes it
-			analyticstest.Response{},
-		)
-	}
-	var logs logCapture
-	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(logs.Logger()),
-		analytics.WithBatchSize(1), analytics.WithQueueCapacity(2), analytics.WithMaxInFlight(1),
-		analytics.WithRetryWait(time.Millisecond, time.Millisecond))
-	require.NoError(t, err)
-	var errs []error
-	for range 20 {
-		if err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"}); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(bounded(t)), c.Close())
-	out := logs.String()
-	require.Contains(t, out, "level=WARN", "the run produced retries")
-	require.Contains(t, out, "level=ERROR", "the run produced losses")
-	assert.NotContains(t, out, testKey)
-	for _, err := range errs {
-		if err != nil {
-			assert.NotContains(t, err.Error(), testKey)
-		}
-	}
-	var apiErr *analytics.APIError
-	require.ErrorAs(t, errors.Join(errs...), &apiErr, "the 401's answer is reported")
-	assert.Contains(t, apiErr.Body, "[redacted]", "an answer that echoes the key is redacted")
-}
-
-// TestRedactionBeforeTruncation: a key the API echoes at the edge of the
-// kept excerpt is not left in part.
-func TestRedactionBeforeTruncation(t *testing.T) {
-	for _, pad := range []int{490, 500, 505, 511} {
-		s := newSink(t, analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})
-		c := newTestClient(t, s.URL, deterministic()...)
-		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
-		err := c.Flush(bounded(t))
-		var apiErr *analytics.APIError
-		require.ErrorAs(t, err, &apiErr)
-		assert.LessOrEqual(t, len(apiErr.Body), 512)
-		for i := 4; i <= len(testKey); i++ {
-			assert.NotContains(t, err.Error(), testKey[:i], "pad %d: a prefix of the key leaked", pad)
-		}
-		require.NoError(t, c.Close())
-	}
-}
-
 // TestKeyWhitespaceTrimmed: a key with a trailing newline, as read from a
 // file, authenticates as the key itself.
 func TestKeyWhitespaceTrimmed(t *testing.T) {
@@ -261,4 +111,167 @@ func TestKeyWhitespaceTrimmed(t *testing.T) {
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	require.NoError(t, c.Close())
 	assert.Equal(t, testKey, s.Requests()[0].user)
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// coreMessages are the core calls with every field set.
+func coreMessages() map[string]analytics.Message {
+	ctx := &analytics.Context{
+		Active:    ptr(true),
+		IP:        "203.0.113.7",
+		Locale:    "en-US",
+		UserAgent: "Mozilla/5.0",
+		Channel:   analytics.ChannelServer,
+		Timezone:  "Europe/Berlin",
+		Campaign:  &analytics.CampaignInfo{Name: "spring", Source: "newsletter", Medium: "email", Extra: map[string]any{"utm_id": "42"}},
+		Page:      &analytics.PageInfo{Path: "/pricing", URL: "https://example.com/pricing", Title: "Pricing", Keywords: []string{"price"}},
+		App:       &analytics.AppInfo{Name: "shop", Version: "1.2.3", Build: "45"},
+		Device:    &analytics.DeviceInfo{ID: "d1", Manufacturer: "Apple", Model: "iPhone16,1", Type: "ios"},
+		OS:        &analytics.OSInfo{Name: "iOS", Version: "18.1"},
+		Network:   &analytics.NetworkInfo{WiFi: ptr(true), Cellular: ptr(false)},
+		Location:  &analytics.LocationInfo{City: "Berlin", Country: "DE", Latitude: ptr(52.52), Longitude: ptr(13.405)},
+		Screen:    &analytics.ScreenInfo{Width: 1179, Height: 2556, Density: 3},
+		Referrer:  &analytics.ReferrerInfo{Type: "link", URL: "https://example.org"},
+		Extra:     map[string]any{"ip": "ignored: the field wins", "library": "ignored", "custom": map[string]any{"b": 2, "a": 1}},
+	}
+	ts := time.Date(2025, 12, 31, 23, 59, 59, 123_456_789, time.FixedZone("CET", 3600))
+	integ := analytics.Integrations{"All": true, "Salesforce": false}
+	return map[string]analytics.Message{
+		"identify": analytics.Identify{
+			UserID: "97980cfea0067", AnonymousID: "c0e5cae6-6f04-46e4-97a8-25076e8bdc0b",
+			Traits:    analytics.Traits{"email": "cool.person@example.com", "name": "Cool Person", "likes_baseball": true, "games_attended": 5, "createdAt": time.Date(2019, 8, 24, 14, 15, 22, 0, time.UTC)},
+			Timestamp: ts, Context: ctx, Integrations: integ, MessageID: "identify-1",
+		},
+		"track": analytics.Track{
+			UserID: "AiUGstSDIg", Event: "  Course Started ",
+			Properties: analytics.Properties{"title": "Intro to Customer.io", "price": 0, "tags": []string{"a", "b"}, "nested": map[string]any{"n": nil}},
+			Timestamp:  ts, Context: ctx, Integrations: integ, MessageID: "track-1",
+		},
+		"page": analytics.Page{
+			AnonymousID: "507f191e810c19729de860ea", Name: "Home",
+			Properties: analytics.Properties{"url": "https://example.com/", "title": "Welcome"},
+			Context:    ctx, MessageID: "page-1",
+		},
+		"screen": analytics.Screen{
+			UserID: "97980cfea0067", Name: "feed",
+			Properties: analytics.Properties{"subscriptions": []any{"news"}},
+			Context:    ctx, MessageID: "screen-1",
+		},
+		"group": analytics.Group{
+			UserID: "97980cfea0067", GroupID: "acme", ObjectTypeID: "1",
+			Traits:                 analytics.Traits{"name": "ACME, Inc.", "industry": "Technology", "employees": 329},
+			RelationshipAttributes: map[string]any{"role": "admin"},
+			Integrations:           integ, MessageID: "group-1",
+		},
+		"alias": analytics.Alias{UserID: "new-id", PreviousID: "old-id", MessageID: "alias-1"},
+	}
+}
+
+// TestCoreGolden checks each core call as it arrives at the API.
+func TestCoreGolden(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	msgs := coreMessages()
+	names := []string{"identify", "track", "page", "screen", "group", "alias"}
+	for _, name := range names {
+		require.NoError(t, c.Enqueue(msgs[name]), name)
+	}
+	require.NoError(t, c.Close())
+
+	reqs := s.Requests()
+	require.Len(t, reqs, 1, "six small messages fit in one batch")
+	r := reqs[0]
+	assert.Equal(t, "/v1/batch", r.path)
+	assert.Equal(t, testKey, r.user, "basic auth user is the API key")
+	assert.Empty(t, s.Violations(), "basic auth password is empty (the fake checks it)")
+	var env map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &env))
+	assert.Equal(t, "2026-01-02T03:04:05.678Z", env["sentAt"])
+	assert.Len(t, env, 2, "no batch-level context or integrations")
+	require.Len(t, r.messages, len(names))
+	for i, name := range names {
+		checkGolden(t, filepath.Join("testdata", "golden", "core", name+".json"), r.messages[i])
+	}
+}
+
+// checkGolden compares got, pretty-printed, with the golden file, or
+// rewrites the file under -update.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	require.NoError(t, json.Indent(&pretty, got, "", "  "))
+	pretty.WriteByte('\n')
+	if strings.Contains(pretty.String(), testKey) {
+		t.Fatalf("%s: the API key must not appear in a golden file", path)
+	}
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test -run %s -update to create it", t.Name())
+	assert.Equal(t, string(want), pretty.String(), "%s differs; run go test -run %s -update if the change is intended", path, t.Name())
+}
+
+// TestGzip: bodies are compressed when asked, and limits apply to the
+// uncompressed body.
+func TestGzip(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
+	for range 50 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
+	}
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 1)
+	assert.Less(t, reqs[0].wire, len(reqs[0].body)/5, "compressed")
+	assert.Len(t, s.AcceptedIDs(), 50)
+	assert.Equal(t, int64(reqs[0].wire), c.Stats().BytesSent)
+}
+
+// TestClockOutOfRange: a WithClock time outside years 0-9999 never goes
+// out as text that is not RFC 3339, neither as a message timestamp nor as
+// sentAt; the fake would refuse the batch otherwise.
+func TestClockOutOfRange(t *testing.T) {
+	for _, now := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 6, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(fmt.Sprint(now.Year()), func(t *testing.T) {
+			srv := analyticstest.NewServer(t)
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithClock(func() time.Time { return now }))...)
+			require.NoError(t, c.Enqueue(track("t1")))
+			require.NoError(t, c.Flush(bounded(t)))
+			msgs := srv.Messages()
+			require.Len(t, msgs, 1)
+			assert.False(t, msgs[0].Timestamp.IsZero())
+			assert.True(t, msgs[0].Timestamp.Year() == 0 || msgs[0].Timestamp.Year() == 9999, "%v", msgs[0].Timestamp)
+			assert.Empty(t, srv.Violations())
+		})
+	}
+}
+
+type badUTF8Marshaler struct{}
+
+func (badUTF8Marshaler) MarshalJSON() ([]byte, error) { return []byte("{\"name\":\"caf\xe9\"}"), nil }
+
+// TestInvalidUTF8FromMarshalerRepaired: invalid UTF-8 in a MarshalJSON
+// result or a json.RawMessage is sent as U+FFFD, never raw.
+func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
+	srv := analyticstest.NewServer(t)
+	c := newTestClient(t, srv.URL, fastRetries()...)
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
+		"m": badUTF8Marshaler{},
+		"r": json.RawMessage("[\"x\xff\"]"),
+	}}))
+	require.NoError(t, c.Flush(bounded(t)))
+	msgs := srv.Messages()
+	require.Len(t, msgs, 1)
+	raw := string(msgs[0].Raw)
+	assert.True(t, utf8.ValidString(raw), "raw invalid UTF-8 sent: %q", raw)
+	assert.Equal(t, map[string]any{"name": "caf\uFFFD"}, msgs[0].Properties["m"])
+	assert.Equal(t, []any{"x\uFFFD"}, msgs[0].Properties["r"])
+	assert.Equal(t, 2, strings.Count(raw, "\uFFFD"))
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,79 +12,13 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // This file tests Flush and Shutdown as barriers: what they wait for and
 // which losses they report.
-
-// refusingTransport answers every request 400 at once, without a network.
-type refusingTransport struct{ n atomic.Int64 }
-
-func (rt *refusingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	rt.n.Add(1)
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	return &http.Response{
-		StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/json"}},
-		Body:   io.NopCloser(strings.NewReader(`{"error":"refused"}`)), Request: r,
-	}, nil
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
-// TestLostBatchesKeepNothing: a client whose every batch is lost and that
-// is never flushed (a service with a revoked key) does not grow: 40,000
-// lost batches add less than 1 MB to the heap.
-func TestLostBatchesKeepNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("40,000 requests")
-	}
-	rt := &refusingTransport{}
-	c, err := analytics.New(testKey,
-		analytics.WithHTTPClient(&http.Client{Transport: rt}),
-		analytics.WithBatchSize(1),
-		analytics.WithFlushInterval(time.Hour),
-		analytics.WithLogger(quietLogger()))
-	require.NoError(t, err)
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	send := func(n int) {
-		for i := range n {
-			require.NoError(t, c.EnqueueContext(ctx, analytics.Track{UserID: "u", Event: "Lost", Properties: analytics.Properties{"i": i}}))
-		}
-		want := c.Stats().Enqueued
-		for c.Stats().Failed < want {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("timed out: %+v", c.Stats())
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
-	send(1000) // warm up pools and connections
-	before := liveHeap()
-	send(40_000)
-	after := liveHeap()
-	growth := int64(after) - int64(before)
-	t.Logf("heap growth over 40,000 lost batches: %d bytes", growth)
-	assert.Less(t, growth, int64(1<<20))
-	assert.Equal(t, int64(41_000), c.Stats().FailedStatus)
-	de := isDeliveryError(c.Close())
-	require.NotNil(t, de)
-	assert.Equal(t, int64(41_000), de.Undelivered, "Shutdown still reports every loss no Flush reported")
-}
 
 // gateTransport answers request n (from 1) with status[n-1] once gate n
 // is opened, or fails when the request's context ends. It makes no
@@ -190,4 +122,117 @@ func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
 	de = isDeliveryError(c.Close())
 	require.NotNil(t, de)
 	assert.Equal(t, int64(2), de.Undelivered)
+}
+
+// TestFlushWaitsForRetries: Flush returns only once a batch being retried
+// has its outcome, and leaves the client usable.
+func TestFlushWaitsForRetries(t *testing.T) {
+	s := newSink(t, analyticstest.Response{Status: http.StatusInternalServerError}, analyticstest.Response{Status: http.StatusInternalServerError})
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
+	require.NoError(t, c.Flush(bounded(t)))
+	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
+	require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
+	assert.Len(t, s.Requests(), 3, "an empty Flush sends nothing")
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Second"}))
+	require.NoError(t, c.Flush(bounded(t)))
+	assert.Len(t, s.AcceptedIDs(), 2)
+}
+
+// TestFlushAndShutdownBothReport: a Flush waiting on a batch that Shutdown
+// abandons and Shutdown itself both report the loss; neither takes it from
+// the other.
+func TestFlushAndShutdownBothReport(t *testing.T) {
+	s := newSink(t)
+	s.SetDefault(analyticstest.Response{Hang: true}) // until the client gives up
+	c := newTestClient(t, s.URL, deterministic()...)
+	for range 10 {
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(bounded(t)) }()
+	waitFor(t, "the Flush to cut the batch", func() bool { return c.Stats().InFlight > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	shutdownErr := c.Shutdown(ctx)
+	for name, err := range map[string]error{"Flush": <-flushed, "Shutdown": shutdownErr} {
+		var de *analytics.DeliveryError
+		require.ErrorAs(t, err, &de, name)
+		assert.Equal(t, int64(10), de.Undelivered, name)
+	}
+	// A Flush that finished before Shutdown began has reported its losses:
+	// Shutdown does not count them again.
+	s2 := newSink(t)
+	s2.SetDefault(analyticstest.Response{Status: http.StatusBadRequest})
+	c2 := newTestClient(t, s2.URL, deterministic()...)
+	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+	require.Error(t, c2.Flush(bounded(t)))
+	require.NoError(t, c2.Close())
+}
+
+// TestFlushWhileEnqueueing: with a server that takes 2s (on synctest's
+// clock) to answer, Flush returns once everything enqueued before it is
+// delivered, while three goroutines keep enqueueing, and does not wait
+// for what they enqueue later.
+func TestFlushWhileEnqueueing(t *testing.T) {
+	srv := analyticstest.NewServer(t)
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		slow := &clockTransport{next: tr, delay: 2 * time.Second}
+		c := newTestClient(t, srv.URL, through(slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))...)
+
+		var mu sync.Mutex
+		enqueued := map[string]bool{}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					id := fmt.Sprintf("g%d-%d", g, i)
+					if err := c.Enqueue(track(id)); err != nil {
+						t.Errorf("Enqueue: %v", err)
+						return
+					}
+					mu.Lock()
+					enqueued[id] = true
+					mu.Unlock()
+					select {
+					case <-stop:
+						return
+					case <-time.After(200 * time.Millisecond):
+					}
+				}
+			}()
+		}
+
+		time.Sleep(5 * time.Second)
+		mu.Lock()
+		before := make([]string, 0, len(enqueued))
+		for id := range enqueued {
+			before = append(before, id)
+		}
+		mu.Unlock()
+		start := time.Now()
+		require.NoError(t, c.Flush(bounded(t)))
+		took := time.Since(start)
+		accepted := acceptedIDs(srv)
+		for _, id := range before {
+			assert.Equal(t, 1, accepted[id], "message %s enqueued before Flush", id)
+		}
+		assert.GreaterOrEqual(t, took, 2*time.Second, "Flush waited for the slow server")
+		assert.Less(t, took, 8*time.Second, "Flush did not wait for later messages")
+
+		time.Sleep(3 * time.Second)
+		close(stop)
+		wg.Wait()
+		require.NoError(t, c.Close())
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Len(t, acceptedIDs(srv), len(enqueued), "everything delivered by Close")
+		assert.Greater(t, len(enqueued), len(before))
+		statsAddUp(t, c.Stats())
+	})
 }

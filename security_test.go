@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -195,4 +196,76 @@ func TestLoggerQuietOnHappyPath(t *testing.T) {
 	}
 	require.NoError(t, c.Close())
 	assert.Empty(t, logs.String())
+}
+
+// TestClientStringHidesKey: printing the client with any verb, or logging
+// it, does not show the API key or the Authorization value made from it.
+func TestClientStringHidesKey(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	var logs logCapture
+	logs.Logger().Info("client", "client", c)
+	auth := base64.StdEncoding.EncodeToString([]byte(testKey + ":"))
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+		assert.NotContains(t, out, testKey)
+		assert.NotContains(t, out, auth)
+		assert.Contains(t, out, s.URL)
+	}
+	var nilClient *analytics.Client
+	assert.Equal(t, "analytics.Client(nil)", nilClient.String())
+}
+
+// TestAPIKeyNeverLogged: across failures, retries and drops, the API key
+// appears in no log line and no error.
+func TestAPIKeyNeverLogged(t *testing.T) {
+	s := newSink(t)
+	for range 100 {
+		s.Script(
+			analyticstest.Response{Status: http.StatusServiceUnavailable},
+			analyticstest.Response{Status: http.StatusUnauthorized, Body: "unauthorized " + testKey}, // even an API that echoes it
+			analyticstest.Response{},
+		)
+	}
+	var logs logCapture
+	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(logs.Logger()),
+		analytics.WithBatchSize(1), analytics.WithQueueCapacity(2), analytics.WithMaxInFlight(1),
+		analytics.WithRetryWait(time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	var errs []error
+	for range 20 {
+		if err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, c.Enqueue(analytics.Track{}), c.Flush(bounded(t)), c.Close())
+	out := logs.String()
+	require.Contains(t, out, "level=WARN", "the run produced retries")
+	require.Contains(t, out, "level=ERROR", "the run produced losses")
+	assert.NotContains(t, out, testKey)
+	for _, err := range errs {
+		if err != nil {
+			assert.NotContains(t, err.Error(), testKey)
+		}
+	}
+	var apiErr *analytics.APIError
+	require.ErrorAs(t, errors.Join(errs...), &apiErr, "the 401's answer is reported")
+	assert.Contains(t, apiErr.Body, "[redacted]", "an answer that echoes the key is redacted")
+}
+
+// TestRedactionBeforeTruncation: a key the API echoes at the edge of the
+// kept excerpt is not left in part.
+func TestRedactionBeforeTruncation(t *testing.T) {
+	for _, pad := range []int{490, 500, 505, 511} {
+		s := newSink(t, analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})
+		c := newTestClient(t, s.URL, deterministic()...)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
+		err := c.Flush(bounded(t))
+		var apiErr *analytics.APIError
+		require.ErrorAs(t, err, &apiErr)
+		assert.LessOrEqual(t, len(apiErr.Body), 512)
+		for i := 4; i <= len(testKey); i++ {
+			assert.NotContains(t, err.Error(), testKey[:i], "pad %d: a prefix of the key leaked", pad)
+		}
+		require.NoError(t, c.Close())
+	}
 }

@@ -2,17 +2,17 @@ package analytics_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,67 +121,136 @@ func TestZeroClientIsClosed(t *testing.T) {
 	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", &c, &c, &c), testKey)
 }
 
-// TestQueueFullWarnedOncePerEpisode: an overload logs one warning however
-// many batches drain while it lasts; once the queue has drained, a new
-// overload is warned about again.
-func TestQueueFullWarnedOncePerEpisode(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		logs := &logCapture{}
-		tokens := make(chan struct{})
-		c, err := analytics.New(testKey,
-			analytics.WithHTTPClient(&http.Client{Transport: tokenTransport(tokens)}),
-			analytics.WithQueueCapacity(40),
-			analytics.WithBatchSize(5),
-			analytics.WithMaxInFlight(1),
-			analytics.WithFlushInterval(time.Hour),
-			analytics.WithLogger(logs.Logger()))
-		require.NoError(t, err)
-		fill := func() (refused int) {
-			for i := 0; i < 100 && refused < 3; i++ {
-				if errors.Is(c.Enqueue(track("q")), analytics.ErrQueueFull) {
-					refused++
-				}
-			}
-			synctest.Wait()
-			return refused
-		}
-		warnings := func() int { return strings.Count(logs.String(), "queue full") }
-
-		// One episode: overloaded while 30 batches drain one by one.
-		require.Equal(t, 3, fill())
-		for range 30 {
-			tokens <- struct{}{}
-			synctest.Wait()
-			require.Equal(t, 3, fill())
-		}
-		assert.Equal(t, 1, warnings(), "logs:\n%s", logs.String())
-
-		// Drain it, then overload again: a second episode.
-		for c.Stats().Queued+c.Stats().InFlight > 0 {
-			tokens <- struct{}{}
-			synctest.Wait()
-		}
-		require.Equal(t, 3, fill())
-		assert.Equal(t, 2, warnings(), "logs:\n%s", logs.String())
-
-		close(tokens) // every request is answered from now on
-		require.NoError(t, c.Close())
-	})
+// TestRetryDuringClose: the final flush in Close meets a 503, retries, and
+// delivers; Close returns nil.
+func TestRetryDuringClose(t *testing.T) {
+	s := newSink(t, analyticstest.Response{Status: http.StatusServiceUnavailable})
+	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
+	for i := range 10 {
+		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
+	}
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, 503, reqs[0].status)
+	assert.Equal(t, 200, reqs[1].status)
+	assert.Equal(t, reqs[0].body, reqs[1].body, "the retry sends the same bytes")
+	assert.Len(t, s.AcceptedIDs(), 10)
+	st := c.Stats()
+	assert.Equal(t, int64(10), st.Delivered)
+	assert.Equal(t, int64(1), st.Retries)
 }
 
-// tokenTransport answers 200 each time it takes a token (at once once the
-// channel is closed), or fails when the request's context ends.
-type tokenTransport chan struct{}
+// TestShutdownOutage: during a permanent outage (503s, refused
+// connections, or a server that never answers), Shutdown returns by its
+// deadline with the exact number of undelivered messages, the callback
+// hears of each, and a second Shutdown or Close returns the same; after
+// it Enqueue, EnqueueContext and Flush return ErrClosed.
+func TestShutdownOutage(t *testing.T) {
+	const n = 95 // 2 batches in flight, 1 waiting for a sender, the rest queued
+	hanging := func() (http.RoundTripper, func()) { return newHangingTransport(), func() {} }
+	loopback := func() (http.RoundTripper, func()) { tr := noKeepAlive(); return tr, tr.CloseIdleConnections }
+	rows := []struct {
+		name string
+		// server starts the API outside the bubble and returns its base
+		// URL; rt makes the transport inside it.
+		server func(t *testing.T) string
+		rt     func() (http.RoundTripper, func())
+		// delivered is how many messages get through before the outage.
+		delivered int
+	}{
+		{"503", func(t *testing.T) string {
+			srv := analyticstest.NewServer(t)
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
+		}, loopback, 0},
+		{"connection refused", func(t *testing.T) string { return "http://" + closedPort(t) }, loopback, 0},
+		{"never answers", func(t *testing.T) string { return "http://127.0.0.1:1" }, hanging, 0},
+		{"fails after 3 batches", func(t *testing.T) string {
+			srv := analyticstest.NewServer(t)
+			srv.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{})
+			srv.SetDefault(analyticstest.Response{Status: 503})
+			return srv.URL
+		}, loopback, 30},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			endpoint := r.server(t)
+			synctest.Test(t, func(t *testing.T) {
+				rt, cleanup := r.rt()
+				defer cleanup()
+				res := &results{}
+				c := newTestClient(t, endpoint, through(rt, analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100), analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))...)
+				for i := range n {
+					require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
+					if i < r.delivered {
+						// Let the first batches through one by one.
+						synctest.Wait()
+					}
+				}
+				const deadline = 1500 * time.Millisecond
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				defer cancel()
+				start := time.Now()
+				err := c.Shutdown(ctx)
+				assert.LessOrEqual(t, time.Since(start), deadline, "Shutdown returns by its deadline")
 
-func (tt tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
+				de := isDeliveryError(err)
+				require.NotNil(t, de, "%v", err)
+				assert.Equal(t, int64(n-r.delivered), de.Undelivered, "the exact number not delivered")
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+				st := c.Stats()
+				assert.Equal(t, int64(r.delivered), st.Delivered)
+				assert.Equal(t, int64(n-r.delivered), st.FailedShutdown)
+				assert.Equal(t, int64(0), st.Queued)
+				assert.Equal(t, int64(0), st.InFlight)
+				statsAddUp(t, st)
+
+				got := res.get()
+				require.Len(t, got, n, "one callback per message")
+				failed := 0
+				for _, res := range got {
+					if res.Err != nil {
+						failed++
+						assert.ErrorIs(t, res.Err, context.DeadlineExceeded)
+					}
+				}
+				assert.Equal(t, n-r.delivered, failed)
+
+				assert.Equal(t, err, c.Shutdown(bounded(t)), "a second Shutdown returns the same")
+				assert.Equal(t, err, c.Close(), "and so does Close")
+				assert.ErrorIs(t, c.Enqueue(track("late")), analytics.ErrClosed)
+				assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("late")), analytics.ErrClosed)
+				assert.ErrorIs(t, c.Flush(bounded(t)), analytics.ErrClosed)
+				assert.Equal(t, st, c.Stats(), "nothing moves after Shutdown")
+			})
+		})
 	}
-	select {
-	case <-tt:
-		return okResponse(r), nil
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
+}
+
+// TestCloseTwice: Close delivers and returns nil; a second Close, a
+// Shutdown after it, and concurrent Closes return the same; Enqueue after
+// Close is ErrClosed and not counted.
+func TestCloseTwice(t *testing.T) {
+	srv := analyticstest.NewServer(t)
+	c := newTestClient(t, srv.URL, fastRetries()...)
+	require.NoError(t, c.Enqueue(track("a")))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.Close() }()
 	}
+	wg.Wait()
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.NoError(t, c.Close())
+	assert.NoError(t, c.Shutdown(bounded(t)))
+	assert.ErrorIs(t, c.Enqueue(track("b")), analytics.ErrClosed)
+	st := c.Stats()
+	assert.Equal(t, int64(1), st.Enqueued)
+	assert.Equal(t, int64(1), st.Delivered)
+	assert.Equal(t, map[string]int{"a": 1}, acceptedIDs(srv))
 }

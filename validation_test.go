@@ -220,3 +220,149 @@ func TestBadInputCallerMapsReusable(t *testing.T) {
 	require.Len(t, msgs, 1)
 	assert.Equal(t, map[string]any{"a": float64(1), "list": []any{"x"}}, msgs[0].Properties)
 }
+
+// TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
+func TestMessageTooLarge(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
+	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), `track "Big"`)
+	require.NoError(t, c.Flush(bounded(t)))
+	require.NoError(t, c.Close())
+	assert.Empty(t, s.Requests(), "nothing is sent")
+	st := c.Stats()
+	assert.Equal(t, int64(1), st.RejectedTooLarge)
+	assert.Equal(t, int64(0), st.Enqueued)
+}
+
+// TestMessageAtLimit: a message of exactly MaxMessageBytes is sent; one byte
+// more is not.
+func TestMessageAtLimit(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
+	require.NoError(t, c.Enqueue(base))
+	require.NoError(t, c.Flush(bounded(t)))
+	size := len(s.Requests()[0].messages[0])
+	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size)}
+	require.NoError(t, c.Enqueue(base), "exactly MaxMessageBytes")
+	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size+1)}
+	require.ErrorIs(t, c.Enqueue(base), analytics.ErrMessageTooLarge)
+	require.NoError(t, c.Close())
+	reqs := s.Requests()
+	require.Len(t, reqs, 2)
+	assert.Len(t, reqs[1].messages[0], analytics.MaxMessageBytes)
+}
+
+// TestNilContext: a nil context is taken as context.Background().
+func TestNilContext(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.Flush(nil))
+	//lint:ignore SA1012 a nil context on purpose
+	require.NoError(t, c.Shutdown(nil))
+	assert.Len(t, s.AcceptedIDs(), 1)
+}
+
+// TestValidation: invalid core calls are rejected by Enqueue with an error
+// that names the field, and nothing invalid is sent.
+func TestValidation(t *testing.T) {
+	cases := map[string]struct {
+		msg   analytics.Message
+		field string
+	}{
+		"identify without anyone":     {analytics.Identify{Traits: analytics.Traits{"plan": "pro"}}, "userId"},
+		"identify blank email only":   {analytics.Identify{Traits: analytics.Traits{"email": "  "}}, "userId"},
+		"identify email not a string": {analytics.Identify{Traits: analytics.Traits{"email": 42}}, "userId"},
+		"track without event":         {analytics.Track{UserID: "u"}, "event"},
+		"track with blank event":      {analytics.Track{UserID: "u", Event: "   "}, "event"},
+		"track without anyone":        {analytics.Track{Event: "E"}, "userId"},
+		"page without anyone":         {analytics.Page{Name: "Home"}, "userId"},
+		"screen without anyone":       {analytics.Screen{Name: "Feed"}, "userId"},
+		"group without groupId":       {analytics.Group{UserID: "u"}, "groupId"},
+		"group bad objectTypeId":      {analytics.Group{GroupID: "g", ObjectTypeID: "company"}, "objectTypeId"},
+		"group zero objectTypeId":     {analytics.Group{GroupID: "g", ObjectTypeID: "0"}, "objectTypeId"},
+		"group trait type fractional": {analytics.Group{GroupID: "g", Traits: analytics.Traits{"object_type_id": 2.5}}, "traits.object_type_id"},
+		"group object types disagree": {analytics.Group{GroupID: "g", ObjectTypeID: "1", Traits: analytics.Traits{"object_type_id": "2"}}, "objectTypeId"},
+		"alias without previousId":    {analytics.Alias{UserID: "u"}, "previousId"},
+		"alias without userId":        {analytics.Alias{PreviousID: "p"}, "userId"},
+		"NaN property":                {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{"price": math.NaN()}}, "properties.price"},
+		"Inf in a nested list": {analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
+			"products": []map[string]any{{"price": 1.0}, {"price": math.Inf(1)}},
+		}}, "properties.products[1].price"},
+		"func trait":         {analytics.Identify{UserID: "u", Traits: analytics.Traits{"f": func() {}}}, "traits.f"},
+		"chan in context":    {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Extra: map[string]any{"c": make(chan int)}}}, "context.c"},
+		"NaN latitude":       {analytics.Track{UserID: "u", Event: "E", Context: &analytics.Context{Location: &analytics.LocationInfo{Latitude: ptr(math.NaN())}}}, "context.location.latitude"},
+		"NaN in integration": {analytics.Track{UserID: "u", Event: "E", Integrations: analytics.Integrations{"X": math.NaN()}}, "integrations.X"},
+		"nil message":        {nil, "message"},
+		"typed nil message":  {(*analytics.Track)(nil), "message"},
+	}
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := c.Enqueue(tc.msg)
+			require.ErrorIs(t, err, analytics.ErrInvalidMessage)
+			var ve *analytics.ValidationError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.field, ve.Field, "error: %v", err)
+			assert.Contains(t, err.Error(), tc.field)
+		})
+	}
+	// A good message beside the bad ones is delivered; the bad never are.
+	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Good"}))
+	require.NoError(t, c.Close())
+	accepted := s.Accepted()
+	require.Len(t, accepted, 1)
+	assert.Equal(t, "Good", accepted[0]["event"])
+	assert.Equal(t, int64(len(cases)), c.Stats().RejectedInvalid)
+}
+
+// TestTrackErrorsNameTheEvent: a Track's validation errors name its event
+// (trimmed, as sent), whether found before its JSON is written (no person)
+// or while writing it (a NaN property, a timestamp RFC 3339 cannot write,
+// where the name is read back from the encoded bytes, escapes decoded), and
+// so does the error of a Track too large to send.
+func TestTrackErrorsNameTheEvent(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	const event = `Said "hi" \ back` + "\tto\u2028me"
+	for name, msg := range map[string]analytics.Track{
+		"no person":    {Event: "  " + event + " "},
+		"NaN property": {UserID: "u", Event: event, Properties: analytics.Properties{"price": math.NaN()}},
+		"timestamp":    {UserID: "u", Event: event, Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		err := c.Enqueue(msg)
+		var ve *analytics.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%s: got %v, want a *ValidationError", name, err)
+		}
+		assert.Equal(t, "track", ve.Type, name)
+		assert.Equal(t, event, ve.Event, name)
+	}
+	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big \"one\"", Properties: analytics.Properties{"blob": strings.Repeat("x", analytics.MaxMessageBytes)}})
+	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
+	assert.Contains(t, err.Error(), `track "Big \"one\""`)
+}
+
+// TestValidCornerCases: calls the API accepts that a strict reading might
+// refuse.
+func TestValidCornerCases(t *testing.T) {
+	s := newSink(t)
+	c := newTestClient(t, s.URL, deterministic()...)
+	for _, m := range []analytics.Message{
+		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
+		analytics.Group{GroupID: "acme"},                                          // an object without a person
+		analytics.Group{GroupID: "acme", Traits: analytics.Traits{"object_type_id": "3"}},
+		analytics.Track{AnonymousID: "anon", Event: "E"},
+		analytics.Page{UserID: "u"}, // name is optional
+	} {
+		require.NoError(t, c.Enqueue(m), "%#v", m)
+	}
+	require.NoError(t, c.Close())
+	assert.Len(t, s.Accepted(), 5)
+}

@@ -1,0 +1,136 @@
+package analytics_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBatchLimits sends 3,000 messages of random sizes: no request body is
+// over MaxBatchBytes or holds more than the batch size, and every message
+// arrives exactly once.
+func TestBatchLimits(t *testing.T) {
+	s := newSink(t)
+	const batchSize = 120
+	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 3000
+	for i := range n {
+		pad := strings.Repeat("x", rng.IntN(31_000))
+		require.NoError(t, c.Enqueue(analytics.Track{
+			UserID: "u", Event: "Sized", MessageID: fmt.Sprintf("m%04d", i),
+			Properties: analytics.Properties{"pad": pad},
+		}))
+	}
+	// 46 MB through the validating fake: under -race on a busy machine
+	// that outlasts Close's 10 s, so wait with the suite's bound.
+	require.NoError(t, c.Shutdown(bounded(t)))
+
+	seen := map[string]int{}
+	for _, r := range s.Requests() {
+		assert.LessOrEqual(t, len(r.body), analytics.MaxBatchBytes, "request body over the API limit")
+		assert.LessOrEqual(t, len(r.messages), batchSize)
+		for _, m := range r.messages {
+			var v struct{ MessageID string }
+			require.NoError(t, json.Unmarshal(m, &v))
+			seen[v.MessageID]++
+		}
+	}
+	require.Len(t, seen, n, "every message delivered")
+	for id, k := range seen {
+		require.Equal(t, 1, k, "message %s delivered %d times", id, k)
+	}
+	st := c.Stats()
+	assert.Equal(t, int64(n), st.Enqueued)
+	assert.Equal(t, int64(n), st.Delivered)
+	assert.Greater(t, st.Batches, int64(n*15_500/analytics.MaxBatchBytes), "batches were cut by bytes")
+}
+
+// TestFlushInterval: a lone message is sent when the interval ticks.
+func TestFlushInterval(t *testing.T) {
+	s := newSink(t)
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: tr}), analytics.WithFlushInterval(3*time.Second))
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Tick"}))
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.Equal(t, int64(0), c.Stats().Requests, "not sent before the interval")
+		time.Sleep(1500 * time.Millisecond)
+		// The request is on the real network.
+		waitFor(t, "the batch", func() bool { return c.Stats().Batches > 0 })
+		assert.Equal(t, int64(1), c.Stats().Delivered)
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestQueueSmallerThanBatch: a queue that fills before a batch does is sent
+// at once, not at the next flush tick.
+func TestQueueSmallerThanBatch(t *testing.T) {
+	s := newSink(t)
+	synctest.Test(t, func(t *testing.T) {
+		tr := noKeepAlive()
+		defer tr.CloseIdleConnections()
+		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
+			analytics.WithHTTPClient(&http.Client{Transport: tr}),
+			analytics.WithQueueCapacity(10), analytics.WithBatchSize(100), analytics.WithFlushInterval(time.Hour))
+		require.NoError(t, err)
+		start := time.Now()
+		accepted := 0
+		for refused := 0; accepted < 25; {
+			err := c.Enqueue(analytics.Track{UserID: "u", Event: "E"})
+			if err == nil {
+				accepted++
+				continue
+			}
+			require.ErrorIs(t, err, analytics.ErrQueueFull)
+			// Each refusal finds the queue full and is followed by a cut:
+			// a client refusing an empty queue would loop here for good.
+			refused++
+			require.LessOrEqual(t, refused, 25, "Enqueue keeps refusing after the queue was cut")
+			// The refused push woke the batcher; let it cut and send.
+			waitFor(t, "the queue to be cut", func() bool { return c.Stats().Queued == 0 })
+		}
+		require.NoError(t, c.Flush(bounded(t)))
+		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")
+		assert.Equal(t, int64(25), c.Stats().Delivered)
+		require.NoError(t, c.Close())
+	})
+}
+
+// TestBatchCounts: N small messages make ceil(N/batchSize) requests, all
+// full but one; an empty Flush sends nothing.
+func TestBatchCounts(t *testing.T) {
+	for _, tc := range []struct{ n, size int }{{0, 10}, {1, 10}, {10, 10}, {11, 10}, {99, 10}, {250, 250}, {1000, 7}, {2500, 250}} {
+		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
+			srv := analyticstest.NewServer(t)
+			c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(tc.size))...)
+			require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
+			assert.Empty(t, srv.Requests(), "an empty Flush sends nothing")
+			for i := range tc.n {
+				require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
+			}
+			require.NoError(t, c.Flush(bounded(t)))
+			require.NoError(t, c.Flush(bounded(t)), "a second Flush")
+			want := (tc.n + tc.size - 1) / tc.size
+			assert.Len(t, srv.Requests(), want)
+			assert.Equal(t, int64(want), c.Stats().Batches)
+			assert.Len(t, acceptedIDs(srv), tc.n)
+			require.NoError(t, c.Close())
+			assert.Len(t, srv.Requests(), want, "Close sends nothing more")
+		})
+	}
+}
