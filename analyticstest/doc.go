@@ -90,9 +90,10 @@
 //		analyticstest.Response{Status: 429, RetryAfter: "1"},
 //		analyticstest.Response{CloseConnection: true},
 //		analyticstest.Response{Reset: true},
+//		analyticstest.Response{Refuse: true}, // as if the API were not listening
 //		analyticstest.Response{Delay: 2 * time.Second},
 //		analyticstest.Response{Hang: true},
-//		analyticstest.Response{Hold: release}, // answered once release is closed
+//		analyticstest.Response{Hold: release}, // answered once release is closed (or per value sent)
 //	)
 //	srv.SetDefault(analyticstest.Response{Status: 503})
 //

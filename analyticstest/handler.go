@@ -200,9 +200,12 @@ func (r *Recorder) handle(req *http.Request) answer {
 		r.record(rec)
 		return answer{hangUp: true, err: err}
 	}
-	if resp.CloseConnection || resp.Reset {
+	if resp.CloseConnection || resp.Reset || resp.Refuse {
 		r.record(rec)
-		if resp.Reset {
+		switch {
+		case resp.Refuse:
+			return answer{hangUp: true, reset: true, err: connectionRefused(req)}
+		case resp.Reset:
 			return answer{hangUp: true, reset: true, err: errConnectionReset}
 		}
 		return answer{hangUp: true, err: errConnectionClosed}

@@ -50,9 +50,10 @@ type Request struct {
 	Messages []Message
 
 	// Status is the HTTP status the fake answered with, or 0 when it gave
-	// no answer: the connection was closed on purpose
-	// (Response.CloseConnection), or the client gave up, or the fake shut
-	// down, while the answer was delayed (Response.Delay).
+	// no answer: the connection was closed, reset or refused on purpose
+	// (Response.CloseConnection, Reset, Refuse), or the client gave up,
+	// or the fake shut down, while the answer was delayed
+	// (Response.Delay, Hang, Hold).
 	Status int
 	// Canceled reports that the request's context ended (or the fake shut
 	// down) while its answer was delayed.
@@ -150,12 +151,26 @@ type Response struct {
 	// Hold, when not nil, holds the answer until Hold is closed (a
 	// stalled API that recovers; the answer is then given as scripted),
 	// or until the request's context ends or the fake shuts down (then
-	// recorded as Canceled). It applies after Delay.
+	// recorded as Canceled). A value sent on Hold releases one held
+	// request, so a test can let requests through one at a time:
+	//
+	//	tokens := make(chan struct{})
+	//	srv.SetDefault(analyticstest.Response{Hold: tokens})
+	//	tokens <- struct{}{} // the first request held is answered
+	//
+	// It applies after Delay.
 	Hold <-chan struct{}
 	// Reset drops the connection with a TCP reset instead of a clean
 	// close once the request has been read, as a crashed proxy would. On
 	// a Transport, RoundTrip returns an error saying so.
 	Reset bool
+	// Refuse fails the attempt as a connection to an API that is not
+	// listening fails (an API down, a wrong port). On a Transport,
+	// RoundTrip returns the error net/http returns then, a *net.OpError
+	// wrapping syscall.ECONNREFUSED. A Server has accepted the
+	// connection already, so it answers as with Reset. Either way the
+	// request is recorded with Status 0 and is not accepted.
+	Refuse bool
 	// Body is the response body; "" means "{}". It is sent with
 	// Content-Type: application/json.
 	Body string

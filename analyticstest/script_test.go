@@ -3,7 +3,9 @@ package analyticstest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -381,6 +383,72 @@ func TestHold(t *testing.T) {
 		reqs := fk.Requests()
 		if !reqs[0].Accepted || !reqs[1].Canceled || reqs[1].Accepted {
 			t.Errorf("requests %+v", reqs)
+		}
+	})
+}
+
+// TestRefuse: Refuse fails the request as a connection to a port nothing
+// listens on fails (on a Transport, with net/http's *net.OpError wrapping
+// ECONNREFUSED; a Server resets the connection), records it with Status 0
+// and does not accept its messages; the next request is answered.
+func TestRefuse(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		fk.Script(Response{Refuse: true})
+		r := send(t, fk, call{body: batch(track("1", "u", "E"))})
+		if r.err == nil {
+			t.Fatalf("got %+v, want an error", r)
+		}
+		if _, isTransport := fk.client.Transport.(*Transport); isTransport {
+			var op *net.OpError
+			if !errors.Is(r.err, syscall.ECONNREFUSED) || !errors.As(r.err, &op) || op.Op != "dial" {
+				t.Errorf("error %v, want a dial *net.OpError wrapping ECONNREFUSED", r.err)
+			}
+			if !strings.Contains(r.err.Error(), "analyticstest.invalid") {
+				t.Errorf("error %q does not name the host", r.err)
+			}
+		}
+		mustStatus(t, send(t, fk, call{body: batch(track("2", "u", "E"))}), 200)
+		reqs := fk.Requests()
+		if len(reqs) != 2 || reqs[0].Status != 0 || reqs[0].Accepted || reqs[0].Canceled || !reqs[1].Accepted {
+			t.Errorf("requests %+v", reqs)
+		}
+		if got := fk.Messages(); len(got) != 1 || got[0].MessageID != "2" {
+			t.Errorf("messages %v", got)
+		}
+	})
+}
+
+// TestHoldTokens: each value sent on a Hold channel releases one held
+// request, in the order they wait; closing it releases the rest.
+func TestHoldTokens(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		tokens := make(chan struct{})
+		fk.SetDefault(Response{Hold: tokens})
+		const n = 3
+		answered := make(chan result, n)
+		for i := range n {
+			go func() { answered <- send(t, fk, call{body: batch(track(fmt.Sprint(i), "u", "E"))}) }()
+		}
+		for i := range n - 1 {
+			select {
+			case tokens <- struct{}{}:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("token %d: no request held", i+1)
+			}
+			mustStatus(t, <-answered, 200)
+			if got := len(fk.Requests()); got != i+1 {
+				t.Fatalf("%d requests answered after %d tokens", got, i+1)
+			}
+		}
+		select {
+		case r := <-answered:
+			t.Fatalf("a request answered without a token: %+v", r)
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(tokens)
+		mustStatus(t, <-answered, 200)
+		if got := len(fk.Messages()); got != n {
+			t.Errorf("%d messages accepted, want %d", got, n)
 		}
 	})
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -16,6 +18,20 @@ var (
 	errConnectionClosed = fmt.Errorf("analyticstest: connection closed by a scripted response: %w", io.EOF)
 	errConnectionReset  = fmt.Errorf("analyticstest: connection reset by a scripted response: %w", syscall.ECONNRESET)
 )
+
+// connectionRefused returns the error of a dial to req's host that nothing
+// listens on, as net/http's transport returns it: a *net.OpError wrapping
+// syscall.ECONNREFUSED.
+func connectionRefused(req *http.Request) error {
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: hostAddr(req.URL.Host),
+		Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+}
+
+// hostAddr is a net.Addr that prints as host, for error messages.
+type hostAddr string
+
+func (a hostAddr) Network() string { return "tcp" }
+func (a hostAddr) String() string  { return string(a) }
 
 // Transport is a fake Data Pipelines API that works without a socket: an
 // http.RoundTripper that answers every request itself, whatever its host,
@@ -62,8 +78,8 @@ func (tr *Transport) Close() {
 
 // RoundTrip implements http.RoundTripper. It returns an error, as a real
 // transport would, when the request's context ends while the answer is
-// delayed, when a scripted response closes the connection, and after
-// Close.
+// delayed, when a scripted response closes, resets or refuses the
+// connection, and after Close.
 func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		defer req.Body.Close()
