@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -16,11 +15,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// This file tests how messages are cut into batches: by count, by bytes
+// (never over the API's limits), by the flush tick, and at once when the
+// queue fills before a batch does.
+
 // TestBatchLimits sends 3,000 messages of random sizes: no request body is
 // over MaxBatchBytes or holds more than the batch size, and every message
 // arrives exactly once.
 func TestBatchLimits(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	const batchSize = 120
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -33,16 +36,16 @@ func TestBatchLimits(t *testing.T) {
 		}))
 	}
 	// 46 MB through the validating fake: under -race on a busy machine
-	// that outlasts Close's 10 s, so wait with the suite's bound.
+	// that outlasts Close's 10 s, so wait with the suite's patience.
 	require.NoError(t, c.Shutdown(bounded(t)))
 
 	seen := map[string]int{}
 	for _, r := range s.Requests() {
-		assert.LessOrEqual(t, len(r.body), analytics.MaxBatchBytes, "request body over the API limit")
-		assert.LessOrEqual(t, len(r.messages), batchSize)
-		for _, m := range r.messages {
+		assert.LessOrEqual(t, len(r.Body), analytics.MaxBatchBytes, "request body over the API limit")
+		assert.LessOrEqual(t, len(r.Messages), batchSize)
+		for _, m := range r.Messages {
 			var v struct{ MessageID string }
-			require.NoError(t, json.Unmarshal(m, &v))
+			require.NoError(t, json.Unmarshal(m.Raw, &v))
 			seen[v.MessageID]++
 		}
 	}
@@ -58,21 +61,17 @@ func TestBatchLimits(t *testing.T) {
 
 // TestFlushInterval: a lone message is sent when the interval ticks.
 func TestFlushInterval(t *testing.T) {
-	s := newSink(t)
 	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		defer tr.CloseIdleConnections()
-		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: tr}), analytics.WithFlushInterval(3*time.Second))
-		require.NoError(t, err)
+		tr, c := newFakeClient(t, analytics.WithFlushInterval(3*time.Second))
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Tick"}))
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		assert.Equal(t, int64(0), c.Stats().Requests, "not sent before the interval")
 		time.Sleep(1500 * time.Millisecond)
-		// The request is on the real network.
-		waitFor(t, "the batch", func() bool { return c.Stats().Batches > 0 })
+		synctest.Wait()
+		assert.Positive(t, c.Stats().Batches, "sent at the tick")
 		assert.Equal(t, int64(1), c.Stats().Delivered)
+		assert.Len(t, tr.Messages(), 1)
 		require.NoError(t, c.Close())
 	})
 }
@@ -80,14 +79,8 @@ func TestFlushInterval(t *testing.T) {
 // TestQueueSmallerThanBatch: a queue that fills before a batch does is sent
 // at once, not at the next flush tick.
 func TestQueueSmallerThanBatch(t *testing.T) {
-	s := newSink(t)
 	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		defer tr.CloseIdleConnections()
-		c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()),
-			analytics.WithHTTPClient(&http.Client{Transport: tr}),
-			analytics.WithQueueCapacity(10), analytics.WithBatchSize(100), analytics.WithFlushInterval(time.Hour))
-		require.NoError(t, err)
+		_, c := newFakeClient(t, analytics.WithQueueCapacity(10), analytics.WithBatchSize(100))
 		start := time.Now()
 		accepted := 0
 		for refused := 0; accepted < 25; {
@@ -102,7 +95,8 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 			refused++
 			require.LessOrEqual(t, refused, 25, "Enqueue keeps refusing after the queue was cut")
 			// The refused push woke the batcher; let it cut and send.
-			waitFor(t, "the queue to be cut", func() bool { return c.Stats().Queued == 0 })
+			synctest.Wait()
+			require.Zero(t, c.Stats().Queued, "the queue was cut")
 		}
 		require.NoError(t, c.Flush(bounded(t)))
 		assert.Less(t, time.Since(start), time.Hour, "sent long before the hourly tick")

@@ -19,8 +19,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// This file tests that the client's bounds hold and that input it cannot
-// send as it is never reaches the wire.
+// This file tests that what the client holds stays bounded: the heap
+// while the API stalls or every batch is lost, and the goroutines of a
+// burst. These tests measure the whole process (the heap, the number of
+// goroutines), so they do not call t.Parallel: go test runs them one after
+// the other, before the parallel tests start.
 
 // TestStalledServerHeapBounded: against a server that never answers, with
 // the default queue, the heap the client holds stays within twice the
@@ -28,10 +31,8 @@ import (
 // pooled buffer behind it, even when garbage collection empties the pools
 // between messages (as it does under load and under -race).
 func TestStalledServerHeapBounded(t *testing.T) {
-	stall := newHangingTransport()
-	defer close(stall.release)
 	c, err := analytics.New(testKey,
-		analytics.WithHTTPClient(&http.Client{Transport: stall}),
+		analytics.WithHTTPClient(&http.Client{Transport: hangingTransport{}}),
 		analytics.WithFlushInterval(time.Hour),
 		analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
@@ -66,11 +67,24 @@ func TestStalledServerHeapBounded(t *testing.T) {
 	assert.LessOrEqual(t, growth, int64(2*analytics.DefaultQueueMaxBytes+constant))
 }
 
+// hangingTransport never answers: each round trip waits for its
+// request's context to end. It keeps nothing of what it is sent, which is
+// why TestStalledServerHeapBounded uses it rather than the public fake:
+// the fake decodes and keeps the requests it holds (here 4 batches of
+// 1,000 messages, about 8 MB), which the heap bound would count as the
+// client's.
+type hangingTransport struct{}
+
+func (hangingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	<-r.Context().Done()
+	return nil, r.Context().Err()
+}
+
 // TestQueueFullWhileStalled: with the server stalled, Enqueue returns
 // ErrQueueFull instead of waiting, and memory stays bounded.
 func TestQueueFullWhileStalled(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	const capacity = 1000
 	const maxBytes = 1 << 20
@@ -110,14 +124,14 @@ func TestQueueFullWhileStalled(t *testing.T) {
 
 	close(release)
 	require.NoError(t, c.Close())
-	assert.Len(t, s.AcceptedIDs(), accepted, "every accepted message is delivered once the server recovers")
+	assert.Len(t, acceptedIDs(s), accepted, "every accepted message is delivered once the server recovers")
 }
 
 // TestBlockedEnqueueContextHoldsLittle: callers blocked in EnqueueContext
 // on a full queue hold their message, not an encoder's buffers.
 func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(1))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
@@ -145,11 +159,14 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 		runtime.Gosched()
 	}
 	// Callers still on their way to the wait hold more for a moment;
-	// measure until they have all settled (or give up after a second). A
+	// measure until they have all settled, or give up after the test's
+	// patience: a regression never settles, a slow machine does later. A
 	// waiting caller keeps its encoder only while its buffer is at most
 	// 4 KiB (about 1.5 KiB here), else a copy of the message.
 	growth := int64(math.MaxInt64)
-	for range 100 {
+	settle, stop := context.WithTimeout(context.Background(), patience)
+	defer stop()
+	for settle.Err() == nil {
 		var during runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&during)
@@ -170,10 +187,11 @@ func TestBlockedEnqueueContextHoldsLittle(t *testing.T) {
 // TestGoroutinesBounded: a burst of 20,000 messages against a server that
 // never answers adds the fixed pool of WithMaxInFlight senders, the
 // batcher, and for each hanging request the goroutines net/http holds for
-// it: nothing per message or per batch. Through a round tripper that is
-// one (net/http's watcher of the per-attempt timeout); over a loopback
-// connection six (that watcher, the transport's reader, writer and cancel
-// watcher, the server's handler and background reader).
+// it: nothing per message or per batch. Through the in-memory fake
+// (analyticstest.Transport) that is one (net/http's watcher of the
+// per-attempt timeout); over a loopback connection six (that watcher, the
+// transport's reader, writer and cancel watcher, the server's handler and
+// background reader).
 func TestGoroutinesBounded(t *testing.T) {
 	const inFlight = 8
 	rows := []struct {
@@ -184,9 +202,10 @@ func TestGoroutinesBounded(t *testing.T) {
 		perRequest, slack int
 		rt                func(t *testing.T) (string, http.RoundTripper, func())
 	}{
-		{"round tripper", 1, 2, func(t *testing.T) (string, http.RoundTripper, func()) {
-			h := newHangingTransport()
-			return "http://127.0.0.1:1", h, func() { close(h.release) }
+		{"in-memory transport", 1, 2, func(t *testing.T) (string, http.RoundTripper, func()) {
+			tr := analyticstest.NewTransport(t)
+			tr.SetDefault(analyticstest.Response{Hang: true})
+			return tr.URL, tr, tr.Close
 		}},
 		{"loopback server", 6, 4, func(t *testing.T) (string, http.RoundTripper, func()) {
 			srv := analyticstest.NewServer(t)
@@ -234,6 +253,8 @@ func TestGoroutinesBounded(t *testing.T) {
 	}
 }
 
+// liveHeap is the heap in use after two collections (the second frees
+// what the first left to finalizers and emptied pools).
 func liveHeap() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -249,19 +270,24 @@ func TestLostBatchesKeepNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("40,000 requests")
 	}
-	rt := &refusingTransport{}
+	refusing := analyticstest.NewTransport(t)
+	refusing.SetDefault(analyticstest.Response{Status: http.StatusBadRequest, Body: `{"error":"refused"}`})
 	c, err := analytics.New(testKey,
-		analytics.WithHTTPClient(&http.Client{Transport: rt}),
+		analytics.WithHTTPClient(refusing.Client()),
 		analytics.WithBatchSize(1),
 		analytics.WithFlushInterval(time.Hour),
 		analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := bounded(t)
 	send := func(n int) {
 		for i := range n {
 			require.NoError(t, c.EnqueueContext(ctx, analytics.Track{UserID: "u", Event: "Lost", Properties: analytics.Properties{"i": i}}))
+			if i%1000 == 999 {
+				// The fake keeps every request it answers: forget them,
+				// so that the heap measured is the client's.
+				refusing.Reset()
+			}
 		}
 		want := c.Stats().Enqueued
 		for c.Stats().Failed < want {
@@ -273,8 +299,10 @@ func TestLostBatchesKeepNothing(t *testing.T) {
 		}
 	}
 	send(1000) // warm up pools and connections
+	refusing.Reset()
 	before := liveHeap()
 	send(40_000)
+	refusing.Reset()
 	after := liveHeap()
 	growth := int64(after) - int64(before)
 	t.Logf("heap growth over 40,000 lost batches: %d bytes", growth)

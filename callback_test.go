@@ -7,15 +7,21 @@ import (
 	"testing"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// This file tests WithCallback: one Result per message, naming its event
+// and id as sent, whatever the callback does (panics included). Its
+// behaviour under concurrency is in concurrency_test.go
+// (TestCallbacksConcurrentSafe).
 
 // TestCallbackPanicContained: a panicking WithCallback function is logged;
 // the other messages of the batch are still reported, and delivery and
 // Flush go on.
 func TestCallbackPanicContained(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	var logs logCapture
 	var calls atomic.Int64
 	c := newTestClient(t, s.URL, deterministic(analytics.WithLogger(logs.Logger()), analytics.WithCallback(func(analytics.Result) { calls.Add(1); panic("user bug") }))...)
@@ -24,7 +30,7 @@ func TestCallbackPanicContained(t *testing.T) {
 	}
 	require.NoError(t, c.Flush(bounded(t)))
 	require.NoError(t, c.Close())
-	assert.Len(t, s.AcceptedIDs(), 3)
+	assert.Len(t, acceptedIDs(s), 3)
 	assert.Equal(t, int64(3), calls.Load(), "every message of the batch reported")
 	assert.Contains(t, logs.String(), "panicked")
 }
@@ -52,7 +58,7 @@ func TestCallbackResultEvent(t *testing.T) {
 	}
 	for _, spooled := range []bool{false, true} {
 		t.Run(fmt.Sprintf("spool=%v", spooled), func(t *testing.T) {
-			s := newSink(t)
+			s := analyticstest.NewServer(t)
 			var mu sync.Mutex
 			var got []analytics.Result
 			record := analytics.WithCallback(func(r analytics.Result) {
@@ -74,8 +80,8 @@ func TestCallbackResultEvent(t *testing.T) {
 			defer mu.Unlock()
 			assert.ElementsMatch(t, want, got)
 			sent := map[string]any{}
-			for _, m := range s.Accepted() {
-				sent[m["messageId"].(string)] = m["event"]
+			for _, m := range s.Messages() {
+				sent[m.MessageID] = m.Event
 			}
 			for _, r := range want[:5] {
 				assert.Equal(t, r.Event, sent[r.MessageID], "the event as sent, for %s", r.MessageID)

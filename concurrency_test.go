@@ -243,8 +243,7 @@ func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
 	}
 	// Shut down once the queue has been full (producers were blocked).
 	waitFor(t, "a full queue", func() bool { return c.Stats().Queued >= 10 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := bounded(t)
 	var shut sync.WaitGroup
 	errs := make([]error, 2)
 	for k := range errs {
@@ -488,7 +487,7 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 // goroutines: no panic, and every accepted message is delivered exactly
 // once.
 func TestConcurrentSafe(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	for range 200 { // every 7th answer is a 502, which is retried
 		s.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{},
 			analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{Status: http.StatusBadGateway})
@@ -533,7 +532,7 @@ func TestConcurrentSafe(t *testing.T) {
 	wg.Wait()
 	require.NoError(t, c.Close())
 
-	got := s.AcceptedIDs()
+	got := acceptedIDs(s)
 	n := 0
 	accepted.Range(func(k, _ any) bool {
 		n++

@@ -1,13 +1,9 @@
 package analytics
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net/http"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -55,65 +51,4 @@ func TestEveryMessageDispatched(t *testing.T) {
 			}
 		}
 	}
-}
-
-// userTrack is a user's Message type: a struct that embeds a core message,
-// and so has its appendMessage by promotion. The generated dispatch does not
-// list it.
-type userTrack struct {
-	Track
-	Note string
-}
-
-// TestUnlistedMessageTypeRejected: Enqueue refuses a Message type the
-// generated type switch does not list with a *ValidationError on the field
-// "message" that names the type and says to pass the embedded core message;
-// nothing is queued, and the embedded message itself is accepted.
-func TestUnlistedMessageTypeRejected(t *testing.T) {
-	c, err := New("key", WithEndpoint("http://127.0.0.1:1"), WithHTTPClient(&http.Client{Transport: acceptTransport{}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	msg := userTrack{Track: Track{UserID: "u", Event: "E"}, Note: "n"}
-	for _, m := range []Message{msg, &msg} {
-		err := c.Enqueue(m)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidMessage) {
-			t.Fatalf("Enqueue(%T): got %v, want a *ValidationError", m, err)
-		}
-		if ve.Field != "message" {
-			t.Errorf("Field = %q, want message", ve.Field)
-		}
-		for _, want := range []string{reflect.TypeOf(m).String(), "pass the core message it embeds"} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not say %q", err, want)
-			}
-		}
-	}
-	if got := c.Stats().Enqueued; got != 0 {
-		t.Errorf("%d messages queued, want 0", got)
-	}
-	if err := c.Enqueue(msg.Track); err != nil {
-		t.Errorf("the embedded Track: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Flush(ctx); err != nil {
-		t.Errorf("Flush: %v", err)
-	}
-	if st := c.Stats(); st.Enqueued != 1 || st.Delivered != 1 {
-		t.Errorf("enqueued %d, delivered %d, want 1 and 1", st.Enqueued, st.Delivered)
-	}
-}
-
-// acceptTransport answers every request with 200 and an empty object.
-type acceptTransport struct{}
-
-func (acceptTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
 }

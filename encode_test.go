@@ -19,10 +19,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// This file tests what goes on the wire: each core call as the API
+// receives it (the goldens in testdata/golden/core), the fields the client
+// fills in, user values written as encoding/json writes them, and the
+// request around them (basic auth, gzip). The typed helpers' goldens are
+// in helpers_golden_test.go, sentAt in sentat_test.go.
+
 // TestEncodeOnce: Enqueue takes a snapshot; changing the maps afterwards
 // changes nothing that is sent.
 func TestEncodeOnce(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	props := analytics.Properties{"step": 1}
 	ctx := &analytics.Context{IP: "192.0.2.1"}
@@ -31,23 +37,26 @@ func TestEncodeOnce(t *testing.T) {
 	props["added"] = true
 	ctx.IP = "192.0.2.99"
 	require.NoError(t, c.Close())
-	got := s.Accepted()
+	got := s.Messages()
 	require.Len(t, got, 1)
-	assert.Equal(t, map[string]any{"step": 1.0}, got[0]["properties"])
-	assert.Equal(t, "192.0.2.1", got[0]["context"].(map[string]any)["ip"])
+	assert.Equal(t, map[string]any{"step": 1.0}, got[0].Properties)
+	assert.Equal(t, "192.0.2.1", got[0].Context["ip"])
 }
 
 // TestDefaultsFilled: type, a UUID messageId, a UTC millisecond timestamp
 // and context.library are filled in; the caller's id and time are kept.
 func TestDefaultsFilled(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	own := time.Date(2024, 2, 29, 12, 0, 0, 999_999_999, time.FixedZone("X", -5*3600))
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Defaults"}))
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Own", MessageID: "my-id", Timestamp: own}))
 	require.NoError(t, c.Close())
-	got := s.Accepted()
+	var got []map[string]any
+	for _, m := range s.Messages() {
+		got = append(got, decoded(t, m))
+	}
 	require.Len(t, got, 2)
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, got[0]["messageId"])
 	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`, got[0]["timestamp"])
@@ -86,14 +95,14 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 		"raw":     json.RawMessage(`{"k": [1, 2]}`),
 		"nested":  map[string]any{"list": []any{1, "two", map[string]any{"three": 3}}},
 	}
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Values", Properties: values}))
 	require.NoError(t, c.Close())
 	var got struct {
 		Properties json.RawMessage `json:"properties"`
 	}
-	require.NoError(t, json.Unmarshal(s.Requests()[0].messages[0], &got))
+	require.NoError(t, json.Unmarshal(s.Requests()[0].Messages[0].Raw, &got))
 	want, err := json.Marshal(values)
 	require.NoError(t, err)
 	var gotV, wantV any
@@ -105,12 +114,12 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 // TestKeyWhitespaceTrimmed: a key with a trailing newline, as read from a
 // file, authenticates as the key itself.
 func TestKeyWhitespaceTrimmed(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c, err := analytics.New(" "+testKey+"\n", analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 	require.NoError(t, c.Close())
-	assert.Equal(t, testKey, s.Requests()[0].user)
+	assert.Equal(t, testKey, s.Requests()[0].APIKey)
 }
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -170,7 +179,7 @@ func coreMessages() map[string]analytics.Message {
 
 // TestCoreGolden checks each core call as it arrives at the API.
 func TestCoreGolden(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	msgs := coreMessages()
 	names := []string{"identify", "track", "page", "screen", "group", "alias"}
@@ -182,16 +191,16 @@ func TestCoreGolden(t *testing.T) {
 	reqs := s.Requests()
 	require.Len(t, reqs, 1, "six small messages fit in one batch")
 	r := reqs[0]
-	assert.Equal(t, "/v1/batch", r.path)
-	assert.Equal(t, testKey, r.user, "basic auth user is the API key")
+	assert.Equal(t, "/v1/batch", r.Path)
+	assert.Equal(t, testKey, r.APIKey, "basic auth user is the API key")
 	assert.Empty(t, s.Violations(), "basic auth password is empty (the fake checks it)")
 	var env map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &env))
+	require.NoError(t, json.Unmarshal(r.Body, &env))
 	assert.Equal(t, "2026-01-02T03:04:05.678Z", env["sentAt"])
 	assert.Len(t, env, 2, "no batch-level context or integrations")
-	require.Len(t, r.messages, len(names))
+	require.Len(t, r.Messages, len(names))
 	for i, name := range names {
-		checkGolden(t, filepath.Join("testdata", "golden", "core", name+".json"), r.messages[i])
+		checkGolden(t, filepath.Join("testdata", "golden", "core", name+".json"), r.Messages[i].Raw)
 	}
 }
 
@@ -218,7 +227,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // TestGzip: bodies are compressed when asked, and limits apply to the
 // uncompressed body.
 func TestGzip(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
 	for range 50 {
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Zipped", Properties: analytics.Properties{"text": strings.Repeat("abc", 100)}}))
@@ -226,9 +235,9 @@ func TestGzip(t *testing.T) {
 	require.NoError(t, c.Close())
 	reqs := s.Requests()
 	require.Len(t, reqs, 1)
-	assert.Less(t, reqs[0].wire, len(reqs[0].body)/5, "compressed")
-	assert.Len(t, s.AcceptedIDs(), 50)
-	assert.Equal(t, int64(reqs[0].wire), c.Stats().BytesSent)
+	assert.Less(t, reqs[0].WireSize, len(reqs[0].Body)/5, "compressed")
+	assert.Len(t, acceptedIDs(s), 50)
+	assert.Equal(t, int64(reqs[0].WireSize), c.Stats().BytesSent)
 }
 
 // TestClockOutOfRange: a WithClock time outside years 0-9999 never goes

@@ -3,10 +3,8 @@ package analytics_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,47 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// This file tests Flush and Shutdown as barriers: what they wait for and
-// which losses they report.
-
-// gateTransport answers request n (from 1) with status[n-1] once gate n
-// is opened, or fails when the request's context ends. It makes no
-// connection, so it works inside a synctest bubble.
-type gateTransport struct {
-	status []int
-	gates  []chan struct{}
-	n      atomic.Int64
-}
-
-func newGateTransport(status ...int) *gateTransport {
-	g := &gateTransport{status: status}
-	for range status {
-		g.gates = append(g.gates, make(chan struct{}))
-	}
-	return g
-}
-
-func (g *gateTransport) open(n int) { close(g.gates[n-1]) }
-
-func (g *gateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	n := int(g.n.Add(1))
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	if n > len(g.gates) {
-		return nil, fmt.Errorf("unexpected request %d", n)
-	}
-	select {
-	case <-g.gates[n-1]:
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
-	}
-	resp := okResponse(r)
-	resp.StatusCode = g.status[n-1]
-	resp.Status = http.StatusText(g.status[n-1])
-	return resp, nil
-}
+// This file tests Flush as a barrier: what it waits for (everything
+// enqueued before it, retries included, nothing enqueued after) and which
+// losses it reports, alone, concurrently, and beside Shutdown.
 
 // TestConcurrentFlushesBothReportLoss: a Flush stands for what was
 // enqueued when it was called, even while the batcher is busy. Flush A and
@@ -66,15 +26,12 @@ func (g *gateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // blocked handing it message 2): both report the loss.
 func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gate := newGateTransport(400, 200)
-		c, err := analytics.New(testKey,
-			analytics.WithHTTPClient(&http.Client{Transport: gate}),
-			analytics.WithBatchSize(1),
-			analytics.WithMaxInFlight(1),
-			analytics.WithFlushInterval(time.Hour),
-			analytics.WithRetryWait(time.Millisecond, time.Millisecond),
-			analytics.WithLogger(quietLogger()))
-		require.NoError(t, err)
+		gate1, gate2 := make(chan struct{}), make(chan struct{})
+		tr, c := newFakeClient(t, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithRetryWait(time.Millisecond, time.Millisecond))
+		// Message 1 is refused (400) once gate1 opens, message 2 accepted
+		// once gate2 does; a third request would be answered 200, so the
+		// test counts them.
+		tr.Script(analyticstest.Response{Status: http.StatusBadRequest, Hold: gate1}, analyticstest.Response{Hold: gate2})
 
 		require.NoError(t, c.Enqueue(track("m1")))
 		synctest.Wait() // m1 is with the sender, held at gate 1
@@ -87,9 +44,9 @@ func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 		wg.Go(func() { errB = c.Flush(bounded(t)) })
 		synctest.Wait()
 
-		gate.open(1) // m1 is lost
+		close(gate1) // m1 is lost
 		synctest.Wait()
-		gate.open(2) // m2 is delivered
+		close(gate2) // m2 is delivered
 		wg.Wait()
 
 		for name, err := range map[string]error{"A": errA, "B": errB} {
@@ -99,6 +56,7 @@ func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 			}
 		}
 		require.NoError(t, c.Close(), "the loss was reported by Flush already")
+		assert.Len(t, tr.Requests(), 2, "one request per message")
 	})
 }
 
@@ -106,12 +64,9 @@ func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 // finished Flush is not reported again by a later Flush or by Shutdown,
 // but a new loss is.
 func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
-	rt := &refusingTransport{}
-	c, err := analytics.New(testKey,
-		analytics.WithHTTPClient(&http.Client{Transport: rt}),
-		analytics.WithFlushInterval(time.Hour),
-		analytics.WithLogger(quietLogger()))
-	require.NoError(t, err)
+	srv := analyticstest.NewServer(t)
+	srv.SetDefault(analyticstest.Response{Status: http.StatusBadRequest, Body: `{"error":"refused"}`})
+	c := newTestClient(t, srv.URL)
 	require.NoError(t, c.Enqueue(track("x1")))
 	de := isDeliveryError(c.Flush(bounded(t)))
 	require.NotNil(t, de)
@@ -127,23 +82,24 @@ func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
 // TestFlushWaitsForRetries: Flush returns only once a batch being retried
 // has its outcome, and leaves the client usable.
 func TestFlushWaitsForRetries(t *testing.T) {
-	s := newSink(t, analyticstest.Response{Status: http.StatusInternalServerError}, analyticstest.Response{Status: http.StatusInternalServerError})
+	s := analyticstest.NewServer(t)
+	s.Script(analyticstest.Response{Status: http.StatusInternalServerError}, analyticstest.Response{Status: http.StatusInternalServerError})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "First"}))
 	require.NoError(t, c.Flush(bounded(t)))
-	assert.Len(t, s.AcceptedIDs(), 1, "delivered when Flush returns")
+	assert.Len(t, acceptedIDs(s), 1, "delivered when Flush returns")
 	require.NoError(t, c.Flush(bounded(t)), "an empty Flush")
 	assert.Len(t, s.Requests(), 3, "an empty Flush sends nothing")
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Second"}))
 	require.NoError(t, c.Flush(bounded(t)))
-	assert.Len(t, s.AcceptedIDs(), 2)
+	assert.Len(t, acceptedIDs(s), 2)
 }
 
 // TestFlushAndShutdownBothReport: a Flush waiting on a batch that Shutdown
 // abandons and Shutdown itself both report the loss; neither takes it from
 // the other.
 func TestFlushAndShutdownBothReport(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hang: true}) // until the client gives up
 	c := newTestClient(t, s.URL, deterministic()...)
 	for range 10 {
@@ -162,7 +118,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 	}
 	// A Flush that finished before Shutdown began has reported its losses:
 	// Shutdown does not count them again.
-	s2 := newSink(t)
+	s2 := analyticstest.NewServer(t)
 	s2.SetDefault(analyticstest.Response{Status: http.StatusBadRequest})
 	c2 := newTestClient(t, s2.URL, deterministic()...)
 	require.NoError(t, c2.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
@@ -175,12 +131,9 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 // delivered, while three goroutines keep enqueueing, and does not wait
 // for what they enqueue later.
 func TestFlushWhileEnqueueing(t *testing.T) {
-	srv := analyticstest.NewServer(t)
 	synctest.Test(t, func(t *testing.T) {
-		tr := noKeepAlive()
-		defer tr.CloseIdleConnections()
-		slow := &clockTransport{next: tr, delay: 2 * time.Second}
-		c := newTestClient(t, srv.URL, through(slow, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))...)
+		srv, c := newFakeClient(t, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))
+		srv.SetDefault(analyticstest.Response{Delay: 2 * time.Second})
 
 		var mu sync.Mutex
 		enqueued := map[string]bool{}

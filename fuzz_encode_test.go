@@ -5,42 +5,51 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
-// captureTransport answers every request 200 and keeps the bodies.
-type captureTransport struct {
-	mu     sync.Mutex
-	bodies [][]byte
-}
-
-func (c *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	b, err := io.ReadAll(r.Body)
-	_ = r.Body.Close()
+// newFuzzClient returns the in-memory fake API and a client sending to it
+// one message per batch, with a fixed clock. The fake is made without the
+// fuzz target's t (it outlives every input), so its violations are only
+// recorded: sent checks them for each input.
+func newFuzzClient(f *testing.F) (*analyticstest.Transport, *analytics.Client) {
+	fake := analyticstest.NewTransport(nil)
+	f.Cleanup(fake.Close)
+	c, err := analytics.New(testKey,
+		analytics.WithEndpoint(fake.URL),
+		analytics.WithHTTPClient(fake.Client()),
+		analytics.WithLogger(quietLogger()),
+		analytics.WithBatchSize(1),
+		analytics.WithFlushInterval(time.Hour),
+		analytics.WithClock(func() time.Time { return fixedTime }),
+	)
 	if err != nil {
-		return nil, err
+		f.Fatal(err)
 	}
-	c.mu.Lock()
-	c.bodies = append(c.bodies, b)
-	c.mu.Unlock()
-	return okResponse(r), nil
+	f.Cleanup(func() { _ = c.Close() })
+	return fake, c
 }
 
-func (c *captureTransport) take() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.bodies
-	c.bodies = nil
-	return b
+// take returns the bodies of the requests the fake received since the
+// last call, and fails t if the fake found one that breaks the API's rules.
+func take(t *testing.T, fake *analyticstest.Transport) [][]byte {
+	t.Helper()
+	var bodies [][]byte
+	for _, r := range fake.Requests() {
+		bodies = append(bodies, r.Body)
+	}
+	for _, v := range fake.Violations() {
+		t.Errorf("the fake API refuses what the client sent: %s", v)
+	}
+	fake.Reset()
+	return bodies
 }
 
 // fuzzMessage builds a message of one of the six core kinds from fuzz
@@ -151,19 +160,7 @@ func FuzzEnqueue(f *testing.F) {
 	f.Add(uint8(5), "new", "", "old", "k", "\xed\xa0\x80", "\xff\xfe", math.NaN())
 	f.Add(uint8(0), "u", "", "  ", "k", "v", "", 0.0)
 
-	tr := &captureTransport{}
-	c, err := analytics.New(testKey,
-		analytics.WithEndpoint("http://127.0.0.1:1"),
-		analytics.WithHTTPClient(&http.Client{Transport: tr}),
-		analytics.WithLogger(quietLogger()),
-		analytics.WithBatchSize(1),
-		analytics.WithFlushInterval(time.Hour),
-		analytics.WithClock(func() time.Time { return fixedTime }),
-	)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = c.Close() })
+	tr, c := newFuzzClient(f)
 
 	f.Fuzz(func(t *testing.T, kind uint8, userID, anonID, event, key, value, messageID string, fv float64) {
 		msg, field := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, 0)
@@ -207,7 +204,7 @@ func FuzzEnqueue(f *testing.F) {
 		if want := fmt.Sprintf("encodes to %d bytes", analytics.MaxMessageBytes+1); !strings.Contains(err.Error(), want) {
 			t.Fatalf("the error %q does not say %q", err, want)
 		}
-		if got := tr.take(); len(got) != 0 {
+		if got := take(t, tr); len(got) != 0 {
 			t.Fatalf("a refused message was sent")
 		}
 	})
@@ -215,12 +212,12 @@ func FuzzEnqueue(f *testing.F) {
 
 // sent flushes and returns the one message of the one request sent,
 // after checking the envelope around it byte by byte.
-func sent(t *testing.T, c *analytics.Client, tr *captureTransport) []byte {
+func sent(t *testing.T, c *analytics.Client, tr *analyticstest.Transport) []byte {
 	t.Helper()
 	if err := c.Flush(bounded(t)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	bodies := tr.take()
+	bodies := take(t, tr)
 	if len(bodies) != 1 {
 		t.Fatalf("%d requests, want 1", len(bodies))
 	}
@@ -325,19 +322,7 @@ func FuzzEnqueueValue(f *testing.F) {
 	} {
 		f.Add([]byte(s), false)
 	}
-	tr := &captureTransport{}
-	c, err := analytics.New(testKey,
-		analytics.WithEndpoint("http://127.0.0.1:1"),
-		analytics.WithHTTPClient(&http.Client{Transport: tr}),
-		analytics.WithLogger(quietLogger()),
-		analytics.WithBatchSize(1),
-		analytics.WithFlushInterval(time.Hour),
-		analytics.WithClock(func() time.Time { return fixedTime }),
-	)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = c.Close() })
+	tr, c := newFuzzClient(f)
 
 	f.Fuzz(func(t *testing.T, data []byte, useNumber bool) {
 		d := json.NewDecoder(bytes.NewReader(data))

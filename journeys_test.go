@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
@@ -160,9 +158,7 @@ func checkActionCase(t *testing.T, a *catalog.Action, c actionCase) {
 	if err := client.Enqueue(c.msg); err != nil {
 		t.Fatalf("%s: Enqueue: %v", name, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Flush(ctx); err != nil {
+	if err := client.Flush(bounded(t)); err != nil {
 		t.Fatalf("%s: Flush: %v", name, err)
 	}
 	msgs := srv.Messages()
@@ -257,9 +253,7 @@ func TestDeletePersonByEmailOnTheWire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := client.Flush(ctx); err != nil {
+	if err := client.Flush(bounded(t)); err != nil {
 		t.Fatal(err)
 	}
 	msgs := srv.ByEvent("User Deleted")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -105,7 +106,9 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-// urlRecorder answers 200 to everything and remembers the last URL.
+// urlRecorder answers 200 to everything and remembers the last URL. The
+// public fake cannot stand in: it serves the API's path only, and the
+// "proxy path" row sends elsewhere.
 type urlRecorder struct{ url string }
 
 func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -119,7 +122,7 @@ func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestWithHTTPClientNotModified: the caller's client is used but never
 // changed.
 func TestWithHTTPClientNotModified(t *testing.T) {
-	rt := &urlRecorder{}
+	rt := analyticstest.NewTransport(t)
 	hc := &http.Client{Transport: rt}
 	c, err := analytics.New(testKey, analytics.WithHTTPClient(hc), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
@@ -127,5 +130,7 @@ func TestWithHTTPClientNotModified(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.Equal(t, time.Duration(0), hc.Timeout)
 	assert.Same(t, rt, hc.Transport)
-	assert.True(t, strings.HasSuffix(rt.url, "/v1/batch"))
+	reqs := rt.Requests()
+	require.Len(t, reqs, 1)
+	assert.True(t, strings.HasSuffix(reqs[0].Path, "/v1/batch"))
 }

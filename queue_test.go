@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -18,11 +16,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// This file tests the queue in front of the senders: Enqueue refuses at
+// once when it is full (by count or by bytes) and counts the drop, warning
+// once per episode; EnqueueContext waits for room, or for its context, or
+// for Shutdown.
+
 // TestEnqueueContextBackpressure: the blocking variant waits for room and
 // gives up when its context ends or the client closes.
 func TestEnqueueContextBackpressure(t *testing.T) {
 	release := make(chan struct{})
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(2))...)
 	msg := analytics.Track{UserID: "u", Event: "E"}
@@ -48,9 +51,18 @@ func TestEnqueueContextBackpressure(t *testing.T) {
 	assert.Equal(t, int64(5), c.Stats().Delivered)
 }
 
+// stalled returns a client whose fake API holds every request until
+// release is closed. Call it inside a synctest bubble.
+func stalled(t *testing.T, release chan struct{}, opts ...analytics.Option) *analytics.Client {
+	t.Helper()
+	fake, c := newFakeClient(t, opts...)
+	fake.SetDefault(analyticstest.Response{Hold: release})
+	return c
+}
+
 // fill enqueues messages until the queue holds capacity messages, with
-// one batch in flight on a transport that never answers and one more
-// waiting for the only sender. It runs inside a synctest bubble.
+// one batch in flight on a stalled API and one more waiting for the only
+// sender. It runs inside a synctest bubble.
 func fill(t *testing.T, c *analytics.Client, capacity int) {
 	t.Helper()
 	for i := range capacity + 2 {
@@ -72,9 +84,9 @@ func TestQueueOverflow(t *testing.T) {
 
 	t.Run("Enqueue drops", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHangingTransport()
+			release := make(chan struct{})
 			var logs logCapture
-			c := newTestClient(t, "http://127.0.0.1:1", through(h, append(opts, analytics.WithLogger(logs.Logger()))...)...)
+			c := stalled(t, release, append(opts, analytics.WithLogger(logs.Logger()))...)
 			fill(t, c, capacity)
 			for range 5 {
 				require.ErrorIs(t, c.Enqueue(track("over")), analytics.ErrQueueFull)
@@ -83,7 +95,7 @@ func TestQueueOverflow(t *testing.T) {
 			assert.Equal(t, int64(5), st.DroppedQueueFull)
 			assert.Equal(t, int64(capacity+2), st.Enqueued, "drops are not enqueued")
 			assert.Equal(t, 1, bytes.Count([]byte(logs.String()), []byte("queue full")), "the drop is logged once per episode:\n%s", logs.String())
-			close(h.release)
+			close(release)
 			require.NoError(t, c.Close())
 			assert.Equal(t, int64(capacity+2), c.Stats().Delivered)
 		})
@@ -91,8 +103,8 @@ func TestQueueOverflow(t *testing.T) {
 
 	t.Run("Enqueue drops by bytes", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHangingTransport()
-			c := newTestClient(t, "http://127.0.0.1:1", through(h, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))...)
+			release := make(chan struct{})
+			c := stalled(t, release, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueMaxBytes(analytics.MaxMessageBytes))
 			big := func(id string) analytics.Track {
 				m := track(id)
 				m.Properties = analytics.Properties{"pad": strings.Repeat("x", 20_000)}
@@ -104,15 +116,15 @@ func TestQueueOverflow(t *testing.T) {
 			}
 			require.ErrorIs(t, c.Enqueue(big("over")), analytics.ErrQueueFull, "20 KB more would pass WithQueueMaxBytes")
 			require.NoError(t, c.Enqueue(track("small")), "a small one still fits")
-			close(h.release)
+			close(release)
 			require.NoError(t, c.Close())
 		})
 	})
 
 	t.Run("EnqueueContext waits for room", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHangingTransport()
-			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
+			release := make(chan struct{})
+			c := stalled(t, release, opts...)
 			fill(t, c, capacity)
 			done := make(chan error, 1)
 			go func() { done <- c.EnqueueContext(context.Background(), track("waiter")) }()
@@ -122,7 +134,7 @@ func TestQueueOverflow(t *testing.T) {
 				t.Fatalf("EnqueueContext returned %v with the queue full", err)
 			default:
 			}
-			close(h.release) // the server answers, the queue drains
+			close(release) // the server answers, the queue drains
 			synctest.Wait()
 			require.NoError(t, <-done)
 			require.NoError(t, c.Close())
@@ -132,8 +144,8 @@ func TestQueueOverflow(t *testing.T) {
 
 	t.Run("EnqueueContext deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHangingTransport()
-			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
+			release := make(chan struct{})
+			c := stalled(t, release, opts...)
 			fill(t, c, capacity)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
@@ -142,7 +154,7 @@ func TestQueueOverflow(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Equal(t, 3*time.Second, time.Since(start), "waited exactly until the deadline")
 			assert.Equal(t, int64(0), c.Stats().DroppedQueueFull, "a wait that ends is not a drop")
-			close(h.release)
+			close(release)
 			require.NoError(t, c.Close())
 			assert.Equal(t, int64(capacity+2), c.Stats().Delivered)
 		})
@@ -150,8 +162,8 @@ func TestQueueOverflow(t *testing.T) {
 
 	t.Run("EnqueueContext ErrClosed on Shutdown", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			h := newHangingTransport()
-			c := newTestClient(t, "http://127.0.0.1:1", through(h, opts...)...)
+			release := make(chan struct{})
+			c := stalled(t, release, opts...)
 			fill(t, c, capacity)
 			const waiters = 4
 			done := make(chan error, waiters)
@@ -165,7 +177,7 @@ func TestQueueOverflow(t *testing.T) {
 			for range waiters {
 				assert.ErrorIs(t, <-done, analytics.ErrClosed)
 			}
-			close(h.release)
+			close(release)
 			require.NoError(t, <-shut, "what was queued is delivered")
 			assert.Equal(t, int64(capacity+2), c.Stats().Delivered)
 		})
@@ -178,15 +190,14 @@ func TestQueueOverflow(t *testing.T) {
 func TestQueueFullWarnedOncePerEpisode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		logs := &logCapture{}
+		// Each value sent on tokens lets one held request be answered 200.
 		tokens := make(chan struct{})
-		c, err := analytics.New(testKey,
-			analytics.WithHTTPClient(&http.Client{Transport: tokenTransport(tokens)}),
+		fake, c := newFakeClient(t,
 			analytics.WithQueueCapacity(40),
 			analytics.WithBatchSize(5),
 			analytics.WithMaxInFlight(1),
-			analytics.WithFlushInterval(time.Hour),
 			analytics.WithLogger(logs.Logger()))
-		require.NoError(t, err)
+		fake.SetDefault(analyticstest.Response{Hold: tokens})
 		fill := func() (refused int) {
 			for i := 0; i < 100 && refused < 3; i++ {
 				if errors.Is(c.Enqueue(track("q")), analytics.ErrQueueFull) {
@@ -218,21 +229,4 @@ func TestQueueFullWarnedOncePerEpisode(t *testing.T) {
 		close(tokens) // every request is answered from now on
 		require.NoError(t, c.Close())
 	})
-}
-
-// tokenTransport answers 200 each time it takes a token (at once once the
-// channel is closed), or fails when the request's context ends.
-type tokenTransport chan struct{}
-
-func (tt tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		_, _ = io.Copy(io.Discard, r.Body)
-		_ = r.Body.Close()
-	}
-	select {
-	case <-tt:
-		return okResponse(r), nil
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
-	}
 }

@@ -23,6 +23,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// This file tests what the client does with each answer of the API: what
+// is retried (network errors, timeouts, 408, 429, 5xx but 501) and for how
+// long (WithMaxAttempts, WithMaxRetryTime, Retry-After, backoff without a
+// hot loop), what is not (other statuses, redirects), that a retry sends
+// the same bytes, and how each failure is reported.
+
 // TestRetriedFailures: each failure the client retries (network errors,
 // a reset mid-request, a per-attempt timeout, 408, 429 and 5xx) is
 // retried: one failure then success costs exactly two requests and
@@ -31,134 +37,133 @@ import (
 func TestRetriedFailures(t *testing.T) {
 	type row struct {
 		name string
-		// start returns the endpoint and the client options of the
-		// scenario; failFirst makes only the first attempt fail.
-		start func(t *testing.T, failFirst bool) (string, []analytics.Option)
+		// fault is the failure the fake API answers with.
+		fault analyticstest.Response
 		// status is the status of the failure (0 for a network error).
 		status int
-		// exact is false when a retry can itself be slow enough to fail
-		// (the timeout row), so the recovering run may take 3 attempts.
-		exact bool
-	}
-	statusRow := func(status int) row {
-		return row{name: fmt.Sprint(status), status: status, exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-			resp := analyticstest.Response{Status: status, Body: `{"error":"injected"}`}
-			if failFirst {
-				srv.Script(resp)
-			} else {
-				srv.SetDefault(resp)
-			}
-			return srv.URL, nil
-		}}
+		// inMemory runs the row against the in-memory fake in a synctest
+		// bubble (a refused connection, which a loopback server cannot
+		// give per request, and the per-attempt timeout, which is then
+		// measured on the bubble's clock); the other rows run over a
+		// loopback socket, so that net/http's own errors are classified.
+		inMemory bool
+		// opts are the row's client options.
+		opts []analytics.Option
 	}
 	var rows []row
 	for _, s := range []int{408, 429, 500, 502, 503, 504} {
-		rows = append(rows, statusRow(s))
+		rows = append(rows, row{name: fmt.Sprint(s), status: s, fault: analyticstest.Response{Status: s, Body: `{"error":"injected"}`}})
 	}
 	rows = append(rows,
-		row{name: "connection refused", exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-			tr := &http.Transport{}
-			t.Cleanup(tr.CloseIdleConnections)
-			var n int64 = 1 << 30
-			if failFirst {
-				n = 1
-			}
-			return srv.URL, []analytics.Option{analytics.WithHTTPClient(&http.Client{Transport: &redirectFirst{next: tr, addr: closedPort(t), n: n}})}
-		}},
-		row{name: "connection closed", exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-			if failFirst {
-				srv.Script(analyticstest.Response{CloseConnection: true})
-			} else {
-				srv.SetDefault(analyticstest.Response{CloseConnection: true})
-			}
-			return srv.URL, nil
-		}},
-		row{name: "connection reset mid-request", exact: true, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-			if failFirst {
-				srv.Script(analyticstest.Response{Reset: true})
-			} else {
-				srv.SetDefault(analyticstest.Response{Reset: true})
-			}
-			return srv.URL, nil
-		}},
-		row{name: "per-attempt timeout", exact: false, start: func(t *testing.T, failFirst bool) (string, []analytics.Option) {
-			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
-			slow := analyticstest.Response{Delay: time.Minute}
-			if failFirst {
-				srv.Script(slow)
-			} else {
-				srv.SetDefault(slow)
-			}
-			return srv.URL, []analytics.Option{analytics.WithRequestTimeout(150 * time.Millisecond)}
-		}},
+		row{name: "connection refused", fault: analyticstest.Response{Refuse: true}, inMemory: true},
+		row{name: "connection closed", fault: analyticstest.Response{CloseConnection: true}},
+		row{name: "connection reset mid-request", fault: analyticstest.Response{Reset: true}},
+		row{name: "per-attempt timeout", fault: analyticstest.Response{Delay: time.Minute}, inMemory: true,
+			opts: []analytics.Option{analytics.WithRequestTimeout(150 * time.Millisecond)}},
 	)
+	// start returns the endpoint and the client options of a row;
+	// failFirst makes only the first attempt fail.
+	start := func(t *testing.T, r row, failFirst bool) (string, []analytics.Option) {
+		var fake interface {
+			Script(...analyticstest.Response)
+			SetDefault(analyticstest.Response)
+		}
+		var endpoint string
+		opts := append([]analytics.Option(nil), r.opts...)
+		if r.inMemory {
+			tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+			fake, endpoint = tr, tr.URL
+			opts = append(opts, analytics.WithHTTPClient(tr.Client()))
+		} else {
+			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
+			fake, endpoint = srv, srv.URL
+		}
+		if failFirst {
+			fake.Script(r.fault)
+		} else {
+			fake.SetDefault(r.fault)
+		}
+		return endpoint, opts
+	}
+	// run runs f in a synctest bubble for the in-memory rows.
+	run := func(t *testing.T, r row, f func(t *testing.T)) {
+		if r.inMemory {
+			synctest.Test(t, f)
+		} else {
+			f(t)
+		}
+	}
 
 	for _, r := range rows {
 		t.Run(r.name+"/recovers", func(t *testing.T) {
-			endpoint, opts := r.start(t, true)
-			res := &results{}
-			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
-			for i := range 3 {
-				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
-			}
-			require.NoError(t, c.Flush(bounded(t)), "delivered after a retry")
-			st := c.Stats()
-			if r.exact {
+			run(t, r, func(t *testing.T) {
+				endpoint, opts := start(t, r, true)
+				res := &results{}
+				c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add))...)...)
+				for i := range 3 {
+					require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
+				}
+				require.NoError(t, c.Flush(bounded(t)), "delivered after a retry")
+				st := c.Stats()
 				assert.Equal(t, int64(2), st.Requests, "one failure, one retry")
 				assert.Equal(t, int64(1), st.Retries)
-			} else {
-				assert.GreaterOrEqual(t, st.Requests, int64(2))
-			}
-			assert.Equal(t, int64(3), st.Delivered)
-			assert.Equal(t, int64(0), st.Failed)
-			for _, got := range res.get() {
-				assert.NoError(t, got.Err, got.MessageID)
-			}
-			assert.Len(t, res.get(), 3)
-			statsAddUp(t, st)
+				assert.Equal(t, int64(3), st.Delivered)
+				assert.Equal(t, int64(0), st.Failed)
+				for _, got := range res.get() {
+					assert.NoError(t, got.Err, got.MessageID)
+				}
+				assert.Len(t, res.get(), 3)
+				statsAddUp(t, st)
+			})
 		})
 		t.Run(r.name+"/persistent", func(t *testing.T) {
-			endpoint, opts := r.start(t, false)
-			res := &results{}
-			const attempts = 3
-			c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add), analytics.WithMaxAttempts(attempts))...)...)
-			for i := range 2 {
-				require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
-			}
-			err := c.Flush(bounded(t))
-			de := isDeliveryError(err)
-			require.NotNil(t, de, "Flush reports the loss: %v", err)
-			assert.Equal(t, int64(2), de.Undelivered)
-			var apiErr *analytics.APIError
-			if r.status != 0 {
-				require.ErrorAs(t, err, &apiErr)
-				assert.Equal(t, r.status, apiErr.StatusCode)
-				assert.True(t, apiErr.Retryable)
-				assert.Contains(t, apiErr.Body, "injected")
-			} else {
-				assert.False(t, errors.As(err, &apiErr), "a network error is not an APIError: %v", err)
-			}
-			st := c.Stats()
-			assert.Equal(t, int64(attempts), st.Requests, "exactly WithMaxAttempts requests")
-			assert.Equal(t, int64(attempts-1), st.Retries)
-			assert.Equal(t, int64(2), st.FailedRetries)
-			assert.Equal(t, int64(0), st.FailedStatus)
-			got := res.get()
-			require.Len(t, got, 2)
-			for _, res := range got {
-				require.Error(t, res.Err)
-				if r.status != 0 {
-					require.ErrorAs(t, res.Err, &apiErr)
-					assert.Equal(t, r.status, apiErr.StatusCode)
-				}
-			}
-			statsAddUp(t, st)
+			run(t, r, func(t *testing.T) {
+				endpoint, opts := start(t, r, false)
+				retriedFailurePersists(t, r.status, endpoint, opts)
+			})
 		})
 	}
+}
+
+// retriedFailurePersists is TestRetriedFailures' persistent case: a
+// failure of the status (0: a network error) that every attempt meets
+// costs exactly WithMaxAttempts requests and is reported by Flush, Stats
+// and the callback.
+func retriedFailurePersists(t *testing.T, status int, endpoint string, opts []analytics.Option) {
+	res := &results{}
+	const attempts = 3
+	c := newTestClient(t, endpoint, fastRetries(append(opts, analytics.WithCallback(res.add), analytics.WithMaxAttempts(attempts))...)...)
+	for i := range 2 {
+		require.NoError(t, c.Enqueue(track(fmt.Sprintf("m%d", i))))
+	}
+	err := c.Flush(bounded(t))
+	de := isDeliveryError(err)
+	require.NotNil(t, de, "Flush reports the loss: %v", err)
+	assert.Equal(t, int64(2), de.Undelivered)
+	var apiErr *analytics.APIError
+	if status != 0 {
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, status, apiErr.StatusCode)
+		assert.True(t, apiErr.Retryable)
+		assert.Contains(t, apiErr.Body, "injected")
+	} else {
+		assert.False(t, errors.As(err, &apiErr), "a network error is not an APIError: %v", err)
+	}
+	st := c.Stats()
+	assert.Equal(t, int64(attempts), st.Requests, "exactly WithMaxAttempts requests")
+	assert.Equal(t, int64(attempts-1), st.Retries)
+	assert.Equal(t, int64(2), st.FailedRetries)
+	assert.Equal(t, int64(0), st.FailedStatus)
+	got := res.get()
+	require.Len(t, got, 2)
+	for _, res := range got {
+		require.Error(t, res.Err)
+		if status != 0 {
+			require.ErrorAs(t, res.Err, &apiErr)
+			assert.Equal(t, status, apiErr.StatusCode)
+		}
+	}
+	statsAddUp(t, st)
 }
 
 // TestConnectionRefusedError: the error of a refused connection says so.
@@ -261,19 +266,17 @@ func TestRetryAfter(t *testing.T) {
 	for _, r := range rows {
 		for _, status := range []int{429, 503} {
 			t.Run(fmt.Sprintf("%s/%d", r.name, status), func(t *testing.T) {
-				srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 				synctest.Test(t, func(t *testing.T) {
-					srv.Script(analyticstest.Response{Status: status, RetryAfter: r.header(time.Now())})
-					tr := noKeepAlive()
-					defer tr.CloseIdleConnections()
-					clock := &clockTransport{next: tr}
-					c := newTestClient(t, srv.URL, through(clock, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))...)
+					fake, c := newFakeClient(t, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))
+					fake.Script(analyticstest.Response{Status: status, RetryAfter: r.header(time.Now())})
 					require.NoError(t, c.Enqueue(track("ra")))
 					require.NoError(t, c.Flush(bounded(t)))
 					require.NoError(t, c.Close())
-					at := clock.times()
-					require.Len(t, at, 2)
-					wait := at[1].Sub(at[0])
+					// Each request's Time is when it arrived, on the
+					// bubble's clock.
+					reqs := fake.Requests()
+					require.Len(t, reqs, 2)
+					wait := reqs[1].Time.Sub(reqs[0].Time)
 					assert.GreaterOrEqual(t, wait, r.min)
 					assert.LessOrEqual(t, wait, r.max)
 				})
@@ -304,12 +307,9 @@ func TestNoHotLoop(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			srv := analyticstest.NewServer(t)
-			srv.SetDefault(r.f)
 			synctest.Test(t, func(t *testing.T) {
-				tr := noKeepAlive()
-				defer tr.CloseIdleConnections()
-				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))...)
+				srv, c := newFakeClient(t, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))
+				srv.SetDefault(r.f)
 				require.NoError(t, c.Enqueue(track("hot")))
 				start := time.Now()
 				require.NotNil(t, isDeliveryError(c.Flush(bounded(t))))
@@ -317,8 +317,8 @@ func TestNoHotLoop(t *testing.T) {
 				require.NoError(t, c.Close())
 				assert.Equal(t, int64(r.want), c.Stats().Requests)
 				assert.GreaterOrEqual(t, took, r.minTotal, "the waits between attempts")
+				assert.Len(t, srv.Requests(), r.want)
 			})
-			assert.Len(t, srv.Requests(), r.want)
 		})
 	}
 }
@@ -436,12 +436,9 @@ func TestMaxRetryTime(t *testing.T) {
 		{"429 asking for an hour", analyticstest.Response{Status: 429, RetryAfter: "3600"}},
 	} {
 		t.Run(r.name, func(t *testing.T) {
-			srv := analyticstest.NewServer(t)
-			srv.SetDefault(r.f)
 			synctest.Test(t, func(t *testing.T) {
-				tr := noKeepAlive()
-				defer tr.CloseIdleConnections()
-				c := newTestClient(t, srv.URL, through(tr, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second), analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))...)
+				srv, c := newFakeClient(t, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second), analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
+				srv.SetDefault(r.f)
 				require.NoError(t, c.Enqueue(track("t")))
 				start := time.Now()
 				err := c.Flush(bounded(t))

@@ -38,7 +38,8 @@ func assertNoSecret(t *testing.T, where, text string) {
 // Debug, and every error string and callback result collected: the API
 // key appears in none of them.
 func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
-	srv := analyticstest.NewServer(t)
+	srv := analyticstest.NewTransport(t)
+	srv.Script(analyticstest.Response{Refuse: true}, analyticstest.Response{Refuse: true})
 	for range 100 {
 		srv.Script(
 			analyticstest.Response{Status: 500, Body: `{"error":"internal"}`},
@@ -57,12 +58,10 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 		}
 	}
 	res := &results{}
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
 	c, err := analytics.New(testKey,
 		analytics.WithEndpoint(srv.URL),
 		analytics.WithLogger(logs.Logger()),
-		analytics.WithHTTPClient(&http.Client{Transport: &redirectFirst{next: tr, addr: closedPort(t), n: 2}}),
+		analytics.WithHTTPClient(srv.Client()),
 		analytics.WithBatchSize(3),
 		analytics.WithQueueCapacity(20),
 		analytics.WithMaxAttempts(3),
@@ -201,7 +200,7 @@ func TestLoggerQuietOnHappyPath(t *testing.T) {
 // TestClientStringHidesKey: printing the client with any verb, or logging
 // it, does not show the API key or the Authorization value made from it.
 func TestClientStringHidesKey(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	var logs logCapture
 	logs.Logger().Info("client", "client", c)
@@ -218,7 +217,7 @@ func TestClientStringHidesKey(t *testing.T) {
 // TestAPIKeyNeverLogged: across failures, retries and drops, the API key
 // appears in no log line and no error.
 func TestAPIKeyNeverLogged(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	for range 100 {
 		s.Script(
 			analyticstest.Response{Status: http.StatusServiceUnavailable},
@@ -256,7 +255,8 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 // kept excerpt is not left in part.
 func TestRedactionBeforeTruncation(t *testing.T) {
 	for _, pad := range []int{490, 500, 505, 511} {
-		s := newSink(t, analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})
+		s := analyticstest.NewServer(t)
+		s.Script(analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})
 		c := newTestClient(t, s.URL, deterministic()...)
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))
 		err := c.Flush(bounded(t))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,10 +18,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// This file tests Shutdown's deadline and the client's closed states.
+// This file tests Shutdown and Close: they deliver what is queued under
+// the retry policy, return by their deadline whatever the API or the
+// caller's code does (reporting exactly what was not delivered), return
+// the same when called again, and leave the client closed.
 
 // deafTransport ignores its request's context: each round trip waits for
-// release, then answers 200.
+// release, then answers 200. It is the one round tripper of its own in the
+// package's tests (besides benchmarks' and TestEndpoints'): the public
+// fake honours a request's context, as every transport should; this one
+// stands for a caller's transport that does not.
 type deafTransport struct {
 	release chan struct{}
 	started atomic.Int64
@@ -33,7 +40,11 @@ func (d *deafTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		_ = r.Body.Close()
 	}
 	<-d.release
-	return okResponse(r), nil
+	return &http.Response{
+		StatusCode: http.StatusOK, Status: "200 OK", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader("{}")),
+		ContentLength: 2, Request: r,
+	}, nil
 }
 
 // TestShutdownDeadlineWithDeafTransport: a RoundTripper that ignores the
@@ -82,22 +93,17 @@ func TestShutdownDeadlineWithSlowCallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var calls atomic.Int64
-		c, err := analytics.New(testKey,
-			analytics.WithHTTPClient(&http.Client{Transport: &okTransport{}}),
-			analytics.WithFlushInterval(time.Hour),
-			analytics.WithLogger(quietLogger()),
-			analytics.WithCallback(func(analytics.Result) {
-				calls.Add(1)
-				<-release
-			}))
-		require.NoError(t, err)
+		_, c := newFakeClient(t, analytics.WithCallback(func(analytics.Result) {
+			calls.Add(1)
+			<-release
+		}))
 		for i := range 3 {
 			require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		err = c.Shutdown(ctx)
+		err := c.Shutdown(ctx)
 		assert.LessOrEqual(t, time.Since(start), 300*time.Millisecond)
 		de := isDeliveryError(err)
 		require.NotNil(t, de, "%v", err)
@@ -124,7 +130,8 @@ func TestZeroClientIsClosed(t *testing.T) {
 // TestRetryDuringClose: the final flush in Close meets a 503, retries, and
 // delivers; Close returns nil.
 func TestRetryDuringClose(t *testing.T) {
-	s := newSink(t, analyticstest.Response{Status: http.StatusServiceUnavailable})
+	s := analyticstest.NewServer(t)
+	s.Script(analyticstest.Response{Status: http.StatusServiceUnavailable})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
 	for i := range 10 {
 		require.NoError(t, c.Enqueue(analytics.Identify{UserID: fmt.Sprint(i)}))
@@ -132,10 +139,10 @@ func TestRetryDuringClose(t *testing.T) {
 	require.NoError(t, c.Close())
 	reqs := s.Requests()
 	require.Len(t, reqs, 2)
-	assert.Equal(t, 503, reqs[0].status)
-	assert.Equal(t, 200, reqs[1].status)
-	assert.Equal(t, reqs[0].body, reqs[1].body, "the retry sends the same bytes")
-	assert.Len(t, s.AcceptedIDs(), 10)
+	assert.Equal(t, 503, reqs[0].Status)
+	assert.Equal(t, 200, reqs[1].Status)
+	assert.Equal(t, reqs[0].Body, reqs[1].Body, "the retry sends the same bytes")
+	assert.Len(t, acceptedIDs(s), 10)
 	st := c.Stats()
 	assert.Equal(t, int64(10), st.Delivered)
 	assert.Equal(t, int64(1), st.Retries)
@@ -148,39 +155,27 @@ func TestRetryDuringClose(t *testing.T) {
 // it Enqueue, EnqueueContext and Flush return ErrClosed.
 func TestShutdownOutage(t *testing.T) {
 	const n = 95 // 2 batches in flight, 1 waiting for a sender, the rest queued
-	hanging := func() (http.RoundTripper, func()) { return newHangingTransport(), func() {} }
-	loopback := func() (http.RoundTripper, func()) { tr := noKeepAlive(); return tr, tr.CloseIdleConnections }
 	rows := []struct {
 		name string
-		// server starts the API outside the bubble and returns its base
-		// URL; rt makes the transport inside it.
-		server func(t *testing.T) string
-		rt     func() (http.RoundTripper, func())
+		// outage scripts the fake API.
+		outage analyticstest.Response
 		// delivered is how many messages get through before the outage.
 		delivered int
 	}{
-		{"503", func(t *testing.T) string {
-			srv := analyticstest.NewServer(t)
-			srv.SetDefault(analyticstest.Response{Status: 503})
-			return srv.URL
-		}, loopback, 0},
-		{"connection refused", func(t *testing.T) string { return "http://" + closedPort(t) }, loopback, 0},
-		{"never answers", func(t *testing.T) string { return "http://127.0.0.1:1" }, hanging, 0},
-		{"fails after 3 batches", func(t *testing.T) string {
-			srv := analyticstest.NewServer(t)
-			srv.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{})
-			srv.SetDefault(analyticstest.Response{Status: 503})
-			return srv.URL
-		}, loopback, 30},
+		{"503", analyticstest.Response{Status: 503}, 0},
+		{"connection refused", analyticstest.Response{Refuse: true}, 0},
+		{"never answers", analyticstest.Response{Hang: true}, 0},
+		{"fails after 3 batches", analyticstest.Response{Status: 503}, 30},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			endpoint := r.server(t)
 			synctest.Test(t, func(t *testing.T) {
-				rt, cleanup := r.rt()
-				defer cleanup()
 				res := &results{}
-				c := newTestClient(t, endpoint, through(rt, analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100), analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))...)
+				fake, c := newFakeClient(t, analytics.WithBatchSize(10), analytics.WithMaxInFlight(2), analytics.WithMaxAttempts(100), analytics.WithRetryWait(100*time.Millisecond, time.Second), analytics.WithCallback(res.add))
+				for range r.delivered / 10 {
+					fake.Script(analyticstest.Response{})
+				}
+				fake.SetDefault(r.outage)
 				for i := range n {
 					require.NoError(t, c.Enqueue(track(fmt.Sprint(i))))
 					if i < r.delivered {

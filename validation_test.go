@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +224,7 @@ func TestBadInputCallerMapsReusable(t *testing.T) {
 
 // TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
 func TestMessageTooLarge(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
 	require.ErrorIs(t, err, analytics.ErrMessageTooLarge)
@@ -239,12 +240,12 @@ func TestMessageTooLarge(t *testing.T) {
 // TestMessageAtLimit: a message of exactly MaxMessageBytes is sent; one byte
 // more is not.
 func TestMessageAtLimit(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
 	require.NoError(t, c.Enqueue(base))
 	require.NoError(t, c.Flush(bounded(t)))
-	size := len(s.Requests()[0].messages[0])
+	size := len(s.Requests()[0].Messages[0].Raw)
 	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size)}
 	require.NoError(t, c.Enqueue(base), "exactly MaxMessageBytes")
 	base.Properties = analytics.Properties{"p": strings.Repeat("a", analytics.MaxMessageBytes-size+1)}
@@ -252,12 +253,12 @@ func TestMessageAtLimit(t *testing.T) {
 	require.NoError(t, c.Close())
 	reqs := s.Requests()
 	require.Len(t, reqs, 2)
-	assert.Len(t, reqs[1].messages[0], analytics.MaxMessageBytes)
+	assert.Len(t, reqs[1].Messages[0].Raw, analytics.MaxMessageBytes)
 }
 
 // TestNilContext: a nil context is taken as context.Background().
 func TestNilContext(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	//lint:ignore SA1012 a nil context on purpose
 	require.NoError(t, c.EnqueueContext(nil, analytics.Track{UserID: "u", Event: "E"}))
@@ -265,7 +266,7 @@ func TestNilContext(t *testing.T) {
 	require.NoError(t, c.Flush(nil))
 	//lint:ignore SA1012 a nil context on purpose
 	require.NoError(t, c.Shutdown(nil))
-	assert.Len(t, s.AcceptedIDs(), 1)
+	assert.Len(t, acceptedIDs(s), 1)
 }
 
 // TestValidation: invalid core calls are rejected by Enqueue with an error
@@ -301,7 +302,7 @@ func TestValidation(t *testing.T) {
 		"nil message":        {nil, "message"},
 		"typed nil message":  {(*analytics.Track)(nil), "message"},
 	}
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -316,9 +317,9 @@ func TestValidation(t *testing.T) {
 	// A good message beside the bad ones is delivered; the bad never are.
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Good"}))
 	require.NoError(t, c.Close())
-	accepted := s.Accepted()
+	accepted := s.Messages()
 	require.Len(t, accepted, 1)
-	assert.Equal(t, "Good", accepted[0]["event"])
+	assert.Equal(t, "Good", accepted[0].Event)
 	assert.Equal(t, int64(len(cases)), c.Stats().RejectedInvalid)
 }
 
@@ -328,7 +329,7 @@ func TestValidation(t *testing.T) {
 // where the name is read back from the encoded bytes, escapes decoded), and
 // so does the error of a Track too large to send.
 func TestTrackErrorsNameTheEvent(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	const event = `Said "hi" \ back` + "\tto\u2028me"
 	for name, msg := range map[string]analytics.Track{
@@ -352,7 +353,7 @@ func TestTrackErrorsNameTheEvent(t *testing.T) {
 // TestValidCornerCases: calls the API accepts that a strict reading might
 // refuse.
 func TestValidCornerCases(t *testing.T) {
-	s := newSink(t)
+	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	for _, m := range []analytics.Message{
 		analytics.Identify{Traits: analytics.Traits{"email": "only@example.com"}}, // Journeys: email alone
@@ -364,5 +365,40 @@ func TestValidCornerCases(t *testing.T) {
 		require.NoError(t, c.Enqueue(m), "%#v", m)
 	}
 	require.NoError(t, c.Close())
-	assert.Len(t, s.Accepted(), 5)
+	assert.Len(t, s.Messages(), 5)
+}
+
+// userTrack is a user's Message type: a struct that embeds a core message,
+// and so has its appendMessage by promotion. The generated dispatch does not
+// list it.
+type userTrack struct {
+	analytics.Track
+	Note string
+}
+
+// TestUnlistedMessageTypeRejected: Enqueue refuses a Message type the
+// generated type switch does not list with a *ValidationError on the field
+// "message" that names the type and says to pass the embedded core message;
+// nothing is queued, and the embedded message itself is accepted.
+func TestUnlistedMessageTypeRejected(t *testing.T) {
+	fake := analyticstest.NewTransport(t)
+	c := newTestClient(t, fake.URL, through(fake)...)
+	msg := userTrack{Track: analytics.Track{UserID: "u", Event: "E"}, Note: "n"}
+	for _, m := range []analytics.Message{msg, &msg} {
+		err := c.Enqueue(m)
+		var ve *analytics.ValidationError
+		require.ErrorAs(t, err, &ve, "Enqueue(%T)", m)
+		require.ErrorIs(t, err, analytics.ErrInvalidMessage, "Enqueue(%T)", m)
+		assert.Equal(t, "message", ve.Field)
+		for _, want := range []string{reflect.TypeOf(m).String(), "pass the core message it embeds"} {
+			assert.Contains(t, err.Error(), want)
+		}
+	}
+	assert.Zero(t, c.Stats().Enqueued, "nothing queued")
+	assert.NoError(t, c.Enqueue(msg.Track), "the embedded Track")
+	assert.NoError(t, c.Flush(bounded(t)))
+	st := c.Stats()
+	assert.Equal(t, int64(1), st.Enqueued)
+	assert.Equal(t, int64(1), st.Delivered)
+	assert.Len(t, fake.Messages(), 1)
 }
