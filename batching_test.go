@@ -19,15 +19,19 @@ import (
 // (never over the API's limits), by the flush tick, and at once when the
 // queue fills before a batch does.
 
-// TestBatchLimits sends 3,000 messages of random sizes: no request body is
-// over MaxBatchBytes or holds more than the batch size, and every message
-// arrives exactly once.
+// TestBatchLimits sends 600 messages of random sizes up to 31 KB (3,000 in
+// the long mode): no request body is over MaxBatchBytes or holds more than
+// the batch size, every message arrives exactly once, and the batches were
+// cut by bytes.
 func TestBatchLimits(t *testing.T) {
 	s := analyticstest.NewServer(t)
 	const batchSize = 120
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
 	rng := rand.New(rand.NewPCG(1, 2))
-	const n = 3000
+	n := 600
+	if longTests() {
+		n = 3000
+	}
 	for i := range n {
 		pad := strings.Repeat("x", rng.IntN(31_000))
 		require.NoError(t, c.Enqueue(analytics.Track{
@@ -35,8 +39,9 @@ func TestBatchLimits(t *testing.T) {
 			Properties: analytics.Properties{"pad": pad},
 		}))
 	}
-	// 46 MB through the validating fake: under -race on a busy machine
-	// that outlasts Close's 10 s, so wait with the suite's patience.
+	// 9 MB through the validating fake (46 MB in the long mode): under
+	// -race on a busy machine that can outlast Close's 10 s, so wait with
+	// the suite's patience.
 	require.NoError(t, c.Shutdown(bounded(t)))
 
 	seen := map[string]int{}

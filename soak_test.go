@@ -25,17 +25,18 @@ import (
 )
 
 var (
-	soakFlag   = flag.Bool("soak", false, "run the reliability soak with 200,000 events (default 5,000); or set CDP_SOAK=1")
+	soakFlag   = flag.Bool("soak", false, "run the reliability soak with 200,000 events (default 5,000); or set CDP_SOAK=1 or ANALYTICS_LONG_TESTS=1")
 	soakEvents = flag.Int("soak.events", 0, "events of the soak (overrides -soak)")
 )
 
 // soakSize is the number of events of TestSoak: 5,000 by default, 200,000
-// with -soak or CDP_SOAK=1, or -soak.events.
+// in the long mode (ANALYTICS_LONG_TESTS=1), with -soak or CDP_SOAK=1, or
+// -soak.events.
 func soakSize() int {
 	switch {
 	case *soakEvents > 0:
 		return *soakEvents
-	case *soakFlag, os.Getenv("CDP_SOAK") != "":
+	case *soakFlag, os.Getenv("CDP_SOAK") != "", longTests():
 		return 200_000
 	}
 	return 5_000

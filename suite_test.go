@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +22,7 @@ import (
 
 // This file holds what the package's test files share: TestMain, the
 // client every test builds (newTestClient and its option presets), the
-// bounds of every wait (patience, bounded, waitFor), and
+// bounds of every wait (patience, bounded, waitFor), the long mode, and
 // small checks of results. The fake API is the public analyticstest
 // (a Server on loopback, or a Transport in memory inside synctest
 // bubbles); TESTING.md maps each behaviour to its test file.
@@ -36,6 +37,14 @@ const testKey = "sk_test_0123456789abcdef"
 
 // fixedTime is the clock of deterministic tests.
 var fixedTime = time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+
+// longTests reports whether the long mode is on: ANALYTICS_LONG_TESTS=1,
+// which .ci/run sets for a second run of the package. Tests with a
+// full-size variant run it then (the soak with 200,000 events, the heap
+// bound with the default queue and the pools emptied every 5 messages,
+// 3,000 messages of up to 31 KB through the batch limits); go test ./...
+// runs the smaller sizes, which check the same properties.
+func longTests() bool { return os.Getenv("ANALYTICS_LONG_TESTS") != "" }
 
 // patience is how long a test waits for what the client does on its own (a
 // Flush, a Shutdown, a request in flight, memory to settle) before it
