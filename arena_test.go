@@ -10,6 +10,7 @@ import (
 // once every message in it is released, and a message too large for a
 // slab is never put in one.
 func TestArenaReusesSettledSlabs(t *testing.T) {
+	t.Parallel()
 	a := arena{keep: 1}
 	msg := bytes.Repeat([]byte("x"), 1000)
 	data, s := a.copy(msg)
@@ -62,6 +63,7 @@ func TestArenaReusesSettledSlabs(t *testing.T) {
 // TestArenaTrimKeepsSpares checks that released slabs are all kept for
 // reuse until a trim, which lets go of all but keep.
 func TestArenaTrimKeepsSpares(t *testing.T) {
+	t.Parallel()
 	a := arena{keep: 2}
 	var held []*slab
 	for range 5 {

@@ -24,6 +24,7 @@ import (
 // the batch size, every message arrives exactly once, and the batches were
 // cut by bytes.
 func TestBatchLimits(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	const batchSize = 120
 	c := newTestClient(t, s.URL, deterministic(analytics.WithBatchSize(batchSize), analytics.WithQueueCapacity(5000), analytics.WithQueueMaxBytes(200<<20))...)
@@ -66,6 +67,7 @@ func TestBatchLimits(t *testing.T) {
 
 // TestFlushInterval: a lone message is sent when the interval ticks.
 func TestFlushInterval(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr, c := newFakeClient(t, analytics.WithFlushInterval(3*time.Second))
 		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Tick"}))
@@ -84,6 +86,7 @@ func TestFlushInterval(t *testing.T) {
 // TestQueueSmallerThanBatch: a queue that fills before a batch does is sent
 // at once, not at the next flush tick.
 func TestQueueSmallerThanBatch(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		_, c := newFakeClient(t, analytics.WithQueueCapacity(10), analytics.WithBatchSize(100))
 		start := time.Now()
@@ -113,6 +116,7 @@ func TestQueueSmallerThanBatch(t *testing.T) {
 // TestBatchCounts: N small messages make ceil(N/batchSize) requests, all
 // full but one; an empty Flush sends nothing.
 func TestBatchCounts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, size int }{{0, 10}, {1, 10}, {10, 10}, {11, 10}, {99, 10}, {250, 250}, {1000, 7}, {2500, 250}} {
 		t.Run(fmt.Sprintf("%d by %d", tc.n, tc.size), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)

@@ -21,6 +21,7 @@ import (
 // the other messages of the batch are still reported, and delivery and
 // Flush go on.
 func TestCallbackPanicContained(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	var logs logCapture
 	var calls atomic.Int64
@@ -40,6 +41,7 @@ func TestCallbackPanicContained(t *testing.T) {
 // them (quotes, a backslash, control characters, U+2028, non-ASCII), for
 // the memory queue and for the spool.
 func TestCallbackResultEvent(t *testing.T) {
+	t.Parallel()
 	msgs := []analytics.Message{
 		analytics.Track{UserID: "u", Event: "Button Clicked", MessageID: "m-plain"},
 		analytics.Track{UserID: "u", Event: `Said "hi" \ back`, MessageID: `m-"quoted"`},

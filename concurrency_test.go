@@ -147,6 +147,7 @@ func flakyServer(t *testing.T, seed uint64) *analyticstest.Server {
 // to Stats.Failed or more, and Shutdown's to no more than Stats.Failed; and
 // each message's callback agrees with what the server received.
 func TestFlushShutdownConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
 	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(7), analytics.WithMaxAttempts(50), analytics.WithCallback(o.callback))...)
@@ -213,6 +214,7 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 // for room, when Shutdown begins. Every call returns nil or ErrClosed,
 // none stays blocked, and everything accepted is delivered.
 func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	srv.SetDefault(analyticstest.Response{Delay: time.Millisecond})
 	o := newOutcomes()
@@ -265,6 +267,7 @@ func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
 // callback, delivered ones are exactly those the server accepted, and a
 // slow or panicking callback does not stop delivery.
 func TestCallbacksConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	srv := flakyServer(t, rand.Uint64())
 	o := newOutcomes()
 	var calls atomic.Int64
@@ -308,6 +311,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 // enqueue and the server fails now and then: the counters never go
 // backwards, and every snapshot adds up, while the queue drains too.
 func TestStatsConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	srv := flakyServer(t, rand.Uint64())
 	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
 	stop := make(chan struct{})
@@ -373,6 +377,7 @@ func TestStatsConcurrentSafe(t *testing.T) {
 // TestNilClientConcurrentSafe: every method of a nil *Client, from many
 // goroutines at once, returns its documented result without a panic.
 func TestNilClientConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	var c *analytics.Client
 	var wg sync.WaitGroup
 	for range 8 {
@@ -402,6 +407,7 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 // arrive once, with its own properties. Messages from 0 to 1,800 bytes,
 // and some over the slab limit, so that they straddle slab ends too.
 func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
+	t.Parallel()
 	const producers, perProducer = 4, 1500
 	invalid := func(i int) bool { return i%40 == 39 }
 	s := analyticstest.NewServer(t, analyticstest.WithViolationsAllowed(),
@@ -487,6 +493,7 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 // goroutines: no panic, and every accepted message is delivered exactly
 // once.
 func TestConcurrentSafe(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	for range 200 { // every 7th answer is a 502, which is retried
 		s.Script(analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{}, analyticstest.Response{},

@@ -19,6 +19,7 @@ import (
 // message without a context gets the default whole; and the caller's
 // default can change after New without effect.
 func TestDefaultContextMerge(t *testing.T) {
+	t.Parallel()
 	def := analytics.Context{
 		IP:      "198.51.100.1",
 		Locale:  "de-DE",
@@ -78,6 +79,7 @@ func contextOf(t *testing.T, m analyticstest.Message) map[string]any {
 // context and a default, every field and nested struct of Context set or
 // not at random.
 func TestDefaultContextSameWithTransforms(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(20, 0))
 	for i := range 300 {
 		def, own := randomContext(rng), randomContext(rng)
@@ -166,6 +168,7 @@ func randomContext(rng *rand.Rand) *analytics.Context {
 // TestDefaultContextInvalid: a default context JSON cannot hold is an
 // error from New, not from every Enqueue.
 func TestDefaultContextInvalid(t *testing.T) {
+	t.Parallel()
 	for _, c := range []analytics.Context{
 		{Location: &analytics.LocationInfo{Latitude: ptr(math.NaN())}},
 		{Traits: analytics.Traits{"f": func() {}}},

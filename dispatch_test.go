@@ -15,6 +15,7 @@ import (
 // a value and as a pointer, without an error about the message itself; a
 // nil pointer is a validation error, never a panic.
 func TestEveryMessageDispatched(t *testing.T) {
+	t.Parallel()
 	core, err := generator.CoreMessages(".")
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 // TestEncodeOnce: Enqueue takes a snapshot; changing the maps afterwards
 // changes nothing that is sent.
 func TestEncodeOnce(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	props := analytics.Properties{"step": 1}
@@ -46,6 +47,7 @@ func TestEncodeOnce(t *testing.T) {
 // TestDefaultsFilled: type, a UUID messageId, a UTC millisecond timestamp
 // and context.library are filled in; the caller's id and time are kept.
 func TestDefaultsFilled(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c, err := analytics.New(testKey, analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
@@ -69,6 +71,7 @@ func TestDefaultsFilled(t *testing.T) {
 // TestValuesLikeEncodingJSON: user values come out as encoding/json would
 // write them.
 func TestValuesLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
 	type custom struct {
 		A int    `json:"a"`
 		B string `json:"b,omitempty"`
@@ -114,6 +117,7 @@ func TestValuesLikeEncodingJSON(t *testing.T) {
 // TestKeyWhitespaceTrimmed: a key with a trailing newline, as read from a
 // file, authenticates as the key itself.
 func TestKeyWhitespaceTrimmed(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c, err := analytics.New(" "+testKey+"\n", analytics.WithEndpoint(s.URL), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
@@ -179,6 +183,7 @@ func coreMessages() map[string]analytics.Message {
 
 // TestCoreGolden checks each core call as it arrives at the API.
 func TestCoreGolden(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	msgs := coreMessages()
@@ -227,6 +232,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 // TestGzip: bodies are compressed when asked, and limits apply to the
 // uncompressed body.
 func TestGzip(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic(analytics.WithGzip(true))...)
 	for range 50 {
@@ -244,6 +250,7 @@ func TestGzip(t *testing.T) {
 // out as text that is not RFC 3339, neither as a message timestamp nor as
 // sentAt; the fake would refuse the batch otherwise.
 func TestClockOutOfRange(t *testing.T) {
+	t.Parallel()
 	for _, now := range []time.Time{
 		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(-5, 6, 1, 0, 0, 0, 0, time.UTC),
@@ -269,6 +276,7 @@ func (badUTF8Marshaler) MarshalJSON() ([]byte, error) { return []byte("{\"name\"
 // TestInvalidUTF8FromMarshalerRepaired: invalid UTF-8 in a MarshalJSON
 // result or a json.RawMessage is sent as U+FFFD, never raw.
 func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	c := newTestClient(t, srv.URL, fastRetries()...)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{

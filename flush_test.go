@@ -25,6 +25,7 @@ import (
 // B waits for the batcher (the only sender is busy and the batcher is
 // blocked handing it message 2): both report the loss.
 func TestConcurrentFlushesBothReportLoss(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		gate1, gate2 := make(chan struct{}), make(chan struct{})
 		tr, c := newFakeClient(t, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithRetryWait(time.Millisecond, time.Millisecond))
@@ -64,6 +65,7 @@ func TestConcurrentFlushesBothReportLoss(t *testing.T) {
 // finished Flush is not reported again by a later Flush or by Shutdown,
 // but a new loss is.
 func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	srv.SetDefault(analyticstest.Response{Status: http.StatusBadRequest, Body: `{"error":"refused"}`})
 	c := newTestClient(t, srv.URL)
@@ -82,6 +84,7 @@ func TestFlushAfterFinishedFlushReportsNothingNew(t *testing.T) {
 // TestFlushWaitsForRetries: Flush returns only once a batch being retried
 // has its outcome, and leaves the client usable.
 func TestFlushWaitsForRetries(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	s.Script(analyticstest.Response{Status: http.StatusInternalServerError}, analyticstest.Response{Status: http.StatusInternalServerError})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond))...)
@@ -99,6 +102,7 @@ func TestFlushWaitsForRetries(t *testing.T) {
 // abandons and Shutdown itself both report the loss; neither takes it from
 // the other.
 func TestFlushAndShutdownBothReport(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hang: true}) // until the client gives up
 	c := newTestClient(t, s.URL, deterministic()...)
@@ -131,6 +135,7 @@ func TestFlushAndShutdownBothReport(t *testing.T) {
 // delivered, while three goroutines keep enqueueing, and does not wait
 // for what they enqueue later.
 func TestFlushWhileEnqueueing(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		srv, c := newFakeClient(t, analytics.WithBatchSize(50), analytics.WithFlushInterval(time.Second))
 		srv.SetDefault(analyticstest.Response{Delay: 2 * time.Second})

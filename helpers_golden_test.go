@@ -54,6 +54,7 @@ var helperGoldenDir = filepath.Join("testdata", "golden", "helpers")
 // context.library is written as "(Version)" so that a release does not
 // change every file.
 func TestHelperGolden(t *testing.T) {
+	t.Parallel()
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)

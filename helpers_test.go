@@ -150,6 +150,7 @@ func fillShape(t testing.TB, cat *catalog.Catalog, v reflect.Value, shape string
 // TestHelpersGeneratedUpToDate fails when the generated files differ from
 // what the generator makes of the catalog now: run go generate ./...
 func TestHelpersGeneratedUpToDate(t *testing.T) {
+	t.Parallel()
 	core, err := generator.CoreMessages(".")
 	if err != nil {
 		t.Fatalf("CoreMessages: %v", err)
@@ -181,6 +182,7 @@ func TestHelpersGeneratedUpToDate(t *testing.T) {
 // event has a helper and every helper an event, with the Go name, event name
 // and struct fields (names, order and types) the catalog implies.
 func TestHelpersMatchCatalog(t *testing.T) {
+	t.Parallel()
 	cat := loadCatalog(t)
 	helpers := allHelpers(t)
 	if len(helpers) != len(cat.Events) {
@@ -464,6 +466,7 @@ func props(t *testing.T, msg map[string]any) map[string]any {
 }
 
 func TestHelperValidation(t *testing.T) {
+	t.Parallel()
 	device := Device{Token: "tok", Type: DeviceTypeIOS}
 	tests := []struct {
 		name   string
@@ -524,6 +527,7 @@ func TestHelperValidation(t *testing.T) {
 }
 
 func TestHelperValidEdges(t *testing.T) {
+	t.Parallel()
 	for _, m := range []Message{
 		VideoPlaybackStarted{UserID: "u", Sound: Int(0)},
 		VideoPlaybackStarted{UserID: "u", Sound: Int(100), AdType: AdTypePostRoll},
@@ -541,6 +545,7 @@ func TestHelperValidEdges(t *testing.T) {
 }
 
 func TestHelperExplicitZero(t *testing.T) {
+	t.Parallel()
 	p := props(t, mustEncode(t, ProductViewed{UserID: "u", ProductID: "free-sample", Price: Float64(0), Quantity: Int(0), Position: Float64(0)}))
 	for _, k := range []string{"price", "quantity", "position"} {
 		if v, ok := p[k]; !ok || v != 0.0 {
@@ -572,6 +577,7 @@ func TestHelperExplicitZero(t *testing.T) {
 }
 
 func TestHelperExtra(t *testing.T) {
+	t.Parallel()
 	// A typed field that is set wins over the same key in Extra; other
 	// Extra keys are kept.
 	p := props(t, mustEncode(t, ProductViewed{UserID: "u", SKU: "typed", Price: Float64(0), Extra: Properties{"sku": "extra", "price": 9.99, "custom": 1}}))
@@ -609,6 +615,7 @@ func TestHelperExtra(t *testing.T) {
 // email-shaped id up as an email), and as properties.email; a blank UserID
 // counts as absent, so the email is the userId then too.
 func TestDeletePersonByEmail(t *testing.T) {
+	t.Parallel()
 	for _, m := range []Message{
 		DeletePerson{Email: "cool.person@example.com"},
 		DeletePerson{UserID: "  ", Email: "cool.person@example.com"},
@@ -638,6 +645,7 @@ func TestDeletePersonByEmail(t *testing.T) {
 // TestBlankIDsNotSent: an identifier that is blank after trimming counts as
 // absent in validation and is never sent, for every message type.
 func TestBlankIDsNotSent(t *testing.T) {
+	t.Parallel()
 	for _, m := range []Message{
 		Identify{UserID: " ", AnonymousID: "a", Traits: Traits{"email": "x@example.com"}},
 		Track{UserID: "\t", AnonymousID: "a", Event: "Signed Up"},
@@ -677,6 +685,7 @@ func TestBlankIDsNotSent(t *testing.T) {
 }
 
 func TestDeviceInPropertiesAndContext(t *testing.T) {
+	t.Parallel()
 	active := true
 	caller := &Context{
 		IP:     "203.0.113.7",
@@ -726,6 +735,7 @@ func TestDeviceInPropertiesAndContext(t *testing.T) {
 }
 
 func TestIdentifyRelatesToObject(t *testing.T) {
+	t.Parallel()
 	msg := mustEncode(t, Identify{
 		UserID:                 "97980cfea0067",
 		Traits:                 Traits{"email": "cool.person@example.com", "objectId": "ignored", "plan": "premium"},
@@ -810,6 +820,7 @@ func benchOrder() (OrderCompleted, Track) {
 // TestOrderCompletedMatchesTrack checks that the benchmark compares equal
 // messages.
 func TestOrderCompletedMatchesTrack(t *testing.T) {
+	t.Parallel()
 	typed, track := benchOrder()
 	a, b := mustEncode(t, typed), mustEncode(t, track)
 	if !reflect.DeepEqual(a, b) {

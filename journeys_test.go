@@ -109,6 +109,7 @@ var actionCases = map[string][]actionCase{
 // Every required field of the action is named by every case, and every
 // helper the catalog lists for the action has a case.
 func TestActionsTakeEffect(t *testing.T) {
+	t.Parallel()
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +217,7 @@ func readField(top map[string]any, paths []string) (any, string) {
 // TestDeliveryMetrics: a constant for each of the eight metrics the Report
 // Delivery Event action accepts, and no other value.
 func TestDeliveryMetrics(t *testing.T) {
+	t.Parallel()
 	got := []analytics.DeliveryMetric{
 		analytics.DeliveryMetricDelivered, analytics.DeliveryMetricOpened, analytics.DeliveryMetricClicked,
 		analytics.DeliveryMetricConverted, analytics.DeliveryMetricSpammed, analytics.DeliveryMetricBounced,
@@ -242,6 +244,7 @@ func TestDeliveryMetrics(t *testing.T) {
 // named by email alone, or with a blank UserID, arrives with the email as
 // "userId", where Customer.io's Delete Person action reads the person.
 func TestDeletePersonByEmailOnTheWire(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
 	if err != nil {

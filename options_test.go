@@ -15,6 +15,7 @@ import (
 // TestNewRejectsBadOptions: every bad value is an error from New that names
 // the option, never a panic later.
 func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		opt  analytics.Option
 		want string
@@ -61,6 +62,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestNewRejectsEmptyKey(t *testing.T) {
+	t.Parallel()
 	for _, key := range []string{"", "   "} {
 		c, err := analytics.New(key)
 		require.Error(t, err)
@@ -70,6 +72,7 @@ func TestNewRejectsEmptyKey(t *testing.T) {
 
 // TestEndpoints checks where batches go for each way of naming the API.
 func TestEndpoints(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		opts []analytics.Option
 		want string
@@ -122,6 +125,7 @@ func (u *urlRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestWithHTTPClientNotModified: the caller's client is used but never
 // changed.
 func TestWithHTTPClientNotModified(t *testing.T) {
+	t.Parallel()
 	rt := analyticstest.NewTransport(t)
 	hc := &http.Client{Transport: rt}
 	c, err := analytics.New(testKey, analytics.WithHTTPClient(hc), analytics.WithLogger(quietLogger()))

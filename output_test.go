@@ -19,6 +19,7 @@ import (
 // client needs no key, validates as usual, counts the lines as delivered,
 // and reports every outcome to the callback.
 func TestOutputWritesWhatTheAPIWouldGet(t *testing.T) {
+	t.Parallel()
 	names, msgs := everyMessage(t)
 	api, _ := sendAll(t, msgs)
 
@@ -62,6 +63,7 @@ func TestOutputWritesWhatTheAPIWouldGet(t *testing.T) {
 // TestOutputNeedsNoKeyOnlyWithOutput: an empty key is refused without
 // WithOutput; with a nil writer, messages are counted and go nowhere.
 func TestOutputNeedsNoKeyOnlyWithOutput(t *testing.T) {
+	t.Parallel()
 	_, err := analytics.New("  ")
 	require.Error(t, err)
 	c, err := analytics.New("", analytics.WithOutput(nil))
@@ -95,6 +97,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // Flush, Stats and the callback; later batches are written again once the
 // writer has room.
 func TestOutputWriteFails(t *testing.T) {
+	t.Parallel()
 	line := func(i int) analytics.Track {
 		return analytics.Track{UserID: "u", Event: "E", MessageID: fmt.Sprintf("m-%02d", i)}
 	}
@@ -164,6 +167,7 @@ func (w *serialWriter) Write(p []byte) (int, error) {
 // batches and several in flight, never make two Writes overlap, and every
 // Write holds whole lines.
 func TestOutputWritesAreSerialized(t *testing.T) {
+	t.Parallel()
 	w := &serialWriter{t: t}
 	c, err := analytics.New("", analytics.WithOutput(w), analytics.WithBatchSize(3), analytics.WithMaxInFlight(8))
 	require.NoError(t, err)
@@ -191,6 +195,7 @@ func (panickingWriter) Write([]byte) (int, error) { panic("writer bug") }
 // TestOutputWriterPanics: a writer that panics fails its batch's messages
 // instead of crashing the program; the client goes on.
 func TestOutputWriterPanics(t *testing.T) {
+	t.Parallel()
 	c, err := analytics.New("", analytics.WithOutput(panickingWriter{}), analytics.WithLogger(quietLogger()))
 	require.NoError(t, err)
 	require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E"}))

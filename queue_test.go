@@ -24,6 +24,7 @@ import (
 // TestEnqueueContextBackpressure: the blocking variant waits for room and
 // gives up when its context ends or the client closes.
 func TestEnqueueContextBackpressure(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	s := analyticstest.NewServer(t)
 	s.SetDefault(analyticstest.Response{Hold: release}) // stalled until release
@@ -79,6 +80,7 @@ func fill(t *testing.T, c *analytics.Client, capacity int) {
 // context's error, or ErrClosed when Shutdown begins. Waiting is checked
 // with synctest, not guessed.
 func TestQueueOverflow(t *testing.T) {
+	t.Parallel()
 	const capacity = 3
 	opts := []analytics.Option{analytics.WithBatchSize(1), analytics.WithMaxInFlight(1), analytics.WithQueueCapacity(capacity)}
 
@@ -188,6 +190,7 @@ func TestQueueOverflow(t *testing.T) {
 // many batches drain while it lasts; once the queue has drained, a new
 // overload is warned about again.
 func TestQueueFullWarnedOncePerEpisode(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		logs := &logCapture{}
 		// Each value sent on tokens lets one held request be answered 200.

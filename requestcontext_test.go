@@ -23,6 +23,7 @@ var (
 // A spoofed header from an untrusted peer is ignored, and so is one that
 // lies left of the last untrusted address.
 func TestContextFromRequestIP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		remote  string
@@ -88,6 +89,7 @@ func TestContextFromRequestIP(t *testing.T) {
 // takes its scheme and host from the forwarding headers only behind a
 // trusted proxy.
 func TestContextFromRequestPage(t *testing.T) {
+	t.Parallel()
 	r := httptest.NewRequest("GET", "http://internal:8080/docs/start?lang=de&x=1", nil)
 	r.RemoteAddr = lb
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11)")
@@ -138,6 +140,7 @@ func TestContextFromRequestPage(t *testing.T) {
 // and the client's default context comes under both. A plain Enqueue
 // takes nothing from the request.
 func TestMiddlewareFillsOnlyWhatTheMessageLeftEmpty(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	c := newTestClient(t, srv.URL, analytics.WithDefaultContext(analytics.Context{
 		Locale: "en-US", Channel: analytics.ChannelServer, App: &analytics.AppInfo{Name: "shop"},
@@ -184,6 +187,7 @@ func TestMiddlewareFillsOnlyWhatTheMessageLeftEmpty(t *testing.T) {
 
 // TestMiddlewareInvalidPrefix: a zero Prefix is a mistake at start-up.
 func TestMiddlewareInvalidPrefix(t *testing.T) {
+	t.Parallel()
 	assert.Panics(t, func() { analytics.Middleware(netip.Prefix{}) })
 	// ContextFromRequest ignores it.
 	r := httptest.NewRequest("GET", "/", nil)

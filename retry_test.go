@@ -35,6 +35,7 @@ import (
 // delivers; a persistent failure costs exactly WithMaxAttempts requests
 // and is reported by Flush, Stats and the callback.
 func TestRetriedFailures(t *testing.T) {
+	t.Parallel()
 	type row struct {
 		name string
 		// fault is the failure the fake API answers with.
@@ -96,6 +97,7 @@ func TestRetriedFailures(t *testing.T) {
 
 	for _, r := range rows {
 		t.Run(r.name+"/recovers", func(t *testing.T) {
+			t.Parallel()
 			run(t, r, func(t *testing.T) {
 				endpoint, opts := start(t, r, true)
 				res := &results{}
@@ -117,6 +119,7 @@ func TestRetriedFailures(t *testing.T) {
 			})
 		})
 		t.Run(r.name+"/persistent", func(t *testing.T) {
+			t.Parallel()
 			run(t, r, func(t *testing.T) {
 				endpoint, opts := start(t, r, false)
 				retriedFailurePersists(t, r.status, endpoint, opts)
@@ -168,6 +171,7 @@ func retriedFailurePersists(t *testing.T, status int, endpoint string, opts []an
 
 // TestConnectionRefusedError: the error of a refused connection says so.
 func TestConnectionRefusedError(t *testing.T) {
+	t.Parallel()
 	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithMaxAttempts(2))...)
 	require.NoError(t, c.Enqueue(track("refused")))
 	err := c.Flush(bounded(t))
@@ -181,6 +185,7 @@ func TestConnectionRefusedError(t *testing.T) {
 // *DeliveryError wrapping an *APIError), Stats.FailedStatus and the
 // callback.
 func TestPermanentStatuses(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{400, 401, 403, 404, 413, 422, 501} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
@@ -231,6 +236,7 @@ func TestPermanentStatuses(t *testing.T) {
 // TestMaxAttemptsExact: WithMaxAttempts(n) against a server that always
 // answers 503 makes exactly n requests.
 func TestMaxAttemptsExact(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{1, 2, 5, 12} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
@@ -248,6 +254,7 @@ func TestMaxAttemptsExact(t *testing.T) {
 // capped by WithMaxRetryAfter, and ignored when malformed; on synctest's
 // clock, so the waits are measured, not slept.
 func TestRetryAfter(t *testing.T) {
+	t.Parallel()
 	rows := []struct {
 		name string
 		// header builds the Retry-After value from the bubble's "now".
@@ -266,6 +273,7 @@ func TestRetryAfter(t *testing.T) {
 	for _, r := range rows {
 		for _, status := range []int{429, 503} {
 			t.Run(fmt.Sprintf("%s/%d", r.name, status), func(t *testing.T) {
+				t.Parallel()
 				synctest.Test(t, func(t *testing.T) {
 					fake, c := newFakeClient(t, analytics.WithRetryWait(time.Second, 10*time.Second), analytics.WithMaxRetryAfter(r.maxAfter))
 					fake.Script(analyticstest.Response{Status: status, RetryAfter: r.header(time.Now())})
@@ -290,6 +298,7 @@ func TestRetryAfter(t *testing.T) {
 // 0", costs exactly WithMaxAttempts requests, and without Retry-After the
 // waits between them grow (on synctest's clock).
 func TestNoHotLoop(t *testing.T) {
+	t.Parallel()
 	rows := []struct {
 		name     string
 		f        analyticstest.Response
@@ -307,6 +316,7 @@ func TestNoHotLoop(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv, c := newFakeClient(t, analytics.WithMaxAttempts(r.attempts), analytics.WithRetryWait(time.Second, 5*time.Second))
 				srv.SetDefault(r.f)
@@ -329,6 +339,7 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 // body, byte for byte: the same message ids, timestamps and sentAt,
 // though the ids are random and the clock is real.
 func TestRetrySendsSameBytes(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 	srv.Script(
 		analyticstest.Response{Status: 500},
@@ -366,6 +377,7 @@ func TestRetrySendsSameBytes(t *testing.T) {
 // TestNetErrorIsTyped: a network failure is reported with its *net.OpError,
 // so callers can tell it from an API answer.
 func TestNetErrorIsTyped(t *testing.T) {
+	t.Parallel()
 	res := &results{}
 	c := newTestClient(t, "http://"+closedPort(t), fastRetries(analytics.WithCallback(res.add), analytics.WithMaxAttempts(1))...)
 	require.NoError(t, c.Enqueue(track("x")))
@@ -384,6 +396,7 @@ func TestNetErrorIsTyped(t *testing.T) {
 // as a failed request instead, once, with its status, whatever the kind,
 // and whether the HTTP client is its own or the caller's.
 func TestRedirectNotFollowed(t *testing.T) {
+	t.Parallel()
 	for _, code := range []int{301, 302, 303, 307, 308} {
 		for _, own := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%d/own client %v", code, own), func(t *testing.T) {
@@ -428,6 +441,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 // included, however many attempts remain and however long a Retry-After
 // asks for; then its messages are reported lost (on synctest's clock).
 func TestMaxRetryTime(t *testing.T) {
+	t.Parallel()
 	for _, r := range []struct {
 		name string
 		f    analyticstest.Response
@@ -436,6 +450,7 @@ func TestMaxRetryTime(t *testing.T) {
 		{"429 asking for an hour", analyticstest.Response{Status: 429, RetryAfter: "3600"}},
 	} {
 		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
 				srv, c := newFakeClient(t, analytics.WithMaxAttempts(100), analytics.WithRetryWait(time.Second, 2*time.Second), analytics.WithMaxRetryAfter(time.Hour), analytics.WithMaxRetryTime(10*time.Second))
 				srv.SetDefault(r.f)
@@ -470,6 +485,7 @@ func TestMaxRetryTime(t *testing.T) {
 // still being written. Under -race this catches a request body reused for
 // the next batch while net/http still reads it.
 func TestEarlyAnswerWhileBodyIsRead(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	var wg sync.WaitGroup

@@ -38,6 +38,7 @@ func assertNoSecret(t *testing.T, where, text string) {
 // Debug, and every error string and callback result collected: the API
 // key appears in none of them.
 func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewTransport(t)
 	srv.Script(analyticstest.Response{Refuse: true}, analyticstest.Response{Refuse: true})
 	for range 100 {
@@ -107,6 +108,7 @@ func TestAPIKeyNeverLeaksUnderFaults(t *testing.T) {
 // in its user info or query, by mistake) is refused, and the error does
 // not repeat the secret.
 func TestAPIKeyNotInOptionErrors(t *testing.T) {
+	t.Parallel()
 	for _, u := range []string{
 		"https://" + testKey + "@cdp.example.com/v1",
 		"https://user:" + testKey + "@cdp.example.com/v1",
@@ -131,6 +133,7 @@ func TestAPIKeyNotInOptionErrors(t *testing.T) {
 // TestEndpointPolicy: plain http only to loopback hosts unless
 // WithAllowHTTP(true); never credentials, a query or a fragment.
 func TestEndpointPolicy(t *testing.T) {
+	t.Parallel()
 	rows := []struct {
 		url       string
 		ok        bool // accepted without WithAllowHTTP
@@ -185,6 +188,7 @@ func TestEndpointPolicy(t *testing.T) {
 // TestLoggerQuietOnHappyPath: a run without failures logs nothing above
 // Debug, so a service's logs stay clean.
 func TestLoggerQuietOnHappyPath(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	var logs logCapture
 	h := slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})
@@ -200,6 +204,7 @@ func TestLoggerQuietOnHappyPath(t *testing.T) {
 // TestClientStringHidesKey: printing the client with any verb, or logging
 // it, does not show the API key or the Authorization value made from it.
 func TestClientStringHidesKey(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	var logs logCapture
@@ -217,6 +222,7 @@ func TestClientStringHidesKey(t *testing.T) {
 // TestAPIKeyNeverLogged: across failures, retries and drops, the API key
 // appears in no log line and no error.
 func TestAPIKeyNeverLogged(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	for range 100 {
 		s.Script(
@@ -254,6 +260,7 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 // TestRedactionBeforeTruncation: a key the API echoes at the edge of the
 // kept excerpt is not left in part.
 func TestRedactionBeforeTruncation(t *testing.T) {
+	t.Parallel()
 	for _, pad := range []int{490, 500, 505, 511} {
 		s := analyticstest.NewServer(t)
 		s.Script(analyticstest.Response{Status: http.StatusBadRequest, Body: strings.Repeat("a", pad) + " bad key " + testKey + " end"})

@@ -26,6 +26,7 @@ func steppingClock() func() time.Time {
 // without compressing the batch again, and for the halves of a batch the
 // API refused as invalid.
 func TestSentAtIsTheTimeOfEachAttempt(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		gzip   bool

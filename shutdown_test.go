@@ -52,6 +52,7 @@ func (d *deafTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // the messages it holds are reported undelivered with the context's error,
 // and its goroutines finish in the background once it answers.
 func TestShutdownDeadlineWithDeafTransport(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		deaf := &deafTransport{release: make(chan struct{})}
 		c, err := analytics.New(testKey,
@@ -90,6 +91,7 @@ func TestShutdownDeadlineWithDeafTransport(t *testing.T) {
 // TestShutdownDeadlineWithSlowCallback: a WithCallback function that does
 // not return cannot hold Shutdown past its deadline either.
 func TestShutdownDeadlineWithSlowCallback(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var calls atomic.Int64
@@ -117,6 +119,7 @@ func TestShutdownDeadlineWithSlowCallback(t *testing.T) {
 // TestZeroClientIsClosed: the zero Client behaves as a closed one: no
 // panic, no wait.
 func TestZeroClientIsClosed(t *testing.T) {
+	t.Parallel()
 	var c analytics.Client
 	assert.ErrorIs(t, c.Enqueue(track("z")), analytics.ErrClosed)
 	assert.ErrorIs(t, c.EnqueueContext(context.Background(), track("z")), analytics.ErrClosed)
@@ -130,6 +133,7 @@ func TestZeroClientIsClosed(t *testing.T) {
 // TestRetryDuringClose: the final flush in Close meets a 503, retries, and
 // delivers; Close returns nil.
 func TestRetryDuringClose(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	s.Script(analyticstest.Response{Status: http.StatusServiceUnavailable})
 	c := newTestClient(t, s.URL, deterministic(analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond))...)
@@ -154,6 +158,7 @@ func TestRetryDuringClose(t *testing.T) {
 // hears of each, and a second Shutdown or Close returns the same; after
 // it Enqueue, EnqueueContext and Flush return ErrClosed.
 func TestShutdownOutage(t *testing.T) {
+	t.Parallel()
 	const n = 95 // 2 batches in flight, 1 waiting for a sender, the rest queued
 	rows := []struct {
 		name string
@@ -228,6 +233,7 @@ func TestShutdownOutage(t *testing.T) {
 // Shutdown after it, and concurrent Closes return the same; Enqueue after
 // Close is ErrClosed and not counted.
 func TestCloseTwice(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	c := newTestClient(t, srv.URL, fastRetries()...)
 	require.NoError(t, c.Enqueue(track("a")))

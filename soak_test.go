@@ -48,6 +48,7 @@ func soakSize() int {
 // reading it). Nothing may be lost: every message id is delivered at
 // least once, nothing is dropped or failed, and Stats add up.
 func TestSoak(t *testing.T) {
+	t.Parallel()
 	n := soakSize()
 	if testing.Short() && n > 5_000 {
 		t.Skip("the long soak does not run with -short")

@@ -18,6 +18,7 @@ import (
 // TestStrictModeHeader: every request carries X-Strict-Mode: 1 by default,
 // and none does with WithStrictMode(false).
 func TestStrictModeHeader(t *testing.T) {
+	t.Parallel()
 	for _, strict := range []bool{true, false} {
 		t.Run(fmt.Sprint(strict), func(t *testing.T) {
 			srv := analyticstest.NewServer(t)
@@ -64,6 +65,7 @@ func invalidIDs(ids ...string) analyticstest.Option {
 // *APIError 400 with the API's excerpt), each half carries byte-identical
 // message JSON, and no batch of n costs more than 2n-1 requests.
 func TestPoisonIsolation(t *testing.T) {
+	t.Parallel()
 	bad := []string{"m017", "m150", "m299"}
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey), analyticstest.WithViolationsAllowed(), invalidIDs(bad...))
 	res := &results{}
@@ -138,6 +140,7 @@ func TestPoisonIsolation(t *testing.T) {
 // answers 200 to a batch holding an invalid call and records the
 // violation; the client can only count it delivered.
 func TestPermissiveMode(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t, analyticstest.WithViolationsAllowed(), invalidIDs("p1"))
 	c := newTestClient(t, srv.URL, fastRetries(analytics.WithStrictMode(false))...)
 	for i := range 3 {
@@ -158,6 +161,7 @@ func TestPermissiveMode(t *testing.T) {
 // without bisecting it, and is logged once at Error with a hint about the
 // key and its region, however many batches fail after it.
 func TestAuthFailureNotBisected(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey("another-key"))
 	logs := &logCapture{}
 	res := &results{}
@@ -197,6 +201,7 @@ func TestAuthFailureNotBisected(t *testing.T) {
 // messages with 1 invalid, 3 are delivered, and the retry is counted as a
 // retry, not as a half.
 func TestPoisonIsolationWithRetries(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey), analyticstest.WithViolationsAllowed(), invalidIDs("r2"))
 	// Strict refusals come before the script: its first answer goes to
 	// the first half, [r0 r1].

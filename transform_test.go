@@ -70,6 +70,7 @@ func everyMessage(t *testing.T) ([]string, []analytics.Message) {
 // With a default context too, which the helpers that write into the
 // context (a device's token, an app's version) merge with their own.
 func TestTransformThatChangesNothingChangesNoByte(t *testing.T) {
+	t.Parallel()
 	names, msgs := everyMessage(t)
 	for _, opts := range [][]analytics.Option{
 		nil,
@@ -102,6 +103,7 @@ func TestTransformThatChangesNothingChangesNoByte(t *testing.T) {
 // nothing, and a valid one that only looks like an invalid one on the wire
 // (a trait objectTypeId without ObjectID) stays valid.
 func TestTransformThatChangesNothingKeepsValidation(t *testing.T) {
+	t.Parallel()
 	msgs := []analytics.Message{
 		analytics.DeletePerson{},
 		analytics.DeletePerson{UserID: " "},
@@ -140,6 +142,7 @@ func TestTransformThatChangesNothingKeepsValidation(t *testing.T) {
 // without it: the helper is rebuilt from the Envelope and checked by its
 // own rules.
 func TestTransformBreakingAnActionGetsItsError(t *testing.T) {
+	t.Parallel()
 	device := analytics.Device{Token: "tok", Type: analytics.DeviceTypeIOS}
 	for _, tc := range []struct {
 		name   string
@@ -222,6 +225,7 @@ var errBoom = errors.New("boom")
 // around it are, and the process goes on. Every kind of panic value is
 // held: an error, a string, a runtime error.
 func TestPanickingTransformRefusesOnlyItsMessage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		panic func(*analytics.Envelope)
@@ -303,6 +307,7 @@ var RedactEmails = analytics.RedactKeys("email")
 // run, nothing is sent, no callback is called, and the drop is counted
 // apart from failures, outside the Stats identity.
 func TestDroppedByTransform(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	var later, callbacks atomic.Int64
 	c := newTestClient(t, srv.URL,
@@ -339,6 +344,7 @@ func TestDroppedByTransform(t *testing.T) {
 // fields where they go on the wire, with the id and time Enqueue gives it;
 // changing the Envelope changes what is sent, never the caller's message.
 func TestEnvelopeShowsTheWire(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	var seen []analytics.Envelope
 	c := newTestClient(t, srv.URL, deterministic(analytics.WithTransform(func(e *analytics.Envelope) bool {
@@ -405,6 +411,7 @@ func TestEnvelopeShowsTheWire(t *testing.T) {
 // send, or an unknown type, gets a *ValidationError naming it rather than
 // a message silently cut short.
 func TestTransformChangesTheCall(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	c := newTestClient(t, srv.URL, analytics.WithTransform(func(e *analytics.Envelope) bool {
 		switch e.UserID {
@@ -441,6 +448,7 @@ func TestTransformChangesTheCall(t *testing.T) {
 
 // TestWithTransformNil: a nil transform is an error from New.
 func TestWithTransformNil(t *testing.T) {
+	t.Parallel()
 	_, err := analytics.New(testKey, analytics.WithTransform(keepAll, nil))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithTransform: function 1 is nil")
@@ -453,6 +461,7 @@ func TestWithTransformNil(t *testing.T) {
 // shape, the traits, the relationship attributes, and the context's
 // traits, Extra and campaign.
 func TestRedactKeysEveryHelper(t *testing.T) {
+	t.Parallel()
 	names, msgs := everyMessage(t)
 	for i, m := range msgs {
 		msgs[i] = withEmailsEverywhere(t, m)
@@ -573,6 +582,7 @@ func keysNamed(v any, name, path string) []string {
 // only the events named, and never an identify, group or alias call, nor
 // an event that triggers a Customer.io action.
 func TestSampleEvents(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	c := newTestClient(t, srv.URL, deterministic(
 		analytics.WithTransform(analytics.SampleEvents(0.25, "Scrolled", "Home")),
@@ -633,6 +643,7 @@ func TestSampleEvents(t *testing.T) {
 // of an IPv6 address, are zeroed; a context.ip that is not an address is
 // removed.
 func TestAnonymizeIP(t *testing.T) {
+	t.Parallel()
 	anon := analytics.AnonymizeIP()
 	for in, want := range map[string]string{
 		"203.0.113.77":             "203.0.113.0",
@@ -657,6 +668,7 @@ func TestAnonymizeIP(t *testing.T) {
 // without a transform it is sent unchecked (as WithTransform documents).
 // A value of another type stays an Extra key, sent as it is.
 func TestTransformChecksWhatIsAtAFieldsPlace(t *testing.T) {
+	t.Parallel()
 	loud := analytics.VideoPlaybackStarted{UserID: "u", Extra: analytics.Properties{"sound": 150}}
 	odd := analytics.VideoPlaybackStarted{UserID: "u", Extra: analytics.Properties{"sound": "loud"}}
 	direct, errs := sendAll(t, []analytics.Message{loud, odd})

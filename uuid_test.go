@@ -22,6 +22,7 @@ func BenchmarkAppendUUID(b *testing.B) {
 // its 16 bytes (as github.com/google/uuid writes it) with the version 4
 // and RFC 4122 variant bits set, for fixed and random bytes.
 func TestAppendUUIDBits(t *testing.T) {
+	t.Parallel()
 	if got, want := string(appendUUIDBits(nil, 0x0123456789abcdef, 0xfedcba9876543210)), "01234567-89ab-4def-bedc-ba9876543210"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}

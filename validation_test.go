@@ -52,6 +52,7 @@ func deep(levels int) map[string]any {
 // one client together with good messages, which are all delivered in the
 // same requests: a bad message never poisons a batch.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	nan, inf := math.NaN(), math.Inf(1)
 	self := map[string]any{}
 	self["self"] = self
@@ -209,6 +210,7 @@ func TestBadInput(t *testing.T) {
 // or clearing the caller's maps right after it returns changes nothing
 // that is sent.
 func TestBadInputCallerMapsReusable(t *testing.T) {
+	t.Parallel()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 	c := newTestClient(t, srv.URL, fastRetries()...)
 	props := analytics.Properties{"a": 1, "list": []any{"x"}}
@@ -224,6 +226,7 @@ func TestBadInputCallerMapsReusable(t *testing.T) {
 
 // TestMessageTooLarge: a 40 KB message is rejected and nothing is sent.
 func TestMessageTooLarge(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	err := c.Enqueue(analytics.Track{UserID: "u", Event: "Big", Properties: analytics.Properties{"blob": strings.Repeat("a", 40_000)}})
@@ -240,6 +243,7 @@ func TestMessageTooLarge(t *testing.T) {
 // TestMessageAtLimit: a message of exactly MaxMessageBytes is sent; one byte
 // more is not.
 func TestMessageAtLimit(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	base := analytics.Track{UserID: "u", Event: "Edge", MessageID: "edge", Properties: analytics.Properties{"p": ""}}
@@ -258,6 +262,7 @@ func TestMessageAtLimit(t *testing.T) {
 
 // TestNilContext: a nil context is taken as context.Background().
 func TestNilContext(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	//lint:ignore SA1012 a nil context on purpose
@@ -272,6 +277,7 @@ func TestNilContext(t *testing.T) {
 // TestValidation: invalid core calls are rejected by Enqueue with an error
 // that names the field, and nothing invalid is sent.
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		msg   analytics.Message
 		field string
@@ -329,6 +335,7 @@ func TestValidation(t *testing.T) {
 // where the name is read back from the encoded bytes, escapes decoded), and
 // so does the error of a Track too large to send.
 func TestTrackErrorsNameTheEvent(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	const event = `Said "hi" \ back` + "\tto\u2028me"
@@ -353,6 +360,7 @@ func TestTrackErrorsNameTheEvent(t *testing.T) {
 // TestValidCornerCases: calls the API accepts that a strict reading might
 // refuse.
 func TestValidCornerCases(t *testing.T) {
+	t.Parallel()
 	s := analyticstest.NewServer(t)
 	c := newTestClient(t, s.URL, deterministic()...)
 	for _, m := range []analytics.Message{
@@ -381,6 +389,7 @@ type userTrack struct {
 // "message" that names the type and says to pass the embedded core message;
 // nothing is queued, and the embedded message itself is accepted.
 func TestUnlistedMessageTypeRejected(t *testing.T) {
+	t.Parallel()
 	fake := analyticstest.NewTransport(t)
 	c := newTestClient(t, fake.URL, through(fake)...)
 	msg := userTrack{Track: analytics.Track{UserID: "u", Event: "E"}, Note: "n"}

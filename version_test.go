@@ -11,6 +11,7 @@ import (
 // TestVersionMatchesChangelog keeps Version, which every message carries in
 // context.library.version, equal to the newest release in CHANGELOG.md.
 func TestVersionMatchesChangelog(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("CHANGELOG.md")
 	if err != nil {
 		t.Fatal(err)
