@@ -3,6 +3,8 @@ package analytics
 import (
 	"bytes"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestArenaReusesSettledSlabs checks the arena's bookkeeping: a copy is
@@ -15,9 +17,9 @@ func TestArenaReusesSettledSlabs(t *testing.T) {
 	msg := bytes.Repeat([]byte("x"), 1000)
 	data, s := a.copy(msg)
 	msg[0] = 'y'
-	if data[0] != 'x' || len(data) != 1000 || cap(data) != 1000 {
-		t.Fatalf("copy = %q… (len %d, cap %d), want a 1000-byte copy of its own", data[:1], len(data), cap(data))
-	}
+	require.Equal(t, byte('x'), data[0], "the copy is its own")
+	require.Len(t, data, 1000)
+	require.Equal(t, 1000, cap(data))
 	// Fill the first slab, and one message into a second.
 	held := [][]byte{data}
 	slabs := []*slab{s}
@@ -27,37 +29,26 @@ func TestArenaReusesSettledSlabs(t *testing.T) {
 		slabs = append(slabs, s2)
 	}
 	second := slabs[len(slabs)-1]
-	if second == s {
-		t.Fatal("a full slab was filled further")
-	}
-	if want := slabSize / 1000; len(held)-1 != want {
-		t.Fatalf("first slab held %d messages of 1000 bytes, want %d", len(held)-1, want)
-	}
+	require.NotSame(t, s, second, "a full slab was filled further")
+	require.Equal(t, slabSize/1000, len(held)-1, "messages of 1000 bytes the first slab held")
 	// Release all of the first slab but one message: it must not be
 	// reused while that one is unsettled.
 	for _, sl := range slabs[:len(slabs)-2] {
 		a.release(sl, 1)
 	}
-	if len(a.free) != 0 {
-		t.Fatalf("slab freed with a message in it (%d free)", len(a.free))
-	}
+	require.Empty(t, a.free, "slab freed with a message in it")
 	last := held[len(held)-2]
 	a.release(slabs[len(slabs)-2], 1)
-	if len(a.free) != 1 || a.free[0] != s {
-		t.Fatalf("slab not freed once its messages were settled: free = %v", a.free)
-	}
-	if !bytes.Equal(last, bytes.Repeat([]byte{byte(len(held) - 2)}, 1000)) {
-		t.Fatal("a message's bytes changed before it was released")
-	}
+	require.Equal(t, []*slab{s}, a.free, "slab not freed once its messages were settled")
+	require.Equal(t, bytes.Repeat([]byte{byte(len(held) - 2)}, 1000), last, "a message's bytes changed before it was released")
 	// The current slab, once empty, is filled from its start again.
 	a.release(second, 1)
-	if len(second.buf) != 0 || a.cur != second {
-		t.Fatalf("an empty current slab keeps %d bytes", len(second.buf))
-	}
+	require.Empty(t, second.buf, "an empty current slab keeps its bytes")
+	require.Same(t, second, a.cur)
 	big := bytes.Repeat([]byte("b"), maxSlabbed+1)
-	if d, sb := a.copy(big); sb != nil || !bytes.Equal(d, big) {
-		t.Fatalf("a message over maxSlabbed went into a slab (%v)", sb != nil)
-	}
+	d, sb := a.copy(big)
+	require.Nil(t, sb, "a message over maxSlabbed went into a slab")
+	require.Equal(t, big, d)
 }
 
 // TestArenaTrimKeepsSpares checks that released slabs are all kept for
@@ -75,14 +66,9 @@ func TestArenaTrimKeepsSpares(t *testing.T) {
 	for _, s := range held {
 		a.release(s, 1)
 	}
-	if len(a.free) != 5 {
-		t.Fatalf("%d of 5 released slabs kept before a trim", len(a.free))
-	}
+	require.Len(t, a.free, 5, "released slabs kept before a trim")
 	trimSpares(&a.free, a.keep)
-	if len(a.free) != 2 {
-		t.Fatalf("trim kept %d spare slabs, want 2", len(a.free))
-	}
-	if _, s := a.copy([]byte("n")); s != held[1] {
-		t.Fatal("a new message did not reuse a spare slab")
-	}
+	require.Len(t, a.free, 2, "spare slabs a trim keeps")
+	_, s := a.copy([]byte("n"))
+	require.Same(t, held[1], s, "a new message did not reuse a spare slab")
 }

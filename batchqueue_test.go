@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzBatchQueue runs a sequence of pushes, pops and settlements, read
@@ -30,9 +32,7 @@ func FuzzBatchQueue(f *testing.F) {
 			return p
 		}
 		check := func(it item, n int) {
-			if !bytes.Equal(it.data, message(n, len(it.data))) {
-				t.Fatalf("message %d: bytes changed", n)
-			}
+			require.Equal(t, message(n, len(it.data)), it.data, "message %d: bytes changed", n)
 		}
 		var sizes []int // of the messages not yet popped, oldest first
 		pushed, popped, queuedBytes := 0, 0, 0
@@ -44,9 +44,7 @@ func FuzzBatchQueue(f *testing.F) {
 			case 0: // push a message of 4 to 514 bytes (a message always fits a batch)
 				size := 4 + arg*2
 				want := len(sizes) < maxItems && queuedBytes+size <= maxBytes
-				if q.fits(size) != want {
-					t.Fatalf("fits(%d) = %v with %d messages of %d bytes", size, !want, len(sizes), queuedBytes)
-				}
+				require.Equal(t, want, q.fits(size), "fits(%d) with %d messages of %d bytes", size, len(sizes), queuedBytes)
 				if !want {
 					continue
 				}
@@ -59,29 +57,19 @@ func FuzzBatchQueue(f *testing.F) {
 			case 1: // take a batch, asking for the open one when arg is odd
 				bt := q.pop(arg%2 == 1)
 				if bt == nil {
-					if arg%2 == 1 && len(sizes) > 0 {
-						t.Fatalf("pop(true) = nil with %d messages queued", len(sizes))
-					}
+					require.False(t, arg%2 == 1 && len(sizes) > 0, "pop(true) = nil with %d messages queued", len(sizes))
 					continue
 				}
 				n := len(bt.items)
-				if n == 0 || n > batchSize || bt.size > batchBytes {
-					t.Fatalf("batch of %d messages, %d bytes (limits %d, %d)", n, bt.size, batchSize, batchBytes)
-				}
+				require.False(t, n == 0 || n > batchSize || bt.size > batchBytes, "batch of %d messages, %d bytes (limits %d, %d)", n, bt.size, batchSize, batchBytes)
 				size := n - 1
 				for k, it := range bt.items {
-					if len(it.data) != sizes[k] {
-						t.Fatalf("message %d: %d bytes, want %d", popped+k, len(it.data), sizes[k])
-					}
+					require.Len(t, it.data, sizes[k], "message %d", popped+k)
 					check(it, popped+k)
 					size += sizes[k]
 				}
-				if size != bt.size {
-					t.Fatalf("batch size %d, want %d", bt.size, size)
-				}
-				if arg%2 == 0 && n < batchSize && (n == len(sizes) || size+1+sizes[n] <= batchBytes) {
-					t.Fatalf("pop(false) took a batch of %d messages, %d bytes, that was not full", n, size)
-				}
+				require.Equal(t, size, bt.size, "batch size")
+				require.False(t, arg%2 == 0 && n < batchSize && (n == len(sizes) || size+1+sizes[n] <= batchBytes), "pop(false) took a batch of %d messages, %d bytes, that was not full", n, size)
 				out = append(out, bt)
 				outFirst = append(outFirst, popped)
 				popped += n
@@ -103,9 +91,8 @@ func FuzzBatchQueue(f *testing.F) {
 				out = append(out[:k], out[k+1:]...)
 				outFirst = append(outFirst[:k], outFirst[k+1:]...)
 			}
-			if q.items != len(sizes) || q.bytes != queuedBytes {
-				t.Fatalf("queue counts %d messages, %d bytes; want %d, %d", q.items, q.bytes, len(sizes), queuedBytes)
-			}
+			require.Equal(t, len(sizes), q.items, "messages the queue counts")
+			require.Equal(t, queuedBytes, q.bytes, "bytes the queue counts")
 		}
 		for k, bt := range out {
 			for j, it := range bt.items {

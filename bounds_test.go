@@ -108,7 +108,7 @@ func TestQueueFullWhileStalled(t *testing.T) {
 		case errors.Is(err, analytics.ErrQueueFull):
 			full++
 		default:
-			t.Fatalf("Enqueue: %v", err)
+			require.NoError(t, err, "Enqueue")
 		}
 	}
 	var after runtime.MemStats
@@ -235,7 +235,7 @@ func TestGoroutinesBounded(t *testing.T) {
 					for i := range 2500 {
 						err := c.Enqueue(track(fmt.Sprintf("%d-%d", g, i)))
 						if err != nil && !errors.Is(err, analytics.ErrQueueFull) {
-							t.Errorf("Enqueue: %v", err)
+							assert.NoError(t, err, "Enqueue")
 							return
 						}
 					}
@@ -297,7 +297,7 @@ func TestLostBatchesKeepNothing(t *testing.T) {
 		for c.Stats().Failed < want {
 			select {
 			case <-ctx.Done():
-				t.Fatalf("timed out: %+v", c.Stats())
+				require.FailNow(t, "timed out", "%+v", c.Stats())
 			case <-time.After(time.Millisecond):
 			}
 		}

@@ -50,38 +50,27 @@ func (o *outcomes) check(t *testing.T, accepted map[string]bool, srv *analyticst
 	t.Helper()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, b := range o.bad {
-		t.Error(b)
-	}
+	assert.Empty(t, o.bad)
 	got := acceptedIDs(srv)
 	delivered, failed := 0, 0
 	for id := range accepted {
 		errs := o.cb[id]
-		if len(errs) != 1 {
-			t.Errorf("message %s: %d callbacks, want 1", id, len(errs))
+		if !assert.Len(t, errs, 1, "message %s: callbacks", id) {
 			continue
 		}
 		if errs[0] == nil {
 			delivered++
-			if got[id] == 0 {
-				t.Errorf("message %s: callback says delivered, server never accepted it", id)
-			}
+			assert.NotZero(t, got[id], "message %s: callback says delivered, server never accepted it", id)
 		} else {
 			failed++
-			if got[id] != 0 {
-				t.Errorf("message %s: callback says %v, server accepted it", id, errs[0])
-			}
+			assert.Zero(t, got[id], "message %s: callback says %v, server accepted it", id, errs[0])
 		}
 	}
 	for id := range o.cb {
-		if !accepted[id] {
-			t.Errorf("a callback for %s, which Enqueue did not accept", id)
-		}
+		assert.True(t, accepted[id], "a callback for %s, which Enqueue did not accept", id)
 	}
 	for id := range got {
-		if !accepted[id] {
-			t.Errorf("the server accepted %s, which Enqueue did not accept", id)
-		}
+		assert.True(t, accepted[id], "the server accepted %s, which Enqueue did not accept", id)
 	}
 	assert.Equal(t, int64(delivered), st.Delivered)
 	assert.Equal(t, int64(failed), st.Failed)
@@ -166,14 +155,14 @@ func TestFlushShutdownConcurrentSafe(t *testing.T) {
 					accepted.add(id)
 				case errors.Is(err, analytics.ErrClosed):
 				default:
-					t.Errorf("Enqueue: %v", err)
+					assert.NoError(t, err, "Enqueue")
 				}
 				if i%25 == 0 {
 					err := c.Flush(bounded(t))
 					if de := isDeliveryError(err); de != nil {
 						reported.Add(de.Undelivered)
 					} else if err != nil && !errors.Is(err, analytics.ErrClosed) {
-						t.Errorf("Flush: %v", err)
+						assert.NoError(t, err, "Flush")
 					}
 				}
 			}
@@ -237,7 +226,7 @@ func TestEnqueueContextShutdownConcurrentSafe(t *testing.T) {
 					closedSeen.Add(1)
 					return
 				default:
-					t.Errorf("EnqueueContext: %v", err)
+					assert.NoError(t, err, "EnqueueContext")
 					return
 				}
 			}
@@ -286,7 +275,7 @@ func TestCallbacksConcurrentSafe(t *testing.T) {
 			for i := range 200 {
 				id := fmt.Sprintf("g%d-%d", g, i)
 				if err := c.EnqueueContext(context.Background(), track(id)); err != nil {
-					t.Errorf("EnqueueContext: %v", err)
+					assert.NoError(t, err, "EnqueueContext")
 					return
 				}
 				accepted.add(id)
@@ -516,12 +505,12 @@ func TestConcurrentSafe(t *testing.T) {
 				case errors.Is(err, analytics.ErrClosed):
 					closedSeen.Add(1)
 				default:
-					t.Errorf("Enqueue: %v", err)
+					assert.NoError(t, err, "Enqueue")
 				}
 				if i%100 == 0 {
 					err := c.Flush(bounded(t))
 					if err != nil && !errors.Is(err, analytics.ErrClosed) {
-						t.Errorf("Flush: %v", err)
+						assert.NoError(t, err, "Flush")
 					}
 					_ = c.Stats()
 				}

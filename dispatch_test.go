@@ -3,11 +3,12 @@ package analytics
 import (
 	"errors"
 	"reflect"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/gen/generator"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestEveryMessageDispatched: encodeKnown (generated) encodes every Message
@@ -17,18 +18,12 @@ import (
 func TestEveryMessageDispatched(t *testing.T) {
 	t.Parallel()
 	core, err := generator.CoreMessages(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, name := range []string{"Identify", "Track", "Page", "Screen", "Group", "Alias"} {
-		if !slices.Contains(core, name) {
-			t.Errorf("the generator does not find the core type %s (found %v)", name, core)
-		}
+		assert.Contains(t, core, name, "the generator does not find the core type %s", name)
 	}
 	msgs := append([]Message(nil), coreMessages...)
-	if len(msgs) != len(core) {
-		t.Errorf("%d core messages in the generated table, %d in the source: run go generate ./...", len(msgs), len(core))
-	}
+	assert.Len(t, msgs, len(core), "core messages in the generated table and in the source: run go generate ./...")
 	for _, m := range FilledHelpersForTest(t) {
 		msgs = append(msgs, m)
 	}
@@ -41,14 +36,12 @@ func TestEveryMessageDispatched(t *testing.T) {
 			e := &encoder{now: time.Unix(0, 0), library: `"library":{}`}
 			err := encodeMessage(e, msg)
 			if rv := reflect.ValueOf(msg); rv.Kind() == reflect.Pointer && rv.IsNil() {
-				if err != errNilMessage {
-					t.Errorf("nil %T: got %v, want the nil-message error", msg, err)
-				}
+				assert.Equal(t, errNilMessage, err, "nil %T: want the nil-message error", msg)
 				continue
 			}
 			var ve *ValidationError
-			if errors.As(err, &ve) && ve.Field == "message" {
-				t.Errorf("%T: %v", msg, err)
+			if errors.As(err, &ve) {
+				assert.NotEqual(t, "message", ve.Field, "%T: %v", msg, err)
 			}
 		}
 	}

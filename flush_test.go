@@ -151,7 +151,7 @@ func TestFlushWhileEnqueueing(t *testing.T) {
 				for i := 0; ; i++ {
 					id := fmt.Sprintf("g%d-%d", g, i)
 					if err := c.Enqueue(track(id)); err != nil {
-						t.Errorf("Enqueue: %v", err)
+						assert.NoError(t, err, "Enqueue")
 						return
 					}
 					mu.Lock()

@@ -13,6 +13,8 @@ import (
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // newFuzzClient returns the in-memory fake API and a client sending to it
@@ -45,9 +47,7 @@ func take(t *testing.T, fake *analyticstest.Transport) [][]byte {
 	for _, r := range fake.Requests() {
 		bodies = append(bodies, r.Body)
 	}
-	for _, v := range fake.Violations() {
-		t.Errorf("the fake API refuses what the client sent: %s", v)
-	}
+	assert.Empty(t, fake.Violations(), "the fake API refuses what the client sent")
 	fake.Reset()
 	return bodies
 }
@@ -167,46 +167,29 @@ func FuzzEnqueue(f *testing.F) {
 		err := c.Enqueue(msg)
 		if field != "" {
 			var ve *analytics.ValidationError
-			if !errors.As(err, &ve) || !errors.Is(err, analytics.ErrInvalidMessage) {
-				t.Fatalf("%T: Enqueue = %v, want a ValidationError for %s", msg, err, field)
-			}
-			if ve.Field != field {
-				t.Fatalf("%T: ValidationError names %q, want %q: %v", msg, ve.Field, field, err)
-			}
+			require.ErrorAs(t, err, &ve, "%T: want a ValidationError for %s", msg, field)
+			require.ErrorIs(t, err, analytics.ErrInvalidMessage, "%T", msg)
+			require.Equal(t, field, ve.Field, "%T: the field the ValidationError names (%v)", msg, err)
 			return
 		}
 		if errors.Is(err, analytics.ErrMessageTooLarge) {
 			return // the fuzzed strings alone are over the limit
 		}
-		if err != nil {
-			t.Fatalf("%T: Enqueue = %v, want it accepted", msg, err)
-		}
+		require.NoError(t, err, "%T: Enqueue, want it accepted", msg)
 		raw := sent(t, c, tr)
 		checkSent(t, msg, raw, kind, userID, anonID, event, key, value, messageID, fv)
 
 		// Steer the size to the limit with the pad.
 		pad := analytics.MaxMessageBytes - len(raw)
-		if pad < 0 {
-			t.Fatalf("accepted a message of %d bytes", len(raw))
-		}
+		require.GreaterOrEqual(t, pad, 0, "accepted a message of %d bytes", len(raw))
 		atLimit, _ := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, pad)
-		if err := c.Enqueue(atLimit); err != nil {
-			t.Fatalf("a message of exactly MaxMessageBytes refused: %v", err)
-		}
-		if raw := sent(t, c, tr); len(raw) != analytics.MaxMessageBytes {
-			t.Fatalf("padded to the limit, the message sent is %d bytes, want %d", len(raw), analytics.MaxMessageBytes)
-		}
+		require.NoError(t, c.Enqueue(atLimit), "a message of exactly MaxMessageBytes")
+		require.Equal(t, analytics.MaxMessageBytes, len(sent(t, c, tr)), "padded to the limit, the size of the message sent")
 		over, _ := fuzzMessage(kind, userID, anonID, event, key, value, messageID, fv, pad+1)
 		err = c.Enqueue(over)
-		if !errors.Is(err, analytics.ErrMessageTooLarge) {
-			t.Fatalf("a message of MaxMessageBytes+1: Enqueue = %v, want ErrMessageTooLarge", err)
-		}
-		if want := fmt.Sprintf("encodes to %d bytes", analytics.MaxMessageBytes+1); !strings.Contains(err.Error(), want) {
-			t.Fatalf("the error %q does not say %q", err, want)
-		}
-		if got := take(t, tr); len(got) != 0 {
-			t.Fatalf("a refused message was sent")
-		}
+		require.ErrorIs(t, err, analytics.ErrMessageTooLarge, "a message of MaxMessageBytes+1")
+		require.Contains(t, err.Error(), fmt.Sprintf("encodes to %d bytes", analytics.MaxMessageBytes+1))
+		require.Empty(t, take(t, tr), "a refused message was sent")
 	})
 }
 
@@ -214,56 +197,42 @@ func FuzzEnqueue(f *testing.F) {
 // after checking the envelope around it byte by byte.
 func sent(t *testing.T, c *analytics.Client, tr *analyticstest.Transport) []byte {
 	t.Helper()
-	if err := c.Flush(bounded(t)); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
+	require.NoError(t, c.Flush(bounded(t)), "Flush")
 	bodies := take(t, tr)
-	if len(bodies) != 1 {
-		t.Fatalf("%d requests, want 1", len(bodies))
-	}
+	require.Len(t, bodies, 1, "requests")
 	body := bodies[0]
-	if !json.Valid(body) {
-		t.Fatalf("the request body is not valid JSON: %q", body)
-	}
+	require.True(t, json.Valid(body), "the request body is not valid JSON: %q", body)
 	var env struct {
 		Batch  []json.RawMessage `json:"batch"`
 		SentAt string            `json:"sentAt"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil || len(env.Batch) != 1 {
-		t.Fatalf("body %q: %v, %d messages", body, err, len(env.Batch))
-	}
+	require.NoError(t, json.Unmarshal(body, &env), "body %q", body)
+	require.Len(t, env.Batch, 1, "messages in body %q", body)
 	raw := env.Batch[0]
 	want := append(append([]byte(`{"batch":[`), raw...), `],"sentAt":"2026-01-02T03:04:05.678Z"}`...)
-	if !bytes.Equal(body, want) {
-		t.Fatalf("the body is not the envelope around the message:\n%s", body)
-	}
+	require.Equal(t, want, body, "the body is not the envelope around the message:\n%s", body)
 	return raw
 }
 
 func checkSent(t *testing.T, msg analytics.Message, raw []byte, kind uint8, userID, anonID, event, key, value, messageID string, fv float64) {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("message %q: %v", raw, err)
-	}
+	require.NoError(t, json.Unmarshal(raw, &m), "message %q", raw)
 	wantType := map[uint8]string{0: "track", 1: "identify", 2: "page", 3: "screen", 4: "group", 5: "alias"}[kind%6]
-	if m["type"] != wantType {
-		t.Fatalf("type %v, want %s", m["type"], wantType)
+	require.Equal(t, wantType, m["type"], "type")
+	sentID, _ := m["messageId"].(string)
+	require.NotEmpty(t, sentID, "messageId")
+	if messageID != "" {
+		require.Equal(t, jsonString(messageID), sentID, "messageId")
 	}
-	if id, _ := m["messageId"].(string); id == "" || messageID != "" && id != jsonString(messageID) {
-		t.Fatalf("messageId %q, want %q", id, jsonString(messageID))
-	}
-	if m["timestamp"] != "2026-01-02T03:04:05.678Z" {
-		t.Fatalf("timestamp %v", m["timestamp"])
-	}
+	require.Equal(t, "2026-01-02T03:04:05.678Z", m["timestamp"], "timestamp")
 	str := func(k, want string) {
 		t.Helper()
 		got, present := m[k]
-		switch {
-		case want == "" && present:
-			t.Fatalf("%s: %q sent for an empty field", k, got)
-		case want != "" && got != jsonString(want):
-			t.Fatalf("%s: %q, want %q", k, got, jsonString(want))
+		if want == "" {
+			require.False(t, present, "%s: %q sent for an empty field", k, got)
+		} else {
+			require.Equal(t, jsonString(want), got, k)
 		}
 	}
 	// An id blank after trimming is not sent (it counts as absent).
@@ -295,18 +264,14 @@ func checkSent(t *testing.T, msg analytics.Message, raw []byte, kind uint8, user
 		ctx, _ := m["context"].(map[string]any)
 		fields, _ = ctx["traits"].(map[string]any)
 	}
-	if got := fields["k:"+jsonString(key)]; got != jsonString(value) {
-		t.Fatalf("field %q: %q, want %q (message %s)", "k:"+key, got, jsonString(value), raw)
-	}
+	require.Equal(t, jsonString(value), fields["k:"+jsonString(key)], "field %q (message %s)", "k:"+key, raw)
 	if wantType != "alias" {
-		if got, _ := fields["f"].(float64); got != fv && !(fv == 0 && got == 0) {
-			t.Fatalf("f: %v, want %v", fields["f"], fv)
-		}
+		got, _ := fields["f"].(float64)
+		require.True(t, got == fv || fv == 0 && got == 0, "f: %v, want %v", fields["f"], fv)
 	}
 	ctx, _ := m["context"].(map[string]any)
-	if lib, _ := ctx["library"].(map[string]any); lib["name"] != analytics.LibraryName {
-		t.Fatalf("context.library %v", ctx["library"])
-	}
+	lib, _ := ctx["library"].(map[string]any)
+	require.Equal(t, analytics.LibraryName, lib["name"], "context.library")
 }
 
 // FuzzEnqueueValue sends any JSON value, decoded as encoding/json decodes
@@ -338,9 +303,8 @@ func FuzzEnqueueValue(f *testing.F) {
 		switch {
 		case tooDeep:
 			var ve *analytics.ValidationError
-			if !errors.As(err, &ve) || !strings.HasPrefix(ve.Field, "properties.v") {
-				t.Fatalf("a value %d levels deep: Enqueue = %v, want a ValidationError", 1+valueDepth(v), err)
-			}
+			require.ErrorAs(t, err, &ve, "a value %d levels deep: want a ValidationError", 1+valueDepth(v))
+			require.True(t, strings.HasPrefix(ve.Field, "properties.v"), "a value %d levels deep: %v", 1+valueDepth(v), err)
 			return
 		case errors.Is(err, analytics.ErrMessageTooLarge):
 			return
@@ -349,36 +313,26 @@ func FuzzEnqueueValue(f *testing.F) {
 			// number (a json.Number such as 1e1000) it cannot read back.
 			want, _ := json.Marshal(v)
 			var back any
-			if json.Unmarshal(want, &back) == nil {
-				t.Fatalf("Enqueue = %v, but encoding/json reads back %s", err, want)
-			}
+			require.False(t, json.Unmarshal(want, &back) == nil, "Enqueue = %v, but encoding/json reads back %s", err, want)
 			return
 		case err != nil:
-			t.Fatalf("Enqueue = %v", err)
+			require.NoError(t, err, "Enqueue")
 		}
 		raw := sent(t, c, tr)
-		if len(raw) > analytics.MaxMessageBytes {
-			t.Fatalf("sent a message of %d bytes", len(raw))
-		}
+		require.LessOrEqual(t, len(raw), analytics.MaxMessageBytes, "the size of a message sent")
 		var got struct {
 			Properties struct {
 				V json.RawMessage `json:"v"`
 			} `json:"properties"`
 		}
-		if err := json.Unmarshal(raw, &got); err != nil {
-			t.Fatalf("message %q: %v", raw, err)
-		}
+		require.NoError(t, json.Unmarshal(raw, &got), "message %q", raw)
 		want, err := json.Marshal(v)
-		if err != nil {
-			t.Fatalf("encoding/json: %v", err)
-		}
+		require.NoError(t, err, "encoding/json")
 		var gotV, wantV any
 		dg, dw := json.NewDecoder(bytes.NewReader(got.Properties.V)), json.NewDecoder(bytes.NewReader(want))
 		dg.UseNumber()
 		dw.UseNumber()
-		if dg.Decode(&gotV) != nil || dw.Decode(&wantV) != nil || !jsonEqual(gotV, wantV) {
-			t.Fatalf("sent %s, encoding/json makes %s", got.Properties.V, want)
-		}
+		require.False(t, dg.Decode(&gotV) != nil || dw.Decode(&wantV) != nil || !jsonEqual(gotV, wantV), "sent %s, encoding/json makes %s", got.Properties.V, want)
 	})
 }
 

@@ -20,6 +20,8 @@ import (
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/internal/catalog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The -update flag rewrites the golden files. Other test files of this
@@ -56,9 +58,7 @@ var helperGoldenDir = filepath.Join("testdata", "golden", "helpers")
 func TestHelperGolden(t *testing.T) {
 	t.Parallel()
 	cat, err := catalog.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	filled := analytics.FilledHelpersForTest(t)
 
 	var (
@@ -110,24 +110,14 @@ func TestHelperGolden(t *testing.T) {
 		analytics.WithMessageIDs(func() string { return fmt.Sprintf("helper-%d", seq.Add(1)) }),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Enqueue in catalog order, so that the message ids are stable.
 	for _, ev := range cat.Events {
-		if err := client.Enqueue(filled[ev.Name]); err != nil {
-			t.Errorf("Enqueue %s: %v", ev.GoName, err)
-		}
+		assert.NoError(t, client.Enqueue(filled[ev.Name]), "Enqueue %s", ev.GoName)
 	}
-	if err := client.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if !authOK.Load() {
-		t.Error("a request did not carry the API key as the basic auth user with an empty password")
-	}
-	if len(dupes) > 0 {
-		t.Errorf("events received more than once: %v", dupes)
-	}
+	require.NoError(t, client.Close(), "Close")
+	assert.True(t, authOK.Load(), "a request did not carry the API key as the basic auth user with an empty password")
+	assert.Empty(t, dupes, "events received more than once: %v", dupes)
 
 	library := fmt.Sprintf(`"library":{"name":%q,"version":%q}`, analytics.LibraryName, analytics.Version)
 	wantFiles := map[string]bool{}
@@ -135,34 +125,23 @@ func TestHelperGolden(t *testing.T) {
 		name := ev.GoName + ".json"
 		wantFiles[name] = true
 		raw, ok := received[ev.Name]
-		if !ok {
-			t.Errorf("%s: no message with event %q reached the server", ev.GoName, ev.Name)
+		if !assert.True(t, ok, "%s: no message with event %q reached the server", ev.GoName, ev.Name) {
 			continue
 		}
-		if !bytes.Contains(raw, []byte(library)) {
-			t.Errorf("%s: context.library is not %s", ev.GoName, library)
-		}
+		assert.True(t, bytes.Contains(raw, []byte(library)), "%s: context.library is not %s", ev.GoName, library)
 		raw = bytes.Replace(raw, []byte(library), fmt.Appendf(nil, `"library":{"name":%q,"version":"(Version)"}`, analytics.LibraryName), 1)
 		var msg map[string]any
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			t.Fatalf("%s: %v", ev.GoName, err)
-		}
-		if msg["event"] != ev.Name {
-			t.Errorf("%s: event %q, want the catalog's %q byte for byte", ev.GoName, msg["event"], ev.Name)
-		}
+		require.NoError(t, json.Unmarshal(raw, &msg), "%s", ev.GoName)
+		assert.Equal(t, ev.Name, msg["event"], "%s: the event, byte for byte the catalog's", ev.GoName)
 		checkHelperGoldenKeys(t, cat, &ev, msg)
 		checkHelperGolden(t, filepath.Join(helperGoldenDir, name), raw)
 	}
 
 	// No golden file is left over from a helper that no longer exists.
 	entries, err := os.ReadDir(helperGoldenDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for _, e := range entries {
-		if !wantFiles[e.Name()] {
-			t.Errorf("%s: golden file of no helper; delete it", filepath.Join(helperGoldenDir, e.Name()))
-		}
+		assert.True(t, wantFiles[e.Name()], "%s: golden file of no helper; delete it", filepath.Join(helperGoldenDir, e.Name()))
 	}
 }
 
@@ -173,13 +152,9 @@ func checkHelperGoldenKeys(t *testing.T, cat *catalog.Catalog, ev *catalog.Event
 	props, _ := msg["properties"].(map[string]any)
 	ctx, _ := msg["context"].(map[string]any)
 	if ev.EmailIdentity {
-		if _, ok := props["email"]; !ok {
-			t.Errorf("%s: properties.email missing", ev.GoName)
-		}
+		assert.Contains(t, props, "email", "%s: properties.email missing", ev.GoName)
 	}
-	if _, ok := props["custom_key"]; !ok {
-		t.Errorf("%s: the Extra key custom_key is missing", ev.GoName)
-	}
+	assert.Contains(t, props, "custom_key", "%s: the Extra key custom_key is missing", ev.GoName)
 	for _, p := range ev.Properties {
 		var ok bool
 		switch p.Placement() {
@@ -194,12 +169,10 @@ func checkHelperGoldenKeys(t *testing.T, cat *catalog.Catalog, ev *catalog.Event
 		default:
 			_, ok = props[p.Key]
 		}
-		if p.Context != "" && !hasPath(ctx, p.Context) {
-			t.Errorf("%s: key %q: context.%s missing", ev.GoName, p.Key, p.Context)
+		if p.Context != "" {
+			assert.True(t, hasPath(ctx, p.Context), "%s: key %q: context.%s missing", ev.GoName, p.Key, p.Context)
 		}
-		if !ok {
-			t.Errorf("%s: key %q (%s) missing", ev.GoName, p.Key, p.Placement())
-		}
+		assert.True(t, ok, "%s: key %q (%s) missing", ev.GoName, p.Key, p.Placement())
 	}
 }
 
@@ -223,28 +196,17 @@ func hasPath(m map[string]any, path string) bool {
 func checkHelperGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, got, "", "  "); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	require.NoError(t, json.Indent(&pretty, got, "", "  "), "%s", path)
 	pretty.WriteByte('\n')
-	if strings.Contains(pretty.String(), helperGoldenKey) {
-		t.Fatalf("%s: the API key must not appear in a golden file", path)
-	}
+	require.False(t, strings.Contains(pretty.String(), helperGoldenKey), "%s: the API key must not appear in a golden file", path)
 	if helperGoldenUpdate() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, pretty.Bytes(), 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Errorf("%v: run go test -run TestHelperGolden -update to create it", err)
+	if !assert.NoError(t, err, "run go test -run TestHelperGolden -update to create it") {
 		return
 	}
-	if !bytes.Equal(want, pretty.Bytes()) {
-		t.Errorf("%s differs (run go test -run TestHelperGolden -update if the change is intended):\n got %s\nwant %s", path, pretty.Bytes(), want)
-	}
+	assert.Equal(t, string(want), pretty.String(), "%s differs (run go test -run TestHelperGolden -update if the change is intended)", path)
 }

@@ -3,7 +3,6 @@ package analytics
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/cdpkit/analytics-go/internal/catalog"
 	"github.com/cdpkit/analytics-go/internal/gen/generator"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests of the typed helpers: the generated files are up to date, every
@@ -31,9 +32,7 @@ func allHelpers(t testing.TB) map[string]Message {
 func loadCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
 	c, err := catalog.Load()
-	if err != nil {
-		t.Fatalf("catalog.Load: %v", err)
-	}
+	require.NoError(t, err, "catalog.Load: %v", err)
 	return c
 }
 
@@ -48,9 +47,7 @@ func FilledHelpersForTest(t testing.TB) map[string]Message {
 	for i := range cat.Events {
 		ev := &cat.Events[i]
 		zero, ok := helpers[ev.Name]
-		if !ok {
-			t.Fatalf("event %q has no helper", ev.Name)
-		}
+		require.True(t, ok, "event %q has no helper", ev.Name)
 		out[ev.Name] = fillHelper(t, cat, ev, zero)
 	}
 	return out
@@ -88,9 +85,7 @@ func fillHelper(t testing.TB, cat *catalog.Catalog, ev *catalog.Event, zero Mess
 
 func fillProperty(t testing.TB, cat *catalog.Catalog, f reflect.Value, p catalog.Property, n int) {
 	t.Helper()
-	if !f.IsValid() {
-		t.Fatalf("no field %s for %q", p.GoName, p.Key)
-	}
+	require.True(t, f.IsValid(), "no field %s for %q", p.GoName, p.Key)
 	switch elem := p.ElemType(); {
 	case p.Enum != nil:
 		f.SetString(p.Enum[0])
@@ -152,29 +147,18 @@ func fillShape(t testing.TB, cat *catalog.Catalog, v reflect.Value, shape string
 func TestHelpersGeneratedUpToDate(t *testing.T) {
 	t.Parallel()
 	core, err := generator.CoreMessages(".")
-	if err != nil {
-		t.Fatalf("CoreMessages: %v", err)
-	}
+	require.NoError(t, err, "CoreMessages: %v", err)
 	files, err := generator.Generate(loadCatalog(t), core)
-	if err != nil {
-		t.Fatalf("Generate: %v", err)
-	}
-	if len(files) != len(catalog.Families)+4 {
-		t.Errorf("%d files generated, want one per family (%d), %s, %s, %s and %s", len(files), len(catalog.Families),
-			generator.DispatchFile, generator.TableFile, generator.CoreTypesFile, generator.EnvelopeFile)
-	}
+	require.NoError(t, err, "Generate: %v", err)
+	assert.Len(t, files, len(catalog.Families)+4, "files generated: one per family (%d), %s, %s, %s and %s", len(catalog.Families),
+		generator.DispatchFile, generator.TableFile, generator.CoreTypesFile, generator.EnvelopeFile)
 	for name, want := range files {
 		got, err := os.ReadFile(name)
-		if err != nil {
-			t.Errorf("%s: %v (run go generate ./...)", name, err)
+		if !assert.NoError(t, err, "%s (run go generate ./...)", name) {
 			continue
 		}
-		if !bytes.HasPrefix(want, []byte(generator.Header+"\n")) {
-			t.Errorf("%s: generated file does not start with the generated-code header", name)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run go generate ./...", name)
-		}
+		assert.True(t, bytes.HasPrefix(want, []byte(generator.Header+"\n")), "%s: generated file does not start with the generated-code header", name)
+		assert.Equal(t, want, got, "%s is stale: run go generate ./...", name)
 	}
 }
 
@@ -185,45 +169,35 @@ func TestHelpersMatchCatalog(t *testing.T) {
 	t.Parallel()
 	cat := loadCatalog(t)
 	helpers := allHelpers(t)
-	if len(helpers) != len(cat.Events) {
-		t.Errorf("%d helpers for %d catalog events", len(helpers), len(cat.Events))
-	}
+	assert.Len(t, helpers, len(cat.Events), "one helper per catalog event")
 	for name := range helpers {
-		if cat.Event(name) == nil {
-			t.Errorf("helper for %q, which is not in the catalog", name)
-		}
+		assert.NotNil(t, cat.Event(name), "helper for %q, which is not in the catalog", name)
 	}
 	for i := range cat.Events {
 		ev := &cat.Events[i]
 		zero, ok := helpers[ev.Name]
-		if !ok {
-			t.Errorf("event %q has no helper", ev.Name)
+		if !assert.True(t, ok, "event %q has no helper", ev.Name) {
 			continue
 		}
 		typ := reflect.TypeOf(zero)
-		if typ.Name() != ev.GoName {
-			t.Errorf("event %q: helper is %s, want %s", ev.Name, typ.Name(), ev.GoName)
-		}
-		if err := checkHelperFields(cat, ev, typ); err != nil {
-			t.Errorf("%s: %v", ev.GoName, err)
-		}
+		assert.Equal(t, ev.GoName, typ.Name(), "event %q: the helper's type", ev.Name)
+		assert.NoError(t, checkHelperFields(cat, ev, typ), "%s", ev.GoName)
 
 		// The zero value is rejected, naming the event: the identity is
 		// always required.
 		var ve *ValidationError
-		if _, err := encodeHelper(zero); !errors.As(err, &ve) || ve.Event != ev.Name || ve.Type != "track" {
-			t.Errorf("%s{}: error %v, want a track ValidationError for event %q", ev.GoName, err, ev.Name)
+		_, err := encodeHelper(zero)
+		if assert.ErrorAs(t, err, &ve, "%s{}: want a track ValidationError", ev.GoName) {
+			assert.Equal(t, ev.Name, ve.Event, "%s{}: the event of the error", ev.GoName)
+			assert.Equal(t, "track", ve.Type, "%s{}: the type of the error", ev.GoName)
 		}
 
 		// Filled, it sends the event name and every documented key.
 		msg, err := encodeHelper(fillHelper(t, cat, ev, zero))
-		if err != nil {
-			t.Errorf("%s filled: %v", ev.GoName, err)
+		if !assert.NoError(t, err, "%s filled", ev.GoName) {
 			continue
 		}
-		if err := checkEveryKey(cat, ev, msg); err != nil {
-			t.Errorf("%s filled: %v", ev.GoName, err)
-		}
+		assert.NoError(t, checkEveryKey(cat, ev, msg), "%s filled", ev.GoName)
 	}
 }
 
@@ -450,18 +424,14 @@ func encodeHelperRaw(m Message) ([]byte, error) {
 func mustEncode(t *testing.T, m Message) map[string]any {
 	t.Helper()
 	out, err := encodeHelper(m)
-	if err != nil {
-		t.Fatalf("%T: %v", m, err)
-	}
+	require.NoError(t, err, "%T: %v", m, err)
 	return out
 }
 
 func props(t *testing.T, msg map[string]any) map[string]any {
 	t.Helper()
 	p, ok := msg["properties"].(map[string]any)
-	if !ok {
-		t.Fatalf("no properties in %v", msg)
-	}
+	require.True(t, ok, "no properties in %v", msg)
 	return p
 }
 
@@ -509,19 +479,15 @@ func TestHelperValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := encodeHelper(tt.msg)
-			if !errors.Is(err, ErrInvalidMessage) {
-				t.Fatalf("error %v, want ErrInvalidMessage", err)
-			}
+			require.ErrorIs(t, err, ErrInvalidMessage)
 			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("error %T is not a *ValidationError", err)
-			}
-			if ve.Type != "track" || ve.Event != tt.event || ve.Field != tt.field || !strings.Contains(ve.Reason, tt.reason) {
-				t.Errorf("got type %q event %q field %q reason %q;\nwant track %q %q containing %q", ve.Type, ve.Event, ve.Field, ve.Reason, tt.event, tt.field, tt.reason)
-			}
-			if !strings.Contains(err.Error(), tt.event) || !strings.Contains(err.Error(), tt.field) {
-				t.Errorf("message %q does not name the event and the field", err)
-			}
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, "track", ve.Type)
+			assert.Equal(t, tt.event, ve.Event)
+			assert.Equal(t, tt.field, ve.Field)
+			assert.Contains(t, ve.Reason, tt.reason)
+			assert.Contains(t, err.Error(), tt.event, "the message names the event")
+			assert.Contains(t, err.Error(), tt.field, "the message names the field")
 		})
 	}
 }
@@ -538,9 +504,8 @@ func TestHelperValidEdges(t *testing.T) {
 		DeletePerson{Email: "cool.person@example.com"},
 		ApplicationBackgrounded{AnonymousID: "a"},
 	} {
-		if _, err := encodeHelper(m); err != nil {
-			t.Errorf("%T: %v", m, err)
-		}
+		_, err := encodeHelper(m)
+		assert.NoError(t, err, "%T", m)
 	}
 }
 
@@ -548,32 +513,27 @@ func TestHelperExplicitZero(t *testing.T) {
 	t.Parallel()
 	p := props(t, mustEncode(t, ProductViewed{UserID: "u", ProductID: "free-sample", Price: Float64(0), Quantity: Int(0), Position: Float64(0)}))
 	for _, k := range []string{"price", "quantity", "position"} {
-		if v, ok := p[k]; !ok || v != 0.0 {
-			t.Errorf("%s = %v (sent: %v), want an explicit 0", k, v, ok)
+		if assert.Contains(t, p, k, "%s: want an explicit 0", k) {
+			assert.Equal(t, 0.0, p[k], "%s: want an explicit 0", k)
 		}
 	}
 	for _, k := range []string{"sku", "value", "currency"} {
-		if _, ok := p[k]; ok {
-			t.Errorf("%s sent although its field is empty", k)
-		}
+		assert.NotContains(t, p, k, "%s sent although its field is empty", k)
 	}
 
 	p = props(t, mustEncode(t, OrderCompleted{UserID: "u", Products: []Product{{ProductID: "a", Price: Float64(0), Position: Float64(0)}}}))
 	prod := p["products"].([]any)[0].(map[string]any)
-	if prod["price"] != 0.0 || prod["position"] != 0.0 {
-		t.Errorf("product = %v, want price 0 and position 0", prod)
-	}
+	assert.Equal(t, 0.0, prod["price"], "product price")
+	assert.Equal(t, 0.0, prod["position"], "product position")
 
 	p = props(t, mustEncode(t, VideoPlaybackPaused{UserID: "u", Position: Int(0), Sound: Int(0), FullScreen: Bool(false)}))
-	if p["position"] != 0.0 || p["sound"] != 0.0 || p["full_screen"] != false {
-		t.Errorf("properties = %v, want position 0, sound 0, full_screen false", p)
-	}
+	assert.Equal(t, 0.0, p["position"], "position")
+	assert.Equal(t, 0.0, p["sound"], "sound")
+	assert.Equal(t, false, p["full_screen"], "full_screen")
 
 	// Nothing set: no properties object at all.
 	msg := mustEncode(t, SuppressPerson{UserID: "u"})
-	if _, ok := msg["properties"]; ok {
-		t.Errorf("empty properties sent: %v", msg)
-	}
+	assert.NotContains(t, msg, "properties", "empty properties sent")
 }
 
 func TestHelperExtra(t *testing.T) {
@@ -581,33 +541,29 @@ func TestHelperExtra(t *testing.T) {
 	// A typed field that is set wins over the same key in Extra; other
 	// Extra keys are kept.
 	p := props(t, mustEncode(t, ProductViewed{UserID: "u", SKU: "typed", Price: Float64(0), Extra: Properties{"sku": "extra", "price": 9.99, "custom": 1}}))
-	if p["sku"] != "typed" || p["price"] != 0.0 || p["custom"] != 1.0 {
-		t.Errorf("properties = %v, want the typed sku and price and the custom key", p)
-	}
+	assert.Equal(t, "typed", p["sku"], "the typed sku")
+	assert.Equal(t, 0.0, p["price"], "the typed price")
+	assert.Equal(t, 1.0, p["custom"], "the custom key")
 	// An Extra key is kept when its typed field is unset, including a null
 	// (video total_length on a livestream).
 	p = props(t, mustEncode(t, ProductViewed{UserID: "u", Extra: Properties{"sku": "extra", "price": 9.99}}))
-	if p["sku"] != "extra" || p["price"] != 9.99 {
-		t.Errorf("properties = %v, want sku and price from Extra", p)
-	}
+	assert.Equal(t, "extra", p["sku"], "sku from Extra")
+	assert.Equal(t, 9.99, p["price"], "price from Extra")
 	p = props(t, mustEncode(t, VideoPlaybackStarted{UserID: "u", Livestream: Bool(true), Extra: Properties{"total_length": nil}}))
-	if v, ok := p["total_length"]; !ok || v != nil {
-		t.Errorf("total_length = %v (sent: %v), want null from Extra", v, ok)
+	if assert.Contains(t, p, "total_length", "want null from Extra") {
+		assert.Nil(t, p["total_length"], "want null from Extra")
 	}
 	// Same for shapes.
 	p = props(t, mustEncode(t, CartViewed{UserID: "u", Products: []Product{{SKU: "typed", Extra: Properties{"sku": "extra", "color": "red"}}, {Extra: Properties{"sku": "extra"}}}}))
 	prods := p["products"].([]any)
-	if a, b := prods[0].(map[string]any), prods[1].(map[string]any); a["sku"] != "typed" || a["color"] != "red" || b["sku"] != "extra" {
-		t.Errorf("products = %v", prods)
-	}
+	a, b := prods[0].(map[string]any), prods[1].(map[string]any)
+	assert.Equal(t, "typed", a["sku"], "products[0].sku: the typed field wins")
+	assert.Equal(t, "red", a["color"], "products[0].color from Extra")
+	assert.Equal(t, "extra", b["sku"], "products[1].sku from Extra")
 	// The raw JSON has no duplicate key.
 	raw, err := encodeHelperRaw(ProductViewed{UserID: "u", SKU: "typed", Extra: Properties{"sku": "extra"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := bytes.Count(raw, []byte(`"sku"`)); n != 1 {
-		t.Errorf("sku written %d times: %s", n, raw)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, 1, bytes.Count(raw, []byte(`"sku"`)), "times sku is written: %s", raw)
 }
 
 // TestDeletePersonByEmail: a person named by email alone is sent with the
@@ -624,22 +580,15 @@ func TestDeletePersonByEmail(t *testing.T) {
 		DeleteRelationship{Email: "cool.person@example.com", ObjectID: "acme", ObjectTypeID: "2"},
 	} {
 		msg := mustEncode(t, m)
-		if msg["userId"] != "cool.person@example.com" {
-			t.Errorf("%T: userId = %v, want the email", m, msg["userId"])
-		}
-		if p := props(t, msg); p["email"] != "cool.person@example.com" {
-			t.Errorf("%T: properties = %v, want email", m, p)
-		}
+		assert.Equal(t, "cool.person@example.com", msg["userId"], "%T: userId, want the email", m)
+		assert.Equal(t, "cool.person@example.com", props(t, msg)["email"], "%T: properties.email", m)
 	}
 	msg := mustEncode(t, DeletePerson{Email: "cool.person@example.com"})
-	if msg["event"] != "User Deleted" {
-		t.Errorf("event = %v, want the accepted value \"User Deleted\", not the action title", msg["event"])
-	}
+	assert.Equal(t, "User Deleted", msg["event"], "the event: the accepted value, not the action title")
 	// With both, the UserID is the userId; the email is still sent.
 	msg = mustEncode(t, DeletePerson{UserID: "42", Email: "cool.person@example.com", Extra: Properties{"email": "other@example.com"}})
-	if msg["userId"] != "42" || props(t, msg)["email"] != "cool.person@example.com" {
-		t.Errorf("message = %v", msg)
-	}
+	assert.Equal(t, "42", msg["userId"])
+	assert.Equal(t, "cool.person@example.com", props(t, msg)["email"])
 }
 
 // TestBlankIDsNotSent: an identifier that is blank after trimming counts as
@@ -661,24 +610,19 @@ func TestBlankIDsNotSent(t *testing.T) {
 		ApplicationUninstalled{UserID: "u", DeviceToken: "  "},
 	} {
 		raw, err := encodeHelperRaw(m)
-		if err != nil {
-			t.Errorf("%T: %v", m, err)
+		if !assert.NoError(t, err, "%T", m) {
 			continue
 		}
 		var msg map[string]any
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, json.Unmarshal(raw, &msg))
 		for _, k := range []string{"userId", "anonymousId"} {
-			if v, ok := msg[k]; ok && blank(v.(string)) {
-				t.Errorf("%T: blank %s sent: %s", m, k, raw)
+			if v, ok := msg[k]; ok {
+				assert.False(t, blank(v.(string)), "%T: blank %s sent: %s", m, k, raw)
 			}
 		}
 		if p, _ := msg["properties"].(map[string]any); p != nil {
 			for _, k := range []string{"email", "device_id", "version"} {
-				if _, ok := p[k]; ok {
-					t.Errorf("%T: blank properties.%s sent: %s", m, k, raw)
-				}
+				assert.NotContains(t, p, k, "%T: blank properties.%s sent: %s", m, k, raw)
 			}
 		}
 	}
@@ -703,35 +647,23 @@ func TestDeviceInPropertiesAndContext(t *testing.T) {
 	})
 	pd := props(t, msg)["device"].(map[string]any)
 	want := map[string]any{"token": "new-token", "type": "ios", "app_version": "1.2.3"}
-	if !reflect.DeepEqual(pd, want) {
-		t.Errorf("properties.device = %v, want %v", pd, want)
-	}
+	assert.Equal(t, want, pd, "properties.device = %v, want %v", pd, want)
 	ctx := msg["context"].(map[string]any)
 	cd := ctx["device"].(map[string]any)
 	want = map[string]any{"id": "d-1", "model": "Pixel 9", "token": "new-token", "type": "ios"}
-	if !reflect.DeepEqual(cd, want) {
-		t.Errorf("context.device = %v, want %v", cd, want)
-	}
-	if ctx["ip"] != "203.0.113.7" || ctx["active"] != true {
-		t.Errorf("context = %v, want the caller's other fields", ctx)
-	}
-	if !reflect.DeepEqual(*caller, before) || !reflect.DeepEqual(*caller.Device, beforeDevice) {
-		t.Errorf("the caller's Context was changed: %+v, device %+v", caller, caller.Device)
-	}
+	assert.Equal(t, want, cd, "context.device = %v, want %v", cd, want)
+	assert.Equal(t, "203.0.113.7", ctx["ip"], "the caller's other fields")
+	assert.Equal(t, true, ctx["active"], "the caller's other fields")
+	assert.Equal(t, before, *caller, "the caller's Context was changed")
+	assert.Equal(t, beforeDevice, *caller.Device, "the caller's Context.Device was changed")
 
 	// Without a Context; a device without a type keeps none.
 	msg = mustEncode(t, DeleteDevice{UserID: "42", Device: Device{Token: "tok"}})
-	if cd := msg["context"].(map[string]any)["device"]; !reflect.DeepEqual(cd, map[string]any{"token": "tok"}) {
-		t.Errorf("context.device = %v", cd)
-	}
-	if msg["event"] != "Device Deleted" {
-		t.Errorf("event = %v", msg["event"])
-	}
+	assert.Equal(t, map[string]any{"token": "tok"}, msg["context"].(map[string]any)["device"], "context.device")
+	assert.Equal(t, "Device Deleted", msg["event"])
 	// A device without a type keeps the caller's.
 	msg = mustEncode(t, DeleteDevice{UserID: "42", Device: Device{Token: "tok"}, Context: &Context{Device: &DeviceInfo{Type: "android"}}})
-	if cd := msg["context"].(map[string]any)["device"]; !reflect.DeepEqual(cd, map[string]any{"token": "tok", "type": "android"}) {
-		t.Errorf("context.device = %v", cd)
-	}
+	assert.Equal(t, map[string]any{"token": "tok", "type": "android"}, msg["context"].(map[string]any)["device"], "context.device")
 }
 
 func TestIdentifyRelatesToObject(t *testing.T) {
@@ -749,9 +681,7 @@ func TestIdentifyRelatesToObject(t *testing.T) {
 		"objectId": "math101-2024", "objectTypeId": "2",
 		"relationshipAttributes": map[string]any{"grade": "A-"},
 	}
-	if !reflect.DeepEqual(traits, want) {
-		t.Errorf("traits = %v, want %v", traits, want)
-	}
+	assert.Equal(t, want, traits, "traits = %v, want %v", traits, want)
 	for _, tt := range []struct {
 		m     Identify
 		field string
@@ -762,14 +692,14 @@ func TestIdentifyRelatesToObject(t *testing.T) {
 		{Identify{UserID: "u", ObjectID: "o", RelationshipAttributes: map[string]any{"n": math.Inf(-1)}}, "traits.relationshipAttributes.n"},
 	} {
 		var ve *ValidationError
-		if _, err := encodeHelper(tt.m); !errors.As(err, &ve) || ve.Field != tt.field {
-			t.Errorf("%+v: error %v, want one for %s", tt.m, err, tt.field)
+		_, err := encodeHelper(tt.m)
+		if assert.ErrorAs(t, err, &ve, "%+v: want an error for %s", tt.m, tt.field) {
+			assert.Equal(t, tt.field, ve.Field, "%+v", tt.m)
 		}
 	}
 	// objectId given as a trait is enough for the typed type and attributes.
-	if _, err := encodeHelper(Identify{UserID: "u", Traits: Traits{"objectId": "o"}, ObjectTypeID: "3"}); err != nil {
-		t.Error(err)
-	}
+	_, err := encodeHelper(Identify{UserID: "u", Traits: Traits{"objectId": "o"}, ObjectTypeID: "3"})
+	assert.NoError(t, err)
 }
 
 // benchOrder returns an Order Completed with two products, as a typed
@@ -823,11 +753,7 @@ func TestOrderCompletedMatchesTrack(t *testing.T) {
 	t.Parallel()
 	typed, track := benchOrder()
 	a, b := mustEncode(t, typed), mustEncode(t, track)
-	if !reflect.DeepEqual(a, b) {
-		ja, _ := json.Marshal(a)
-		jb, _ := json.Marshal(b)
-		t.Errorf("typed and map encodings differ:\n%s\n%s", ja, jb)
-	}
+	assert.Equal(t, b, a, "the typed helper's encoding and the map Track's")
 }
 
 // BenchmarkHelperEncode compares encoding (as Enqueue does it, without the

@@ -2,7 +2,6 @@ package analytics_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,6 +11,8 @@ import (
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/cdpkit/analytics-go/internal/catalog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // actionCase is one call that triggers a Customer.io action, and the value
@@ -111,29 +112,21 @@ var actionCases = map[string][]actionCase{
 func TestActionsTakeEffect(t *testing.T) {
 	t.Parallel()
 	cat, err := catalog.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	for key := range actionCases {
-		if cat.Action(key) == nil {
-			t.Errorf("cases for %q, which is not an action in the catalog", key)
-		}
+		assert.NotNil(t, cat.Action(key), "cases for %q, which is not an action in the catalog", key)
 	}
 	for i := range cat.Actions {
 		a := &cat.Actions[i]
 		t.Run(a.Key, func(t *testing.T) {
 			cases := actionCases[a.Key]
-			if len(cases) == 0 {
-				t.Fatalf("no case for the %q action", a.Name)
-			}
+			require.NotEmpty(t, cases, "no case for the %q action", a.Name)
 			covered := map[string]bool{}
 			for _, c := range cases {
 				covered[reflect.TypeOf(c.msg).Name()] = true
 			}
 			for _, h := range a.Helpers {
-				if !covered[h] {
-					t.Errorf("no case for %s, which triggers %q", h, a.Name)
-				}
+				assert.True(t, covered[h], "no case for %s, which triggers %q", h, a.Name)
 			}
 			for _, c := range cases {
 				checkActionCase(t, a, c)
@@ -146,48 +139,33 @@ func checkActionCase(t *testing.T, a *catalog.Action, c actionCase) {
 	t.Helper()
 	name := fmt.Sprintf("%T", c.msg)
 	for _, f := range a.Fields {
-		if _, ok := c.want[f.Name]; f.Required && !ok {
-			t.Errorf("%s: the case does not check the required field %s", name, f.Name)
+		if f.Required {
+			assert.Contains(t, c.want, f.Name, "%s: the case does not check the required field %s", name, f.Name)
 		}
 	}
 	srv := analyticstest.NewServer(t)
 	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer client.Close()
-	if err := client.Enqueue(c.msg); err != nil {
-		t.Fatalf("%s: Enqueue: %v", name, err)
-	}
-	if err := client.Flush(bounded(t)); err != nil {
-		t.Fatalf("%s: Flush: %v", name, err)
-	}
+	require.NoError(t, client.Enqueue(c.msg), "%s: Enqueue", name)
+	require.NoError(t, client.Flush(bounded(t)), "%s: Flush", name)
 	msgs := srv.Messages()
-	if len(msgs) != 1 {
-		t.Fatalf("%s: received %v, want one message", name, msgs)
-	}
+	require.Len(t, msgs, 1, "%s: received %v, want one message", name, msgs)
 	m := msgs[0]
-	if !a.Triggers(m.Type, m.Event) {
-		t.Errorf("%s arrived as %s, which does not trigger %q", name, m, a.Name)
-	}
+	assert.True(t, a.Triggers(m.Type, m.Event), "%s arrived as %s, which does not trigger %q", name, m, a.Name)
 	var top map[string]any
-	if err := json.Unmarshal(m.Raw, &top); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, json.Unmarshal(m.Raw, &top))
 	for _, f := range a.Fields {
 		want, ok := c.want[f.Name]
 		if !ok {
 			continue
 		}
 		got, path := readField(top, f.Paths)
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: %q reads %s from %s: got %#v (at %q), want %#v\n%s", name, a.Name, f.Name, strings.Join(f.Paths, " or "), got, path, want, m.Raw)
-		}
+		assert.Equal(t, want, got, "%s: %q reads %s from %s: got %#v (at %q), want %#v\n%s", name, a.Name, f.Name, strings.Join(f.Paths, " or "), got, path, want, m.Raw)
 	}
 	for fname := range c.want {
-		if !slices.ContainsFunc(a.Fields, func(f catalog.ActionField) bool { return f.Name == fname }) {
-			t.Errorf("%s: the case checks %s, which is not a field of %q", name, fname, a.Name)
-		}
+		assert.True(t, slices.ContainsFunc(a.Fields, func(f catalog.ActionField) bool { return f.Name == fname }),
+			"%s: the case checks %s, which is not a field of %q", name, fname, a.Name)
 	}
 }
 
@@ -224,19 +202,15 @@ func TestDeliveryMetrics(t *testing.T) {
 		analytics.DeliveryMetricDropped, analytics.DeliveryMetricDeferred,
 	}
 	want := "delivered opened clicked converted spammed bounced dropped deferred"
-	if fmt.Sprint(got) != "["+want+"]" {
-		t.Errorf("metrics %v, want %s", got, want)
-	}
+	assert.Equal(t, "["+want+"]", fmt.Sprint(got), "the metrics")
 	srv := analyticstest.NewServer(t)
 	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer client.Close()
 	err = client.Enqueue(analytics.ReportDeliveryEvent{UserID: "u", DeliveryID: "d", Metric: "failed"})
 	var ve *analytics.ValidationError
-	if !errors.As(err, &ve) || ve.Field != "properties.metric" {
-		t.Errorf("metric \"failed\": %v, want a validation error naming properties.metric", err)
+	if assert.ErrorAs(t, err, &ve, "metric \"failed\"") {
+		assert.Equal(t, "properties.metric", ve.Field, "metric \"failed\"")
 	}
 }
 
@@ -247,25 +221,16 @@ func TestDeletePersonByEmailOnTheWire(t *testing.T) {
 	t.Parallel()
 	srv := analyticstest.NewServer(t)
 	client, err := analytics.New("test-key", analytics.WithEndpoint(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer client.Close()
 	for _, m := range []analytics.DeletePerson{{Email: "a@example.com"}, {UserID: "  ", Email: "a@example.com"}} {
-		if err := client.Enqueue(m); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, client.Enqueue(m))
 	}
-	if err := client.Flush(bounded(t)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, client.Flush(bounded(t)))
 	msgs := srv.ByEvent("User Deleted")
-	if len(msgs) != 2 {
-		t.Fatalf("received %v, want two User Deleted", msgs)
-	}
+	require.Len(t, msgs, 2, "received %v, want two User Deleted", msgs)
 	for _, m := range msgs {
-		if !strings.Contains(string(m.Raw), `"userId":"a@example.com"`) || strings.Contains(string(m.Raw), `"userId":"  "`) {
-			t.Errorf("sent %s, want \"userId\":\"a@example.com\"", m.Raw)
-		}
+		assert.Contains(t, string(m.Raw), `"userId":"a@example.com"`)
+		assert.NotContains(t, string(m.Raw), `"userId":"  "`)
 	}
 }

@@ -152,13 +152,13 @@ type serialWriter struct {
 
 func (w *serialWriter) Write(p []byte) (int, error) {
 	if w.in.Swap(true) {
-		w.t.Error("two Writes at once")
+		assert.Fail(w.t, "two Writes at once")
 	}
 	defer w.in.Store(false)
 	w.writes.Add(1)
 	w.lines.Add(int64(bytes.Count(p, []byte("\n"))))
 	if len(p) == 0 || p[len(p)-1] != '\n' {
-		w.t.Error("a Write that does not end a line")
+		assert.Fail(w.t, "a Write that does not end a line")
 	}
 	return len(p), nil
 }
@@ -175,9 +175,7 @@ func TestOutputWritesAreSerialized(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
-				if err := c.EnqueueContext(bounded(t), analytics.Track{UserID: fmt.Sprint(g), Event: fmt.Sprint(i)}); err != nil {
-					t.Error(err)
-				}
+				assert.NoError(t, c.EnqueueContext(bounded(t), analytics.Track{UserID: fmt.Sprint(g), Event: fmt.Sprint(i)}))
 			}
 		})
 	}

@@ -27,9 +27,7 @@ func secretForms(key string) []string {
 func assertNoSecret(t *testing.T, where, text string) {
 	t.Helper()
 	for _, s := range secretForms(testKey) {
-		if strings.Contains(text, s) {
-			t.Errorf("%s holds the API key (as %q):\n%s", where, s, text)
-		}
+		assert.False(t, strings.Contains(text, s), "%s holds the API key (as %q):\n%s", where, s, text)
 	}
 }
 

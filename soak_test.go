@@ -123,7 +123,7 @@ func TestSoak(t *testing.T) {
 					Properties: analytics.Properties{"i": i, "producer": p},
 				})
 				if err != nil {
-					t.Errorf("EnqueueContext: %v", err)
+					assert.NoError(t, err, "EnqueueContext")
 					return
 				}
 			}
@@ -294,28 +294,25 @@ func (s *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 // check verifies a request body against the API's rules and returns its
 // message ids.
 func (s *faultServer) check(body []byte) []string {
-	if len(body) > analytics.MaxBatchBytes {
-		s.t.Errorf("request body of %d bytes, over MaxBatchBytes", len(body))
-	}
+	assert.LessOrEqual(s.t, len(body), analytics.MaxBatchBytes, "request body over MaxBatchBytes")
 	var env struct {
 		Batch  []json.RawMessage `json:"batch"`
 		SentAt string            `json:"sentAt"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil || len(env.Batch) == 0 || env.SentAt == "" {
-		s.t.Errorf("request body is not a batch (%v): %.200s", err, body)
+	err := json.Unmarshal(body, &env)
+	if !assert.NoError(s.t, err, "request body is not a batch: %.200s", body) ||
+		!assert.NotEmpty(s.t, env.Batch, "request body without messages: %.200s", body) ||
+		!assert.NotEmpty(s.t, env.SentAt, "request body without sentAt: %.200s", body) {
 		return nil
 	}
 	ids := make([]string, 0, len(env.Batch))
 	for _, raw := range env.Batch {
-		if len(raw) > analytics.MaxMessageBytes {
-			s.t.Errorf("message of %d bytes, over MaxMessageBytes", len(raw))
-		}
+		assert.LessOrEqual(s.t, len(raw), analytics.MaxMessageBytes, "message over MaxMessageBytes")
 		var m struct {
 			MessageID string `json:"messageId"`
 		}
-		if err := json.Unmarshal(raw, &m); err != nil || m.MessageID == "" {
-			s.t.Errorf("message without a messageId: %.200s", raw)
-		}
+		assert.NoError(s.t, json.Unmarshal(raw, &m), "message: %.200s", raw)
+		assert.NotEmpty(s.t, m.MessageID, "message without a messageId: %.200s", raw)
 		ids = append(ids, m.MessageID)
 	}
 	return ids

@@ -17,6 +17,8 @@ import (
 
 	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
@@ -74,7 +76,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
+			require.FailNow(t, "timed out waiting for "+what)
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -93,9 +95,7 @@ func newTestClient(t testing.TB, endpoint string, opts ...analytics.Option) *ana
 		analytics.WithFlushInterval(time.Hour),
 	}
 	c, err := analytics.New(testKey, append(base, opts...)...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
+	require.NoError(t, err, "New")
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -195,14 +195,10 @@ func (r *results) get() []analytics.Result {
 // statsAddUp checks the identities Stats documents for an idle client.
 func statsAddUp(t testing.TB, st analytics.Stats) {
 	t.Helper()
-	if st.Enqueued != st.Delivered+st.Failed+st.Queued+st.InFlight {
-		t.Errorf("Stats do not add up: Enqueued %d != Delivered %d + Failed %d + Queued %d + InFlight %d",
-			st.Enqueued, st.Delivered, st.Failed, st.Queued, st.InFlight)
-	}
-	if st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown {
-		t.Errorf("Stats do not add up: Failed %d != FailedStatus %d + FailedRetries %d + FailedShutdown %d",
-			st.Failed, st.FailedStatus, st.FailedRetries, st.FailedShutdown)
-	}
+	assert.Equal(t, st.Enqueued, st.Delivered+st.Failed+st.Queued+st.InFlight,
+		"Stats do not add up: Enqueued != Delivered + Failed + Queued + InFlight in %+v", st)
+	assert.Equal(t, st.Failed, st.FailedStatus+st.FailedRetries+st.FailedShutdown,
+		"Stats do not add up: Failed != FailedStatus + FailedRetries + FailedShutdown in %+v", st)
 }
 
 // acceptedIDs returns how often the fake (a Server or a Transport)
@@ -222,9 +218,7 @@ func acceptedIDs(fake interface {
 func decoded(t testing.TB, m analyticstest.Message) map[string]any {
 	t.Helper()
 	var v map[string]any
-	if err := json.Unmarshal(m.Raw, &v); err != nil {
-		t.Fatalf("message is not a JSON object: %v", err)
-	}
+	require.NoError(t, json.Unmarshal(m.Raw, &v), "message is not a JSON object")
 	return v
 }
 
@@ -244,9 +238,7 @@ func isDeliveryError(err error) *analytics.DeliveryError {
 func closedPort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	return addr

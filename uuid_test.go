@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkAppendUUID is the cost of a message id: 16 bytes from the
@@ -23,9 +25,7 @@ func BenchmarkAppendUUID(b *testing.B) {
 // and RFC 4122 variant bits set, for fixed and random bytes.
 func TestAppendUUIDBits(t *testing.T) {
 	t.Parallel()
-	if got, want := string(appendUUIDBits(nil, 0x0123456789abcdef, 0xfedcba9876543210)), "01234567-89ab-4def-bedc-ba9876543210"; got != want {
-		t.Errorf("got %s, want %s", got, want)
-	}
+	assert.Equal(t, "01234567-89ab-4def-bedc-ba9876543210", string(appendUUIDBits(nil, 0x0123456789abcdef, 0xfedcba9876543210)))
 	g := (&encoder{}).random()
 	for range 10_000 {
 		hi, lo := g.Uint64(), g.Uint64()
@@ -35,12 +35,10 @@ func TestAppendUUIDBits(t *testing.T) {
 		binary.BigEndian.PutUint64(u[8:], lo)
 		u[6] = u[6]&0x0f | 0x40
 		u[8] = u[8]&0x3f | 0x80
-		if want := "x" + u.String(); got != want {
-			t.Fatalf("bytes %016x%016x: got %s, want %s", hi, lo, got, want)
-		}
+		require.Equal(t, "x"+u.String(), got, "bytes %016x%016x", hi, lo)
 		p, err := uuid.Parse(got[1:])
-		if err != nil || p.Version() != 4 || p.Variant() != uuid.RFC4122 {
-			t.Fatalf("%s: version %v, variant %v, %v", got, p.Version(), p.Variant(), err)
-		}
+		require.NoError(t, err, got)
+		require.Equal(t, uuid.Version(4), p.Version(), got)
+		require.Equal(t, uuid.RFC4122, p.Variant(), got)
 	}
 }

@@ -346,9 +346,7 @@ func TestTrackErrorsNameTheEvent(t *testing.T) {
 	} {
 		err := c.Enqueue(msg)
 		var ve *analytics.ValidationError
-		if !errors.As(err, &ve) {
-			t.Fatalf("%s: got %v, want a *ValidationError", name, err)
-		}
+		require.ErrorAs(t, err, &ve, name)
 		assert.Equal(t, "track", ve.Type, name)
 		assert.Equal(t, event, ve.Event, name)
 	}

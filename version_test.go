@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestVersionMatchesChangelog keeps Version, which every message carries in
@@ -13,14 +15,8 @@ import (
 func TestVersionMatchesChangelog(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("CHANGELOG.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+[^\]]*)\]`).FindSubmatch(b)
-	if m == nil {
-		t.Fatal("CHANGELOG.md has no release heading such as ## [1.2.3]")
-	}
-	if got := string(m[1]); got != analytics.Version {
-		t.Errorf("CHANGELOG.md's newest release is %s, analytics.Version is %s", got, analytics.Version)
-	}
+	require.NotNil(t, m, "CHANGELOG.md has no release heading such as ## [1.2.3]")
+	assert.Equal(t, analytics.Version, string(m[1]), "CHANGELOG.md's newest release is not analytics.Version")
 }
