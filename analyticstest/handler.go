@@ -47,6 +47,7 @@ func (r *Recorder) handle(req *http.Request) answer {
 		Time:   time.Now(),
 		Method: req.Method,
 		Path:   req.URL.Path,
+		URL:    requestURL(req),
 		Header: req.Header.Clone(),
 	}
 	violate := func(kind ViolationKind, msg int, format string, args ...any) {
@@ -229,6 +230,19 @@ func (r *Recorder) handle(req *http.Request) answer {
 		a.header.Set("Retry-After", resp.RetryAfter)
 	}
 	return a
+}
+
+// requestURL is the absolute URL req was sent to. A server's request has
+// only its path and query in URL, and its host in Host.
+func requestURL(req *http.Request) string {
+	if req.URL.IsAbs() {
+		return req.URL.String()
+	}
+	scheme := "http"
+	if req.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + req.Host + req.URL.RequestURI()
 }
 
 // strictMode reports whether a request asks for strict mode.

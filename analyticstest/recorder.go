@@ -32,6 +32,11 @@ type Request struct {
 
 	Method string
 	Path   string
+	// URL is the URL the request was sent to, such as
+	// "https://cdp-eu.customer.io/v1/batch" through a Transport (which
+	// answers whatever the host) or "http://127.0.0.1:41234/v1/batch" on
+	// a Server: a test of which endpoint its code chose reads it here.
+	URL string
 	// Header holds all request headers.
 	Header http.Header
 	// APIKey is the basic-auth user name ("" when there was none).

@@ -452,3 +452,27 @@ func TestHoldTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestURL: each request records the URL it was sent to, whatever
+// its host on a Transport, the server's own on a Server.
+func TestRequestURL(t *testing.T) {
+	forEachFake(t, func(t *testing.T, fk fake) {
+		mustStatus(t, send(t, fk, call{body: batch(track("1", "u", "E"))}), 200)
+		reqs := fk.Requests()
+		if len(reqs) != 1 || reqs[0].URL != fk.url+"/batch" {
+			t.Errorf("URL %q, want %q", reqs[0].URL, fk.url+"/batch")
+		}
+	})
+	tr := NewTransport(t)
+	req, _ := http.NewRequest("POST", "https://cdp-eu.customer.io/v1/batch?x=1", strings.NewReader(string(batch(track("1", "u", "E")))))
+	req.SetBasicAuth("key", "")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := tr.Requests()[0].URL; got != "https://cdp-eu.customer.io/v1/batch?x=1" {
+		t.Errorf("URL %q", got)
+	}
+}
