@@ -3,10 +3,8 @@ package otelanalytics_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,78 +18,56 @@ import (
 
 const testKey = "secret-test-key-0123456789"
 
-// gate sits in front of a fake API. While held, requests wait (until they
-// are released or their context ends) before the fake answers them, so a
-// test can stall the client's pipeline at a point of its choosing.
-type gate struct {
-	next http.RoundTripper
-
-	mu   sync.Mutex    // guards wait
-	wait chan struct{} // nil when open; closed by release
-}
-
-func (g *gate) hold() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.wait == nil {
-		g.wait = make(chan struct{})
-	}
-}
-
-func (g *gate) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.wait != nil {
-		close(g.wait)
-		g.wait = nil
-	}
-}
-
-func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
-	g.mu.Lock()
-	wait := g.wait
-	g.mu.Unlock()
-	if wait != nil {
-		select {
-		case <-wait:
-		case <-r.Context().Done():
-			if r.Body != nil {
-				_ = r.Body.Close()
-			}
-			return nil, r.Context().Err()
-		}
-	}
-	return g.next.RoundTrip(r)
-}
-
-// fixture is a client talking to a fake API through a gate.
+// fixture is a client talking to a fake API that a test can stall.
 type fixture struct {
 	fake   *analyticstest.Transport
-	gate   *gate
 	client *analytics.Client
+	held   chan struct{} // the fake holds its answers until it is closed; nil when it does not
+}
+
+// hold stalls the fake API: from now on it holds each request (until
+// release, or until the request's context ends) before it answers, so a
+// test can stall the client's pipeline at a point of its choosing.
+func (f *fixture) hold() {
+	if f.held == nil {
+		f.held = make(chan struct{})
+		f.fake.SetDefault(analyticstest.Response{Hold: f.held})
+	}
+}
+
+// release answers the held requests and ends the stall.
+func (f *fixture) release() {
+	if f.held != nil {
+		f.fake.SetDefault(analyticstest.Response{})
+		close(f.held)
+		f.held = nil
+	}
 }
 
 func newFixture(t *testing.T, opts ...analytics.Option) *fixture {
 	t.Helper()
 	fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
-	g := &gate{next: fake}
+	f := &fixture{fake: fake}
 	opts = append([]analytics.Option{
 		analytics.WithEndpoint(fake.URL),
-		analytics.WithHTTPClient(&http.Client{Transport: g}),
+		analytics.WithHTTPClient(fake.Client()),
 		analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond),
 	}, opts...)
 	c, err := analytics.New(testKey, opts...)
 	require.NoError(t, err)
+	f.client = c
 	t.Cleanup(func() {
-		g.release()
+		f.release()
 		_ = c.Close()
 	})
-	return &fixture{fake: fake, gate: g, client: c}
+	return f
 }
 
+// timeout bounds a test's waits: it stops a hang, and is long enough that
+// no ordinary load (2 cores, -race) comes near it.
 func timeout(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

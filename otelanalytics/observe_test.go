@@ -85,7 +85,7 @@ func TestScriptedRun(t *testing.T) {
 	require.ErrorIs(t, f.client.Enqueue(analytics.Identify{}), analytics.ErrInvalidMessage)
 
 	// Queue full: the API stalls, the sender waits, the queue fills.
-	f.gate.hold()
+	f.hold()
 	// Enqueue until a message is dropped while the queue is at its
 	// capacity and a batch is held by the stalled sender.
 	var dropped int64
@@ -107,11 +107,11 @@ func TestScriptedRun(t *testing.T) {
 	assert.Positive(t, st.Queued, "the stall shows in the queue gauge")
 	assert.Positive(t, st.QueuedBytes)
 	assert.Positive(t, st.InFlight, "and in the in-flight gauge")
-	f.gate.release()
+	f.release()
 	require.NoError(t, f.client.Flush(ctx))
 
 	// Shutdown gives up on a stalled message: failed, reason shutdown.
-	f.gate.hold()
+	f.hold()
 	require.NoError(t, f.client.Enqueue(track("u10")))
 	for f.client.Stats().InFlight == 0 {
 		require.NoError(t, ctx.Err(), "the message never went out")

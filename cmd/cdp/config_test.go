@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,19 +13,13 @@ import (
 	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
-// urlRecorder is a transport that records the URL of each request and
-// hands it to a fake API.
-type urlRecorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	urls []string
-}
-
-func (u *urlRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	u.mu.Lock()
-	u.urls = append(u.urls, req.URL.String())
-	u.mu.Unlock()
-	return u.next.RoundTrip(req)
+// sentTo returns the URLs the fake API's requests were sent to.
+func sentTo(fake *analyticstest.Transport) []string {
+	var urls []string
+	for _, r := range fake.Requests() {
+		urls = append(urls, r.URL)
+	}
+	return urls
 }
 
 // runWith runs the command with transport under it, with testKey in
@@ -61,11 +54,11 @@ func TestRegionChoosesTheHost(t *testing.T) {
 			{"track", "--user", "1", "--event", "E"},
 			{"import", "--quiet", "-"},
 		} {
-			rec := &urlRecorder{next: analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))}
+			fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
 			args := append(append([]string(nil), cmd...), tt.flags...)
-			r := runWith(t, rec, `{"type":"track","userId":"1","event":"E"}`, args...)
-			if r.code != exitOK || len(rec.urls) != 1 || rec.urls[0] != tt.want {
-				t.Errorf("cdp %v: sent to %v, want %s\n%s", args, rec.urls, tt.want, r)
+			r := runWith(t, fake, `{"type":"track","userId":"1","event":"E"}`, args...)
+			if urls := sentTo(fake); r.code != exitOK || len(urls) != 1 || urls[0] != tt.want {
+				t.Errorf("cdp %v: sent to %v, want %s\n%s", args, urls, tt.want, r)
 			}
 		}
 	}

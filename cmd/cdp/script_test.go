@@ -118,9 +118,9 @@ func TestSmallThings(t *testing.T) {
 	file := writeFile(t, "one.ndjson", `{"type":"track","userId":"1","event":"E"}`+"\n")
 
 	// --region takes any case.
-	rec := &urlRecorder{next: analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))}
-	if r := runWith(t, rec, "", "track", "--region", "EU", "--user", "1", "--event", "E"); r.code != exitOK || rec.urls[0] != "https://cdp-eu.customer.io/v1/batch" {
-		t.Errorf("--region EU: %v\n%s", rec.urls, r)
+	fake := analyticstest.NewTransport(t, analyticstest.WithAPIKey(testKey))
+	if r := runWith(t, fake, "", "track", "--region", "EU", "--user", "1", "--event", "E"); r.code != exitOK || len(sentTo(fake)) != 1 || sentTo(fake)[0] != "https://cdp-eu.customer.io/v1/batch" {
+		t.Errorf("--region EU: %v\n%s", sentTo(fake), r)
 	}
 	// Errors name the command's flags, not the library's options.
 	r := cdp(t, "", "import", "--endpoint", "http://cdp.example.com/v1", file)
