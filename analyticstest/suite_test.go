@@ -12,7 +12,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+// This file holds what the package's test files share: TestMain, the two
+// fakes to run a test against (forEachFake), and the requests they send
+// by hand.
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // fake is a Server or a Transport with an http.Client that reaches it, so
 // that most tests run against both.
