@@ -157,28 +157,6 @@ func TestDelayClose(t *testing.T) {
 	})
 }
 
-func TestCloseConnection(t *testing.T) {
-	forEachFake(t, func(t *testing.T, fk fake) {
-		fk.Script(Response{CloseConnection: true})
-		r := send(t, fk, call{body: batch(track("1", "u", "E"))})
-		if r.err == nil {
-			t.Fatalf("got %+v, want an error", r)
-		}
-		// Over a socket the error is net/http's; the Transport's wraps io.EOF.
-		if _, isTransport := fk.client.Transport.(*Transport); isTransport && !errors.Is(r.err, io.EOF) {
-			t.Errorf("error %v, want one wrapping io.EOF", r.err)
-		}
-		mustStatus(t, send(t, fk, call{body: batch(track("2", "u", "E"))}), 200)
-		reqs := fk.Requests()
-		if len(reqs) != 2 || reqs[0].Status != 0 || reqs[0].Accepted || reqs[0].Canceled || !reqs[1].Accepted {
-			t.Errorf("requests %+v", reqs)
-		}
-		if got := fk.Messages(); len(got) != 1 || got[0].MessageID != "2" {
-			t.Errorf("messages %v", got)
-		}
-	})
-}
-
 func TestWaitForMessages(t *testing.T) {
 	forEachFake(t, func(t *testing.T, fk fake) {
 		go func() {
@@ -387,35 +365,55 @@ func TestHold(t *testing.T) {
 	})
 }
 
-// TestRefuse: Refuse fails the request as a connection to a port nothing
-// listens on fails (on a Transport, with net/http's *net.OpError wrapping
-// ECONNREFUSED; a Server resets the connection), records it with Status 0
-// and does not accept its messages; the next request is answered.
-func TestRefuse(t *testing.T) {
-	forEachFake(t, func(t *testing.T, fk fake) {
-		fk.Script(Response{Refuse: true})
-		r := send(t, fk, call{body: batch(track("1", "u", "E"))})
-		if r.err == nil {
-			t.Fatalf("got %+v, want an error", r)
-		}
-		if _, isTransport := fk.client.Transport.(*Transport); isTransport {
+// TestConnectionFaults: CloseConnection and Refuse fail the request (on
+// a Transport with the error a real transport returns: io.EOF for a
+// connection closed, a dial *net.OpError wrapping ECONNREFUSED naming the
+// host for a refusal; a Server closes or resets the connection), record
+// it with Status 0, not accepted, and the next request is answered.
+func TestConnectionFaults(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		resp Response
+		// transportErr checks the error of a Transport's RoundTrip.
+		transportErr func(t *testing.T, err error)
+	}{
+		{"CloseConnection", Response{CloseConnection: true}, func(t *testing.T, err error) {
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("error %v, want one wrapping io.EOF", err)
+			}
+		}},
+		{"Refuse", Response{Refuse: true}, func(t *testing.T, err error) {
 			var op *net.OpError
-			if !errors.Is(r.err, syscall.ECONNREFUSED) || !errors.As(r.err, &op) || op.Op != "dial" {
-				t.Errorf("error %v, want a dial *net.OpError wrapping ECONNREFUSED", r.err)
+			if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &op) || op.Op != "dial" {
+				t.Errorf("error %v, want a dial *net.OpError wrapping ECONNREFUSED", err)
 			}
-			if !strings.Contains(r.err.Error(), "analyticstest.invalid") {
-				t.Errorf("error %q does not name the host", r.err)
+			if !strings.Contains(err.Error(), "analyticstest.invalid") {
+				t.Errorf("error %q does not name the host", err)
 			}
-		}
-		mustStatus(t, send(t, fk, call{body: batch(track("2", "u", "E"))}), 200)
-		reqs := fk.Requests()
-		if len(reqs) != 2 || reqs[0].Status != 0 || reqs[0].Accepted || reqs[0].Canceled || !reqs[1].Accepted {
-			t.Errorf("requests %+v", reqs)
-		}
-		if got := fk.Messages(); len(got) != 1 || got[0].MessageID != "2" {
-			t.Errorf("messages %v", got)
-		}
-	})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachFake(t, func(t *testing.T, fk fake) {
+				fk.Script(tt.resp)
+				r := send(t, fk, call{body: batch(track("1", "u", "E"))})
+				if r.err == nil {
+					t.Fatalf("got %+v, want an error", r)
+				}
+				// Over a socket the error is net/http's.
+				if _, isTransport := fk.client.Transport.(*Transport); isTransport {
+					tt.transportErr(t, r.err)
+				}
+				mustStatus(t, send(t, fk, call{body: batch(track("2", "u", "E"))}), 200)
+				reqs := fk.Requests()
+				if len(reqs) != 2 || reqs[0].Status != 0 || reqs[0].Accepted || reqs[0].Canceled || !reqs[1].Accepted {
+					t.Errorf("requests %+v", reqs)
+				}
+				if got := fk.Messages(); len(got) != 1 || got[0].MessageID != "2" {
+					t.Errorf("messages %v", got)
+				}
+			})
+		})
+	}
 }
 
 // TestHoldTokens: each value sent on a Hold channel releases one held
