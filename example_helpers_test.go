@@ -4,34 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"sync"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
-// newExampleClient returns a client that sends to a loopback Data Pipelines
-// API, with a fixed clock and message ids, and a function that stops the
-// server and returns the messages it received, in order.
+// newExampleClient returns a client that sends to the fake Data Pipelines
+// API of package analyticstest, with a fixed clock and message ids, and a
+// function that stops the fake and returns the messages it received, in
+// order.
 func newExampleClient() (*analytics.Client, func() []map[string]any) {
-	var (
-		mu       sync.Mutex
-		received []map[string]any
-	)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var env struct {
-			Batch []map[string]any `json:"batch"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&env); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		received = append(received, env.Batch...)
-		mu.Unlock()
-	}))
+	srv := analyticstest.NewServer(nil)
 	client, err := analytics.New("example-api-key",
 		analytics.WithEndpoint(srv.URL),
 		analytics.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }),
@@ -42,8 +26,14 @@ func newExampleClient() (*analytics.Client, func() []map[string]any) {
 	}
 	return client, func() []map[string]any {
 		srv.Close()
-		mu.Lock()
-		defer mu.Unlock()
+		var received []map[string]any
+		for _, m := range srv.Messages() {
+			var v map[string]any
+			if err := m.Decode(&v); err != nil {
+				panic(err)
+			}
+			received = append(received, v)
+		}
 		return received
 	}
 }

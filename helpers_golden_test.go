@@ -2,23 +2,19 @@ package analytics_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/cdpkit/analytics-go/internal/catalog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,8 +43,8 @@ const helperGoldenKey = "sk_helper_golden_7f3a9c"
 var helperGoldenDir = filepath.Join("testdata", "golden", "helpers")
 
 // TestHelperGolden sends every typed helper, with every field set, through
-// the real client to a loopback server and compares each message as the
-// server received it with testdata/golden/helpers/<GoName>.json. Run
+// the real client to the fake API on loopback and compares each message as
+// it received it with testdata/golden/helpers/<GoName>.json. Run
 //
 //	go test -run TestHelperGolden -update
 //
@@ -61,47 +57,9 @@ func TestHelperGolden(t *testing.T) {
 	require.NoError(t, err)
 	filled := analytics.FilledHelpersForTest(t)
 
-	var (
-		mu       sync.Mutex
-		received = map[string]json.RawMessage{} // by event name
-		dupes    []string
-		authOK   atomic.Bool
-	)
-	authOK.Store(true)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if user, pass, ok := r.BasicAuth(); !ok || user != helperGoldenKey || pass != "" {
-			authOK.Store(false)
-		}
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		var env struct {
-			Batch []json.RawMessage `json:"batch"`
-		}
-		if err := json.NewDecoder(body).Decode(&env); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, m := range env.Batch {
-			var head struct {
-				Event string `json:"event"`
-			}
-			_ = json.Unmarshal(m, &head)
-			if _, dup := received[head.Event]; dup {
-				dupes = append(dupes, head.Event)
-			}
-			received[head.Event] = append(json.RawMessage(nil), m...)
-		}
-	}))
-	defer srv.Close()
+	// The fake checks every request: basic auth with the key and an
+	// empty password, the body, every call against the API's rules.
+	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(helperGoldenKey))
 
 	var seq atomic.Int64
 	client, err := analytics.New(helperGoldenKey,
@@ -116,7 +74,17 @@ func TestHelperGolden(t *testing.T) {
 		assert.NoError(t, client.Enqueue(filled[ev.Name]), "Enqueue %s", ev.GoName)
 	}
 	require.NoError(t, client.Close(), "Close")
-	assert.True(t, authOK.Load(), "a request did not carry the API key as the basic auth user with an empty password")
+	received := map[string]json.RawMessage{} // by event name
+	var dupes []string
+	for _, m := range srv.Messages() {
+		if _, dup := received[m.Event]; dup {
+			dupes = append(dupes, m.Event)
+		}
+		received[m.Event] = m.Raw
+	}
+	for _, r := range srv.Requests() {
+		assert.Equal(t, helperGoldenKey, r.APIKey, "request %d: the basic auth user", r.Index)
+	}
 	assert.Empty(t, dupes, "events received more than once: %v", dupes)
 
 	library := fmt.Sprintf(`"library":{"name":%q,"version":%q}`, analytics.LibraryName, analytics.Version)
