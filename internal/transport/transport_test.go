@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cdpkit/analytics-go/analyticstest"
 	"github.com/cdpkit/analytics-go/internal/transport"
 	"go.uber.org/goleak"
 )
@@ -310,53 +312,63 @@ func TestSenderNetworkError(t *testing.T) {
 // TestSenderContextEndsDuringWait: a context that ends while the sender
 // waits to retry stops it at once (on synctest's clock).
 func TestSenderContextEndsDuringWait(t *testing.T) {
-	s := newServer(t, 503, 503, 503)
 	synctest.Test(t, func(t *testing.T) {
-		tr := &http.Transport{DisableKeepAlives: true}
-		defer tr.CloseIdleConnections()
+		fake := analyticstest.NewTransport(t)
+		fake.SetDefault(analyticstest.Response{Status: 503})
 		// The first backoff is at least 15s; the context ends at 10s.
 		p := transport.Policy{MaxAttempts: 10, WaitMin: 30 * time.Second, WaitMax: time.Minute, MaxRetryAfter: time.Hour}
-		snd := transport.NewSender(&http.Client{Transport: tr}, p)
+		snd := transport.NewSender(fake.Client(), p)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, _, err := doBytes(ctx, snd, s.URL, nil, []byte("{}"))
+		header, body := aBatch()
+		_, _, err := doBytes(ctx, snd, fake.URL+"/batch", header, body)
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Do: %v, want context.DeadlineExceeded", err)
 		}
 		if d := time.Since(start); d != 10*time.Second {
 			t.Errorf("Do returned after %v, want exactly the 10s context", d)
 		}
+		if n := len(fake.Requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
 	})
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
+}
+
+// aBatch is a request the fake API accepts: its headers and body. The
+// tests in a synctest bubble send it to analyticstest's in-memory
+// Transport, since a bubble must not use a socket.
+func aBatch() (http.Header, []byte) {
+	return http.Header{
+			"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("key:"))},
+			"Content-Type":  {"application/json"},
+		},
+		[]byte(`{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":"2026-01-02T03:04:05.000Z"}`)
 }
 
 // TestSenderRetryAfterBeyondDeadline: a Retry-After that would end after
 // the context's deadline is not waited for; the answer is returned at once.
 func TestSenderRetryAfterBeyondDeadline(t *testing.T) {
-	s := newServer(t, 503, 503, 503)
-	s.header = http.Header{"Retry-After": {"30"}}
 	synctest.Test(t, func(t *testing.T) {
-		tr := &http.Transport{DisableKeepAlives: true}
-		defer tr.CloseIdleConnections()
+		fake := analyticstest.NewTransport(t)
+		fake.SetDefault(analyticstest.Response{Status: 503, RetryAfter: "30"})
 		p := transport.Policy{MaxAttempts: 10, WaitMin: time.Second, WaitMax: time.Minute, MaxRetryAfter: time.Hour}
-		snd := transport.NewSender(&http.Client{Transport: tr}, p)
+		snd := transport.NewSender(fake.Client(), p)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		start := time.Now()
-		status, _, err := doBytes(ctx, snd, s.URL, nil, []byte("{}"))
+		header, body := aBatch()
+		status, _, err := doBytes(ctx, snd, fake.URL+"/batch", header, body)
 		if err != nil || status != 503 {
 			t.Errorf("Do = %d, %v; want the 503 itself", status, err)
 		}
 		if d := time.Since(start); d != 0 {
 			t.Errorf("Do returned after %v, want at once", d)
 		}
+		if n := len(fake.Requests()); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
 	})
-	if n := len(s.requests()); n != 1 {
-		t.Errorf("%d requests, want 1", n)
-	}
 }
 
 // doBytes sends body through snd as the client does: from a Body that the
