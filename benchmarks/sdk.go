@@ -65,13 +65,15 @@ type sdk struct {
 
 // sdks are the rows of every table: cdpkit with maps (as the competitors
 // send), cdpkit's typed helper on a row of its own, the two competitors,
-// and the hand-written floor (floor.go).
+// the lean floor every ratio is taken against (leanfloor.go), and the
+// floor before issue 22 (floor.go).
 var sdks = []sdk{
 	{name: "cdpkit", gzip: true, new: newCDPKit},
 	{name: "cdpkit-typed", gzip: true, typed: true, new: newCDPKitTyped},
 	{name: "segment", new: newSegment},
 	{name: "posthog", new: newPostHog},
-	{name: "floor", new: newFloor},
+	{name: "floor", new: newLeanFloor},
+	{name: "oldfloor", new: newFloor},
 }
 
 // lookupSDK returns the sdk named name.
