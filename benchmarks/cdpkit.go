@@ -47,6 +47,7 @@ func newCDPKit(cfg clientConfig) (benchClient, error) {
 	if cfg.queueCapacity > 0 {
 		opts = append(opts, analytics.WithQueueCapacity(cfg.queueCapacity))
 	}
+	opts = append(opts, cfg.cdpkitOptions...)
 	c, err := analytics.New(apiKey, opts...)
 	if err != nil {
 		return nil, err

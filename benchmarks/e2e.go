@@ -30,11 +30,28 @@ func ClientNames(typed bool) []string {
 // (0: the benchmarks' 250) and cdpkit's queue capacity (0: its default).
 // cdpkit waits for room rather than reject.
 func NewClient(name, endpoint string, batch, queue int) (Client, error) {
+	return NewClientWith(name, endpoint, ClientOptions{Batch: batch, Queue: queue})
+}
+
+// ClientOptions are the settings of NewClientWith that differ between
+// runs; everything else is what every benchmark uses (sdk.go).
+type ClientOptions struct {
+	Batch int // messages per request; 0 is the benchmarks' 250
+	Queue int // cdpkit's queue capacity; 0 is its default
+	// Refuse: when the client's queue is full, a call refuses its event
+	// at once (cdpkit's Enqueue, the lean floor) rather than wait for
+	// room (cdpkit's EnqueueContext). Segment and PostHog always wait.
+	Refuse bool
+}
+
+// NewClientWith returns the client named name sending to the sink at
+// endpoint, with o.
+func NewClientWith(name, endpoint string, o ClientOptions) (Client, error) {
 	s, ok := lookupSDK(name)
 	if !ok {
 		return nil, errUnknownClient(name)
 	}
-	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: true, batchSize: batch, queueCapacity: queue})
+	return s.new(clientConfig{endpoint: endpoint, transport: newTransport(), wait: !o.Refuse, batchSize: o.Batch, queueCapacity: o.Queue})
 }
 
 // Order is the Order Completed event of the benchmarks (2 products).

@@ -100,6 +100,18 @@ type leanBody struct {
 
 func (b *leanBody) Read(p []byte) (int, error) { return b.reader.Read(p) }
 
+// leanBodyCap is a body's first capacity: a batch of 250 Track events
+// with 3 properties is about 85 KB, so a body grows once, to 128 KiB.
+const leanBodyCap = 64 << 10
+
+// start empties b for a new batch.
+func (b *leanBody) start() {
+	if b.buf == nil {
+		b.buf = make([]byte, 0, leanBodyCap)
+	}
+	b.buf = append(b.buf[:0], leanBodyStart...)
+}
+
 // Close returns b to the free list; net/http may call it more than once.
 func (b *leanBody) Close() error {
 	if b.closed.CompareAndSwap(false, true) {
@@ -149,7 +161,7 @@ func startLeanFloor(cfg clientConfig, tick <-chan time.Time, stopTick func()) *l
 func (f *leanFloor) takeFree() *leanBody {
 	select {
 	case b := <-f.free:
-		b.buf = append(b.buf[:0], leanBodyStart...)
+		b.start()
 		return b
 	default:
 		return nil
@@ -188,7 +200,7 @@ func (f *leanFloor) add(msg []byte) error {
 			f.free <- b // another caller started one meanwhile
 			break
 		}
-		b.buf = append(b.buf[:0], leanBodyStart...)
+		b.start()
 		f.body = b
 	}
 	if f.n > 0 {
