@@ -15,11 +15,13 @@
 //     client waiting for room rather than dropping) from one goroutine,
 //     from before New to the return of Close: CPU (getrusage in the
 //     child), allocations, and from wait4 the process's peak RSS and page
-//     faults. At -n (200,000) for cdpkit, Segment v3, the lean floor and
-//     the old floor; at -n2 (1,000,000) for cdpkit and both floors, for
-//     the marginal cost (the difference over the 800,000 events between)
-//     and the start-up cost (what is left at -n after the marginal cost of
-//     its events: intercept = CPU(n) − n × marginal).
+//     faults. At -n (200,000) for cdpkit, Segment v3, the lean floor,
+//     the old floor, and cdpkit with every default of its own (batches of
+//     1,000 where every other row has Segment's 250); at -n2 (1,000,000)
+//     for cdpkit and both floors, for the marginal cost (the difference
+//     over the 800,000 events between) and the start-up cost (what is
+//     left at -n after the marginal cost of its events: intercept =
+//     CPU(n) − n × marginal).
 //   - startup: the same with -startup events (1,000): New, the first
 //     1,000 events and Close, as a Lambda cold start or a short script
 //     pays it; also the whole process from wait4, and an "empty" process

@@ -232,6 +232,8 @@ func (r *results) print(w io.Writer) {
 			mr("%.2f", ratio(r.series(ev("cdpkit", s.n), processFlt), r.series(ev("floor", s.n), processFlt))), "")
 		row("peak RSS MB, N = "+ns+", against Segment v3", mr("%.1f", r.series(ev("cdpkit", s.n), processRSSMB)), mr("%.1f", r.series(ev("segment", s.n), processRSSMB)),
 			mr("%.2f", ratio(r.series(ev("cdpkit", s.n), processRSSMB), r.series(ev("segment", s.n), processRSSMB))), "≤ 1 (Segment's)")
+		row("peak RSS MB, N = "+ns+", every client at its own defaults (cdpkit: batches of 1,000), against Segment v3", mr("%.1f", r.series(ev(cdpkitDefaults, s.n), processRSSMB)), mr("%.1f", r.series(ev("segment", s.n), processRSSMB)),
+			mr("%.2f", ratio(r.series(ev(cdpkitDefaults, s.n), processRSSMB), r.series(ev("segment", s.n), processRSSMB))), "≤ 1 (Segment's)")
 		row("peak RSS MB, N = "+ns+", against the lean floor", mr("%.1f", r.series(ev("cdpkit", s.n), processRSSMB)), mr("%.1f", r.series(ev("floor", s.n), processRSSMB)),
 			mr("%.2f", ratio(r.series(ev("cdpkit", s.n), processRSSMB), r.series(ev("floor", s.n), processRSSMB))), "")
 	}
@@ -263,7 +265,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintf(w, "\n## events: Track with 3 properties, batches of 250, from before New to Close\n\n")
 		fmt.Fprintf(w, "| client | N | CPU ns/event | /floor | allocs/event | B/event | peak RSS MB | page faults |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, n := range []int{s.n, s.n2} {
-			for _, c := range []string{"cdpkit", "segment", "floor", "oldfloor"} {
+			for _, c := range []string{"cdpkit", cdpkitDefaults, "segment", "floor", "oldfloor"} {
 				u := ev(c, n)
 				if r.series(u, childCPUms) == nil {
 					continue

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	analytics "github.com/cdpkit/analytics-go"
 	"github.com/cdpkit/analytics-go/benchmarks"
 )
 
@@ -88,7 +89,7 @@ func units(s *settings) []unit {
 	}
 	var us []unit
 	if want("events") {
-		for _, c := range []string{"cdpkit", "segment", "floor", "oldfloor"} {
+		for _, c := range []string{"cdpkit", "segment", "floor", "oldfloor", cdpkitDefaults} {
 			us = append(us, unit{kind: "events", client: c, n: s.n})
 		}
 		for _, c := range []string{"cdpkit", "floor", "oldfloor"} {
@@ -211,13 +212,22 @@ func runChild(kind, name, url, profile string) error {
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
+// cdpkitDefaults is the events unit's name for cdpkit with every default
+// of its own, its batch size (1,000) included, where every other row
+// gives every client 250 (Segment's default).
+const cdpkitDefaults = "cdpkit-defaults"
+
 // runEvents sends u.n Track events from one goroutine and closes the
 // client, measuring from before New.
 func runEvents(u unit, url string) (childResult, error) {
+	name, opts := u.client, benchmarks.ClientOptions{}
+	if name == cdpkitDefaults {
+		name, opts.Batch = "cdpkit", analytics.DefaultBatchSize
+	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	u0 := benchmarks.SelfUsage()
-	c, err := benchmarks.NewClient(u.client, url, 0, 0)
+	c, err := benchmarks.NewClientWith(name, url, opts)
 	if err != nil {
 		return childResult{}, err
 	}
