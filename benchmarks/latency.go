@@ -15,6 +15,7 @@ type Latency struct {
 	Counts [latencyBuckets]int64
 	N      int64
 	Max    int64
+	Sum    int64 // of every call, for the mean
 }
 
 const (
@@ -49,6 +50,7 @@ func (l *Latency) Record(d time.Duration) {
 	v := int64(d)
 	l.Counts[latencyBucket(v)]++
 	l.N++
+	l.Sum += v
 	if v > l.Max {
 		l.Max = v
 	}
@@ -60,7 +62,16 @@ func (l *Latency) Merge(o *Latency) {
 		l.Counts[i] += c
 	}
 	l.N += o.N
+	l.Sum += o.Sum
 	l.Max = max(l.Max, o.Max)
+}
+
+// Mean returns the mean latency, 0 when nothing was recorded.
+func (l *Latency) Mean() time.Duration {
+	if l.N == 0 {
+		return 0
+	}
+	return time.Duration(l.Sum / l.N)
 }
 
 // Quantile returns the latency under which a share q (0 to 1) of the

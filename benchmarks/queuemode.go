@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"sync"
 	"time"
 
 	analytics "github.com/cdpkit/analytics-go"
@@ -61,7 +60,6 @@ func (stalledTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 type EnqueueCost struct {
 	Calls, Refused int64
 	Latency        Latency       // of each accepted call
-	Total          time.Duration // the accepted calls' latencies added up
 	Wall           time.Duration // from the first call to the last return (RunQueueE2E: to Close's)
 	CPU            time.Duration // the process's user and system time
 	Mallocs, Bytes uint64        // allocations by every goroutine (runtime.MemStats)
@@ -135,61 +133,23 @@ func RunQueueE2E(m QueueMode, producers, n int, dir, endpoint string) (EnqueueCo
 	return cost, closeErr
 }
 
-// measureCalls makes n calls of call from producers goroutines, each
-// timed, and then runs the after functions (still inside the measured
-// window).
+// measureCalls makes n calls of call from producers goroutines, unpaced
+// (RunTail), and then runs the after functions, all inside the measured
+// window.
 func measureCalls(producers, n int, call func() error, after ...func()) EnqueueCost {
-	type result struct {
-		lat            Latency
-		total          time.Duration
-		calls, refused int64
-	}
-	res := make([]result, producers)
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	u0 := SelfUsage()
-	var wg sync.WaitGroup
-	start := make(chan struct{})
 	t0 := time.Now()
-	for p := range producers {
-		k := n / producers
-		if p < n%producers {
-			k++
-		}
-		wg.Go(func() {
-			r := &res[p]
-			<-start
-			for range k {
-				c0 := time.Now()
-				err := call()
-				d := time.Since(c0)
-				r.calls++
-				if err != nil {
-					r.refused++
-					continue
-				}
-				r.lat.Record(d)
-				r.total += d
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	r := RunTail(TailConfig{Producers: producers, Calls: n}, call)
 	for _, f := range after {
 		f()
 	}
 	wall := time.Since(t0)
 	u1 := SelfUsage()
 	runtime.ReadMemStats(&ms1)
-	cost := EnqueueCost{Wall: wall, CPU: u1.CPU - u0.CPU, Mallocs: ms1.Mallocs - ms0.Mallocs, Bytes: ms1.TotalAlloc - ms0.TotalAlloc}
-	for i := range res {
-		r := &res[i]
-		cost.Latency.Merge(&r.lat)
-		cost.Total += r.total
-		cost.Calls += r.calls
-		cost.Refused += r.refused
-	}
-	return cost
+	return EnqueueCost{Calls: r.Calls, Refused: r.Refused, Latency: r.Latency, Wall: wall,
+		CPU: u1.CPU - u0.CPU, Mallocs: ms1.Mallocs - ms0.Mallocs, Bytes: ms1.TotalAlloc - ms0.TotalAlloc}
 }
 
 // add adds the figures of o.
@@ -197,7 +157,6 @@ func (c *EnqueueCost) add(o EnqueueCost) {
 	c.Calls += o.Calls
 	c.Refused += o.Refused
 	c.Latency.Merge(&o.Latency)
-	c.Total += o.Total
 	c.Wall += o.Wall
 	c.CPU += o.CPU
 	c.Mallocs += o.Mallocs

@@ -1,6 +1,8 @@
 package benchmarks
 
 import (
+	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -30,4 +32,21 @@ func RusageUsage(ru *syscall.Rusage) Usage {
 		MinFlt:   ru.Minflt,
 		MaxRSSKB: ru.Maxrss,
 	}
+}
+
+// StartCPUProfile writes the process's CPU profile to path until the
+// returned stop is called.
+func StartCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

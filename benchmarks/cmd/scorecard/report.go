@@ -81,24 +81,23 @@ func (r *results) series(u unit, f func(sample) float64) []float64 {
 
 // ratio returns a[i]/b[i] for each round.
 func ratio(a, b []float64) []float64 {
-	if len(a) == 0 || len(a) != len(b) {
-		return nil
-	}
-	xs := make([]float64, len(a))
-	for i := range a {
-		xs[i] = a[i] / b[i]
-	}
-	return xs
+	return roundByRound(a, b, func(x, y float64) float64 { return x / y })
 }
 
 // diff returns a[i]-b[i] for each round.
 func diff(a, b []float64) []float64 {
+	return roundByRound(a, b, func(x, y float64) float64 { return x - y })
+}
+
+// roundByRound returns f(a[i], b[i]) for each round, or nil if a and b
+// are not of the same rounds.
+func roundByRound(a, b []float64, f func(x, y float64) float64) []float64 {
 	if len(a) == 0 || len(a) != len(b) {
 		return nil
 	}
 	xs := make([]float64, len(a))
 	for i := range a {
-		xs[i] = a[i] - b[i]
+		xs[i] = f(a[i], b[i])
 	}
 	return xs
 }

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,15 +177,11 @@ func runChild(kind, name, url, profile string) error {
 		return json.NewEncoder(os.Stdout).Encode(childResult{})
 	}
 	if profile != "" {
-		f, err := os.Create(profile)
+		stop, err := benchmarks.StartCPUProfile(profile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	var r childResult
 	switch u.kind {
@@ -268,9 +262,7 @@ func costResult(c benchmarks.EnqueueCost) childResult {
 	r := childResult{P50: int64(l.Quantile(0.5)), P99: int64(l.Quantile(0.99)), P999: int64(l.Quantile(0.999)),
 		Max: l.Max, Calls: c.Calls, Refused: c.Refused, WallNs: int64(c.Wall), CPUNs: int64(c.CPU),
 		Mallocs: c.Mallocs, Bytes: c.Bytes}
-	if accepted := c.Calls - c.Refused; accepted > 0 {
-		r.MeanNs = float64(c.Total) / float64(accepted)
-	}
+	r.MeanNs = float64(l.Mean())
 	return r
 }
 
@@ -278,24 +270,14 @@ func costResult(c benchmarks.EnqueueCost) childResult {
 // and returns its figures.
 func runUnit(self string, s *settings, u unit, profile string) (sample, error) {
 	var smp sample
-	var sk *exec.Cmd
-	var skIn interface{ Close() error }
-	var skOut *bufio.Reader
+	var sk *benchmarks.SinkProcess
 	url := ""
 	if u.needsSink() {
-		sk = exec.Command(self, "-role", "sink")
-		in, _ := sk.StdinPipe()
-		out, _ := sk.StdoutPipe()
-		sk.Stderr = os.Stderr
-		if err := sk.Start(); err != nil {
+		var err error
+		if sk, err = benchmarks.StartSinkProcess(self); err != nil {
 			return smp, err
 		}
-		skIn, skOut = in, bufio.NewReader(out)
-		line, err := skOut.ReadString('\n')
-		if err != nil {
-			return smp, fmt.Errorf("sink: %w", err)
-		}
-		url = strings.TrimSpace(line)
+		url = sk.URL
 	}
 	args := []string{"-role", u.kind, "-unit", u.String(), "-url", url}
 	if profile != "" {
@@ -311,11 +293,10 @@ func runUnit(self string, s *settings, u unit, profile string) (sample, error) {
 		}
 	}
 	if sk != nil {
-		skIn.Close()
-		if err := json.NewDecoder(skOut).Decode(&smp.Sink); err != nil {
-			return smp, fmt.Errorf("sink stats: %w", err)
+		var err error
+		if smp.Sink, err = sk.Stop(); err != nil {
+			return smp, err
 		}
-		_ = sk.Wait()
 	}
 	if cerr != nil {
 		return smp, fmt.Errorf("%s: %w", u, cerr)
