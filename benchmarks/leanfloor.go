@@ -62,7 +62,7 @@ type leanFloor struct {
 	closed bool
 
 	free chan *leanBody // bodies not in use; capacity leanBodies
-	full chan *leanBody // sealed bodies for the sender; capacity leanBodies, so a send never blocks
+	full chan *leanBody // sealed bodies for the senders; capacity leanBodies, so a send never blocks
 	done chan struct{}  // closed when every sender has returned
 
 	err atomic.Pointer[error] // the first failed request
