@@ -87,9 +87,6 @@ type Client struct {
 	// ends: every request in flight is abandoned.
 	deliveryCtx    context.Context
 	cancelDelivery context.CancelCauseFunc
-	transport      *http.Transport // the client's own, if it made one
-
-	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
 
 	// Counted by Enqueue (WithTransform), read by Stats.
 	rejectedByTransform, droppedByTransform atomic.Int64
@@ -161,7 +158,7 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	if cfg.output != nil {
 		wait = c.startOutput()
 	} else {
-		wait = c.startSenders(c.httpClient())
+		wait = c.startSenders()
 	}
 	if c.spool != nil {
 		wait = c.spool.closeAfter(wait)

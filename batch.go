@@ -521,16 +521,6 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	return bt, drained
 }
 
-// outcome is a batch's result, classified for the counters.
-type outcome struct {
-	lost                            int64 // messages that will not be delivered
-	status, retries, aborted, spool int64 // of which refused, given up, abandoned, lost by the spool
-	auth                            bool  // some were refused for the key (401, 403)
-	requeued                        int64 // messages not delivered yet, that the spool sends again
-	parked                          int64 // messages refused for the key, that the spool sends again later
-	last                            error // the cause of the last of those
-}
-
 // settle records the outcome of bt, and takes bt back for reuse.
 func (b *batcher) settle(bt *batch, o outcome) {
 	n := int64(len(bt.items))
