@@ -60,13 +60,13 @@
 // An empty string field of a helper is not sent. Numbers, integers and
 // booleans are pointers, so that a zero that means something is sent (the
 // price of a free item, playback position 0, full_screen false) while nil
-// is not sent. Float64, Int and Bool make the pointers:
+// is not sent. Ptr makes the pointers:
 //
 //	err := client.Enqueue(analytics.OrderCompleted{
 //		UserID: "42",
 //		Products: []analytics.Product{
-//			{ProductID: "gift-wrap", Price: analytics.Float64(0)}, // "price": 0
-//			{ProductID: "sku-1"},                                  // no price
+//			{ProductID: "gift-wrap", Price: analytics.Ptr(0.0)}, // "price": 0
+//			{ProductID: "sku-1"},                              // no price
 //		},
 //	})
 //

@@ -136,8 +136,8 @@ func (m VideoPlaybackStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -277,8 +277,8 @@ func (m VideoPlaybackPaused) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -423,8 +423,8 @@ func (m VideoPlaybackInterrupted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -566,8 +566,8 @@ func (m VideoPlaybackBufferStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -707,8 +707,8 @@ func (m VideoPlaybackBufferCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -853,8 +853,8 @@ func (m VideoPlaybackSeekStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -996,8 +996,8 @@ func (m VideoPlaybackSeekCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1137,8 +1137,8 @@ func (m VideoPlaybackResumed) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1278,8 +1278,8 @@ func (m VideoPlaybackCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1420,8 +1420,8 @@ func (m VideoPlaybackExited) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1557,8 +1557,8 @@ func (m VideoContentStarted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1698,8 +1698,8 @@ func (m VideoContentPlaying) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1839,8 +1839,8 @@ func (m VideoContentCompleted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1969,14 +1969,14 @@ func (m VideoAdStarted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2096,14 +2096,14 @@ func (m VideoAdPlaying) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2222,14 +2222,14 @@ func (m VideoAdCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
