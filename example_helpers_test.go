@@ -34,7 +34,7 @@ func newExampleClient() (*analytics.Client, func() []map[string]any) {
 	}))
 	client, err := analytics.New("example-api-key",
 		analytics.WithEndpoint(srv.URL),
-		analytics.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }),
+		analytics.WithTimestamps(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }),
 		analytics.WithMessageIDs(func() string { return "example-id" }),
 	)
 	if err != nil {

@@ -58,18 +58,14 @@ type sender struct {
 
 // newSender returns the client's sender, which sends with hc.
 func (c *Client) newSender(hc *http.Client) *sender {
-	policy := transport.Policy{
-		MaxAttempts:   c.cfg.maxAttempts,
-		WaitMin:       c.cfg.retryWaitMin,
-		WaitMax:       c.cfg.retryWaitMax,
-		MaxRetryAfter: c.cfg.maxRetryAfter,
-	}
+	r := c.cfg.retry
+	policy := transport.Policy{MaxAttempts: r.MaxAttempts, WaitMin: r.WaitMin, WaitMax: r.WaitMax, MaxRetryAfter: r.MaxRetryAfter}
 	return &sender{
 		http:         transport.NewSender(hc, policy),
 		url:          c.url,
 		header:       c.header,
 		gzip:         c.cfg.gzip,
-		maxRetryTime: c.cfg.maxRetryTime,
+		maxRetryTime: r.MaxTime,
 		now:          c.cfg.now,
 		logger:       c.logger,
 		b:            c.b,

@@ -104,7 +104,7 @@ func TestNotDelivered(t *testing.T) {
 	defer cancel()
 	err := run(ctx, io.Discard, "k",
 		analytics.WithEndpoint(srv.URL),
-		analytics.WithRetryWait(time.Millisecond, 10*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond}),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)))
 	var de *analytics.DeliveryError
 	if !errors.As(err, &de) || de.Undelivered != 6 {
