@@ -123,9 +123,9 @@ type CreateOrUpdateDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.
@@ -201,9 +201,9 @@ type DeleteDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.

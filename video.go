@@ -82,7 +82,7 @@ type VideoPlaybackStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -223,7 +223,7 @@ type VideoPlaybackPaused struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -368,7 +368,7 @@ type VideoPlaybackInterrupted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -512,7 +512,7 @@ type VideoPlaybackBufferStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -653,7 +653,7 @@ type VideoPlaybackBufferCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -798,7 +798,7 @@ type VideoPlaybackSeekStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -942,7 +942,7 @@ type VideoPlaybackSeekCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1083,7 +1083,7 @@ type VideoPlaybackResumed struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1224,7 +1224,7 @@ type VideoPlaybackCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1366,7 +1366,7 @@ type VideoPlaybackExited struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
