@@ -168,12 +168,17 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 }
 
 // Enqueue validates msg, encodes it, and queues it for delivery. It never
-// waits on the network. It returns a *ValidationError (matching
-// ErrInvalidMessage) for an invalid message, ErrMessageTooLarge for one that
-// encodes to more than MaxMessageBytes, ErrQueueFull when the queue is full,
-// and ErrClosed after Shutdown or Close began. A message that Enqueue
-// rejects is never sent. A type that embeds one of this package's messages
-// is invalid (see Message).
+// waits on the network. It returns:
+//   - nil once the message is queued (with WithSpool, written to the spool);
+//   - a *ValidationError, matching ErrInvalidMessage, for an invalid message,
+//     or a type that embeds one of this package's messages (see Message);
+//   - ErrMessageTooLarge for one that encodes to more than MaxMessageBytes;
+//   - a *TransformError when a transform panicked on it (WithTransform);
+//   - ErrQueueFull when the queue is full (with WithSpool, the spool), or,
+//     with WithSpool, the error of a write the disk refused;
+//   - ErrClosed once Shutdown or Close has begun.
+//
+// A message that Enqueue refuses is never sent.
 //
 // A message without a MessageID gets a random UUID and one without a
 // Timestamp gets the current time. The message is encoded before Enqueue
