@@ -217,12 +217,7 @@ func (c *Catalog) ActionsFor(typ, event string) []*Action {
 
 // Action returns the action with the given key, or nil.
 func (c *Catalog) Action(key string) *Action {
-	for i := range c.Actions {
-		if c.Actions[i].Key == key {
-			return &c.Actions[i]
-		}
-	}
-	return nil
+	return find(c.Actions, func(a *Action) bool { return a.Key == key })
 }
 
 // Shape is a named JSON object type used by event properties, such as one
@@ -321,22 +316,12 @@ func (p Property) ContextPath() string {
 
 // Enum returns the named enum type whose values are values, or nil.
 func (c *Catalog) Enum(values []string) *Enum {
-	for i := range c.Enums {
-		if slices.Equal(c.Enums[i].Values, values) {
-			return &c.Enums[i]
-		}
-	}
-	return nil
+	return find(c.Enums, func(e *Enum) bool { return slices.Equal(e.Values, values) })
 }
 
 // ContextField returns the context field at path, or nil.
 func (c *Catalog) ContextField(path string) *ContextField {
-	for i := range c.ContextFields {
-		if c.ContextFields[i].Path == path {
-			return &c.ContextFields[i]
-		}
-	}
-	return nil
+	return find(c.ContextFields, func(f *ContextField) bool { return f.Path == path })
 }
 
 // IsArray reports whether p.Type is an array type.
@@ -371,12 +356,7 @@ func Parse(data []byte) (*Catalog, error) {
 
 // Event returns the event with the given wire name, or nil.
 func (c *Catalog) Event(name string) *Event {
-	for i := range c.Events {
-		if c.Events[i].Name == name {
-			return &c.Events[i]
-		}
-	}
-	return nil
+	return find(c.Events, func(e *Event) bool { return e.Name == name })
 }
 
 // EventsIn returns the events of a family, in catalog order.
@@ -397,9 +377,14 @@ func (e *Event) Property(key string) *Property { return findProperty(e.Propertie
 func (s *Shape) Property(key string) *Property { return findProperty(s.Properties, key) }
 
 func findProperty(ps []Property, key string) *Property {
-	for i := range ps {
-		if ps[i].Key == key {
-			return &ps[i]
+	return find(ps, func(p *Property) bool { return p.Key == key })
+}
+
+// find returns the first element of s that match reports, or nil.
+func find[T any](s []T, match func(*T) bool) *T {
+	for i := range s {
+		if match(&s[i]) {
+			return &s[i]
 		}
 	}
 	return nil
@@ -407,8 +392,9 @@ func findProperty(ps []Property, key string) *Property {
 
 // Validate checks the catalog: unique event names and Go names, known
 // families and groups, known property types, shapes that exist, non-empty
-// enums, and defaults and bounds that fit their types. It reports every
-// problem found, joined.
+// enums, defaults and bounds that fit their types, the tables of enum
+// types, context fields and formats that properties refer to, and the
+// actions. It reports every problem found, joined.
 func (c *Catalog) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
