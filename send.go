@@ -353,7 +353,9 @@ func (s *sender) redact(text string) string {
 		return text
 	}
 	for _, secret := range s.secrets {
-		text = strings.ReplaceAll(text, secret, "[redacted]")
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "[redacted]")
+		}
 	}
 	// Cut to 512 bytes only now, so that a key at the edge is not left in
 	// part; back off to a rune boundary.
