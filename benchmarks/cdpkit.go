@@ -102,15 +102,15 @@ func (k cdpkitTypedClient) TrackOrder(o *orderCompleted) error {
 			ProductID: p.ProductID,
 			SKU:       p.SKU,
 			Name:      p.Name,
-			Price:     analytics.Float64(p.Price),
-			Quantity:  analytics.Int(p.Quantity),
+			Price:     analytics.Ptr(p.Price),
+			Quantity:  analytics.Ptr(p.Quantity),
 		}
 	}
 	return k.enqueue(analytics.OrderCompleted{
 		UserID:   o.UserID,
 		OrderID:  o.OrderID,
-		Total:    analytics.Float64(o.Total),
-		Revenue:  analytics.Float64(o.Revenue),
+		Total:    analytics.Ptr(o.Total),
+		Revenue:  analytics.Ptr(o.Revenue),
 		Currency: o.Currency,
 		Products: products,
 	})
