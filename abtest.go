@@ -46,8 +46,8 @@ func (m ExperimentViewed) appendMessage(e *encoder) error {
 	e.str("variation_id", m.VariationID)
 	e.str("variation_name", m.VariationName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

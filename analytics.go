@@ -87,9 +87,6 @@ type Client struct {
 	// ends: every request in flight is abandoned.
 	deliveryCtx    context.Context
 	cancelDelivery context.CancelCauseFunc
-	transport      *http.Transport // the client's own, if it made one
-
-	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
 
 	// Counted by Enqueue (WithTransform), read by Stats.
 	rejectedByTransform, droppedByTransform atomic.Int64
@@ -161,7 +158,7 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	if cfg.output != nil {
 		wait = c.startOutput()
 	} else {
-		wait = c.startSenders(c.httpClient())
+		wait = c.startSenders()
 	}
 	if c.spool != nil {
 		wait = c.spool.closeAfter(wait)
@@ -171,12 +168,17 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 }
 
 // Enqueue validates msg, encodes it, and queues it for delivery. It never
-// waits on the network. It returns a *ValidationError (matching
-// ErrInvalidMessage) for an invalid message, ErrMessageTooLarge for one that
-// encodes to more than MaxMessageBytes, ErrQueueFull when the queue is full,
-// and ErrClosed after Shutdown or Close began. A message that Enqueue
-// rejects is never sent. A type that embeds one of this package's messages
-// is invalid (see Message).
+// waits on the network. It returns:
+//   - nil once the message is queued (with WithSpool, written to the spool);
+//   - a *ValidationError, matching ErrInvalidMessage, for an invalid message,
+//     or a type that embeds one of this package's messages (see Message);
+//   - ErrMessageTooLarge for one that encodes to more than MaxMessageBytes;
+//   - a *TransformError when a transform panicked on it (WithTransform);
+//   - ErrQueueFull when the queue is full (with WithSpool, the spool), or,
+//     with WithSpool, the error of a write the disk refused;
+//   - ErrClosed once Shutdown or Close has begun.
+//
+// A message that Enqueue refuses is never sent.
 //
 // A message without a MessageID gets a random UUID and one without a
 // Timestamp gets the current time. The message is encoded before Enqueue
@@ -359,18 +361,21 @@ func describe(typ, event string) string {
 	return typ
 }
 
-// Flush sends everything enqueued before the call, including batches being
-// retried, and waits for the outcome. It returns nil when no message was
-// lost; a *DeliveryError counting the messages lost among those it waited
-// for, except those an earlier Flush (one that had finished when this one
-// began) already reported; ErrClosed after Shutdown began; or ctx.Err() if
-// ctx ended first, in which case delivery goes on in the background. The
-// client stays usable. Concurrent Flush calls each report the losses they
-// waited for: a Flush stands for the messages enqueued when it is called.
+// Flush sends everything enqueued before the call, batches being retried
+// included, and waits for their outcome. It returns:
+//   - nil when every one of those messages was delivered;
+//   - a *DeliveryError counting those that were not, but those that a Flush
+//     finished before this one began already reported (with WithSpool,
+//     messages the spool sends again count as not delivered yet);
+//   - ErrClosed once Shutdown has begun;
+//   - ctx.Err() if ctx ended first; delivery goes on in the background.
 //
-// A nil ctx is taken as context.Background(). Flush is a barrier for scripts
-// and tests. A service need not call it: the client sends on its own, and
-// Close delivers the rest at exit.
+// The client stays usable. Concurrent Flush calls each report the losses
+// they waited for: a Flush stands for the messages enqueued when it is
+// called. A nil ctx is taken as context.Background().
+//
+// Flush is a barrier for scripts and tests. A service need not call it: the
+// client sends on its own, and Close delivers the rest at exit.
 func (c *Client) Flush(ctx context.Context) error {
 	if c == nil {
 		return errNilClient
@@ -399,26 +404,31 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops taking messages (Enqueue returns ErrClosed from now on),
-// sends everything queued and in flight, retrying under the retry policy
-// until each batch is delivered, given up, or ctx ends, and then stops the
-// client's goroutines.
+// Shutdown stops the client, in three steps:
+//   - it stops taking messages: Enqueue, EnqueueContext and Flush return
+//     ErrClosed from now on;
+//   - it sends everything queued and in flight (and, with WithSpool, what
+//     waits on disk), retrying under the retry policy, until each batch is
+//     delivered or given up, or ctx ends;
+//   - it stops the client's goroutines.
 //
 // When ctx ends first, every request in flight is canceled and Shutdown
 // returns promptly (within a few tens of milliseconds of the deadline),
 // even if a RoundTripper ignores its request's context or a WithCallback
-// function is slow. The messages whose outcome was not known by then are
-// counted as undelivered in Shutdown's result, with the context's error as
-// the cause; the goroutines that still hold them finish in the background,
-// and report those messages to Stats and the callback when they do (a
-// request that a RoundTripper completes regardless may still deliver
-// them).
+// function is slow. The messages whose outcome is not known by then count
+// as undelivered in its result, with the context's error as the cause; the
+// goroutines that still hold them finish in the background and report
+// them to Stats and the callback when they do (a request that a
+// RoundTripper completes regardless may still deliver them).
 //
-// It returns nil when every message was delivered, or a *DeliveryError
-// counting the messages that were not, except those a Flush that had
-// finished before Shutdown began already reported; its Err is the last
-// cause. Shutdown is safe to call more than once and from several
-// goroutines; every call returns the same result. A nil ctx is taken as
+// It returns:
+//   - nil when every message was delivered;
+//   - a *DeliveryError counting the messages that were not, but those that
+//     a Flush finished before Shutdown began already reported; its Err is
+//     the last cause.
+//
+// Shutdown is safe to call more than once and from several goroutines;
+// every call returns the same result. A nil ctx is taken as
 // context.Background().
 func (c *Client) Shutdown(ctx context.Context) error {
 	if c == nil || c.b == nil {

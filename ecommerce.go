@@ -47,12 +47,12 @@ func (s *Product) appendJSON(e *encoder, base string, i int) error {
 	e.str("name", s.Name)
 	e.str("brand", s.Brand)
 	e.str("variant", s.Variant)
-	if s.Price != nil && !e.floatOK("price", *s.Price) {
+	if !e.optFloat("price", s.Price) {
 		return e.notFinite(shapePath(base, i, "price"), *s.Price)
 	}
 	e.optInt("quantity", s.Quantity)
 	e.str("coupon", s.Coupon)
-	if s.Position != nil && !e.floatOK("position", *s.Position) {
+	if !e.optFloat("position", s.Position) {
 		return e.notFinite(shapePath(base, i, "position"), *s.Position)
 	}
 	e.str("url", s.URL)
@@ -208,8 +208,8 @@ func (m ProductsSearched) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("query", m.Query)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -291,23 +291,23 @@ func (m ProductListViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -431,8 +431,8 @@ func (m ProductListFiltered) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -521,23 +521,23 @@ func (m ProductClicked) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -644,23 +644,23 @@ func (m ProductViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -764,20 +764,20 @@ func (m ProductAdded) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("cart_id", m.CartID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -879,20 +879,20 @@ func (m ProductRemoved) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("cart_id", m.CartID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -980,8 +980,8 @@ func (m CartViewed) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1053,17 +1053,17 @@ func (m CheckoutStarted) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1080,12 +1080,12 @@ func (m CheckoutStarted) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1161,8 +1161,8 @@ func (m CheckoutStepViewed) appendMessage(e *encoder) error {
 	e.str("shipping_method", m.ShippingMethod)
 	e.str("payment_method", m.PaymentMethod)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1226,8 +1226,8 @@ func (m CheckoutStepCompleted) appendMessage(e *encoder) error {
 	e.str("shipping_method", m.ShippingMethod)
 	e.str("payment_method", m.PaymentMethod)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1294,8 +1294,8 @@ func (m PaymentInfoEntered) appendMessage(e *encoder) error {
 	e.str("payment_method", m.PaymentMethod)
 	e.str("order_id", m.OrderID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1375,8 +1375,8 @@ func (m OrderCompleted) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	if err := e.optFloat("properties.subtotal", "subtotal", m.Subtotal); err != nil {
-		return err
+	if !e.optFloat("subtotal", m.Subtotal) {
+		return e.notFinite("properties.subtotal", *m.Subtotal)
 	}
 	if m.Products != nil {
 		e.key("products")
@@ -1393,27 +1393,27 @@ func (m OrderCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("order_id", m.OrderID)
 	e.str("checkout_id", m.CheckoutID)
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1503,17 +1503,17 @@ func (m OrderUpdated) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1531,8 +1531,8 @@ func (m OrderUpdated) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1623,17 +1623,17 @@ func (m OrderRefunded) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1650,16 +1650,16 @@ func (m OrderRefunded) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
-	if err := e.optFloat("properties.subtotal", "subtotal", m.Subtotal); err != nil {
-		return err
+	if !e.optFloat("subtotal", m.Subtotal) {
+		return e.notFinite("properties.subtotal", *m.Subtotal)
 	}
 	e.str("checkout_id", m.CheckoutID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1751,17 +1751,17 @@ func (m OrderCancelled) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1778,12 +1778,12 @@ func (m OrderCancelled) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1860,8 +1860,8 @@ func (m PromotionViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("position", m.Position)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1926,8 +1926,8 @@ func (m PromotionClicked) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("position", m.Position)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1988,8 +1988,8 @@ func (m CouponEntered) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2052,12 +2052,12 @@ func (m CouponApplied) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	e.str("coupon_name", m.CouponName)
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2126,8 +2126,8 @@ func (m CouponDenied) appendMessage(e *encoder) error {
 	e.str("coupon_name", m.CouponName)
 	e.str("reason", m.Reason)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2194,12 +2194,12 @@ func (m CouponRemoved) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	e.str("coupon_name", m.CouponName)
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2289,19 +2289,19 @@ func (m ProductAddedToWishlist) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2409,19 +2409,19 @@ func (m ProductRemovedFromWishlist) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2532,19 +2532,19 @@ func (m WishlistProductAddedToCart) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2650,14 +2650,14 @@ func (m ProductShared) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2753,8 +2753,8 @@ func (m CartShared) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2820,8 +2820,8 @@ func (m ProductReviewed) appendMessage(e *encoder) error {
 	e.str("review_body", m.ReviewBody)
 	e.optInt("rating", m.Rating)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

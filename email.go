@@ -47,8 +47,8 @@ func (m EmailBounced) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -114,8 +114,8 @@ func (m EmailDelivered) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -181,8 +181,8 @@ func (m EmailOpened) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -248,8 +248,8 @@ func (m EmailMarkedAsSpam) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -322,8 +322,8 @@ func (m EmailUnsubscribed) appendMessage(e *encoder) error {
 	e.str("list_id", m.ListID)
 	e.str("list_name", m.ListName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

@@ -2,9 +2,6 @@ package analytics
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/binary"
-	"errors"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
-	"github.com/google/uuid"
 )
 
 // encoder turns one Message into JSON. Enqueue takes one from a pool per
@@ -62,13 +58,6 @@ func (e *encoder) reset() {
 	e.err = nil
 }
 
-// invalid returns a *ValidationError for field of the message being
-// encoded. field and reason must not be strings of the message (see the
-// encoder's fields): build them by concatenation or strings.Clone.
-func (e *encoder) invalid(field, reason string) error {
-	return &ValidationError{Type: e.typ, Event: e.eventName(), Field: field, Reason: reason}
-}
-
 // eventName returns the event name of the message being encoded: a typed
 // helper's constant, or a track call's name decoded from buf once begin
 // has written it, a copy of the caller's string; "" if there is none (yet).
@@ -87,39 +76,6 @@ func (e *encoder) eventName() string {
 	return string(raw)
 }
 
-// withEvent sets the event name of err, a *ValidationError found before
-// begin wrote the name into buf, to a copy of event.
-func withEvent(err error, event string) error {
-	if ve, ok := err.(*ValidationError); ok && ve.Event == "" {
-		ve.Event = strings.Clone(event)
-	}
-	return err
-}
-
-// wrap turns an encoding error inside the value at field into a
-// *ValidationError naming the full path.
-func (e *encoder) wrap(field string, err error) error {
-	var je *jsonw.Error
-	if errors.As(jsonw.Prefix(err, field), &je) {
-		return e.invalid(je.Path, je.Reason)
-	}
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		// Already named inside the value at field: prefix the path
-		// rather than nest the whole message in the reason.
-		return e.invalid(field+"."+ve.Field, ve.Reason)
-	}
-	return e.invalid(field, err.Error())
-}
-
-// requireIdentity checks that a person is named.
-func (e *encoder) requireIdentity(userID, anonymousID string) error {
-	if strings.TrimSpace(userID) == "" && strings.TrimSpace(anonymousID) == "" {
-		return e.invalid("userId", "userId or anonymousId is required")
-	}
-	return nil
-}
-
 // begin starts the message object: type (a constant), messageId and
 // timestamp, and for a track call the event name.
 func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
@@ -135,7 +91,7 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 		e.buf = jsonw.AppendString(e.buf, e.newID())
 	default:
 		e.buf = append(e.buf, '"')
-		e.buf = appendUUID(e.buf, e.random())
+		e.buf = appendUUID(e.buf, e.newUUID())
 		e.buf = append(e.buf, '"')
 	}
 	e.idEnd = len(e.buf) - 1
@@ -158,32 +114,10 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 	}
 }
 
-// str writes key: value unless value is empty.
-func (e *encoder) str(key, value string) {
-	if value == "" {
-		return
-	}
-	e.buf = jsonw.AppendKey(e.buf, key)
-	e.buf = jsonw.AppendString(e.buf, value)
-}
-
-// object writes key: m unless m is empty.
-func (e *encoder) object(key string, m map[string]any) error {
-	if len(m) == 0 {
-		return nil
-	}
-	e.buf = jsonw.AppendKey(e.buf, key)
-	var err error
-	if e.buf, err = jsonw.AppendMap(e.buf, m); err != nil {
-		return e.wrap(key, err)
-	}
-	return nil
-}
-
 // end writes integrations and context and closes the message object. The
 // context is ctx with e.defaults, if any, merged in.
 func (e *encoder) end(ctx *Context, integrations Integrations) error {
-	if err := e.object("integrations", integrations); err != nil {
+	if err := e.optObject("integrations", "integrations", integrations); err != nil {
 		return err
 	}
 	e.buf = append(e.buf, `,"context":{`...)
@@ -197,59 +131,6 @@ func (e *encoder) end(ctx *Context, integrations Integrations) error {
 	}
 	e.buf = append(e.buf, e.library...)
 	e.buf = append(e.buf, "}}"...)
-	return nil
-}
-
-func (e *encoder) optBool(key string, v *bool) {
-	if v != nil {
-		e.buf = jsonw.AppendKey(e.buf, key)
-		e.buf = jsonw.AppendBool(e.buf, *v)
-	}
-}
-
-func (e *encoder) float(field, key string, v float64) error {
-	e.buf = jsonw.AppendKey(e.buf, key)
-	var err error
-	if e.buf, err = jsonw.AppendFloat(e.buf, v, 64); err != nil {
-		return e.wrap(field, err)
-	}
-	return nil
-}
-
-func (e *encoder) optFloat(field, key string, v *float64) error {
-	if v == nil {
-		return nil
-	}
-	return e.float(field, key, *v)
-}
-
-func (e *encoder) int(key string, v int) {
-	e.buf = jsonw.AppendKey(e.buf, key)
-	e.buf = strconv.AppendInt(e.buf, int64(v), 10)
-}
-
-func (e *encoder) optInt(key string, v *int) {
-	if v != nil {
-		e.int(key, *v)
-	}
-}
-
-// extra writes the entries of m whose keys the typed fields did not write.
-func (e *encoder) extra(field string, m map[string]any, written func(string) bool) error {
-	var err error
-	if e.buf, err = jsonw.AppendMapEntries(e.buf, m, written); err != nil {
-		return e.wrap(field, err)
-	}
-	return nil
-}
-
-// mergedExtra is extra for the entries of m and, under them, those of
-// defaults whose keys m lacks (jsonw.AppendMergedEntries).
-func (e *encoder) mergedExtra(field string, m, defaults map[string]any, written func(string) bool) error {
-	var err error
-	if e.buf, err = jsonw.AppendMergedEntries(e.buf, m, defaults, written); err != nil {
-		return e.wrap(field, err)
-	}
 	return nil
 }
 
@@ -309,7 +190,7 @@ func (e *encoder) context(c, d *Context) error {
 		if dp == nil {
 			dp = &noCampaign
 		}
-		e.buf = jsonw.AppendKey(e.buf, "campaign")
+		e.key("campaign")
 		e.buf = append(e.buf, '{')
 		name, source, medium := or(cp.Name, dp.Name), or(cp.Source, dp.Source), or(cp.Medium, dp.Medium)
 		term, content := or(cp.Term, dp.Term), or(cp.Content, dp.Content)
@@ -318,7 +199,7 @@ func (e *encoder) context(c, d *Context) error {
 		e.str("medium", medium)
 		e.str("term", term)
 		e.str("content", content)
-		if err := e.mergedExtra("context.campaign", cp.Extra, dp.Extra, func(k string) bool {
+		if err := e.mergedEntries(cp.Extra, dp.Extra, func(k string) bool {
 			switch k {
 			case "name":
 				return name != ""
@@ -333,7 +214,7 @@ func (e *encoder) context(c, d *Context) error {
 			}
 			return false
 		}); err != nil {
-			return err
+			return e.wrap("context.campaign", err)
 		}
 		e.buf = append(e.buf, '}')
 	}
@@ -344,7 +225,7 @@ func (e *encoder) context(c, d *Context) error {
 		if dp == nil {
 			dp = &noPage
 		}
-		e.buf = jsonw.AppendKey(e.buf, "page")
+		e.key("page")
 		e.buf = append(e.buf, '{')
 		e.str("name", or(p.Name, dp.Name))
 		e.str("path", or(p.Path, dp.Path))
@@ -356,10 +237,7 @@ func (e *encoder) context(c, d *Context) error {
 		if keywords == nil {
 			keywords = dp.Keywords
 		}
-		if keywords != nil {
-			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf = jsonw.AppendStrings(e.buf, keywords)
-		}
+		e.strs("keywords", keywords)
 		e.buf = append(e.buf, '}')
 	}
 	if a, da := c.App, d.App; a != nil || da != nil {
@@ -369,7 +247,7 @@ func (e *encoder) context(c, d *Context) error {
 		if da == nil {
 			da = &noApp
 		}
-		e.buf = jsonw.AppendKey(e.buf, "app")
+		e.key("app")
 		e.buf = append(e.buf, '{')
 		e.str("name", or(a.Name, da.Name))
 		e.str("version", or(a.Version, da.Version))
@@ -378,7 +256,7 @@ func (e *encoder) context(c, d *Context) error {
 		e.buf = append(e.buf, '}')
 	}
 	if c.Device != nil || d.Device != nil {
-		e.buf = jsonw.AppendKey(e.buf, "device")
+		e.key("device")
 		e.deviceInfo(c.Device, d.Device)
 	}
 	if o, do := c.OS, d.OS; o != nil || do != nil {
@@ -388,7 +266,7 @@ func (e *encoder) context(c, d *Context) error {
 		if do == nil {
 			do = &noOS
 		}
-		e.buf = jsonw.AppendKey(e.buf, "os")
+		e.key("os")
 		e.buf = append(e.buf, '{')
 		e.str("name", or(o.Name, do.Name))
 		e.str("version", or(o.Version, do.Version))
@@ -401,7 +279,7 @@ func (e *encoder) context(c, d *Context) error {
 		if dn == nil {
 			dn = &noNetwork
 		}
-		e.buf = jsonw.AppendKey(e.buf, "network")
+		e.key("network")
 		e.buf = append(e.buf, '{')
 		e.optBool("bluetooth", or(n.Bluetooth, dn.Bluetooth))
 		e.optBool("cellular", or(n.Cellular, dn.Cellular))
@@ -416,19 +294,19 @@ func (e *encoder) context(c, d *Context) error {
 		if dl == nil {
 			dl = &noLocation
 		}
-		e.buf = jsonw.AppendKey(e.buf, "location")
+		e.key("location")
 		e.buf = append(e.buf, '{')
 		e.str("city", or(l.City, dl.City))
 		e.str("country", or(l.Country, dl.Country))
 		e.str("region", or(l.Region, dl.Region))
-		if err := e.optFloat("context.location.latitude", "latitude", or(l.Latitude, dl.Latitude)); err != nil {
-			return err
+		if v := or(l.Latitude, dl.Latitude); !e.optFloat("latitude", v) {
+			return e.notFinite("context.location.latitude", *v)
 		}
-		if err := e.optFloat("context.location.longitude", "longitude", or(l.Longitude, dl.Longitude)); err != nil {
-			return err
+		if v := or(l.Longitude, dl.Longitude); !e.optFloat("longitude", v) {
+			return e.notFinite("context.location.longitude", *v)
 		}
-		if err := e.optFloat("context.location.speed", "speed", or(l.Speed, dl.Speed)); err != nil {
-			return err
+		if v := or(l.Speed, dl.Speed); !e.optFloat("speed", v) {
+			return e.notFinite("context.location.speed", *v)
 		}
 		e.buf = append(e.buf, '}')
 	}
@@ -439,7 +317,7 @@ func (e *encoder) context(c, d *Context) error {
 		if ds == nil {
 			ds = &noScreen
 		}
-		e.buf = jsonw.AppendKey(e.buf, "screen")
+		e.key("screen")
 		e.buf = append(e.buf, '{')
 		if w := or(s.Width, ds.Width); w != 0 {
 			e.int("width", w)
@@ -448,8 +326,8 @@ func (e *encoder) context(c, d *Context) error {
 			e.int("height", h)
 		}
 		if density := or(s.Density, ds.Density); density != 0 {
-			if err := e.float("context.screen.density", "density", density); err != nil {
-				return err
+			if !e.float("density", density) {
+				return e.notFinite("context.screen.density", density)
 			}
 		}
 		e.buf = append(e.buf, '}')
@@ -461,7 +339,7 @@ func (e *encoder) context(c, d *Context) error {
 		if dr == nil {
 			dr = &noReferrer
 		}
-		e.buf = jsonw.AppendKey(e.buf, "referrer")
+		e.key("referrer")
 		e.buf = append(e.buf, '{')
 		e.str("type", or(r.Type, dr.Type))
 		e.str("name", or(r.Name, dr.Name))
@@ -471,15 +349,15 @@ func (e *encoder) context(c, d *Context) error {
 		e.buf = append(e.buf, '}')
 	}
 	if len(c.Traits) > 0 || len(d.Traits) > 0 {
-		e.buf = jsonw.AppendKey(e.buf, "traits")
+		e.key("traits")
 		e.buf = append(e.buf, '{')
-		if err := e.mergedExtra("context.traits", c.Traits, d.Traits, nil); err != nil {
-			return err
+		if err := e.mergedEntries(c.Traits, d.Traits, nil); err != nil {
+			return e.wrap("context.traits", err)
 		}
 		e.buf = append(e.buf, '}')
 	}
 	if len(c.Extra) > 0 || len(d.Extra) > 0 {
-		return e.mergedExtra("context", c.Extra, d.Extra, func(k string) bool {
+		err := e.mergedEntries(c.Extra, d.Extra, func(k string) bool {
 			switch k {
 			case "library":
 				return true
@@ -520,6 +398,9 @@ func (e *encoder) context(c, d *Context) error {
 			}
 			return false
 		})
+		if err != nil {
+			return e.wrap("context", err)
+		}
 	}
 	return nil
 }
@@ -544,25 +425,17 @@ func (e *encoder) deviceInfo(d, dd *DeviceInfo) {
 	e.buf = append(e.buf, '}')
 }
 
-// required rejects a required identifier that is blank.
-func (e *encoder) required(field, value string) error {
-	if strings.TrimSpace(value) == "" {
-		return e.invalid(field, "is required")
-	}
-	return nil
-}
-
 // --- the core calls ---
 
 func (m Identify) appendMessage(e *encoder) error {
 	e.typ = "identify"
-	if strings.TrimSpace(m.UserID) == "" && strings.TrimSpace(m.AnonymousID) == "" {
-		if email, _ := m.Traits["email"].(string); strings.TrimSpace(email) == "" {
+	if blank(m.UserID) && blank(m.AnonymousID) {
+		if email, _ := m.Traits["email"].(string); blank(email) {
 			return e.invalid("userId", "userId, anonymousId or traits.email is required")
 		}
 	}
 	if blank(m.ObjectID) && (m.ObjectTypeID != "" || len(m.RelationshipAttributes) > 0) {
-		if id, _ := m.Traits["objectId"].(string); strings.TrimSpace(id) == "" {
+		if id, _ := m.Traits["objectId"].(string); blank(id) {
 			return e.invalid("traits.objectId", "is required with objectTypeId or relationshipAttributes")
 		}
 	}
@@ -578,23 +451,19 @@ func (m Identify) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	if blank(m.ObjectID) && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
-		if err := e.object("traits", m.Traits); err != nil {
+		if err := e.optObject("traits", "traits", m.Traits); err != nil {
 			return err
 		}
 		return e.end(m.Context, m.Integrations)
 	}
-	e.buf = jsonw.AppendKey(e.buf, "traits")
+	e.key("traits")
 	e.buf = append(e.buf, '{')
 	e.id("objectId", m.ObjectID)
 	e.str("objectTypeId", m.ObjectTypeID)
-	if len(m.RelationshipAttributes) > 0 {
-		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
-		var err error
-		if e.buf, err = jsonw.AppendMap(e.buf, m.RelationshipAttributes); err != nil {
-			return e.wrap("traits.relationshipAttributes", err)
-		}
+	if err := e.optObject("traits.relationshipAttributes", "relationshipAttributes", m.RelationshipAttributes); err != nil {
+		return err
 	}
-	if err := e.extra("traits", m.Traits, func(k string) bool {
+	if err := e.entries(m.Traits, func(k string) bool {
 		switch k {
 		case "objectId":
 			return !blank(m.ObjectID)
@@ -605,7 +474,7 @@ func (m Identify) appendMessage(e *encoder) error {
 		}
 		return false
 	}); err != nil {
-		return err
+		return e.wrap("traits", err)
 	}
 	e.buf = append(e.buf, '}')
 	return e.end(m.Context, m.Integrations)
@@ -623,7 +492,7 @@ func (m Track) appendMessage(e *encoder) error {
 	e.begin("track", event, m.MessageID, m.Timestamp)
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
-	if err := e.object("properties", m.Properties); err != nil {
+	if err := e.optObject("properties", "properties", m.Properties); err != nil {
 		return err
 	}
 	return e.end(m.Context, m.Integrations)
@@ -650,7 +519,7 @@ func (e *encoder) named(typ, userID, anonymousID, name, category string, props P
 	e.id("anonymousId", anonymousID)
 	e.str("name", name)
 	if category == "" {
-		if err := e.object("properties", props); err != nil {
+		if err := e.optObject("properties", "properties", props); err != nil {
 			return err
 		}
 		return e.end(ctx, integ)
@@ -658,8 +527,8 @@ func (e *encoder) named(typ, userID, anonymousID, name, category string, props P
 	e.str("category", category)
 	start := e.openProperties()
 	e.str("category", category)
-	if err := e.extra("properties", props, func(k string) bool { return k == "category" }); err != nil {
-		return err
+	if err := e.entries(props, func(k string) bool { return k == "category" }); err != nil {
+		return e.wrap("properties", err)
 	}
 	e.closeProperties(start)
 	return e.end(ctx, integ)
@@ -687,15 +556,13 @@ func (m Group) appendMessage(e *encoder) error {
 	// Customer.io's Create or Update Object reads it (without it, type 1).
 	e.str("objectTypeId", objectType)
 	if len(m.Traits) > 0 || len(m.RelationshipAttributes) > 0 || m.ObjectTypeID != "" {
-		e.buf = jsonw.AppendKey(e.buf, "traits")
+		e.key("traits")
 		e.buf = append(e.buf, '{')
 		e.str("object_type_id", m.ObjectTypeID)
-		if len(m.RelationshipAttributes) > 0 {
-			if err := e.object("relationshipAttributes", m.RelationshipAttributes); err != nil {
-				return e.wrap("traits", err)
-			}
+		if err := e.optObject("traits.relationshipAttributes", "relationshipAttributes", m.RelationshipAttributes); err != nil {
+			return err
 		}
-		if err := e.extra("traits", m.Traits, func(k string) bool {
+		if err := e.entries(m.Traits, func(k string) bool {
 			switch k {
 			case "relationshipAttributes":
 				return len(m.RelationshipAttributes) > 0
@@ -704,19 +571,11 @@ func (m Group) appendMessage(e *encoder) error {
 			}
 			return false
 		}); err != nil {
-			return err
+			return e.wrap("traits", err)
 		}
 		e.buf = append(e.buf, '}')
 	}
 	return e.end(m.Context, m.Integrations)
-}
-
-// checkObjectType checks that v is a stringified positive integer.
-func checkObjectType(e *encoder, field, v string) error {
-	if n, err := strconv.ParseUint(v, 10, 32); err != nil || n == 0 {
-		return e.invalid(field, "must be a positive integer in a string, such as \"1\", not "+strconv.Quote(v))
-	}
-	return nil
 }
 
 func (m Alias) appendMessage(e *encoder) error {
@@ -731,70 +590,4 @@ func (m Alias) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("previousId", m.PreviousID)
 	return e.end(m.Context, m.Integrations)
-}
-
-// --- message ids ---
-
-// random returns the encoder's ChaCha8 generator (cryptographically strong,
-// see math/rand/v2), seeding it from crypto/rand on first use, so that a
-// message id costs neither a system call nor a lock; nil if crypto/rand
-// failed. Encoders are pooled, so each generator serves many messages.
-func (e *encoder) random() *mrand.ChaCha8 {
-	if e.rng == nil {
-		var seed [32]byte
-		if _, err := rand.Read(seed[:]); err != nil {
-			return nil
-		}
-		e.rng = mrand.NewChaCha8(seed)
-	}
-	return e.rng
-}
-
-// appendUUID appends a random (version 4) UUID drawn from g in its
-// canonical text form; from crypto/rand directly if g is nil.
-func appendUUID(dst []byte, g *mrand.ChaCha8) []byte {
-	var hi, lo uint64
-	if g != nil {
-		hi, lo = g.Uint64(), g.Uint64()
-	} else {
-		// crypto/rand does not fail on supported platforms; fall back
-		// to the package's own reader rather than send no id.
-		u := uuid.New()
-		hi, lo = binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])
-	}
-	return appendUUIDBits(dst, hi, lo)
-}
-
-// appendUUIDBits appends the version 4 UUID whose bytes are hi and lo, big
-// endian, with its version and variant bits set, as 8-4-4-4-12 lowercase
-// hex digits.
-func appendUUIDBits(dst []byte, hi, lo uint64) []byte {
-	hi = hi&^(0xf0<<8) | 0x40<<8   // byte 6: version 4
-	lo = lo&^(0xc0<<56) | 0x80<<56 // byte 8: variant RFC 4122
-	var b [36]byte
-	binary.BigEndian.PutUint64(b[0:], hex8(uint32(hi>>32)))
-	h := hex8(uint32(hi))
-	binary.BigEndian.PutUint32(b[9:], uint32(h>>32))
-	binary.BigEndian.PutUint32(b[14:], uint32(h))
-	l := hex8(uint32(lo >> 32))
-	binary.BigEndian.PutUint32(b[19:], uint32(l>>32))
-	binary.BigEndian.PutUint32(b[24:], uint32(l))
-	binary.BigEndian.PutUint64(b[28:], hex8(uint32(lo)))
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return append(dst, b[:]...)
-}
-
-// hex8 returns the 8 lowercase hex digits of v as the bytes of a uint64,
-// the most significant digit in the most significant byte: each nibble is
-// spread into a byte of its own, then turned into its digit in all eight
-// bytes at once.
-func hex8(v uint32) uint64 {
-	n := uint64(v)
-	n = (n | n<<16) & 0x0000ffff0000ffff
-	n = (n | n<<8) & 0x00ff00ff00ff00ff
-	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
-	// Adding 6 carries into bit 4 exactly for the nibbles 10 to 15,
-	// which take 'a'-'0'-10 more than the digits do.
-	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
-	return n + 0x3030303030303030 + letters*('a'-'0'-10)
 }

@@ -692,10 +692,11 @@ func (m CreateOrUpdateDevice) envelope(env *Envelope) {
 	p["device"] = m.Device.wire()
 	env.Properties = p
 	env.common(m.Timestamp, m.Context, m.Integrations, m.MessageID)
-	d := env.contextDevice()
-	d.Token = own(m.Device.Token)
-	if m.Device.Type != "" {
-		d.Type = own(string(m.Device.Type))
+	if !blank(m.Device.Token) {
+		env.contextDevice().Token = own(m.Device.Token)
+	}
+	if !blank(string(m.Device.Type)) {
+		env.contextDevice().Type = own(string(m.Device.Type))
 	}
 }
 
@@ -716,10 +717,11 @@ func (m DeleteDevice) envelope(env *Envelope) {
 	p["device"] = m.Device.wire()
 	env.Properties = p
 	env.common(m.Timestamp, m.Context, m.Integrations, m.MessageID)
-	d := env.contextDevice()
-	d.Token = own(m.Device.Token)
-	if m.Device.Type != "" {
-		d.Type = own(string(m.Device.Type))
+	if !blank(m.Device.Token) {
+		env.contextDevice().Token = own(m.Device.Token)
+	}
+	if !blank(string(m.Device.Type)) {
+		env.contextDevice().Type = own(string(m.Device.Type))
 	}
 }
 

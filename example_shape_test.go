@@ -181,7 +181,7 @@ func ExampleWithOutput() {
 		return
 	}
 	_ = client.Enqueue(analytics.Identify{UserID: "42", Traits: analytics.Traits{"plan": "pro"}})
-	_ = client.Enqueue(analytics.OrderCompleted{UserID: "42", OrderID: "o-1", Total: analytics.Float64(27.5)})
+	_ = client.Enqueue(analytics.OrderCompleted{UserID: "42", OrderID: "o-1", Total: analytics.Ptr(27.5)})
 	// Invalid messages are refused as usual.
 	fmt.Println(client.Enqueue(analytics.Track{UserID: "42"}))
 	if err := client.Close(); err != nil {

@@ -83,8 +83,8 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -189,8 +189,8 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -242,8 +242,8 @@ func (m ApplicationBackgrounded) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -279,8 +279,8 @@ func (m ApplicationForegrounded) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -329,8 +329,8 @@ func (m ApplicationUpdated) appendMessage(e *encoder) error {
 	e.str("version", m.Version)
 	e.str("build", m.Build)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -401,23 +401,21 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		if m.Context != nil {
 			cc = *m.Context
 		}
-		if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
-			if cc.Device != nil {
-				ccDevice = *cc.Device
-			}
-			if !blank(m.DeviceToken) {
-				ccDevice.Token = m.DeviceToken
-			}
-			if !blank(string(m.DeviceType)) {
-				ccDevice.Type = string(m.DeviceType)
-			}
-			cc.Device = &ccDevice
+		if cc.Device != nil {
+			ccDevice = *cc.Device
 		}
+		if !blank(m.DeviceToken) {
+			ccDevice.Token = m.DeviceToken
+		}
+		if !blank(string(m.DeviceType)) {
+			ccDevice.Type = string(m.DeviceType)
+		}
+		cc.Device = &ccDevice
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -463,8 +461,8 @@ func (m ApplicationCrashed) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

@@ -53,8 +53,8 @@ func (m LiveChatConversationStarted) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -130,8 +130,8 @@ func (m LiveChatConversationEnded) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -207,8 +207,8 @@ func (m LiveChatMessageSent) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -284,8 +284,8 @@ func (m LiveChatMessageReceived) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

@@ -123,9 +123,9 @@ type CreateOrUpdateDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.
@@ -154,13 +154,32 @@ func (m CreateOrUpdateDevice) appendMessage(e *encoder) error {
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
 		return err
 	}
+	ctx := m.Context
+	var cc Context
+	var ccDevice DeviceInfo
+	if !blank(m.Device.Token) || !blank(string(m.Device.Type)) {
+		if m.Context != nil {
+			cc = *m.Context
+		}
+		if cc.Device != nil {
+			ccDevice = *cc.Device
+		}
+		if !blank(m.Device.Token) {
+			ccDevice.Token = m.Device.Token
+		}
+		if !blank(string(m.Device.Type)) {
+			ccDevice.Type = string(m.Device.Type)
+		}
+		cc.Device = &ccDevice
+		ctx = &cc
+	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
-	return e.end(withDevice(m.Context, &m.Device), m.Integrations)
+	return e.end(ctx, m.Integrations)
 }
 
 // writesKey reports whether a field of m that is set writes the key k of
@@ -182,9 +201,9 @@ type DeleteDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.
@@ -213,13 +232,32 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
 		return err
 	}
+	ctx := m.Context
+	var cc Context
+	var ccDevice DeviceInfo
+	if !blank(m.Device.Token) || !blank(string(m.Device.Type)) {
+		if m.Context != nil {
+			cc = *m.Context
+		}
+		if cc.Device != nil {
+			ccDevice = *cc.Device
+		}
+		if !blank(m.Device.Token) {
+			ccDevice.Token = m.Device.Token
+		}
+		if !blank(string(m.Device.Type)) {
+			ccDevice.Type = string(m.Device.Type)
+		}
+		cc.Device = &ccDevice
+		ctx = &cc
+	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
-	return e.end(withDevice(m.Context, &m.Device), m.Integrations)
+	return e.end(ctx, m.Integrations)
 }
 
 // writesKey reports whether a field of m that is set writes the key k of
@@ -270,8 +308,8 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -324,8 +362,8 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -378,8 +416,8 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -455,8 +493,8 @@ func (m DeleteRelationship) appendMessage(e *encoder) error {
 	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -526,8 +564,8 @@ func (m DeleteObject) appendMessage(e *encoder) error {
 	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -615,8 +653,8 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 	e.str("href", m.Href)
 	e.str("reason", m.Reason)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -691,8 +729,8 @@ func (m ReportContentEvent) appendMessage(e *encoder) error {
 	}
 	e.str("actionType", string(m.ActionType))
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

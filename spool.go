@@ -57,10 +57,13 @@ type spoolConfig struct {
 //     Flush right after New waits for them too. A message whose batch was
 //     in flight at a crash is sent again: delivery is at least once.
 //   - A message leaves the spool when the API accepted it or refused its
-//     content (400, 413, 422). One given up after its retries counts as
-//     failed, as without a spool, and is sent again later, read from where
-//     it is (Stats.SpoolRequeued). One refused for the key (401, 403) or
-//     with another status stays for the next client on dir.
+//     content (400, 413, 422). One given up after its retries is not a
+//     failure: it is sent again, read from where it is
+//     (Stats.SpoolRequeued). One refused for the key (401, 403) is parked,
+//     and sent again once a request succeeds, or one batch at a time as a
+//     probe (after 10 s, doubling up to 5 min). One refused with another
+//     status, and any not sent once Shutdown has begun, stays for the next
+//     client on dir.
 //   - Shutdown and Close deliver what waits on disk as well as in memory
 //     until their deadline; what is left then stays for the next client.
 //   - Space comes back as deliveries complete segment files.
@@ -560,8 +563,10 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 // those refused for the key (401, 403) are parked, and queued again once
 // a request succeeds, or one run at a time as a probe (see feed). Once
 // Shutdown has begun, or for any other failure, messages stay for the
-// next client. It runs on a sender goroutine, with bt's final outcome,
-// outside the batcher's lock, before the batch is reported.
+// next client. It runs in report, on the goroutine that reports bt (a
+// sender, the output goroutine of WithOutput, or the batcher for a batch
+// Shutdown abandoned), with bt's final outcome, outside the batcher's
+// lock, before the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log

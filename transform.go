@@ -121,16 +121,6 @@ func runTransform(i int, fn Transform, env *Envelope) (keep bool, err error) {
 	return fn(env), nil
 }
 
-// newMessageID returns a messageId for a message that has none, as begin
-// would write it.
-func (e *encoder) newMessageID() string {
-	if e.newID != nil {
-		return e.newID()
-	}
-	var b [36]byte
-	return string(appendUUID(b[:0], e.random()))
-}
-
 // --- built-in transforms ---
 
 // RedactKeys returns a Transform that removes the given keys, compared

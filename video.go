@@ -82,7 +82,7 @@ type VideoPlaybackStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -136,8 +136,8 @@ func (m VideoPlaybackStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -223,7 +223,7 @@ type VideoPlaybackPaused struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -277,8 +277,8 @@ func (m VideoPlaybackPaused) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -368,7 +368,7 @@ type VideoPlaybackInterrupted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -423,8 +423,8 @@ func (m VideoPlaybackInterrupted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -512,7 +512,7 @@ type VideoPlaybackBufferStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -566,8 +566,8 @@ func (m VideoPlaybackBufferStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -653,7 +653,7 @@ type VideoPlaybackBufferCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -707,8 +707,8 @@ func (m VideoPlaybackBufferCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -798,7 +798,7 @@ type VideoPlaybackSeekStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -853,8 +853,8 @@ func (m VideoPlaybackSeekStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -942,7 +942,7 @@ type VideoPlaybackSeekCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -996,8 +996,8 @@ func (m VideoPlaybackSeekCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1083,7 +1083,7 @@ type VideoPlaybackResumed struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1137,8 +1137,8 @@ func (m VideoPlaybackResumed) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1224,7 +1224,7 @@ type VideoPlaybackCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1278,8 +1278,8 @@ func (m VideoPlaybackCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1366,7 +1366,7 @@ type VideoPlaybackExited struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1420,8 +1420,8 @@ func (m VideoPlaybackExited) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1557,8 +1557,8 @@ func (m VideoContentStarted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1698,8 +1698,8 @@ func (m VideoContentPlaying) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1839,8 +1839,8 @@ func (m VideoContentCompleted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -1969,14 +1969,14 @@ func (m VideoAdStarted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2096,14 +2096,14 @@ func (m VideoAdPlaying) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -2222,14 +2222,14 @@ func (m VideoAdCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, m.writesKey); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

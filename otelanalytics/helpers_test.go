@@ -51,7 +51,7 @@ func newFixture(t *testing.T, opts ...analytics.Option) *fixture {
 	opts = append([]analytics.Option{
 		analytics.WithEndpoint(fake.URL),
 		analytics.WithHTTPClient(fake.Client()),
-		analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}),
 	}, opts...)
 	c, err := analytics.New(testKey, opts...)
 	require.NoError(t, err)

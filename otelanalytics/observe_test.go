@@ -31,7 +31,7 @@ func newReader() (*sdkmetric.ManualReader, *sdkmetric.MeterProvider) {
 func TestScriptedRun(t *testing.T) {
 	reader, mp := newReader()
 	f := newFixture(t, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1),
-		analytics.WithQueueCapacity(2), analytics.WithMaxAttempts(2))
+		analytics.WithQueueCapacity(2), analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 2}))
 	reg, err := otelanalytics.Observe(f.client, otelanalytics.WithMeterProvider(mp),
 		otelanalytics.WithAttributes(attribute.String("service.name", "checkout")))
 	require.NoError(t, err)

@@ -108,10 +108,13 @@ func (c *connFlags) options(e *env, rate float64, dryRun bool) ([]analytics.Opti
 		logger = slog.New(cliLogHandler{slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug})})
 	}
 	opts = append(opts, analytics.WithLogger(logger),
-		analytics.WithMaxRetryTime(c.maxRetryTime),
-		analytics.WithMaxAttempts(c.maxAttempts),
-		// A Retry-After is waited out for as long as the retry time allows.
-		analytics.WithMaxRetryAfter(c.maxRetryTime))
+		analytics.WithRetry(analytics.RetryPolicy{
+			MaxTime:     c.maxRetryTime,
+			MaxAttempts: c.maxAttempts,
+			// A Retry-After is waited out for as long as the retry
+			// time allows.
+			MaxRetryAfter: c.maxRetryTime,
+		}))
 	rt := e.transport
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
@@ -155,8 +158,6 @@ var cliWords = strings.NewReplacer(
 	"WithEndpoint", "--endpoint",
 	"WithBatchSize", "--batch-size",
 	"WithMaxInFlight", "--workers",
-	"WithMaxRetryTime", "--max-retry-time",
-	"WithMaxAttempts", "--max-attempts",
 	"the client's region", "--region",
 ).Replace
 

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -96,15 +94,11 @@ func runClient(name, url string, n int) error {
 		return fmt.Errorf("unknown -event %q", event)
 	}
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+		stop, err := benchmarks.StartCPUProfile(cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -131,19 +125,11 @@ type run struct {
 
 func runOnce(self, name string, n int, profile string) (run, error) {
 	var r run
-	sk := exec.Command(self, "-role", "sink")
-	in, _ := sk.StdinPipe()
-	out, _ := sk.StdoutPipe()
-	sk.Stderr = os.Stderr
-	if err := sk.Start(); err != nil {
+	sk, err := benchmarks.StartSinkProcess(self)
+	if err != nil {
 		return r, err
 	}
-	br := bufio.NewReader(out)
-	url, err := br.ReadString('\n')
-	if err != nil {
-		return r, fmt.Errorf("sink: %w", err)
-	}
-	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n),
+	args := []string{"-role", "client", "-client", name, "-url", sk.URL, "-n", fmt.Sprint(n),
 		"-batch", fmt.Sprint(batch), "-queue", fmt.Sprint(queue), "-event", event}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
@@ -151,11 +137,9 @@ func runOnce(self, name string, n int, profile string) (run, error) {
 	cl := exec.Command(self, args...)
 	cl.Stderr = os.Stderr
 	b, cerr := cl.Output()
-	in.Close()
-	if err := json.NewDecoder(br).Decode(&r.sink); err != nil {
-		return r, fmt.Errorf("sink stats: %w", err)
+	if r.sink, err = sk.Stop(); err != nil {
+		return r, err
 	}
-	_ = sk.Wait()
 	if cerr != nil {
 		return r, fmt.Errorf("%s: %w", name, cerr)
 	}

@@ -14,15 +14,12 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cdpkit/analytics-go/benchmarks"
@@ -54,27 +51,17 @@ func main() {
 // withSink starts a sink process, runs cmd(url) against it, and returns
 // what cmd used and the events the sink counted.
 func withSink(self string, cmd func(url string) *exec.Cmd) (benchmarks.ProcessCost, int64, error) {
-	sk := exec.Command(self, "-role", "sink")
-	in, _ := sk.StdinPipe()
-	out, _ := sk.StdoutPipe()
-	sk.Stderr = os.Stderr
-	if err := sk.Start(); err != nil {
+	sk, err := benchmarks.StartSinkProcess(self)
+	if err != nil {
 		return benchmarks.ProcessCost{}, 0, err
 	}
-	br := bufio.NewReader(out)
-	url, err := br.ReadString('\n')
-	if err != nil {
-		return benchmarks.ProcessCost{}, 0, fmt.Errorf("sink: %w", err)
-	}
-	c := cmd(strings.TrimSpace(url))
+	c := cmd(sk.URL)
 	c.Stderr = os.Stderr
 	cost, cerr := benchmarks.RunMeasured(c)
-	in.Close()
-	var st benchmarks.SinkStats
-	if err := json.NewDecoder(br).Decode(&st); err != nil {
-		return cost, 0, fmt.Errorf("sink stats: %w", err)
+	st, err := sk.Stop()
+	if err != nil {
+		return cost, 0, err
 	}
-	_ = sk.Wait()
 	if st.Bad > 0 {
 		return cost, st.Events, fmt.Errorf("the sink got %d bad requests", st.Bad)
 	}

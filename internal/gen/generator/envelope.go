@@ -175,31 +175,16 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 	}
 	b.p("env.Properties = p")
 	b.p("env.common(m.Timestamp, m.Context, m.Integrations, m.MessageID)")
-	// What appendMessage adds to the Context it sends (withDevice, and the
-	// copies of eventDecl): the Envelope shows the Context as sent.
-	for _, p := range ev.Properties {
-		x := "m." + p.GoName
-		switch {
-		case p.Placement() == catalog.InPropertiesAndContext:
-			b.p("d := env.contextDevice()")
-			b.p("d.Token = own(%s.Token)", x)
-			b.p("if %s.Type != \"\" {", x)
-			b.p("d.Type = own(string(%s.Type))", x)
-			b.p("}")
-		case contextPath(p) != "":
-			setter, ok := contextSetters[contextPath(p)]
-			if !ok {
-				return fmt.Errorf("property %q: context.%s is not supported", p.Key, contextPath(p))
-			}
-			sub := "contextDevice"
-			if strings.HasPrefix(contextPath(p), "app.") {
-				sub = "contextApp"
-			}
-			v := asString(x, p)
-			b.p("if !blank(%s) {", v)
-			b.p("env.%s().%s = own(%s)", sub, setter, v)
-			b.p("}")
-		}
+	// What appendMessage adds to the Context it sends (its contextCopy):
+	// the Envelope shows the Context as sent.
+	fields, err := g.contextFields(ev)
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		b.p("if !blank(%s) {", f.expr)
+		b.p("env.context%s().%s = own(%s)", f.Struct, f.Field, f.expr)
+		b.p("}")
 	}
 	b.p("}")
 
@@ -220,19 +205,15 @@ func (g *gen) eventEnvelope(b *w, ev catalog.Event) error {
 	if len(inContext) > 0 {
 		b.p("if c := env.Context; c != nil {")
 		for _, p := range inContext {
-			setter, ok := contextSetters[p.Key]
-			if !ok {
-				return fmt.Errorf("property %q: context.%s is not supported", p.Key, p.Key)
+			cf := g.cat.ContextField(p.Key)
+			if cf == nil {
+				return fmt.Errorf("property %q: context.%s is no context field of the catalog", p.Key, p.Key)
 			}
-			field := "Device"
-			if strings.HasPrefix(p.Key, "app.") {
-				field = "App"
-			}
-			v := "c." + field + "." + setter
+			v := "c." + cf.Struct + "." + cf.Field
 			if p.Enum != nil {
 				v = g.goType(p) + "(" + v + ")"
 			}
-			b.p("if c.%s != nil {", field)
+			b.p("if c.%s != nil {", cf.Struct)
 			b.p("m.%s = %s", p.GoName, v)
 			b.p("}")
 		}
