@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestBatchKeepsItsMessagesBytes: a batch copies each message into its own
@@ -12,6 +15,7 @@ import (
 // past the most a batch holds; and a recycled batch fills its buffer again
 // without an allocation.
 func TestBatchKeepsItsMessagesBytes(t *testing.T) {
+	// Not parallel: AllocsPerRun counts every goroutine's allocations.
 	const maxBytes = 64 << 10
 	q := &batchQueue{maxItems: 1000, maxBytes: 1 << 20, batchSize: 1000, batchBytes: maxBytes, keepSpare: 2}
 	msg := func(n int) []byte { return bytes.Repeat([]byte{byte(n)}, 1000) }
@@ -21,20 +25,14 @@ func TestBatchKeepsItsMessagesBytes(t *testing.T) {
 		p[0] = 'x' // the queue holds a copy
 	}
 	bt := q.pop(true)
-	if len(bt.items) != 60 {
-		t.Fatalf("popped %d messages, want 60", len(bt.items))
-	}
+	require.Len(t, bt.items, 60, "messages popped")
 	for n, it := range bt.items {
-		if !bytes.Equal(it.data, msg(n)) || cap(it.data) != len(it.data) {
-			t.Fatalf("message %d changed, or can be appended to in place (cap %d)", n, cap(it.data))
-		}
+		require.Equal(t, msg(n), it.data, "message %d changed", n)
+		require.Equal(t, len(it.data), cap(it.data), "message %d can be appended to in place", n)
 	}
-	if cap(bt.buf) > maxBytes {
-		t.Errorf("buffer of %d bytes, over the batch's %d", cap(bt.buf), maxBytes)
-	}
-	if &bt.items[0].data[0] != &bt.buf[0] || &bt.items[59].data[999] != &bt.buf[len(bt.buf)-1] {
-		t.Error("after growing, the messages are not in the batch's buffer")
-	}
+	assert.LessOrEqual(t, cap(bt.buf), maxBytes, "the buffer, over the batch's most")
+	assert.Same(t, &bt.buf[0], &bt.items[0].data[0], "after growing, the first message is not in the batch's buffer")
+	assert.Same(t, &bt.buf[len(bt.buf)-1], &bt.items[59].data[999], "after growing, the last message is not in the batch's buffer")
 
 	// Settled and recycled, the batch is reused with its buffer.
 	clear(bt.items)
@@ -57,15 +55,14 @@ func TestBatchKeepsItsMessagesBytes(t *testing.T) {
 		clear(b.items)
 		q.recycle(b)
 	})
-	if allocs != 0 {
-		t.Errorf("refilling a recycled batch allocates %v times, want 0", allocs)
-	}
+	assert.Zero(t, allocs, "allocations of refilling a recycled batch")
 }
 
 // TestBatchQueueTrimKeepsSpares: settled batches are kept for reuse until a
 // trim, which keeps keepSpare of them, and an idle trim keeps one without
 // a buffer over maxIdleBuf.
 func TestBatchQueueTrimKeepsSpares(t *testing.T) {
+	t.Parallel()
 	q := &batchQueue{maxItems: 100, maxBytes: 1 << 20, batchSize: 1, batchBytes: 200 << 10, keepSpare: 2}
 	big := make([]byte, 100<<10)
 	for range 5 {
@@ -79,17 +76,13 @@ func TestBatchQueueTrimKeepsSpares(t *testing.T) {
 		clear(bt.items)
 		q.recycle(bt)
 	}
-	if len(q.spare) != 5 {
-		t.Fatalf("%d of 5 settled batches kept before a trim", len(q.spare))
-	}
+	require.Len(t, q.spare, 5, "settled batches kept before a trim")
 	q.trim(false)
-	if len(q.spare) != 2 || cap(q.spare[0].buf) < len(big) {
-		t.Fatalf("a trim on the tick kept %d batches (want 2), with their buffers", len(q.spare))
-	}
+	require.Len(t, q.spare, 2, "batches a trim on the tick keeps")
+	require.GreaterOrEqual(t, cap(q.spare[0].buf), len(big), "a trim on the tick keeps the batches' buffers")
 	q.trim(true)
-	if len(q.spare) != 1 || cap(q.spare[0].buf) > maxIdleBuf {
-		t.Fatalf("an idle trim kept %d batches (want 1) and a buffer of %d bytes (at most %d)", len(q.spare), cap(q.spare[0].buf), maxIdleBuf)
-	}
+	require.Len(t, q.spare, 1, "batches an idle trim keeps")
+	require.LessOrEqual(t, cap(q.spare[0].buf), maxIdleBuf, "the buffer an idle trim keeps")
 }
 
 // BenchmarkQueuePushPop is the cost of the queue's mechanism alone, per

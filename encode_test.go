@@ -290,3 +290,26 @@ func TestInvalidUTF8FromMarshalerRepaired(t *testing.T) {
 	assert.Equal(t, []any{"x\uFFFD"}, msgs[0].Properties["r"])
 	assert.Equal(t, 2, strings.Count(raw, "\uFFFD"))
 }
+
+// TestWithTimestamps: the time of a message without a Timestamp, and the
+// sentAt of its request, come from WithTimestamps' function; WithClock, its
+// deprecated name, does the same.
+func TestWithTimestamps(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for name, opt := range map[string]analytics.Option{
+		"WithTimestamps": analytics.WithTimestamps(func() time.Time { return at }),
+		"WithClock":      analytics.WithClock(func() time.Time { return at }),
+	} {
+		tr := analyticstest.NewTransport(t)
+		c, err := analytics.New("key", analytics.WithHTTPClient(tr.Client()), analytics.WithEndpoint("http://127.0.0.1:1"), opt)
+		require.NoError(t, err)
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Timed"}))
+		require.NoError(t, c.Close())
+		reqs := tr.Requests()
+		require.Len(t, reqs, 1, name)
+		require.Len(t, reqs[0].Messages, 1, name)
+		assert.True(t, reqs[0].Messages[0].Timestamp.Equal(at), "%s: timestamp %v, want %v", name, reqs[0].Messages[0].Timestamp, at)
+		assert.True(t, reqs[0].SentAt.Equal(at), "%s: sentAt %v, want %v", name, reqs[0].SentAt, at)
+	}
+}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // TestJudge: what the final answer to a request means for its messages,
 // for every kind of answer, without HTTP.
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	netErr := errors.New("connection refused")
 	for _, tc := range []struct {
 		status int
@@ -37,9 +40,7 @@ func TestJudge(t *testing.T) {
 		{503, nil, 10, refused},
 		{429, nil, 1, refused},
 	} {
-		if got := judge(tc.status, tc.err, tc.n); got != tc.want {
-			t.Errorf("judge(%d, %v, %d messages) = %v, want %v", tc.status, tc.err, tc.n, got, tc.want)
-		}
+		assert.Equal(t, tc.want, judge(tc.status, tc.err, tc.n), "judge(%d, %v, %d messages)", tc.status, tc.err, tc.n)
 	}
 }
 
@@ -47,6 +48,7 @@ func TestJudge(t *testing.T) {
 // its outcome belongs to, and the batch gets the log line its outcome
 // calls for.
 func TestTally(t *testing.T) {
+	t.Parallel()
 	aborted := context.DeadlineExceeded
 	refused := &APIError{StatusCode: 400}
 	key := &APIError{StatusCode: 401}
@@ -88,18 +90,15 @@ func TestTally(t *testing.T) {
 			outcome{lost: 1, status: 1, requeued: 1, last: refused, log: logLost}},
 	} {
 		got := tally(tc.errs, tc.aborted)
-		if got != tc.want {
-			t.Errorf("%s: tally = %+v, want %+v", tc.name, got, tc.want)
-		}
-		if got.lost != got.status+got.retries+got.aborted+got.spool {
-			t.Errorf("%s: %d lost, but %d+%d+%d+%d by cause", tc.name, got.lost, got.status, got.retries, got.aborted, got.spool)
-		}
+		assert.Equal(t, tc.want, got, "%s: tally", tc.name)
+		assert.Equal(t, got.lost, got.status+got.retries+got.aborted+got.spool, "%s: lost, and lost by cause", tc.name)
 	}
 }
 
 // TestFinal: the WithCallback function gets every outcome but that of a
 // message the spool sends again.
 func TestFinal(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want bool
@@ -111,9 +110,7 @@ func TestFinal(t *testing.T) {
 		{&requeuedError{err: errors.New("x")}, false},
 		{&requeuedError{err: &APIError{StatusCode: 401}, parked: true}, false},
 	} {
-		if got := final(tc.err); got != tc.want {
-			t.Errorf("final(%v) = %v, want %v", tc.err, got, tc.want)
-		}
+		assert.Equal(t, tc.want, final(tc.err), "final(%v)", tc.err)
 	}
 }
 

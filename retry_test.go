@@ -2,9 +2,11 @@ package analytics_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -533,4 +535,89 @@ func TestEarlyAnswerWhileBodyIsRead(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 400, apiErr.StatusCode)
 	assert.Equal(t, int64(100), c.Stats().FailedStatus)
+}
+
+// retryRun sends one message to a fake API that always answers 503, with
+// opts, and returns the client's Stats once Flush has returned, and how
+// long it took on synctest's clock.
+func retryRun(t *testing.T, opts ...analytics.Option) (analytics.Stats, time.Duration) {
+	t.Helper()
+	var st analytics.Stats
+	var took time.Duration
+	synctest.Test(t, func(t *testing.T) {
+		tr := analyticstest.NewTransport(t)
+		tr.SetDefault(analyticstest.Response{Status: 503})
+		opts = append([]analytics.Option{
+			analytics.WithHTTPClient(tr.Client()),
+			analytics.WithEndpoint("http://127.0.0.1:1"),
+			analytics.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		}, opts...)
+		c, err := analytics.New("key", opts...)
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "Retried"}))
+		start := time.Now()
+		var de *analytics.DeliveryError
+		require.ErrorAs(t, c.Flush(context.Background()), &de, "Flush: want a DeliveryError for the message")
+		require.Equal(t, int64(1), de.Undelivered)
+		took = time.Since(start)
+		st = c.Stats()
+	})
+	return st, took
+}
+
+// TestWithRetry: WithRetry sets the retry policy; a zero field leaves what
+// the default or an earlier option set, and a later option wins.
+func TestWithRetry(t *testing.T) {
+	t.Parallel()
+	fast := analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: time.Millisecond}
+	for _, tc := range []struct {
+		name         string
+		opts         []analytics.Option
+		wantRequests int64
+	}{
+		{"MaxAttempts", []analytics.Option{analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 3, WaitMin: time.Second, WaitMax: time.Second})}, 3},
+		{"no retry", []analytics.Option{analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 1})}, 1},
+		{"the default attempts", []analytics.Option{analytics.WithRetry(fast)}, analytics.DefaultMaxAttempts},
+		{"a zero field keeps an earlier option", []analytics.Option{analytics.WithMaxAttempts(5), analytics.WithRetry(fast)}, 5},
+		{"a later option wins", []analytics.Option{analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 4, WaitMin: time.Millisecond, WaitMax: time.Millisecond}), analytics.WithMaxAttempts(2)}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, _ := retryRun(t, tc.opts...)
+			assert.Equal(t, tc.wantRequests, st.Requests, "requests")
+			assert.Equal(t, tc.wantRequests-1, st.Retries, "retries")
+			assert.Equal(t, int64(1), st.FailedRetries, "given up")
+		})
+	}
+}
+
+// TestWithRetryMaxTime: MaxTime bounds a batch's retries, waits included:
+// a backoff that would outlast it ends with the batch given up at MaxTime.
+func TestWithRetryMaxTime(t *testing.T) {
+	t.Parallel()
+	st, took := retryRun(t, analytics.WithRetry(analytics.RetryPolicy{
+		MaxAttempts: 10, WaitMin: 30 * time.Second, WaitMax: time.Minute, MaxTime: 10 * time.Second}))
+	assert.Equal(t, int64(1), st.Requests, "requests")
+	assert.Equal(t, int64(1), st.FailedRetries, "given up")
+	assert.Equal(t, 10*time.Second, took, "the batch is given up at MaxTime")
+}
+
+// TestWithRetryRefusesBadPolicies: New refuses a policy out of range, and
+// says which option.
+func TestWithRetryRefusesBadPolicies(t *testing.T) {
+	t.Parallel()
+	for _, p := range []analytics.RetryPolicy{
+		{MaxAttempts: -1},
+		{MaxAttempts: 101},
+		{WaitMin: -time.Second},
+		{MaxTime: -time.Second},
+		{MaxRetryAfter: -time.Second},
+		{WaitMin: time.Second, WaitMax: time.Millisecond},
+		{WaitMax: time.Millisecond}, // below the default WaitMin
+	} {
+		_, err := analytics.New("key", analytics.WithRetry(p))
+		if assert.Error(t, err, "WithRetry(%+v)", p) {
+			assert.Contains(t, err.Error(), "WithRetry", "WithRetry(%+v): the error names the option", p)
+		}
+	}
 }
