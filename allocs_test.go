@@ -81,8 +81,8 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 }
 
 // TestEnqueueAllocs: Enqueue of a message allocates nothing of its own:
-// the queue copies its bytes into shared slabs (arena.go) and reuses its
-// batches.
+// the queue copies its bytes into the buffer of the batch it will be sent
+// in (batchqueue.go), and reuses settled batches with their buffers.
 func TestEnqueueAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's sync.Pool drops encoders at random")
@@ -94,8 +94,7 @@ func TestEnqueueAllocs(t *testing.T) {
 		WithBatchSize(1000), WithQueueCapacity(10_000), WithFlushInterval(time.Hour))
 	require.NoError(t, err)
 	defer c.Close()
-	// The queue copies messages into shared 64 KiB slabs and reuses its
-	// batches: a slab or a batch every few hundred messages, which
+	// A new batch, or a grown buffer, every few hundred messages, which
 	// AllocsPerRun's whole-number average over 100 runs rounds to 0.
 	const perMessage = 0
 	for _, m := range allocCases {

@@ -385,16 +385,17 @@ func TestNilClientConcurrentSafe(t *testing.T) {
 }
 
 // TestQueuedBytesIntactWhileBatchesFinishOutOfOrder checks that reusing
-// the queue's slabs never hands a message's bytes to another message
+// the batches' buffers never hands a message's bytes to another message
 // while the first is still being sent or reported: four producers keep
-// filling slabs while four senders hold their batches for a random
-// while, so slabs are freed and filled again while others are in flight.
+// filling buffers while four senders hold their batches for a random
+// while, so buffers are reused and filled again while others are in
+// flight.
 // Every 40th message is invalid, so its batch is refused and bisected:
 // the halves are written from the queued bytes after the first answer,
 // and the callbacks read each message's id after the last one. Every
 // message must be reported once, with its own id, and every valid one
 // arrive once, with its own properties. Messages from 0 to 1,800 bytes,
-// and some over the slab limit, so that they straddle slab ends too.
+// and some of 9 to 10 KB, so that buffers grow while they fill.
 func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 	t.Parallel()
 	const producers, perProducer = 4, 1500
@@ -414,7 +415,7 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 	c := newTestClient(t, s.URL, analytics.WithBatchSize(7), analytics.WithMaxInFlight(4), analytics.WithQueueCapacity(70),
 		analytics.WithCallback(func(r analytics.Result) {
 			mu.Lock()
-			if _, ok := reported[r.MessageID]; ok || r.Event != "Slab Checked" {
+			if _, ok := reported[r.MessageID]; ok || r.Event != "Bytes Checked" {
 				dup = append(dup, r.MessageID+" "+r.Event)
 			}
 			reported[r.MessageID] = r.Err
@@ -426,7 +427,7 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 	pad := func(i int) string {
 		size := i % 1800
 		if i%97 == 0 {
-			size = 9000 + i%1000 // over the slab limit: a copy of its own
+			size = 9000 + i%1000 // a large one, so that the buffer grows
 		}
 		return strings.Repeat(string(rune('a'+i%26)), size)
 	}
@@ -442,7 +443,7 @@ func TestQueuedBytesIntactWhileBatchesFinishOutOfOrder(t *testing.T) {
 					props["invalid"] = true
 				}
 				assert.NoError(t, c.EnqueueContext(bounded(t), analytics.Track{
-					MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "Slab Checked", Properties: props,
+					MessageID: fmt.Sprintf("m-%d", i), UserID: "u", Event: "Bytes Checked", Properties: props,
 				}))
 			}
 		}()
