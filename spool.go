@@ -591,11 +591,16 @@ func (sp *spooler) ack(bt *batch) {
 	}
 	sp.log.Ack(done)
 	sp.mu.Lock()
+	released := false
 	if delivered && len(sp.parked) > 0 {
 		sp.releaseLocked(len(sp.parked)) // the API takes requests again
+		released = true
 	}
 	if sp.closed || len(again)+len(park) == 0 {
 		sp.mu.Unlock()
+		if released {
+			sp.wakeFeeder() // it may be idle, waiting for a probe
+		}
 		return // kept for the next client
 	}
 	if len(again) > 0 {

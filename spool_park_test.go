@@ -1,0 +1,104 @@
+package analytics_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
+	"github.com/cdpkit/analytics-go/analyticstest"
+	"github.com/cdpkit/analytics-go/internal/spool/faultfs"
+)
+
+// Messages the API refuses for the key (401, 403) are parked by the spool:
+// sent again as soon as a request succeeds, or one run at a time as a
+// probe whose wait doubles from 10 s to 5 min. These tests run on synctest
+// (fake time) with the spool on faultfs, so the waits are observed, not
+// guessed.
+
+// newParkClient returns a client with a spool on an in-memory file system,
+// sending through tr, closed (with a canceled context) at the end of the
+// test.
+func newParkClient(t *testing.T, tr *analyticstest.Transport, opts ...analytics.Option) *analytics.Client {
+	t.Helper()
+	c, err := analytics.New(spoolKey, append([]analytics.Option{
+		analytics.WithHTTPClient(tr.Client()), analytics.WithEndpoint(tr.URL),
+		analytics.WithLogger(quietLogger()), analytics.WithSpool("/spool"),
+		analytics.WithSpoolFS(faultfs.New(1).Mount()), analytics.WithFlushInterval(50 * time.Millisecond),
+		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = c.Shutdown(ctx)
+	})
+	return c
+}
+
+// parkOne enqueues a message that the API refuses for the key, and
+// returns once the spool has parked it.
+func parkOne(t *testing.T, c *analytics.Client, tr *analyticstest.Transport, id string) {
+	t.Helper()
+	tr.SetDefault(analyticstest.Response{Status: 401})
+	if err := c.Enqueue(spoolTrack(id, 0)); err != nil {
+		t.Fatal(err)
+	}
+	var de *analytics.DeliveryError
+	if err := flushWithin(t, c, time.Second); !errors.As(err, &de) || de.Undelivered != 1 {
+		t.Fatalf("Flush of a message refused for the key: %v, want 1 not delivered yet", err)
+	}
+	if st := c.Stats(); st.SpoolPending != 1 || st.Failed != 0 {
+		t.Fatalf("after a 401: SpoolPending %d Failed %d, want the message parked (1, 0)", st.SpoolPending, st.Failed)
+	}
+}
+
+// TestSpoolParkedSentOnceAKeyIsTaken: once a request succeeds, the parked
+// messages are sent at once, not when the next probe is due (10 s later,
+// up to 5 min), and a Flush that waits for them returns as soon as they
+// are delivered. Before the fix the release did not wake the feeder: the
+// parked message waited for the probe timer, and so did the Flush.
+func TestSpoolParkedSentOnceAKeyIsTaken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
+		c := newParkClient(t, tr)
+		parkOne(t, c, tr, "parked")
+
+		tr.SetDefault(analyticstest.Response{})
+		if err := c.Enqueue(spoolTrack("fresh", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := flushWithin(t, c, time.Second); err != nil {
+			t.Fatalf("Flush of a message sent with the key taken again: %v", err)
+		}
+		// Delivering "fresh" released "parked": this Flush waits for it.
+		start := time.Now()
+		if err := flushWithin(t, c, time.Minute); err != nil {
+			t.Fatalf("Flush after the key was taken again: %v", err)
+		}
+		if waited := time.Since(start); waited > time.Second {
+			t.Errorf("Flush waited %v for the parked message: it was sent at the next probe, not once a request succeeded", waited)
+		}
+		if got := arrivedIDs(tr); got["parked"] != 1 || got["fresh"] != 1 {
+			t.Errorf("delivered %v, want parked and fresh once each", got)
+		}
+		st := c.Stats()
+		spoolStatsAddUp(t, st)
+		if st.Delivered != 2 || st.SpoolPending != 0 {
+			t.Errorf("Delivered %d SpoolPending %d, want 2 and 0", st.Delivered, st.SpoolPending)
+		}
+	})
+}
+
+// arrivedIDs counts the messages a fake accepted, by messageId.
+func arrivedIDs(tr *analyticstest.Transport) map[string]int {
+	ids := map[string]int{}
+	for _, m := range tr.Messages() {
+		ids[m.MessageID]++
+	}
+	return ids
+}
