@@ -141,8 +141,8 @@ type spooler struct {
 	buf     []byte        // the record being appended
 	redo    []redo        // messages to send again, oldest first
 	parked  []redo        // messages refused for the key, waiting to be released (ack, feed)
-	probe   time.Duration // the wait between probes, while parked runs wait
-	probeAt time.Time     // when the next probe is due
+	probe   time.Duration // the wait before the next probe (see idle)
+	probeAt time.Time     // when the next probe is due, while parked runs wait
 
 	lostAtOpen int           // damaged regions New found: one lost message each
 	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
@@ -463,7 +463,9 @@ func (sp *spooler) feed() {
 
 // Probes of a key the API refused: the feeder releases one parked run
 // after the wait, which doubles from minProbe to maxProbe while the API
-// refuses the key, and goes back to minProbe once it takes a request.
+// refuses the key, and goes back to minProbe once it takes a request. A
+// probe's run parked again keeps the wait, so that it grows with a single
+// parked run too.
 const (
 	minProbe = 10 * time.Second
 	maxProbe = 5 * time.Minute
@@ -592,9 +594,12 @@ func (sp *spooler) ack(bt *batch) {
 	sp.log.Ack(done)
 	sp.mu.Lock()
 	released := false
-	if delivered && len(sp.parked) > 0 {
-		sp.releaseLocked(len(sp.parked)) // the API takes requests again
-		released = true
+	if delivered {
+		sp.probe = minProbe // the API takes the key: probes start over
+		if len(sp.parked) > 0 {
+			sp.releaseLocked(len(sp.parked))
+			released = true
+		}
 	}
 	if sp.closed || len(again)+len(park) == 0 {
 		sp.mu.Unlock()
@@ -608,7 +613,7 @@ func (sp *spooler) ack(bt *batch) {
 	}
 	if len(park) > 0 {
 		if len(sp.parked) == 0 {
-			sp.probe = minProbe
+			sp.probe = max(sp.probe, minProbe)
 			sp.probeAt = time.Now().Add(sp.probe)
 		}
 		sp.parked = append(sp.parked, redo{refs: park})

@@ -94,6 +94,41 @@ func TestSpoolParkedSentOnceAKeyIsTaken(t *testing.T) {
 	})
 }
 
+// TestSpoolProbeBacksOff: while the API refuses the key, a parked run is
+// probed after 10 s, then after 20, 40, … up to 5 min; not every 10 s.
+// Before the fix a probe of the only parked run reset the wait to 10 s
+// when the run was parked again: 65 probes in 11 minutes.
+func TestSpoolProbeBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
+		c := newParkClient(t, tr)
+		parkOne(t, c, tr, "parked")
+		before := len(tr.Requests())
+		time.Sleep(11 * time.Minute)
+		synctest.Wait()
+		// Probes at 10, 30, 70, 150, 310 and 610 s: 6.
+		if probes := len(tr.Requests()) - before; probes < 5 || probes > 7 {
+			t.Errorf("%d probes in 11 minutes of a refused key, want 6 (waits of 10 s doubling to 5 min)", probes)
+		}
+		// A request that succeeds ends the backoff: the parked message
+		// is sent with it.
+		tr.SetDefault(analyticstest.Response{})
+		if err := c.Enqueue(spoolTrack("fresh", 1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := flushWithin(t, c, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := flushWithin(t, c, time.Second); err != nil {
+			t.Fatalf("Flush once the key is taken: %v", err)
+		}
+		if got := arrivedIDs(tr); got["parked"] != 1 {
+			t.Errorf("parked message delivered %d times, want once", got["parked"])
+		}
+		spoolStatsAddUp(t, c.Stats())
+	})
+}
+
 // arrivedIDs counts the messages a fake accepted, by messageId.
 func arrivedIDs(tr *analyticstest.Transport) map[string]int {
 	ids := map[string]int{}
