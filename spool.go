@@ -136,7 +136,7 @@ type spooler struct {
 	// numbered them. It guards everything below it. Lock order: mu, then
 	// batcher.mu and the log's lock.
 	mu      sync.Mutex
-	closed  bool          // Shutdown began: no appends, no redos
+	closed  bool          // Shutdown began: no appends, no redos, no releases
 	full    bool          // the spool refused a message and has not taken one since
 	buf     []byte        // the record being appended
 	redo    []redo        // messages to send again, oldest first
@@ -562,7 +562,7 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 // those refused for the key (401, 403) are parked, and queued again once
 // a request succeeds, or one run at a time as a probe (see feed). Once
 // Shutdown has begun, or for any other failure, messages stay for the
-// next client. It runs on a sender goroutine, with bt's final outcome,
+// next client, and so do the runs still parked. It runs on a sender goroutine, with bt's final outcome,
 // outside the batcher's lock, before the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
@@ -596,7 +596,11 @@ func (sp *spooler) ack(bt *batch) {
 	released := false
 	if delivered {
 		sp.probe = minProbe // the API takes the key: probes start over
-		if len(sp.parked) > 0 {
+		// Not once Shutdown has begun: the feeder may have returned, and
+		// messages numbered that it never admits would keep the batcher
+		// from cutting the last batch. What is parked then stays for the
+		// next client.
+		if len(sp.parked) > 0 && !sp.closed {
 			sp.releaseLocked(len(sp.parked))
 			released = true
 		}

@@ -3,6 +3,8 @@ package analytics_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -126,6 +128,63 @@ func TestSpoolProbeBacksOff(t *testing.T) {
 			t.Errorf("parked message delivered %d times, want once", got["parked"])
 		}
 		spoolStatsAddUp(t, c.Stats())
+	})
+}
+
+// TestSpoolShutdownWithParked: once Shutdown has begun, parked messages
+// stay parked for the next client, even if a request succeeds while it
+// drains. Before the fix such a request released them after the feeder
+// had admitted everything and returned: they were numbered for a feeder
+// that was gone, so the batcher never cut the last, partial batch, and
+// Shutdown waited for its deadline (forever with context.Background())
+// and abandoned messages the API would have taken.
+func TestSpoolShutdownWithParked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
+		c := newParkClient(t, tr, analytics.WithMaxInFlight(1), analytics.WithBatchSize(2))
+		parkOne(t, c, tr, "parked")
+
+		// The API holds its answers: the one sender holds a full batch,
+		// the batcher a second, and the third message waits in a
+		// partial batch.
+		hold := make(chan struct{})
+		tr.SetDefault(analyticstest.Response{Hold: hold})
+		for i := range 5 {
+			if err := c.Enqueue(spoolTrack(fmt.Sprintf("m-%d", i), i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			done <- c.Shutdown(ctx)
+		}()
+		synctest.Wait() // the feeder has seen Shutdown and returned
+		close(hold)     // the held batch is delivered: the key is taken again
+		err := <-done
+		if waited := time.Since(start); waited > time.Second {
+			t.Errorf("Shutdown with a healthy API took %v: it waited for its deadline", waited)
+		}
+		got := arrivedIDs(tr)
+		for i := range 5 {
+			if id := fmt.Sprintf("m-%d", i); got[id] != 1 {
+				t.Errorf("%s delivered %d times, want once", id, got[id])
+			}
+		}
+		st := c.Stats()
+		spoolStatsAddUp(t, st)
+		if st.FailedShutdown != 0 {
+			t.Errorf("FailedShutdown %d with a healthy API and time to spare", st.FailedShutdown)
+		}
+		// The parked message is kept for the next client, and reported so.
+		var de *analytics.DeliveryError
+		if !errors.As(err, &de) || de.Undelivered != 1 || !strings.Contains(err.Error(), "kept in the spool") || got["parked"] != 0 {
+			t.Errorf("Shutdown: %v (parked message delivered %d times), want it reported kept in the spool", err, got["parked"])
+		}
 	})
 }
 
