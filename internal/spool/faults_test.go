@@ -275,3 +275,41 @@ func TestInspect(t *testing.T) {
 		t.Error("Inspect of a directory that does not exist returned no error")
 	}
 }
+
+// TestPowerLossChargesNoMore: what a restart after a power loss charges
+// against MaxBytes is at most what was charged before it, so that a
+// spool at its cap is still within it after the power loss, however its
+// ack files (never fsynced while running) fared. Before the fix Open
+// charged a recovered segment for its ack file as found, not fsynced, so
+// a later power loss could take entries of k records (8+4k bytes) back
+// to k records that each need room for an entry of their own (12 bytes),
+// and it charged a torn entry's bytes on top of the room of the records
+// in it, which the next entry overwrites: the model test found a spool 48
+// bytes over its cap after a kill -9 and then a power loss.
+func TestPowerLossChargesNoMore(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			fsys := faultfs.New(seed)
+			opt := spool.Options{Sync: 0, SegmentBytes: 1 << 20}
+			// A process appends 10 records, records the delivery of 5 in
+			// one entry, and is killed: the entry is written, not fsynced.
+			l1, _ := openFS(t, fsys.Mount(), opt)
+			refs := appendN(t, l1, 10, "a")
+			l1.Ack(refs[:5])
+			fsys.Kill()
+			// The next one finds 5 left, records the delivery of 2 more,
+			// and the machine loses power.
+			l2, rec := openFS(t, fsys.Mount(), opt)
+			if rec.Records != 5 {
+				t.Fatalf("Open after a kill: %d records, want 5", rec.Records)
+			}
+			before := l2.Bytes()
+			l2.Ack(refs[5:7])
+			fsys.Crash()
+			l3, rec := openFS(t, fsys.Mount(), opt)
+			if after := l3.Bytes(); after > before {
+				t.Errorf("after a power loss Open charges %d bytes, %d more than before it (%d records found)", after, after-before, rec.Records)
+			}
+		})
+	}
+}
