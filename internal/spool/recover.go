@@ -54,6 +54,11 @@ type scanned struct {
 // scanSegment reads a segment's records. newest says whether it is the
 // newest segment, whose bad end is a torn tail rather than damage.
 func scanSegment(data []byte, newest bool) scanned {
+	if newest && len(data) < int(segHeader) && string(data) == magic[:len(data)] {
+		// The newest segment's creation, cut short by a crash before its
+		// header was all written: it holds nothing, and is no damage.
+		return scanned{size: int64(len(data)), torn: len(data) > 0}
+	}
 	sc := scanned{size: int64(len(data)), good: segHeader}
 	sc.badMagic = len(data) < int(segHeader) || string(data[:segHeader]) != magic
 	off := segHeader
