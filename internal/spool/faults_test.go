@@ -3,7 +3,9 @@ package spool_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -311,5 +313,45 @@ func TestPowerLossChargesNoMore(t *testing.T) {
 				t.Errorf("after a power loss Open charges %d bytes, %d more than before it (%d records found)", after, after-before, rec.Records)
 			}
 		})
+	}
+}
+
+// deletingFS is an FS on which the Log that owns the directory deletes
+// the first segment file right after Inspect lists it, as a client
+// delivering its last records does while cdp spool looks.
+type deletingFS struct {
+	spool.FS
+	l    *spool.Log
+	refs []spool.Ref
+	done bool
+}
+
+func (d *deletingFS) OpenFile(name string, flag int, perm os.FileMode) (spool.File, error) {
+	if !d.done && strings.HasSuffix(name, ".seg") {
+		d.done = true
+		d.l.Ack(d.refs)
+	}
+	return d.FS.OpenFile(name, flag, perm)
+}
+
+// TestInspectWhileSegmentsGo: a segment that the owner of the directory
+// deletes (every record in it delivered) while Inspect reads is gone, not
+// unreadable. Before the fix Inspect listed it as unreadable, so cdp
+// spool said "the disk failed to read it" and exited 1 for a healthy
+// spool.
+func TestInspectWhileSegmentsGo(t *testing.T) {
+	fsys := faultfs.New(7)
+	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 2 << 10})
+	refs := appendN(t, l, 50, "a")
+	first := 0
+	for first < len(refs) && refs[first].Seg == refs[0].Seg {
+		first++
+	}
+	sum, err := spool.Inspect("/s", &deletingFS{FS: fsys, l: l, refs: refs[:first]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Unreadable) != 0 || sum.Records != 50-first {
+		t.Errorf("Inspect while the first segment was deleted: %d records, unreadable %v; want %d, none", sum.Records, sum.Unreadable, 50-first)
 	}
 }
