@@ -138,9 +138,14 @@ func (c *Client) deliver(s *transport.Sender, bt *batch) {
 	c.report(bt)
 }
 
-// abandonBatch reports bt as abandoned by Shutdown.
+// abandonBatch reports bt as abandoned by Shutdown; a batch of messages
+// the spool lost already is reported lost, with its cause.
 func (c *Client) abandonBatch(bt *batch) {
-	bt.fail(0, len(bt.items), c.abandoned())
+	cause := bt.lost
+	if cause == nil {
+		cause = c.abandoned()
+	}
+	bt.fail(0, len(bt.items), cause)
 	c.report(bt)
 }
 

@@ -1,7 +1,10 @@
 package analytics_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,5 +71,88 @@ func TestSpoolRereadRetriesIOError(t *testing.T) {
 		if n := fsys.Used("/spool", "*.seg"); n != 0 {
 			t.Errorf("%d bytes of segments left once the message was delivered", n)
 		}
+	})
+}
+
+// TestSpoolLostAbandonedStaysLost: messages the spool has reported lost
+// (here, a region the disk fails to read) that Shutdown's ended context
+// keeps from the senders are still reported as lost by the spool, with
+// its error, not as abandoned by Shutdown: they are not in flight, and
+// "abandoned" would say they are kept for the next client when the
+// damaged ones are gone. Before the fix they were counted in
+// FailedShutdown, with the error of an abandoned batch.
+func TestSpoolLostAbandonedStaysLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fsys := faultfs.New(1)
+		// A first client leaves 10 messages of 30 KB in the spool (the
+		// API refuses its key), more than a Reader's first chunk.
+		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey("another-key"), analyticstest.WithViolationsAllowed())
+		first := newParkClient(t, tr, analytics.WithSpoolFS(fsys.Mount()))
+		for i := range 10 {
+			msg := analytics.Track{UserID: "u", Event: "Big", MessageID: fmt.Sprint("big-", i),
+				Properties: analytics.Properties{"pad": strings.Repeat("x", 30_000)}}
+			if err := first.Enqueue(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = first.Shutdown(ctx)
+		synctest.Wait()
+
+		// The next client's sender hangs, deaf to its context; its feeder
+		// reads the first chunk, and the disk fails every read after it.
+		var reads atomic.Int32
+		fsys.SetFault(func(op faultfs.Op, path string) error {
+			if op == faultfs.OpRead && strings.HasSuffix(path, ".seg") && reads.Add(1) > 2 { // Open's, the first chunk
+				return faultfs.ErrIO
+			}
+			return nil
+		})
+		deaf := &deafTransport{release: make(chan struct{})}
+		released := false
+		defer func() {
+			if !released {
+				close(deaf.release)
+			}
+		}()
+		var res results
+		c, err := analytics.New(spoolKey, analytics.WithHTTPClient(&http.Client{Transport: deaf}),
+			analytics.WithLogger(quietLogger()), analytics.WithSpool("/spool"), analytics.WithSpoolFS(fsys.Mount()),
+			analytics.WithBatchSize(2), analytics.WithMaxInFlight(1), analytics.WithFlushInterval(time.Hour),
+			analytics.WithCallback(res.add))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = c.Shutdown(ctx)
+		}()
+		synctest.Wait()
+		st := c.Stats()
+		// Two batches held (one by the sender, one waiting for it), and
+		// queued only the lost ones, which hold no bytes.
+		if st.InFlight != 4 || st.Queued != 6 || st.QueuedBytes != 0 {
+			t.Fatalf("before Shutdown: %+v, want 4 in flight and the 6 messages the disk failed to read queued as lost", st)
+		}
+		ctx, cancel = context.WithCancel(context.Background())
+		cancel()
+		_ = c.Shutdown(ctx)
+		st = c.Stats()
+		spoolStatsAddUp(t, st)
+		var unreadable int64
+		for _, r := range res.get() {
+			if errors.Is(r.Err, analytics.ErrSpoolLost) {
+				unreadable++
+			}
+		}
+		if st.FailedSpool != 6 || unreadable != 6 {
+			t.Errorf("FailedSpool %d FailedShutdown %d, %d callbacks with ErrSpoolLost: the messages the disk failed to read are reported abandoned by Shutdown",
+				st.FailedSpool, st.FailedShutdown, unreadable)
+		}
+		released = true
+		close(deaf.release)
+		synctest.Wait()
 	})
 }
