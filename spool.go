@@ -317,6 +317,12 @@ func messageType(b []byte) string {
 // waits for room until ctx ends.
 func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 	for {
+		// Taken before the append, so that space freed after the append
+		// found none wakes the wait below.
+		var room <-chan struct{}
+		if block {
+			room = sp.log.Room()
+		}
 		err := sp.append(e)
 		if !errors.Is(err, spool.ErrFull) {
 			return err
@@ -328,7 +334,7 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 			return ErrQueueFull
 		}
 		select {
-		case <-sp.log.Room():
+		case <-room:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sp.b.stop:
