@@ -57,10 +57,14 @@ type spoolConfig struct {
 //     Flush right after New waits for them too. A message whose batch was
 //     in flight at a crash is sent again: delivery is at least once.
 //   - A message leaves the spool when the API accepted it or refused its
-//     content (400, 413, 422). One given up after its retries counts as
-//     failed, as without a spool, and is sent again later, read from where
-//     it is (Stats.SpoolRequeued). One refused for the key (401, 403) or
-//     with another status stays for the next client on dir.
+//     content (400, 413, 422). One given up after its retries is not a
+//     failure: it is sent again, read from where it is
+//     (Stats.SpoolRequeued). One refused for the key (401, 403) is parked
+//     and sent again once a request succeeds, or as a probe after 10 s,
+//     then 20 s, … up to 5 min. One refused with another status (404,
+//     say) counts as failed and stays for the next client on dir, as do
+//     those given up or refused for the key once Shutdown has begun, and
+//     those still parked then.
 //   - Shutdown and Close deliver what waits on disk as well as in memory
 //     until their deadline; what is left then stays for the next client.
 //   - Space comes back as deliveries complete segment files.
