@@ -138,9 +138,10 @@ func (c *Client) deliver(s *transport.Sender, bt *batch) {
 	c.report(bt)
 }
 
-// abandonBatch reports bt as abandoned by Shutdown; a batch of messages
-// the spool lost already is reported lost, with its cause.
+// abandonBatch reports bt as abandoned by Shutdown.
 func (c *Client) abandonBatch(bt *batch) {
+	// Placeholders of messages the spool lost already are lost, not
+	// abandoned: they are not kept for the next client.
 	cause := bt.lost
 	if cause == nil {
 		cause = c.abandoned()
