@@ -194,6 +194,7 @@ type batcher struct {
 	cutWanted  uint64 // cut every message up to here now, full batch or not
 	room       chan struct{}
 	roomWait   int  // admissions waiting for room
+	waiting    int  // sources waiting to admit their next message (sourceWaiting)
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
 	bar        barrier
@@ -394,6 +395,19 @@ func (b *batcher) addSource() {
 	b.mu.Unlock()
 }
 
+// sourceWaiting is called by a source with 1 when it begins to wait
+// before admitting its next message (a redo run not yet due), and with -1
+// when it stops: meanwhile a batch that is not full is cut when one is
+// wanted, as if the source had nothing to admit.
+func (b *batcher) sourceWaiting(d int) {
+	b.mu.Lock()
+	b.waiting += d
+	b.mu.Unlock()
+	if d > 0 {
+		b.signal()
+	}
+}
+
 // sourceDone is called by a source that will admit nothing more.
 func (b *batcher) sourceDone() {
 	b.mu.Lock()
@@ -501,8 +515,8 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	defer b.mu.Unlock()
 	// A batch that is not full is cut when one is wanted, unless a source
 	// is about to add to it: it has pending messages and is not waiting
-	// for room.
-	bt = b.q.pop(b.cut < b.cutWanted && (b.toAdmit() == 0 || b.roomWait > 0 || isClosed(b.aborted)))
+	// for room, or for a redo run to be due.
+	bt = b.q.pop(b.cut < b.cutWanted && (b.toAdmit() == 0 || b.roomWait > 0 || b.waiting > 0 || isClosed(b.aborted)))
 	if bt == nil {
 		return nil, false
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -59,7 +60,8 @@ type spoolConfig struct {
 //   - A message leaves the spool when the API accepted it or refused its
 //     content (400, 413, 422). One given up after its retries is not a
 //     failure: it is sent again, read from where it is
-//     (Stats.SpoolRequeued). One refused for the key (401, 403) is parked
+//     (Stats.SpoolRequeued), after a wait as long as the retries' longest
+//     (WithRetryWait), or as soon as a batch is delivered. One refused for the key (401, 403) is parked
 //     and sent again once a request succeeds, or as a probe after 10 s,
 //     then 20 s, … up to 5 min. One refused with another status (404,
 //     say) counts as failed and stays for the next client on dir, as do
@@ -147,6 +149,10 @@ type spooler struct {
 	parked  []redo        // messages refused for the key, waiting to be released (ack, feed)
 	probe   time.Duration // the wait before the next probe (see idle)
 	probeAt time.Time     // when the next probe is due, while parked runs wait
+	// delivered counts the batches acknowledged with a message delivered:
+	// a redo run waiting to be due (awaitDue) goes at once when it moves.
+	delivered uint64
+	awaiting  bool // the feeder waits in awaitDue
 
 	lostAtOpen int           // damaged regions New found: one lost message each
 	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
@@ -154,10 +160,13 @@ type spooler struct {
 }
 
 // redo is a run of messages given up after their retries, to be admitted
-// again before any record appended after at.
+// again before any record appended after at, and not before due (zero:
+// at once).
 type redo struct {
 	at   spool.Position
 	refs []spool.Ref
+	due  time.Time
+	gen  uint64 // spooler.delivered when the feeder took the run
 }
 
 var errSpoolOptions = errors.New("analytics: WithSpoolSync and WithSpoolMaxBytes need WithSpool")
@@ -405,9 +414,10 @@ func (sp *spooler) stopIntake() {
 
 // feed is the feeder goroutine: the spool's one source of the memory
 // queue. It admits, in the order the batcher numbered them, the records of
-// the log and the redo runs, waiting for room in the queue; records it
-// cannot read are admitted as lost. It returns once Shutdown has begun
-// and it has admitted everything, or when Shutdown's context ends.
+// the log and the redo runs, waiting for room in the queue, and for each
+// redo run to be due (awaitDue); records it cannot read are admitted as
+// lost. It returns once Shutdown has begun and it has admitted everything,
+// or when Shutdown's context ends.
 func (sp *spooler) feed() {
 	defer close(sp.fed)
 	defer sp.b.sourceDone()
@@ -516,6 +526,7 @@ func (sp *spooler) popRedoLocked(pos *spool.Position) (redo, bool) {
 		return redo{}, false
 	}
 	run := sp.redo[0]
+	run.gen = sp.delivered
 	sp.redo[0] = redo{}
 	sp.redo = sp.redo[1:]
 	if len(sp.redo) == 0 {
@@ -524,9 +535,13 @@ func (sp *spooler) popRedoLocked(pos *spool.Position) (redo, bool) {
 	return run, true
 }
 
-// admitRedo admits the messages of run, read again from the log into buf.
-// It returns the buffer for the next run, or nil if the feeder must stop.
+// admitRedo admits the messages of run, read again from the log into buf,
+// once it is due. It returns the buffer for the next run, or nil if the
+// feeder must stop.
 func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
+	if !sp.awaitDue(run) {
+		return nil
+	}
 	if buf == nil {
 		buf = make([]byte, 0, 4<<10)
 	}
@@ -548,6 +563,57 @@ func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
 		}
 	}
 	return buf
+}
+
+// awaitDue waits until run is due: a run given up after its retries is
+// sent again after a wait as long as a further retry's would be (up to
+// WithRetryWait's max), so that an outage is not sent batches as fast as
+// it refuses them (with WithMaxAttempts(1), say). It goes at once when a
+// batch is delivered meanwhile (the API takes requests again) or Shutdown
+// begins. The runs behind it wait too, in their order; the batcher cuts
+// what is queued meanwhile (batcher.sourceWaiting). It reports false once
+// Shutdown's context has ended.
+func (sp *spooler) awaitDue(run redo) bool {
+	sp.mu.Lock()
+	wait := time.Until(run.due)
+	goNow := wait <= 0 || sp.closed || sp.delivered != run.gen
+	sp.awaiting = !goNow
+	sp.mu.Unlock()
+	if goNow {
+		return true
+	}
+	defer func() {
+		sp.mu.Lock()
+		sp.awaiting = false
+		sp.mu.Unlock()
+	}()
+	sp.b.sourceWaiting(1)
+	defer sp.b.sourceWaiting(-1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-sp.b.aborted:
+			return false
+		case <-sp.wake:
+			sp.mu.Lock()
+			goNow = sp.closed || sp.delivered != run.gen
+			sp.mu.Unlock()
+			if goNow {
+				return true
+			}
+		}
+	}
+}
+
+// redoWait returns how long a run given up after its retries waits before
+// it is sent again: a random wait in [max/2, max] of WithRetryWait's max,
+// as the retries' own backoff is once it reaches its cap.
+func (sp *spooler) redoWait() time.Duration {
+	w := sp.c.cfg.retryWaitMax
+	return w/2 + rand.N(w-w/2+1)
 }
 
 // admitRecord admits the message of record p at ref into the memory queue,
@@ -603,8 +669,13 @@ func (sp *spooler) ack(bt *batch) {
 	}
 	sp.log.Ack(done)
 	sp.mu.Lock()
-	released := false
+	wake := false
 	if delivered {
+		sp.delivered++
+		for i := range sp.redo {
+			sp.redo[i].due = time.Time{} // the API takes requests: no waiting
+		}
+		wake = len(sp.redo) > 0 || sp.awaiting
 		sp.probe = minProbe // the API takes the key: probes start over
 		// Not once Shutdown has begun: the feeder may have returned, and
 		// messages numbered that it never admits would keep the batcher
@@ -612,18 +683,18 @@ func (sp *spooler) ack(bt *batch) {
 		// next client.
 		if len(sp.parked) > 0 && !sp.closed {
 			sp.releaseLocked(len(sp.parked))
-			released = true
+			wake = true
 		}
 	}
 	if sp.closed || len(again)+len(park) == 0 {
 		sp.mu.Unlock()
-		if released {
-			sp.wakeFeeder() // it may be idle, waiting for a probe
+		if wake {
+			sp.wakeFeeder() // it may be idle, or waiting for a run to be due
 		}
 		return // kept for the next client
 	}
 	if len(again) > 0 {
-		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
+		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again, due: time.Now().Add(sp.redoWait())})
 	}
 	if len(park) > 0 {
 		if len(sp.parked) == 0 {
