@@ -61,12 +61,12 @@ type spoolConfig struct {
 //     content (400, 413, 422). One given up after its retries is not a
 //     failure: it is sent again, read from where it is
 //     (Stats.SpoolRequeued), after a wait as long as the retries' longest
-//     (WithRetryWait), or as soon as a batch is delivered. One refused for the key (401, 403) is parked
-//     and sent again once a request succeeds, or as a probe after 10 s,
-//     then 20 s, … up to 5 min. One refused with another status (404,
-//     say) counts as failed and stays for the next client on dir, as do
-//     those given up or refused for the key once Shutdown has begun, and
-//     those still parked then.
+//     (WithRetryWait), or as soon as a batch is delivered. One refused
+//     for the key (401, 403) is parked and sent again once a request
+//     succeeds, or as a probe after 10 s, then 20 s, … up to 5 min. One
+//     refused with another status (404, say) counts as failed and stays
+//     for the next client on dir, as do those given up or refused for the
+//     key once Shutdown has begun, and those still parked then.
 //   - Shutdown and Close deliver what waits on disk as well as in memory
 //     until their deadline; what is left then stays for the next client.
 //   - Space comes back as deliveries complete segment files.
@@ -155,7 +155,7 @@ type spooler struct {
 	awaiting  bool // the feeder waits in awaitDue
 
 	lostAtOpen int           // damaged regions New found: one lost message each
-	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
+	wake       chan struct{} // capacity 1: a record was appended, a redo queued or made due, or intake closed
 	fed        chan struct{} // closed when the feeder returns
 }
 
@@ -638,8 +638,10 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 // those refused for the key (401, 403) are parked, and queued again once
 // a request succeeds, or one run at a time as a probe (see feed). Once
 // Shutdown has begun, or for any other failure, messages stay for the
-// next client, and so do the runs still parked. It runs on a sender goroutine, with bt's final outcome,
-// outside the batcher's lock, before the batch is reported.
+// next client, and so do the runs still parked. A delivered message makes
+// the redo runs due at once. It runs on a sender goroutine, with bt's
+// final outcome, outside the batcher's lock, before the batch is
+// reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log
