@@ -99,18 +99,20 @@ func TestSpoolRedoWaits(t *testing.T) {
 func TestSpoolRedoGoesOnceADeliveryLands(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
-		hold := make(chan struct{})
-		tr.Script(analyticstest.Response{Status: 503}, analyticstest.Response{Hold: hold})
+		refuse, hold := make(chan struct{}), make(chan struct{})
+		tr.Script(analyticstest.Response{Status: 503, Hold: refuse}, analyticstest.Response{Hold: hold})
 		c := newParkClient(t, tr, analytics.WithMaxAttempts(1), analytics.WithRetryWait(100*time.Millisecond, time.Minute),
 			analytics.WithBatchSize(10), analytics.WithMaxInFlight(2))
-		for i := range 20 { // two full batches, sent together
+		for i := range 20 { // two full batches
 			if err := c.Enqueue(spoolTrack(fmt.Sprint("g-", i), i)); err != nil {
 				t.Fatal(err)
 			}
 		}
+		synctest.Wait() // both in flight
+		close(refuse)
 		synctest.Wait() // one given up (503) and waiting, the other held
-		if st := c.Stats(); st.SpoolRequeued != 10 {
-			t.Fatalf("SpoolRequeued %d, want the batch answered 503", st.SpoolRequeued)
+		if st := c.Stats(); st.SpoolRequeued != 10 || st.InFlight != 10 {
+			t.Fatalf("SpoolRequeued %d InFlight %d, want one batch answered 503 and the other in flight", st.SpoolRequeued, st.InFlight)
 		}
 		close(hold) // the other is delivered
 		start := time.Now()
