@@ -189,6 +189,7 @@ type batcher struct {
 	closed     bool   // Shutdown began: Enqueue's admissions fail with ErrClosed
 	sources    int    // sources still admitting (the spool's feeder)
 	parked     int    // messages the spool holds back, not numbered (requeue)
+	parkedErr  error  // the cause of the last of them parked
 	enqueued   uint64 // messages numbered so far, reserved ones included
 	cut        uint64 // messages taken from the queue so far
 	cutWanted  uint64 // cut every message up to here now, full batch or not
@@ -359,15 +360,21 @@ const (
 
 // requeue takes back from bt, which the senders are done with, again
 // messages to be sent again (numbered anew now) and parked ones that wait
-// to be released (numbered then): they move from in flight to pending at
-// once, so that Stats add up at every moment. The spool calls it, under
-// its lock, before bt is settled.
-func (b *batcher) requeue(bt *batch, again, parked int) {
+// to be released (numbered then), with the error of the last of those:
+// they move from in flight to pending at once, so that Stats add up at
+// every moment, and every Flush waiting for bt counts the parked ones as
+// not delivered (barrier.park). The spool calls it, under its lock,
+// before bt is settled.
+func (b *batcher) requeue(bt *batch, again, parked int, parkedErr error) {
 	n := again + parked
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.enqueued += uint64(again)
-	b.parked += parked
+	if parked > 0 {
+		b.parked += parked
+		b.parkedErr = parkedErr
+		b.bar.park(bt.from, int64(parked), parkedErr)
+	}
 	b.stats.inFlight -= int64(n)
 	b.stats.spool.pending += int64(n)
 	b.stats.spool.requeued += int64(n)
@@ -576,6 +583,12 @@ func (b *batcher) beginFlush() (*flushWait, error) {
 		return nil, ErrClosed
 	}
 	w := b.bar.add(b.enqueued)
+	if b.parked > 0 {
+		// Enqueued before this Flush and parked already: not delivered
+		// yet, and not numbered, so not waited for.
+		w.requeued += int64(b.parked)
+		w.err = b.parkedErr
+	}
 	b.cutWanted = b.enqueued
 	b.mu.Unlock()
 	b.signal()

@@ -705,14 +705,16 @@ func (sp *spooler) ack(bt *batch) {
 		}
 		sp.parked = append(sp.parked, redo{refs: park})
 	}
-	sp.b.requeue(bt, len(again), len(park))
-	sp.mu.Unlock()
 	for _, i := range againAt {
 		bt.errs[i] = &requeuedError{err: bt.errs[i]}
 	}
+	var parkedErr error
 	for _, i := range parkAt {
 		bt.errs[i] = &requeuedError{err: bt.errs[i], parked: true}
+		parkedErr = bt.errs[i]
 	}
+	sp.b.requeue(bt, len(again), len(park), parkedErr)
+	sp.mu.Unlock()
 	sp.wakeFeeder()
 }
 
