@@ -49,7 +49,6 @@ type span struct {
 	to       uint64
 	lost     int64  // lost for good
 	requeued int64  // queued again, under numbers up to again
-	parked   int64  // held back by the spool, not numbered yet (see park)
 	again    uint64 // the messages numbered when they were
 	err      error  // the cause of the last loss or requeue
 }

@@ -567,7 +567,7 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
 	b.stats.failedSpool += o.spool
-	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, parked: o.parked, again: bt.again, err: o.last})
+	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, again: bt.again, err: o.last})
 	b.q.recycle(bt)
 	if b.stats.inFlight == 0 && b.q.items == 0 {
 		b.q.trim(true) // idle: the spares of a burst are not needed
