@@ -46,22 +46,26 @@ func (m ExperimentViewed) appendMessage(e *encoder) error {
 	e.str("variation_id", m.VariationID)
 	e.str("variation_name", m.VariationName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "experiment_id":
-				return m.ExperimentID != ""
-			case "experiment_name":
-				return m.ExperimentName != ""
-			case "variation_id":
-				return m.VariationID != ""
-			case "variation_name":
-				return m.VariationName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ExperimentViewed) writesKey(k string) bool {
+	switch k {
+	case "experiment_id":
+		return m.ExperimentID != ""
+	case "experiment_name":
+		return m.ExperimentName != ""
+	case "variation_id":
+		return m.VariationID != ""
+	case "variation_name":
+		return m.VariationName != ""
+	}
+	return false
 }

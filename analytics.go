@@ -40,7 +40,11 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // batch the API refuses as invalid, to isolate the invalid messages) and
 // report every message's outcome to Stats, the logger and the WithCallback
 // function. When every sender is busy the batcher waits, the queue fills,
-// and Enqueue returns ErrQueueFull: memory stays bounded.
+// and Enqueue returns ErrQueueFull: memory stays bounded. With WithOutput,
+// one goroutine writes the batches to the writer instead of the senders.
+//
+// Transforms (WithTransform) run in Enqueue, on the caller's goroutine,
+// before the message is validated and encoded.
 //
 // Flush and Shutdown are barriers on that pipeline: Flush waits for the
 // outcome of everything enqueued before it; Shutdown stops intake,
@@ -49,7 +53,8 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // The goroutines, and where each is documented:
 //
 //	batcher   one; cuts the queue into batches (batcher.run, batch.go)
-//	senders   WithMaxInFlight of them; send and report batches (startSenders, send.go)
+//	senders   WithMaxInFlight of them; send and report batches (startSenders, send.go);
+//	          with WithOutput, one writer instead (startOutput, output.go)
 //	feeder    with WithSpool, one; reads the spool into the queue (spooler.feed, spool.go)
 //	syncer    with WithSpool and a positive WithSpoolSync, one; fsyncs the spool (internal/spool)
 //
@@ -63,11 +68,14 @@ const LibraryName = "github.com/cdpkit/analytics-go"
 // The zero Client is a closed client: Enqueue and Flush return ErrClosed,
 // Shutdown and Close return nil, Stats is zero.
 type Client struct {
-	cfg    config
-	apiKey string // used only for the Authorization header and redaction
-	url    string
-	header http.Header
-	logger *slog.Logger
+	// shaping is whether messages have a default context or transforms
+	// (see prepare).
+	shaping bool
+	cfg     config
+	apiKey  string // used only for the Authorization header and redaction
+	url     string
+	header  http.Header
+	logger  *slog.Logger
 	// library is `"library":{...}`, pre-encoded for every message.
 	library string
 
@@ -79,9 +87,10 @@ type Client struct {
 	// ends: every request in flight is abandoned.
 	deliveryCtx    context.Context
 	cancelDelivery context.CancelCauseFunc
-	transport      *http.Transport // the client's own, if it made one
 
-	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
+	// Counted by Enqueue (WithTransform), read by Stats.
+	rejectedByTransform, droppedByTransform atomic.Int64
+	transformPanicLogged                    atomic.Bool // the first panic has been logged
 }
 
 // abortGrace is how long Shutdown, once its context has ended, waits for
@@ -90,15 +99,12 @@ const abortGrace = 50 * time.Millisecond
 
 // New returns a client that sends with apiKey, the API key of a Customer.io
 // Data Pipelines source, and starts its goroutines. Spaces and newlines
-// around the key are removed. It returns an error if the key is empty or an
-// option is invalid.
+// around the key are removed. It returns an error if the key is empty
+// (which only WithOutput allows) or an option is invalid.
 func New(apiKey string, opts ...Option) (*Client, error) {
 	// A key read from a file or an environment variable often ends with a
 	// newline, which would make every request fail with 401.
 	apiKey = strings.TrimSpace(apiKey)
-	if apiKey == "" {
-		return nil, errEmptyKey
-	}
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		if opt == nil {
@@ -108,15 +114,19 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if apiKey == "" && cfg.output == nil {
+		return nil, errEmptyKey
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 
 	c := &Client{
-		cfg:    cfg,
-		apiKey: apiKey,
-		url:    cfg.endpoint + "/batch",
-		logger: cfg.logger,
+		shaping: cfg.defaultContext != nil || len(cfg.transforms) > 0,
+		cfg:     cfg,
+		apiKey:  apiKey,
+		url:     cfg.endpoint + "/batch",
+		logger:  cfg.logger,
 	}
 	c.b = newBatcher(&c.cfg, c.logger)
 	c.deliveryCtx, c.cancelDelivery = context.WithCancelCause(context.Background())
@@ -144,7 +154,12 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 	lib = jsonw.AppendString(lib, Version)
 	c.library = string(append(lib, '}'))
 
-	wait := c.startSenders(c.httpClient())
+	var wait func()
+	if cfg.output != nil {
+		wait = c.startOutput()
+	} else {
+		wait = c.startSenders()
+	}
 	if c.spool != nil {
 		wait = c.spool.closeAfter(wait)
 	}
@@ -153,12 +168,17 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 }
 
 // Enqueue validates msg, encodes it, and queues it for delivery. It never
-// waits on the network. It returns a *ValidationError (matching
-// ErrInvalidMessage) for an invalid message, ErrMessageTooLarge for one that
-// encodes to more than MaxMessageBytes, ErrQueueFull when the queue is full,
-// and ErrClosed after Shutdown or Close began. A message that Enqueue
-// rejects is never sent. A type that embeds one of this package's messages
-// is invalid (see Message).
+// waits on the network. It returns:
+//   - nil once the message is queued (with WithSpool, written to the spool);
+//   - a *ValidationError, matching ErrInvalidMessage, for an invalid message,
+//     or a type that embeds one of this package's messages (see Message);
+//   - ErrMessageTooLarge for one that encodes to more than MaxMessageBytes;
+//   - a *TransformError when a transform panicked on it (WithTransform);
+//   - ErrQueueFull when the queue is full (with WithSpool, the spool), or,
+//     with WithSpool, the error of a write the disk refused;
+//   - ErrClosed once Shutdown or Close has begun.
+//
+// A message that Enqueue refuses is never sent.
 //
 // A message without a MessageID gets a random UUID and one without a
 // Timestamp gets the current time. The message is encoded before Enqueue
@@ -170,6 +190,11 @@ func (c *Client) Enqueue(msg Message) error {
 // EnqueueContext is Enqueue for callers who prefer backpressure to drops:
 // when the queue is full it waits for room until ctx ends (returning
 // ctx.Err()) or the client is shut down (returning ErrClosed).
+//
+// It also fills the context fields msg leaves empty from the Context that
+// Middleware (or NewContext) stored in ctx, such as the IP address of the
+// HTTP request being served; that Context in turn wins over the client's
+// default context (WithDefaultContext).
 func (c *Client) EnqueueContext(ctx context.Context, msg Message) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -190,6 +215,16 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	e.now = c.cfg.now()
 	e.newID = c.cfg.newID
 	e.library = c.library
+	if block || c.shaping {
+		// Outside this function, so that a client without shaping
+		// pays for none of it here.
+		var keep bool
+		var err error
+		if msg, keep, err = c.prepare(ctx, block, e, msg); !keep {
+			encoderPool.Put(e)
+			return c.refuseShaped(err)
+		}
+	}
 	err := encodeMessage(e, msg)
 	if err == nil && len(e.buf) > MaxMessageBytes {
 		err = fmt.Errorf("%w: %s encodes to %d bytes (limit %d)", ErrMessageTooLarge, describe(e.typ, e.eventName()), len(e.buf), MaxMessageBytes)
@@ -229,6 +264,49 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	}
 	if err == errNoRoom {
 		err = ctx.Err()
+	}
+	return err
+}
+
+// prepare sets the defaults of msg's context in e (the request's context
+// in ctx, from Middleware, over the client's WithDefaultContext; a plain
+// Enqueue, block unset, has no request) and runs the transforms, if any.
+// It returns the message to encode, msg itself without transforms, and
+// whether to send it at all (see refuseShaped for err).
+func (c *Client) prepare(ctx context.Context, block bool, e *encoder, msg Message) (Message, bool, error) {
+	e.defaults = c.cfg.defaultContext
+	if block {
+		if r := requestContext(ctx); r != nil {
+			e.defaults = underContext(r, e.defaults)
+		}
+	}
+	if len(c.cfg.transforms) == 0 {
+		return msg, true, nil
+	}
+	shaped, err := c.shape(e, msg, e.defaults)
+	if err != nil || shaped == nil {
+		return nil, false, err
+	}
+	e.defaults = nil // merged into the Envelope's context
+	return shaped, true, nil
+}
+
+// refuseShaped counts a message the transforms did not leave to be sent:
+// dropped on purpose (err is nil), refused because one panicked, or
+// invalid as they left it. It returns what Enqueue returns.
+func (c *Client) refuseShaped(err error) error {
+	var te *TransformError
+	switch {
+	case err == nil:
+		c.droppedByTransform.Add(1)
+	case errors.As(err, &te):
+		c.rejectedByTransform.Add(1)
+		if !c.transformPanicLogged.Swap(true) {
+			c.logger.Error("analytics: a transform panicked; its message was refused (later panics are counted in Stats.RejectedByTransform)",
+				"transform", te.Index, "type", te.Type, "event", te.Event, "panic", te.Value)
+		}
+	default:
+		c.b.reject(errors.Is(err, ErrMessageTooLarge))
 	}
 	return err
 }
@@ -283,18 +361,21 @@ func describe(typ, event string) string {
 	return typ
 }
 
-// Flush sends everything enqueued before the call, including batches being
-// retried, and waits for the outcome. It returns nil when no message was
-// lost; a *DeliveryError counting the messages lost among those it waited
-// for, except those an earlier Flush (one that had finished when this one
-// began) already reported; ErrClosed after Shutdown began; or ctx.Err() if
-// ctx ended first, in which case delivery goes on in the background. The
-// client stays usable. Concurrent Flush calls each report the losses they
-// waited for: a Flush stands for the messages enqueued when it is called.
+// Flush sends everything enqueued before the call, batches being retried
+// included, and waits for their outcome. It returns:
+//   - nil when every one of those messages was delivered;
+//   - a *DeliveryError counting those that were not, but those that a Flush
+//     finished before this one began already reported (with WithSpool,
+//     messages the spool sends again count as not delivered yet);
+//   - ErrClosed once Shutdown has begun;
+//   - ctx.Err() if ctx ended first; delivery goes on in the background.
 //
-// A nil ctx is taken as context.Background(). Flush is a barrier for scripts
-// and tests. A service need not call it: the client sends on its own, and
-// Close delivers the rest at exit.
+// The client stays usable. Concurrent Flush calls each report the losses
+// they waited for: a Flush stands for the messages enqueued when it is
+// called. A nil ctx is taken as context.Background().
+//
+// Flush is a barrier for scripts and tests. A service need not call it: the
+// client sends on its own, and Close delivers the rest at exit.
 func (c *Client) Flush(ctx context.Context) error {
 	if c == nil {
 		return errNilClient
@@ -323,26 +404,31 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops taking messages (Enqueue returns ErrClosed from now on),
-// sends everything queued and in flight, retrying under the retry policy
-// until each batch is delivered, given up, or ctx ends, and then stops the
-// client's goroutines.
+// Shutdown stops the client, in three steps:
+//   - it stops taking messages: Enqueue, EnqueueContext and Flush return
+//     ErrClosed from now on;
+//   - it sends everything queued and in flight (and, with WithSpool, what
+//     waits on disk), retrying under the retry policy, until each batch is
+//     delivered or given up, or ctx ends;
+//   - it stops the client's goroutines.
 //
 // When ctx ends first, every request in flight is canceled and Shutdown
 // returns promptly (within a few tens of milliseconds of the deadline),
 // even if a RoundTripper ignores its request's context or a WithCallback
-// function is slow. The messages whose outcome was not known by then are
-// counted as undelivered in Shutdown's result, with the context's error as
-// the cause; the goroutines that still hold them finish in the background,
-// and report those messages to Stats and the callback when they do (a
-// request that a RoundTripper completes regardless may still deliver
-// them).
+// function is slow. The messages whose outcome is not known by then count
+// as undelivered in its result, with the context's error as the cause; the
+// goroutines that still hold them finish in the background and report
+// them to Stats and the callback when they do (a request that a
+// RoundTripper completes regardless may still deliver them).
 //
-// It returns nil when every message was delivered, or a *DeliveryError
-// counting the messages that were not, except those a Flush that had
-// finished before Shutdown began already reported; its Err is the last
-// cause. Shutdown is safe to call more than once and from several
-// goroutines; every call returns the same result. A nil ctx is taken as
+// It returns:
+//   - nil when every message was delivered;
+//   - a *DeliveryError counting the messages that were not, but those that
+//     a Flush finished before Shutdown began already reported; its Err is
+//     the last cause.
+//
+// Shutdown is safe to call more than once and from several goroutines;
+// every call returns the same result. A nil ctx is taken as
 // context.Background().
 func (c *Client) Shutdown(ctx context.Context) error {
 	if c == nil || c.b == nil {

@@ -12,11 +12,10 @@ import (
 	"github.com/cdpkit/analytics-go/internal/spool"
 )
 
-// item is one encoded message in the queue. Its data is a copy in the
-// queue's arena (or, read back from the spool, its own), so that what the
-// queue holds is what WithQueueMaxBytes counts: the message id and the
-// event name are offsets into data, never strings that would keep a
-// caller's buffer alive.
+// item is one encoded message in the queue. Its data is a copy in its
+// batch's buffer (batch.keep), so that what the queue holds is what
+// WithQueueMaxBytes counts: the message id and the event name are offsets
+// into data, never strings that would keep a caller's buffer alive.
 type item struct {
 	data []byte
 	typ  string
@@ -63,8 +62,8 @@ func (it *item) jsonString(start, end int32) string {
 type batch struct {
 	from, to uint64
 	items    []item
-	size     int        // bytes of the messages and the commas between them
-	slabs    []slabHold // the arena slabs its items' bytes are in
+	size     int    // bytes of the messages and the commas between them
+	buf      []byte // the items' bytes, back to back (keep)
 
 	// errs holds each message's outcome once the senders are done with
 	// the batch: nil when every message was delivered, else one entry
@@ -84,23 +83,34 @@ type batch struct {
 	lost error
 }
 
-// slabHold is a batch's hold on a slab: n of its items are in it.
-type slabHold struct {
-	slab *slab
-	n    int
+// keep copies p, the bytes of a message being queued in b, to the end of
+// b.buf and returns the copy. The batch owns its buffer and reuses it once
+// it is settled (batchQueue.recycle), so that queueing a message costs a
+// copy, not an allocation of its own: with thousands of messages a second,
+// one allocation per message would be most of what the garbage collector
+// has to do. When buf must grow, the items already in it move to the new
+// buffer, and the old one is garbage at once; it grows at least twofold,
+// up to maxBytes (the most a batch holds), so a batch filled from empty
+// costs a logarithmic number of allocations, and a reused one none.
+func (b *batch) keep(p []byte, maxBytes int) []byte {
+	n := len(b.buf)
+	if n+len(p) > cap(b.buf) {
+		grown := make([]byte, n, max(n+len(p), min(2*cap(b.buf), maxBytes), minBatchBuf))
+		copy(grown, b.buf)
+		off := 0
+		for i := range b.items {
+			end := off + len(b.items[i].data)
+			b.items[i].data = grown[off:end:end]
+			off = end
+		}
+		b.buf = grown
+	}
+	b.buf = append(b.buf, p...)
+	return b.buf[n:len(b.buf):len(b.buf)]
 }
 
-// hold records that one more item's bytes are in s (nil: none).
-func (b *batch) hold(s *slab) {
-	if s == nil {
-		return
-	}
-	if k := len(b.slabs) - 1; k >= 0 && b.slabs[k].slab == s {
-		b.slabs[k].n++
-		return
-	}
-	b.slabs = append(b.slabs, slabHold{s, 1})
-}
+// minBatchBuf is the smallest buffer a batch allocates for its messages.
+const minBatchBuf = 4 << 10
 
 // fail marks items[lo:hi] as not delivered because of err.
 func (b *batch) fail(lo, hi int, err error) {
@@ -307,7 +317,7 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 	} else {
 		b.stats.spool.pending--
 	}
-	b.q.push(it, false)
+	b.q.push(it)
 	// A source's last pending message may complete what a Flush or
 	// Shutdown wants cut (see next).
 	full := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
@@ -540,16 +550,6 @@ func (b *batcher) next() (bt *batch, drained bool) {
 		drained = true
 	}
 	return bt, drained
-}
-
-// outcome is a batch's result, classified for the counters.
-type outcome struct {
-	lost                            int64 // messages that will not be delivered
-	status, retries, aborted, spool int64 // of which refused, given up, abandoned, lost by the spool
-	auth                            bool  // some were refused for the key (401, 403)
-	requeued                        int64 // messages not delivered yet, that the spool sends again
-	parked                          int64 // messages refused for the key, that the spool sends again later
-	last                            error // the cause of the last of those
 }
 
 // settle records the outcome of bt, and takes bt back for reuse.

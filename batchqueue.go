@@ -9,9 +9,16 @@ package analytics
 // size, which keeps the batcher's lock short for the producers waiting on
 // it.
 //
-// It owns the arena that holds the messages' bytes and the batches it
-// reuses once they are settled. It is guarded by batcher.mu: every method
-// is called with mu held.
+// It owns the batches, each of which holds its messages' bytes in a buffer
+// of its own (batch.keep), and reuses them once they are settled. It is
+// guarded by batcher.mu: every method is called with mu held.
+//
+// Memory: the queued messages' bytes, in the buffers of the batches they
+// wait in, which are at most twice as large as their contents (they
+// double as they fill) and at most MaxBatchBytes; the batches in flight
+// and their buffers; and the spare batches kept for reuse with their
+// buffers, all of them between two flush ticks, keepSpare
+// (WithMaxInFlight+2) after a tick, one once the client is idle.
 type batchQueue struct {
 	maxItems, maxBytes    int // the bounds (WithQueueCapacity, WithQueueMaxBytes)
 	batchSize, batchBytes int // when a batch is full
@@ -21,7 +28,6 @@ type batchQueue struct {
 	head         int
 	open         *batch // the batch being filled; nil if none
 
-	arena     arena
 	spare     []*batch // settled batches, for reuse; trimmed to keepSpare by trim
 	keepSpare int
 }
@@ -32,11 +38,9 @@ func newBatchQueue(cfg *config) *batchQueue {
 		maxBytes:   cfg.queueMaxBytes,
 		batchSize:  cfg.batchSize,
 		batchBytes: MaxBatchBytes - envelopeBytes,
-		// Between trims, settled batches and their slabs are all kept
-		// for reuse; a trim keeps what a steady flow of small messages
-		// needs: a batch per sender and one being filled, two slabs
-		// each.
-		arena:     arena{keep: 2 * (cfg.maxInFlight + 1)},
+		// Between trims, settled batches are all kept for reuse; a trim
+		// keeps what a steady flow needs: a batch per sender, one being
+		// filled and one spare.
 		keepSpare: cfg.maxInFlight + 2,
 	}
 }
@@ -46,10 +50,9 @@ func (q *batchQueue) fits(size int) bool {
 	return q.items < q.maxItems && q.bytes+size <= q.maxBytes
 }
 
-// push appends it, which fits, to the open batch. With own set its data
-// is its own and is queued as it is; otherwise the caller keeps it, and
-// push queues a copy in the arena.
-func (q *batchQueue) push(it item, own bool) {
+// push appends it, which fits, to the open batch: a copy of its data, which
+// the caller keeps.
+func (q *batchQueue) push(it item) {
 	size := len(it.data)
 	if q.open != nil && q.open.size+1+size > q.batchBytes {
 		q.seal()
@@ -58,11 +61,7 @@ func (q *batchQueue) push(it item, own bool) {
 		q.open = q.newBatch()
 	}
 	bt := q.open
-	if !own {
-		var s *slab
-		it.data, s = q.arena.copy(it.data)
-		bt.hold(s)
-	}
+	it.data = bt.keep(it.data, q.batchBytes)
 	if len(bt.items) > 0 {
 		bt.size++ // the comma
 	}
@@ -130,34 +129,46 @@ func (q *batchQueue) pop(open bool) *batch {
 
 // newBatch returns an empty batch, reusing a settled one if it can.
 func (q *batchQueue) newBatch() *batch {
-	if bt := takeSpare(&q.spare); bt != nil {
+	if n := len(q.spare); n > 0 {
+		bt := q.spare[n-1]
+		q.spare[n-1] = nil
+		q.spare = q.spare[:n-1]
 		return bt
 	}
 	return &batch{items: make([]item, 0, min(q.batchSize, q.maxItems))}
 }
 
-// recycle releases the bytes of bt, which is settled and whose items the
-// caller has cleared, and keeps bt for reuse: nothing refers to it any
-// more.
+// recycle keeps bt, which is settled and whose items the caller has
+// cleared, for reuse with its buffer: nothing refers to them any more.
 func (q *batchQueue) recycle(bt *batch) {
-	for _, h := range bt.slabs {
-		q.arena.release(h.slab, h.n)
-	}
-	clear(bt.slabs)
-	*bt = batch{items: bt.items[:0], slabs: bt.slabs[:0]}
+	*bt = batch{items: bt.items[:0], buf: bt.buf[:0]}
 	q.spare = append(q.spare, bt)
 }
 
-// trim lets go of the spare batches and slabs beyond what a steady flow
-// needs, or with idle set beyond one of each. The batcher calls it on
+// trim lets go of the spare batches beyond what a steady flow needs, or
+// with idle set beyond one, whose buffer it lets go of too if it is over
+// maxIdleBuf. The batcher calls it on
 // every flush tick, and with idle whenever a settled batch leaves nothing
 // queued or in flight, so that the spares of a burst are kept through it
 // and given back to the runtime after.
 func (q *batchQueue) trim(idle bool) {
-	keepBatches, keepSlabs := q.keepSpare, q.arena.keep
+	keep := q.keepSpare
 	if idle {
-		keepBatches, keepSlabs = 1, 1
+		keep = 1
 	}
-	trimSpares(&q.spare, keepBatches)
-	trimSpares(&q.arena.free, keepSlabs)
+	if len(q.spare) > keep {
+		clear(q.spare[keep:])
+		q.spare = q.spare[:keep]
+	}
+	if idle {
+		for _, bt := range q.spare {
+			if cap(bt.buf) > maxIdleBuf {
+				bt.buf = nil
+			}
+		}
+	}
 }
+
+// maxIdleBuf is the largest buffer the spare batch of an idle client
+// keeps.
+const maxIdleBuf = 64 << 10

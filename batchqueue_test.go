@@ -9,7 +9,7 @@ import (
 // FuzzBatchQueue runs a sequence of pushes, pops and settlements, read
 // from the input, against a batchQueue with small bounds, and checks what
 // a sender relies on: messages come out once each, in order, with their
-// own bytes even while their slabs are reused; a batch stays within the
+// own bytes even while their buffers are reused; a batch stays within the
 // batch size and byte limit; a batch taken without asking for the open
 // one is full; and the counts and bounds add up.
 func FuzzBatchQueue(f *testing.F) {
@@ -19,7 +19,7 @@ func FuzzBatchQueue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const batchSize, batchBytes, maxItems, maxBytes = 5, 700, 12, 2000
 		q := &batchQueue{maxItems: maxItems, maxBytes: maxBytes, batchSize: batchSize, batchBytes: batchBytes,
-			arena: arena{keep: 2}, keepSpare: 2}
+			keepSpare: 2}
 		// A message is its number, repeated to its size: any mix-up
 		// shows.
 		message := func(n, size int) []byte {
@@ -51,7 +51,7 @@ func FuzzBatchQueue(f *testing.F) {
 					continue
 				}
 				buf := message(pushed, size)
-				q.push(item{data: buf}, false)
+				q.push(item{data: buf})
 				clear(buf) // the queue keeps a copy
 				sizes = append(sizes, size)
 				pushed++

@@ -2,8 +2,9 @@
 // API: it sends people, events and objects to Customer.io from Go
 // services, scripts and tests.
 //
-// Create one Client at start-up with New, share it between goroutines, send
-// messages with Enqueue, and call Close before the program exits:
+// Create one [Client] at start-up with [New], share it between goroutines,
+// send messages with [Client.Enqueue], and call [Client.Close] before the
+// program exits:
 //
 //	client, err := analytics.New(os.Getenv("CDP_API_KEY"), analytics.WithRegion(analytics.RegionEU))
 //	if err != nil {
@@ -19,10 +20,47 @@
 //
 // Enqueue validates and encodes the message at once and never waits on the
 // network; a background goroutine sends messages in batches, retrying
-// failures. Flush waits for everything enqueued so far; Shutdown and Close
-// deliver the rest and stop the client. Every message that is not
-// delivered is counted in Stats, logged, passed to the WithCallback
-// function, and reported by the next Flush, Shutdown or Close.
+// failures. Every message that is not delivered is counted in Stats,
+// logged, passed to the WithCallback function, and reported by the next
+// Flush, Shutdown or Close.
+//
+// Most of this package's names are the typed helpers, one per event of the
+// specification. The rest, by purpose:
+//
+//   - The client: [New], [Client] and its methods [Client.Enqueue],
+//     [Client.EnqueueContext], [Client.Flush], [Client.Shutdown],
+//     [Client.Close] and [Client.Stats] ([Stats]).
+//   - Where it sends: [WithRegion] ([RegionUS], [RegionEU]),
+//     [WithEndpoint], [WithHTTPClient], [WithAllowHTTP].
+//   - Batching and memory: [WithBatchSize], [WithFlushInterval],
+//     [WithQueueCapacity], [WithQueueMaxBytes], [WithMaxInFlight], and the
+//     defaults and limits ([DefaultBatchSize], [MaxMessageBytes],
+//     [MaxBatchBytes], …).
+//   - Delivery: [WithRetry] ([RetryPolicy]), [WithRequestTimeout],
+//     [WithShutdownTimeout], [WithStrictMode], [WithGzip], and the durable
+//     spool: [WithSpool], [WithSpoolSync], [WithSpoolMaxBytes],
+//     [InspectSpool].
+//   - Outcomes: [WithCallback] ([Result]), [WithLogger], the errors
+//     ([ErrClosed], [ErrQueueFull], [ErrMessageTooLarge],
+//     [ErrInvalidMessage] and [ValidationError], [DeliveryError],
+//     [APIError], [ErrSpoolLost]). Package otelanalytics, a module of its
+//     own, exports Stats as OpenTelemetry metrics.
+//   - The core calls: [Identify], [Track], [Page], [Screen], [Group] and
+//     [Alias], with [Traits], [Properties], [Integrations] and [Context].
+//   - The typed helpers, by family: Customer.io's actions ([DeletePerson],
+//     [SuppressPerson], [CreateOrUpdateDevice], …), ecommerce
+//     ([OrderCompleted], [ProductViewed], …), video
+//     ([VideoPlaybackStarted], …), email ([EmailOpened], …), mobile
+//     lifecycle ([ApplicationInstalled], …), live chat
+//     ([LiveChatMessageSent], …) and A/B tests ([ExperimentViewed]); [Ptr]
+//     makes their number and boolean fields.
+//   - Shaping: [WithDefaultContext], [WithTransform] ([Envelope],
+//     [RedactKeys], [DropEvents], [SampleEvents], [AnonymizeIP]),
+//     [Middleware] and [ContextFromRequest] for HTTP servers.
+//   - Tests and development: [WithTimestamps] and [WithMessageIDs] for
+//     deterministic messages, [WithOutput] to write messages instead of
+//     sending them, and package analyticstest, a fake Data Pipelines API
+//     with a recorder to assert on.
 //
 // # Messages
 //
@@ -60,13 +98,13 @@
 // An empty string field of a helper is not sent. Numbers, integers and
 // booleans are pointers, so that a zero that means something is sent (the
 // price of a free item, playback position 0, full_screen false) while nil
-// is not sent. Float64, Int and Bool make the pointers:
+// is not sent. Ptr makes the pointers:
 //
 //	err := client.Enqueue(analytics.OrderCompleted{
 //		UserID: "42",
 //		Products: []analytics.Product{
-//			{ProductID: "gift-wrap", Price: analytics.Float64(0)}, // "price": 0
-//			{ProductID: "sku-1"},                                  // no price
+//			{ProductID: "gift-wrap", Price: analytics.Ptr(0.0)}, // "price": 0
+//			{ProductID: "sku-1"},                              // no price
 //		},
 //	})
 //
@@ -80,4 +118,18 @@
 // 500 KB. The client never sends either: Enqueue rejects a message over
 // MaxMessageBytes with ErrMessageTooLarge, and batches are cut before they
 // exceed MaxBatchBytes.
+//
+// # Shaping what you send
+//
+// WithDefaultContext merges a context into every message. WithTransform
+// passes every message, as an Envelope, through functions that may change,
+// redact or drop it (RedactKeys, DropEvents, SampleEvents, AnonymizeIP, or
+// a function of one's own) before it is validated and encoded; a transform
+// that panics refuses its message instead of letting it through.
+// Middleware (or ContextFromRequest) takes an HTTP request's IP address,
+// trusting forwarding headers only from the proxies it is given, user
+// agent, locale and page, for EnqueueContext to merge into the messages
+// sent on the request's behalf. WithOutput writes messages as lines of
+// JSON instead of sending them, for development and for hosts with no
+// route to the API.
 package analytics

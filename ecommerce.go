@@ -47,51 +47,55 @@ func (s *Product) appendJSON(e *encoder, base string, i int) error {
 	e.str("name", s.Name)
 	e.str("brand", s.Brand)
 	e.str("variant", s.Variant)
-	if s.Price != nil && !e.floatOK("price", *s.Price) {
+	if !e.optFloat("price", s.Price) {
 		return e.notFinite(shapePath(base, i, "price"), *s.Price)
 	}
 	e.optInt("quantity", s.Quantity)
 	e.str("coupon", s.Coupon)
-	if s.Position != nil && !e.floatOK("position", *s.Position) {
+	if !e.optFloat("position", s.Position) {
 		return e.notFinite(shapePath(base, i, "position"), *s.Position)
 	}
 	e.str("url", s.URL)
 	e.str("image_url", s.ImageURL)
 	if len(s.Extra) > 0 {
-		if err := e.entries(s.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return s.ProductID != ""
-			case "sku":
-				return s.SKU != ""
-			case "category":
-				return s.Category != ""
-			case "name":
-				return s.Name != ""
-			case "brand":
-				return s.Brand != ""
-			case "variant":
-				return s.Variant != ""
-			case "price":
-				return s.Price != nil
-			case "quantity":
-				return s.Quantity != nil
-			case "coupon":
-				return s.Coupon != ""
-			case "position":
-				return s.Position != nil
-			case "url":
-				return s.URL != ""
-			case "image_url":
-				return s.ImageURL != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.entries(s.Extra, s.writesKey); err != nil {
 			return e.wrap(shapePath(base, i, ""), err)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// writesKey reports whether a field of s that is set writes the key k of the
+// object, so that the same key of Extra is not sent.
+func (s *Product) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return s.ProductID != ""
+	case "sku":
+		return s.SKU != ""
+	case "category":
+		return s.Category != ""
+	case "name":
+		return s.Name != ""
+	case "brand":
+		return s.Brand != ""
+	case "variant":
+		return s.Variant != ""
+	case "price":
+		return s.Price != nil
+	case "quantity":
+		return s.Quantity != nil
+	case "coupon":
+		return s.Coupon != ""
+	case "position":
+		return s.Position != nil
+	case "url":
+		return s.URL != ""
+	case "image_url":
+		return s.ImageURL != ""
+	}
+	return false
 }
 
 // Filter is one filter applied to a product list.
@@ -113,20 +117,24 @@ func (s *Filter) appendJSON(e *encoder, base string, i int) error {
 	e.str("type", s.Type)
 	e.str("value", s.Value)
 	if len(s.Extra) > 0 {
-		if err := e.entries(s.Extra, func(k string) bool {
-			switch k {
-			case "type":
-				return s.Type != ""
-			case "value":
-				return s.Value != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.entries(s.Extra, s.writesKey); err != nil {
 			return e.wrap(shapePath(base, i, ""), err)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// writesKey reports whether a field of s that is set writes the key k of the
+// object, so that the same key of Extra is not sent.
+func (s *Filter) writesKey(k string) bool {
+	switch k {
+	case "type":
+		return s.Type != ""
+	case "value":
+		return s.Value != ""
+	}
+	return false
 }
 
 // Sort is one sort applied to a product list.
@@ -148,20 +156,24 @@ func (s *Sort) appendJSON(e *encoder, base string, i int) error {
 	e.str("type", s.Type)
 	e.str("value", s.Value)
 	if len(s.Extra) > 0 {
-		if err := e.entries(s.Extra, func(k string) bool {
-			switch k {
-			case "type":
-				return s.Type != ""
-			case "value":
-				return s.Value != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.entries(s.Extra, s.writesKey); err != nil {
 			return e.wrap(shapePath(base, i, ""), err)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// writesKey reports whether a field of s that is set writes the key k of the
+// object, so that the same key of Extra is not sent.
+func (s *Sort) writesKey(k string) bool {
+	switch k {
+	case "type":
+		return s.Type != ""
+	case "value":
+		return s.Value != ""
+	}
+	return false
 }
 
 // ProductsSearched is the "Products Searched" event, a track call: records a
@@ -196,18 +208,22 @@ func (m ProductsSearched) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("query", m.Query)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "query":
-				return m.Query != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductsSearched) writesKey(k string) bool {
+	switch k {
+	case "query":
+		return m.Query != ""
+	}
+	return false
 }
 
 // ProductListViewed is the "Product List Viewed" event, a track call:
@@ -275,59 +291,63 @@ func (m ProductListViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			case "currency":
-				return m.Currency != ""
-			case "value":
-				return m.Value != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductListViewed) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	case "currency":
+		return m.Currency != ""
+	case "value":
+		return m.Value != nil
+	}
+	return false
 }
 
 // ProductListFiltered is the "Product List Filtered" event, a track call:
@@ -411,26 +431,30 @@ func (m ProductListFiltered) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "list_id":
-				return m.ListID != ""
-			case "category":
-				return m.Category != ""
-			case "products":
-				return m.Products != nil
-			case "filters":
-				return m.Filters != nil
-			case "sorts":
-				return m.Sorts != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductListFiltered) writesKey(k string) bool {
+	switch k {
+	case "list_id":
+		return m.ListID != ""
+	case "category":
+		return m.Category != ""
+	case "products":
+		return m.Products != nil
+	case "filters":
+		return m.Filters != nil
+	case "sorts":
+		return m.Sorts != nil
+	}
+	return false
 }
 
 // ProductClicked is the "Product Clicked" event, a track call: records a
@@ -497,59 +521,63 @@ func (m ProductClicked) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			case "currency":
-				return m.Currency != ""
-			case "value":
-				return m.Value != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductClicked) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	case "currency":
+		return m.Currency != ""
+	case "value":
+		return m.Value != nil
+	}
+	return false
 }
 
 // ProductViewed is the "Product Viewed" event, a track call: records that a
@@ -616,59 +644,63 @@ func (m ProductViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("currency", m.Currency)
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			case "currency":
-				return m.Currency != ""
-			case "value":
-				return m.Value != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductViewed) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	case "currency":
+		return m.Currency != ""
+	case "value":
+		return m.Value != nil
+	}
+	return false
 }
 
 // ProductAdded is the "Product Added" event, a track call: records a product
@@ -732,54 +764,58 @@ func (m ProductAdded) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("cart_id", m.CartID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			case "cart_id":
-				return m.CartID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductAdded) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	case "cart_id":
+		return m.CartID != ""
+	}
+	return false
 }
 
 // ProductRemoved is the "Product Removed" event, a track call: records a
@@ -843,54 +879,58 @@ func (m ProductRemoved) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	e.str("cart_id", m.CartID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			case "cart_id":
-				return m.CartID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductRemoved) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	case "cart_id":
+		return m.CartID != ""
+	}
+	return false
 }
 
 // CartViewed is the "Cart Viewed" event, a track call: records that a person
@@ -940,20 +980,24 @@ func (m CartViewed) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "cart_id":
-				return m.CartID != ""
-			case "products":
-				return m.Products != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CartViewed) writesKey(k string) bool {
+	switch k {
+	case "cart_id":
+		return m.CartID != ""
+	case "products":
+		return m.Products != nil
+	}
+	return false
 }
 
 // CheckoutStarted is the "Checkout Started" event, a track call: records the
@@ -1009,17 +1053,17 @@ func (m CheckoutStarted) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1036,40 +1080,44 @@ func (m CheckoutStarted) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.value", "value", m.Value); err != nil {
-		return err
+	if !e.optFloat("value", m.Value) {
+		return e.notFinite("properties.value", *m.Value)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "affiliation":
-				return m.Affiliation != ""
-			case "revenue":
-				return m.Revenue != nil
-			case "shipping":
-				return m.Shipping != nil
-			case "tax":
-				return m.Tax != nil
-			case "discount":
-				return m.Discount != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "currency":
-				return m.Currency != ""
-			case "products":
-				return m.Products != nil
-			case "value":
-				return m.Value != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CheckoutStarted) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "affiliation":
+		return m.Affiliation != ""
+	case "revenue":
+		return m.Revenue != nil
+	case "shipping":
+		return m.Shipping != nil
+	case "tax":
+		return m.Tax != nil
+	case "discount":
+		return m.Discount != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "currency":
+		return m.Currency != ""
+	case "products":
+		return m.Products != nil
+	case "value":
+		return m.Value != nil
+	}
+	return false
 }
 
 // CheckoutStepViewed is the "Checkout Step Viewed" event, a track call:
@@ -1113,24 +1161,28 @@ func (m CheckoutStepViewed) appendMessage(e *encoder) error {
 	e.str("shipping_method", m.ShippingMethod)
 	e.str("payment_method", m.PaymentMethod)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "checkout_id":
-				return m.CheckoutID != ""
-			case "step":
-				return m.Step != nil
-			case "shipping_method":
-				return m.ShippingMethod != ""
-			case "payment_method":
-				return m.PaymentMethod != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CheckoutStepViewed) writesKey(k string) bool {
+	switch k {
+	case "checkout_id":
+		return m.CheckoutID != ""
+	case "step":
+		return m.Step != nil
+	case "shipping_method":
+		return m.ShippingMethod != ""
+	case "payment_method":
+		return m.PaymentMethod != ""
+	}
+	return false
 }
 
 // CheckoutStepCompleted is the "Checkout Step Completed" event, a track
@@ -1174,24 +1226,28 @@ func (m CheckoutStepCompleted) appendMessage(e *encoder) error {
 	e.str("shipping_method", m.ShippingMethod)
 	e.str("payment_method", m.PaymentMethod)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "checkout_id":
-				return m.CheckoutID != ""
-			case "step":
-				return m.Step != nil
-			case "shipping_method":
-				return m.ShippingMethod != ""
-			case "payment_method":
-				return m.PaymentMethod != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CheckoutStepCompleted) writesKey(k string) bool {
+	switch k {
+	case "checkout_id":
+		return m.CheckoutID != ""
+	case "step":
+		return m.Step != nil
+	case "shipping_method":
+		return m.ShippingMethod != ""
+	case "payment_method":
+		return m.PaymentMethod != ""
+	}
+	return false
 }
 
 // PaymentInfoEntered is the "Payment Info Entered" event, a track call:
@@ -1238,26 +1294,30 @@ func (m PaymentInfoEntered) appendMessage(e *encoder) error {
 	e.str("payment_method", m.PaymentMethod)
 	e.str("order_id", m.OrderID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "checkout_id":
-				return m.CheckoutID != ""
-			case "step":
-				return m.Step != nil
-			case "shipping_method":
-				return m.ShippingMethod != ""
-			case "payment_method":
-				return m.PaymentMethod != ""
-			case "order_id":
-				return m.OrderID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *PaymentInfoEntered) writesKey(k string) bool {
+	switch k {
+	case "checkout_id":
+		return m.CheckoutID != ""
+	case "step":
+		return m.Step != nil
+	case "shipping_method":
+		return m.ShippingMethod != ""
+	case "payment_method":
+		return m.PaymentMethod != ""
+	case "order_id":
+		return m.OrderID != ""
+	}
+	return false
 }
 
 // OrderCompleted is the "Order Completed" event, a track call: records a
@@ -1315,8 +1375,8 @@ func (m OrderCompleted) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
-	if err := e.optFloat("properties.subtotal", "subtotal", m.Subtotal); err != nil {
-		return err
+	if !e.optFloat("subtotal", m.Subtotal) {
+		return e.notFinite("properties.subtotal", *m.Subtotal)
 	}
 	if m.Products != nil {
 		e.key("products")
@@ -1333,59 +1393,63 @@ func (m OrderCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("order_id", m.OrderID)
 	e.str("checkout_id", m.CheckoutID)
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "subtotal":
-				return m.Subtotal != nil
-			case "products":
-				return m.Products != nil
-			case "order_id":
-				return m.OrderID != ""
-			case "checkout_id":
-				return m.CheckoutID != ""
-			case "total":
-				return m.Total != nil
-			case "affiliation":
-				return m.Affiliation != ""
-			case "revenue":
-				return m.Revenue != nil
-			case "shipping":
-				return m.Shipping != nil
-			case "tax":
-				return m.Tax != nil
-			case "discount":
-				return m.Discount != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "currency":
-				return m.Currency != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *OrderCompleted) writesKey(k string) bool {
+	switch k {
+	case "subtotal":
+		return m.Subtotal != nil
+	case "products":
+		return m.Products != nil
+	case "order_id":
+		return m.OrderID != ""
+	case "checkout_id":
+		return m.CheckoutID != ""
+	case "total":
+		return m.Total != nil
+	case "affiliation":
+		return m.Affiliation != ""
+	case "revenue":
+		return m.Revenue != nil
+	case "shipping":
+		return m.Shipping != nil
+	case "tax":
+		return m.Tax != nil
+	case "discount":
+		return m.Discount != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "currency":
+		return m.Currency != ""
+	}
+	return false
 }
 
 // OrderUpdated is the "Order Updated" event, a track call: records a change
@@ -1439,17 +1503,17 @@ func (m OrderUpdated) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1467,34 +1531,38 @@ func (m OrderUpdated) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "affiliation":
-				return m.Affiliation != ""
-			case "revenue":
-				return m.Revenue != nil
-			case "shipping":
-				return m.Shipping != nil
-			case "tax":
-				return m.Tax != nil
-			case "discount":
-				return m.Discount != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "currency":
-				return m.Currency != ""
-			case "products":
-				return m.Products != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *OrderUpdated) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "affiliation":
+		return m.Affiliation != ""
+	case "revenue":
+		return m.Revenue != nil
+	case "shipping":
+		return m.Shipping != nil
+	case "tax":
+		return m.Tax != nil
+	case "discount":
+		return m.Discount != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "currency":
+		return m.Currency != ""
+	case "products":
+		return m.Products != nil
+	}
+	return false
 }
 
 // OrderRefunded is the "Order Refunded" event, a track call: records a
@@ -1555,17 +1623,17 @@ func (m OrderRefunded) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1582,48 +1650,52 @@ func (m OrderRefunded) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
-	if err := e.optFloat("properties.subtotal", "subtotal", m.Subtotal); err != nil {
-		return err
+	if !e.optFloat("subtotal", m.Subtotal) {
+		return e.notFinite("properties.subtotal", *m.Subtotal)
 	}
 	e.str("checkout_id", m.CheckoutID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "affiliation":
-				return m.Affiliation != ""
-			case "revenue":
-				return m.Revenue != nil
-			case "shipping":
-				return m.Shipping != nil
-			case "tax":
-				return m.Tax != nil
-			case "discount":
-				return m.Discount != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "currency":
-				return m.Currency != ""
-			case "products":
-				return m.Products != nil
-			case "total":
-				return m.Total != nil
-			case "subtotal":
-				return m.Subtotal != nil
-			case "checkout_id":
-				return m.CheckoutID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *OrderRefunded) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "affiliation":
+		return m.Affiliation != ""
+	case "revenue":
+		return m.Revenue != nil
+	case "shipping":
+		return m.Shipping != nil
+	case "tax":
+		return m.Tax != nil
+	case "discount":
+		return m.Discount != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "currency":
+		return m.Currency != ""
+	case "products":
+		return m.Products != nil
+	case "total":
+		return m.Total != nil
+	case "subtotal":
+		return m.Subtotal != nil
+	case "checkout_id":
+		return m.CheckoutID != ""
+	}
+	return false
 }
 
 // OrderCancelled is the "Order Cancelled" event, a track call: records that
@@ -1679,17 +1751,17 @@ func (m OrderCancelled) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.str("order_id", m.OrderID)
 	e.str("affiliation", m.Affiliation)
-	if err := e.optFloat("properties.revenue", "revenue", m.Revenue); err != nil {
-		return err
+	if !e.optFloat("revenue", m.Revenue) {
+		return e.notFinite("properties.revenue", *m.Revenue)
 	}
-	if err := e.optFloat("properties.shipping", "shipping", m.Shipping); err != nil {
-		return err
+	if !e.optFloat("shipping", m.Shipping) {
+		return e.notFinite("properties.shipping", *m.Shipping)
 	}
-	if err := e.optFloat("properties.tax", "tax", m.Tax); err != nil {
-		return err
+	if !e.optFloat("tax", m.Tax) {
+		return e.notFinite("properties.tax", *m.Tax)
 	}
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	e.str("coupon", m.Coupon)
 	e.str("currency", m.Currency)
@@ -1706,40 +1778,44 @@ func (m OrderCancelled) appendMessage(e *encoder) error {
 		}
 		e.buf = append(e.buf, ']')
 	}
-	if err := e.optFloat("properties.total", "total", m.Total); err != nil {
-		return err
+	if !e.optFloat("total", m.Total) {
+		return e.notFinite("properties.total", *m.Total)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "affiliation":
-				return m.Affiliation != ""
-			case "revenue":
-				return m.Revenue != nil
-			case "shipping":
-				return m.Shipping != nil
-			case "tax":
-				return m.Tax != nil
-			case "discount":
-				return m.Discount != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "currency":
-				return m.Currency != ""
-			case "products":
-				return m.Products != nil
-			case "total":
-				return m.Total != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *OrderCancelled) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "affiliation":
+		return m.Affiliation != ""
+	case "revenue":
+		return m.Revenue != nil
+	case "shipping":
+		return m.Shipping != nil
+	case "tax":
+		return m.Tax != nil
+	case "discount":
+		return m.Discount != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "currency":
+		return m.Currency != ""
+	case "products":
+		return m.Products != nil
+	case "total":
+		return m.Total != nil
+	}
+	return false
 }
 
 // PromotionViewed is the "Promotion Viewed" event, a track call: records
@@ -1784,24 +1860,28 @@ func (m PromotionViewed) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("position", m.Position)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "promotion_id":
-				return m.PromotionID != ""
-			case "creative":
-				return m.Creative != ""
-			case "name":
-				return m.Name != ""
-			case "position":
-				return m.Position != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *PromotionViewed) writesKey(k string) bool {
+	switch k {
+	case "promotion_id":
+		return m.PromotionID != ""
+	case "creative":
+		return m.Creative != ""
+	case "name":
+		return m.Name != ""
+	case "position":
+		return m.Position != ""
+	}
+	return false
 }
 
 // PromotionClicked is the "Promotion Clicked" event, a track call: records a
@@ -1846,24 +1926,28 @@ func (m PromotionClicked) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("position", m.Position)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "promotion_id":
-				return m.PromotionID != ""
-			case "creative":
-				return m.Creative != ""
-			case "name":
-				return m.Name != ""
-			case "position":
-				return m.Position != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *PromotionClicked) writesKey(k string) bool {
+	switch k {
+	case "promotion_id":
+		return m.PromotionID != ""
+	case "creative":
+		return m.Creative != ""
+	case "name":
+		return m.Name != ""
+	case "position":
+		return m.Position != ""
+	}
+	return false
 }
 
 // CouponEntered is the "Coupon Entered" event, a track call: records that a
@@ -1904,22 +1988,26 @@ func (m CouponEntered) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "coupon_id":
-				return m.CouponID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CouponEntered) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "coupon_id":
+		return m.CouponID != ""
+	}
+	return false
 }
 
 // CouponApplied is the "Coupon Applied" event, a track call: records that an
@@ -1964,30 +2052,34 @@ func (m CouponApplied) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	e.str("coupon_name", m.CouponName)
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "coupon_id":
-				return m.CouponID != ""
-			case "coupon_name":
-				return m.CouponName != ""
-			case "discount":
-				return m.Discount != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CouponApplied) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "coupon_id":
+		return m.CouponID != ""
+	case "coupon_name":
+		return m.CouponName != ""
+	case "discount":
+		return m.Discount != nil
+	}
+	return false
 }
 
 // CouponDenied is the "Coupon Denied" event, a track call: records that a
@@ -2034,26 +2126,30 @@ func (m CouponDenied) appendMessage(e *encoder) error {
 	e.str("coupon_name", m.CouponName)
 	e.str("reason", m.Reason)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "coupon_id":
-				return m.CouponID != ""
-			case "coupon_name":
-				return m.CouponName != ""
-			case "reason":
-				return m.Reason != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CouponDenied) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "coupon_id":
+		return m.CouponID != ""
+	case "coupon_name":
+		return m.CouponName != ""
+	case "reason":
+		return m.Reason != ""
+	}
+	return false
 }
 
 // CouponRemoved is the "Coupon Removed" event, a track call: records that a
@@ -2098,30 +2194,34 @@ func (m CouponRemoved) appendMessage(e *encoder) error {
 	e.str("cart_id", m.CartID)
 	e.str("coupon_id", m.CouponID)
 	e.str("coupon_name", m.CouponName)
-	if err := e.optFloat("properties.discount", "discount", m.Discount); err != nil {
-		return err
+	if !e.optFloat("discount", m.Discount) {
+		return e.notFinite("properties.discount", *m.Discount)
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "order_id":
-				return m.OrderID != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "coupon_id":
-				return m.CouponID != ""
-			case "coupon_name":
-				return m.CouponName != ""
-			case "discount":
-				return m.Discount != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CouponRemoved) writesKey(k string) bool {
+	switch k {
+	case "order_id":
+		return m.OrderID != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "coupon_id":
+		return m.CouponID != ""
+	case "coupon_name":
+		return m.CouponName != ""
+	case "discount":
+		return m.Discount != nil
+	}
+	return false
 }
 
 // ProductAddedToWishlist is the "Product Added to Wishlist" event, a track
@@ -2189,55 +2289,59 @@ func (m ProductAddedToWishlist) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "wishlist_id":
-				return m.WishlistID != ""
-			case "wishlist_name":
-				return m.WishlistName != ""
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductAddedToWishlist) writesKey(k string) bool {
+	switch k {
+	case "wishlist_id":
+		return m.WishlistID != ""
+	case "wishlist_name":
+		return m.WishlistName != ""
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	}
+	return false
 }
 
 // ProductRemovedFromWishlist is the "Product Removed from Wishlist" event, a
@@ -2305,55 +2409,59 @@ func (m ProductRemovedFromWishlist) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "wishlist_id":
-				return m.WishlistID != ""
-			case "wishlist_name":
-				return m.WishlistName != ""
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductRemovedFromWishlist) writesKey(k string) bool {
+	switch k {
+	case "wishlist_id":
+		return m.WishlistID != ""
+	case "wishlist_name":
+		return m.WishlistName != ""
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	}
+	return false
 }
 
 // WishlistProductAddedToCart is the "Wishlist Product Added to Cart" event,
@@ -2424,57 +2532,61 @@ func (m WishlistProductAddedToCart) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.optInt("quantity", m.Quantity)
 	e.str("coupon", m.Coupon)
-	if err := e.optFloat("properties.position", "position", m.Position); err != nil {
-		return err
+	if !e.optFloat("position", m.Position) {
+		return e.notFinite("properties.position", *m.Position)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "wishlist_id":
-				return m.WishlistID != ""
-			case "wishlist_name":
-				return m.WishlistName != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "quantity":
-				return m.Quantity != nil
-			case "coupon":
-				return m.Coupon != ""
-			case "position":
-				return m.Position != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *WishlistProductAddedToCart) writesKey(k string) bool {
+	switch k {
+	case "wishlist_id":
+		return m.WishlistID != ""
+	case "wishlist_name":
+		return m.WishlistName != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "quantity":
+		return m.Quantity != nil
+	case "coupon":
+		return m.Coupon != ""
+	case "position":
+		return m.Position != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	}
+	return false
 }
 
 // ProductShared is the "Product Shared" event, a track call: records that a
@@ -2538,46 +2650,50 @@ func (m ProductShared) appendMessage(e *encoder) error {
 	e.str("name", m.Name)
 	e.str("brand", m.Brand)
 	e.str("variant", m.Variant)
-	if err := e.optFloat("properties.price", "price", m.Price); err != nil {
-		return err
+	if !e.optFloat("price", m.Price) {
+		return e.notFinite("properties.price", *m.Price)
 	}
 	e.str("url", m.URL)
 	e.str("image_url", m.ImageURL)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "share_via":
-				return m.ShareVia != ""
-			case "share_message":
-				return m.ShareMessage != ""
-			case "recipient":
-				return m.Recipient != ""
-			case "product_id":
-				return m.ProductID != ""
-			case "sku":
-				return m.SKU != ""
-			case "category":
-				return m.Category != ""
-			case "name":
-				return m.Name != ""
-			case "brand":
-				return m.Brand != ""
-			case "variant":
-				return m.Variant != ""
-			case "price":
-				return m.Price != nil
-			case "url":
-				return m.URL != ""
-			case "image_url":
-				return m.ImageURL != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductShared) writesKey(k string) bool {
+	switch k {
+	case "share_via":
+		return m.ShareVia != ""
+	case "share_message":
+		return m.ShareMessage != ""
+	case "recipient":
+		return m.Recipient != ""
+	case "product_id":
+		return m.ProductID != ""
+	case "sku":
+		return m.SKU != ""
+	case "category":
+		return m.Category != ""
+	case "name":
+		return m.Name != ""
+	case "brand":
+		return m.Brand != ""
+	case "variant":
+		return m.Variant != ""
+	case "price":
+		return m.Price != nil
+	case "url":
+		return m.URL != ""
+	case "image_url":
+		return m.ImageURL != ""
+	}
+	return false
 }
 
 // CartShared is the "Cart Shared" event, a track call: records that a person
@@ -2637,26 +2753,30 @@ func (m CartShared) appendMessage(e *encoder) error {
 		e.buf = append(e.buf, ']')
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "share_via":
-				return m.ShareVia != ""
-			case "share_message":
-				return m.ShareMessage != ""
-			case "recipient":
-				return m.Recipient != ""
-			case "cart_id":
-				return m.CartID != ""
-			case "products":
-				return m.Products != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CartShared) writesKey(k string) bool {
+	switch k {
+	case "share_via":
+		return m.ShareVia != ""
+	case "share_message":
+		return m.ShareMessage != ""
+	case "recipient":
+		return m.Recipient != ""
+	case "cart_id":
+		return m.CartID != ""
+	case "products":
+		return m.Products != nil
+	}
+	return false
 }
 
 // ProductReviewed is the "Product Reviewed" event, a track call: records
@@ -2700,22 +2820,26 @@ func (m ProductReviewed) appendMessage(e *encoder) error {
 	e.str("review_body", m.ReviewBody)
 	e.optInt("rating", m.Rating)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "product_id":
-				return m.ProductID != ""
-			case "review_id":
-				return m.ReviewID != ""
-			case "review_body":
-				return m.ReviewBody != ""
-			case "rating":
-				return m.Rating != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ProductReviewed) writesKey(k string) bool {
+	switch k {
+	case "product_id":
+		return m.ProductID != ""
+	case "review_id":
+		return m.ReviewID != ""
+	case "review_body":
+		return m.ReviewBody != ""
+	case "rating":
+		return m.Rating != nil
+	}
+	return false
 }

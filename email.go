@@ -47,24 +47,28 @@ func (m EmailBounced) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email_id":
-				return m.EmailID != ""
-			case "email_subject":
-				return m.EmailSubject != ""
-			case "campaign_id":
-				return m.CampaignID != ""
-			case "campaign_name":
-				return m.CampaignName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *EmailBounced) writesKey(k string) bool {
+	switch k {
+	case "email_id":
+		return m.EmailID != ""
+	case "email_subject":
+		return m.EmailSubject != ""
+	case "campaign_id":
+		return m.CampaignID != ""
+	case "campaign_name":
+		return m.CampaignName != ""
+	}
+	return false
 }
 
 // EmailDelivered is the "Email Delivered" event, a track call: records that
@@ -110,24 +114,28 @@ func (m EmailDelivered) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email_id":
-				return m.EmailID != ""
-			case "email_subject":
-				return m.EmailSubject != ""
-			case "campaign_id":
-				return m.CampaignID != ""
-			case "campaign_name":
-				return m.CampaignName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *EmailDelivered) writesKey(k string) bool {
+	switch k {
+	case "email_id":
+		return m.EmailID != ""
+	case "email_subject":
+		return m.EmailSubject != ""
+	case "campaign_id":
+		return m.CampaignID != ""
+	case "campaign_name":
+		return m.CampaignName != ""
+	}
+	return false
 }
 
 // EmailOpened is the "Email Opened" event, a track call: records that the
@@ -173,24 +181,28 @@ func (m EmailOpened) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email_id":
-				return m.EmailID != ""
-			case "email_subject":
-				return m.EmailSubject != ""
-			case "campaign_id":
-				return m.CampaignID != ""
-			case "campaign_name":
-				return m.CampaignName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *EmailOpened) writesKey(k string) bool {
+	switch k {
+	case "email_id":
+		return m.EmailID != ""
+	case "email_subject":
+		return m.EmailSubject != ""
+	case "campaign_id":
+		return m.CampaignID != ""
+	case "campaign_name":
+		return m.CampaignName != ""
+	}
+	return false
 }
 
 // EmailMarkedAsSpam is the "Email Marked as Spam" event, a track call:
@@ -236,24 +248,28 @@ func (m EmailMarkedAsSpam) appendMessage(e *encoder) error {
 	e.str("campaign_id", m.CampaignID)
 	e.str("campaign_name", m.CampaignName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email_id":
-				return m.EmailID != ""
-			case "email_subject":
-				return m.EmailSubject != ""
-			case "campaign_id":
-				return m.CampaignID != ""
-			case "campaign_name":
-				return m.CampaignName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *EmailMarkedAsSpam) writesKey(k string) bool {
+	switch k {
+	case "email_id":
+		return m.EmailID != ""
+	case "email_subject":
+		return m.EmailSubject != ""
+	case "campaign_id":
+		return m.CampaignID != ""
+	case "campaign_name":
+		return m.CampaignName != ""
+	}
+	return false
 }
 
 // EmailUnsubscribed is the "Email Unsubscribed" event, a track call: records
@@ -306,26 +322,30 @@ func (m EmailUnsubscribed) appendMessage(e *encoder) error {
 	e.str("list_id", m.ListID)
 	e.str("list_name", m.ListName)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email_id":
-				return m.EmailID != ""
-			case "email_subject":
-				return m.EmailSubject != ""
-			case "campaign_id":
-				return m.CampaignID != ""
-			case "campaign_name":
-				return m.CampaignName != ""
-			case "list_id":
-				return m.ListID != ""
-			case "list_name":
-				return m.ListName != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *EmailUnsubscribed) writesKey(k string) bool {
+	switch k {
+	case "email_id":
+		return m.EmailID != ""
+	case "email_subject":
+		return m.EmailSubject != ""
+	case "campaign_id":
+		return m.CampaignID != ""
+	case "campaign_name":
+		return m.CampaignName != ""
+	case "list_id":
+		return m.ListID != ""
+	case "list_name":
+		return m.ListName != ""
+	}
+	return false
 }

@@ -2,9 +2,6 @@ package analytics
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/binary"
-	"errors"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -12,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/jsonw"
-	"github.com/google/uuid"
 )
 
 // encoder turns one Message into JSON. Enqueue takes one from a pool per
@@ -41,6 +37,11 @@ type encoder struct {
 	err error
 	// rng draws message ids (see random).
 	rng *mrand.ChaCha8
+
+	// defaults is the context merged into the message's (the client's
+	// WithDefaultContext and the request's), or nil. It is not the
+	// message's, so the encoder may hold it.
+	defaults *Context
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{buf: make([]byte, 0, 1024)} }}
@@ -53,14 +54,8 @@ func (e *encoder) reset() {
 	e.typ, e.event = "", ""
 	e.idStart, e.idEnd = 0, 0
 	e.eventStart, e.eventEnd = 0, 0
+	e.defaults = nil
 	e.err = nil
-}
-
-// invalid returns a *ValidationError for field of the message being
-// encoded. field and reason must not be strings of the message (see the
-// encoder's fields): build them by concatenation or strings.Clone.
-func (e *encoder) invalid(field, reason string) error {
-	return &ValidationError{Type: e.typ, Event: e.eventName(), Field: field, Reason: reason}
 }
 
 // eventName returns the event name of the message being encoded: a typed
@@ -81,39 +76,6 @@ func (e *encoder) eventName() string {
 	return string(raw)
 }
 
-// withEvent sets the event name of err, a *ValidationError found before
-// begin wrote the name into buf, to a copy of event.
-func withEvent(err error, event string) error {
-	if ve, ok := err.(*ValidationError); ok && ve.Event == "" {
-		ve.Event = strings.Clone(event)
-	}
-	return err
-}
-
-// wrap turns an encoding error inside the value at field into a
-// *ValidationError naming the full path.
-func (e *encoder) wrap(field string, err error) error {
-	var je *jsonw.Error
-	if errors.As(jsonw.Prefix(err, field), &je) {
-		return e.invalid(je.Path, je.Reason)
-	}
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		// Already named inside the value at field: prefix the path
-		// rather than nest the whole message in the reason.
-		return e.invalid(field+"."+ve.Field, ve.Reason)
-	}
-	return e.invalid(field, err.Error())
-}
-
-// requireIdentity checks that a person is named.
-func (e *encoder) requireIdentity(userID, anonymousID string) error {
-	if strings.TrimSpace(userID) == "" && strings.TrimSpace(anonymousID) == "" {
-		return e.invalid("userId", "userId or anonymousId is required")
-	}
-	return nil
-}
-
 // begin starts the message object: type (a constant), messageId and
 // timestamp, and for a track call the event name.
 func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
@@ -129,7 +91,7 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 		e.buf = jsonw.AppendString(e.buf, e.newID())
 	default:
 		e.buf = append(e.buf, '"')
-		e.buf = appendUUID(e.buf, e.random())
+		e.buf = appendUUID(e.buf, e.newUUID())
 		e.buf = append(e.buf, '"')
 	}
 	e.idEnd = len(e.buf) - 1
@@ -152,36 +114,15 @@ func (e *encoder) begin(typ, event, messageID string, ts time.Time) {
 	}
 }
 
-// str writes key: value unless value is empty.
-func (e *encoder) str(key, value string) {
-	if value == "" {
-		return
-	}
-	e.buf = jsonw.AppendKey(e.buf, key)
-	e.buf = jsonw.AppendString(e.buf, value)
-}
-
-// object writes key: m unless m is empty.
-func (e *encoder) object(key string, m map[string]any) error {
-	if len(m) == 0 {
-		return nil
-	}
-	e.buf = jsonw.AppendKey(e.buf, key)
-	var err error
-	if e.buf, err = jsonw.AppendMap(e.buf, m); err != nil {
-		return e.wrap(key, err)
-	}
-	return nil
-}
-
-// end writes integrations and context and closes the message object.
+// end writes integrations and context and closes the message object. The
+// context is ctx with e.defaults, if any, merged in.
 func (e *encoder) end(ctx *Context, integrations Integrations) error {
-	if err := e.object("integrations", integrations); err != nil {
+	if err := e.optObject("integrations", "integrations", integrations); err != nil {
 		return err
 	}
 	e.buf = append(e.buf, `,"context":{`...)
-	if ctx != nil {
-		if err := e.context(ctx); err != nil {
+	if ctx != nil || e.defaults != nil {
+		if err := e.context(ctx, e.defaults); err != nil {
 			return err
 		}
 	}
@@ -193,255 +134,308 @@ func (e *encoder) end(ctx *Context, integrations Integrations) error {
 	return nil
 }
 
-func (e *encoder) optBool(key string, v *bool) {
-	if v != nil {
-		e.buf = jsonw.AppendKey(e.buf, key)
-		e.buf = jsonw.AppendBool(e.buf, *v)
+// or returns a unless it is the zero value, else b: the merge of a message's
+// context field a with the default b (see WithDefaultContext).
+func or[T comparable](a, b T) T {
+	var zero T
+	if a != zero {
+		return a
 	}
+	return b
 }
 
-func (e *encoder) float(field, key string, v float64) error {
-	e.buf = jsonw.AppendKey(e.buf, key)
-	var err error
-	if e.buf, err = jsonw.AppendFloat(e.buf, v, 64); err != nil {
-		return e.wrap(field, err)
+// Zero values standing in for an absent context or nested struct in
+// encoder.context, so that each field can be merged without a nil check.
+// They are only read.
+var (
+	noContext  Context
+	noCampaign CampaignInfo
+	noPage     PageInfo
+	noApp      AppInfo
+	noDevice   DeviceInfo
+	noOS       OSInfo
+	noNetwork  NetworkInfo
+	noLocation LocationInfo
+	noScreen   ScreenInfo
+	noReferrer ReferrerInfo
+)
+
+// context writes the fields of c, merged field by field with those of d,
+// the defaults (WithDefaultContext and the request's context), which fill
+// in what c leaves empty; either may be nil. Nested structs merge field by
+// field too, and maps by key. Keys of Extra that a set field already wrote
+// are skipped, and so is "library", which the client always writes.
+//
+// The merge is done as it is written, without a merged Context: a merged
+// copy would hold the message's strings and maps, and storing those on the
+// heap would make every message escape (see encodeKnown).
+func (e *encoder) context(c, d *Context) error {
+	if c == nil {
+		c = &noContext
 	}
-	return nil
-}
-
-func (e *encoder) optFloat(field, key string, v *float64) error {
-	if v == nil {
-		return nil
+	if d == nil {
+		d = &noContext
 	}
-	return e.float(field, key, *v)
-}
-
-func (e *encoder) int(key string, v int) {
-	e.buf = jsonw.AppendKey(e.buf, key)
-	e.buf = strconv.AppendInt(e.buf, int64(v), 10)
-}
-
-func (e *encoder) optInt(key string, v *int) {
-	if v != nil {
-		e.int(key, *v)
-	}
-}
-
-// extra writes the entries of m whose keys the typed fields did not write.
-func (e *encoder) extra(field string, m map[string]any, written func(string) bool) error {
-	var err error
-	if e.buf, err = jsonw.AppendMapEntries(e.buf, m, written); err != nil {
-		return e.wrap(field, err)
-	}
-	return nil
-}
-
-// context writes the fields of c. Keys of c.Extra that a set field already
-// wrote are skipped, and so is "library", which the client always writes.
-func (e *encoder) context(c *Context) error {
-	e.optBool("active", c.Active)
-	e.str("ip", c.IP)
-	e.str("locale", c.Locale)
-	e.str("userAgent", c.UserAgent)
-	e.str("channel", string(c.Channel))
-	e.str("timezone", c.Timezone)
-	e.str("groupId", c.GroupID)
-	if c.Campaign != nil {
-		e.buf = jsonw.AppendKey(e.buf, "campaign")
+	e.optBool("active", or(c.Active, d.Active))
+	e.str("ip", or(c.IP, d.IP))
+	e.str("locale", or(c.Locale, d.Locale))
+	e.str("userAgent", or(c.UserAgent, d.UserAgent))
+	e.str("channel", string(or(c.Channel, d.Channel)))
+	e.str("timezone", or(c.Timezone, d.Timezone))
+	e.str("groupId", or(c.GroupID, d.GroupID))
+	if cp, dp := c.Campaign, d.Campaign; cp != nil || dp != nil {
+		if cp == nil {
+			cp = &noCampaign
+		}
+		if dp == nil {
+			dp = &noCampaign
+		}
+		e.key("campaign")
 		e.buf = append(e.buf, '{')
-		e.str("name", c.Campaign.Name)
-		e.str("source", c.Campaign.Source)
-		e.str("medium", c.Campaign.Medium)
-		e.str("term", c.Campaign.Term)
-		e.str("content", c.Campaign.Content)
-		cp := c.Campaign
-		if err := e.extra("context.campaign", cp.Extra, func(k string) bool {
+		name, source, medium := or(cp.Name, dp.Name), or(cp.Source, dp.Source), or(cp.Medium, dp.Medium)
+		term, content := or(cp.Term, dp.Term), or(cp.Content, dp.Content)
+		e.str("name", name)
+		e.str("source", source)
+		e.str("medium", medium)
+		e.str("term", term)
+		e.str("content", content)
+		if err := e.mergedEntries(cp.Extra, dp.Extra, func(k string) bool {
 			switch k {
 			case "name":
-				return cp.Name != ""
+				return name != ""
 			case "source":
-				return cp.Source != ""
+				return source != ""
 			case "medium":
-				return cp.Medium != ""
+				return medium != ""
 			case "term":
-				return cp.Term != ""
+				return term != ""
 			case "content":
-				return cp.Content != ""
+				return content != ""
 			}
 			return false
 		}); err != nil {
-			return err
+			return e.wrap("context.campaign", err)
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if p := c.Page; p != nil {
-		e.buf = jsonw.AppendKey(e.buf, "page")
+	if p, dp := c.Page, d.Page; p != nil || dp != nil {
+		if p == nil {
+			p = &noPage
+		}
+		if dp == nil {
+			dp = &noPage
+		}
+		e.key("page")
 		e.buf = append(e.buf, '{')
-		e.str("name", p.Name)
-		e.str("path", p.Path)
-		e.str("referrer", p.Referrer)
-		e.str("search", p.Search)
-		e.str("title", p.Title)
-		e.str("url", p.URL)
-		if p.Keywords != nil {
-			e.buf = jsonw.AppendKey(e.buf, "keywords")
-			e.buf = jsonw.AppendStrings(e.buf, p.Keywords)
+		e.str("name", or(p.Name, dp.Name))
+		e.str("path", or(p.Path, dp.Path))
+		e.str("referrer", or(p.Referrer, dp.Referrer))
+		e.str("search", or(p.Search, dp.Search))
+		e.str("title", or(p.Title, dp.Title))
+		e.str("url", or(p.URL, dp.URL))
+		keywords := p.Keywords
+		if keywords == nil {
+			keywords = dp.Keywords
+		}
+		e.strs("keywords", keywords)
+		e.buf = append(e.buf, '}')
+	}
+	if a, da := c.App, d.App; a != nil || da != nil {
+		if a == nil {
+			a = &noApp
+		}
+		if da == nil {
+			da = &noApp
+		}
+		e.key("app")
+		e.buf = append(e.buf, '{')
+		e.str("name", or(a.Name, da.Name))
+		e.str("version", or(a.Version, da.Version))
+		e.str("build", or(a.Build, da.Build))
+		e.str("namespace", or(a.Namespace, da.Namespace))
+		e.buf = append(e.buf, '}')
+	}
+	if c.Device != nil || d.Device != nil {
+		e.key("device")
+		e.deviceInfo(c.Device, d.Device)
+	}
+	if o, do := c.OS, d.OS; o != nil || do != nil {
+		if o == nil {
+			o = &noOS
+		}
+		if do == nil {
+			do = &noOS
+		}
+		e.key("os")
+		e.buf = append(e.buf, '{')
+		e.str("name", or(o.Name, do.Name))
+		e.str("version", or(o.Version, do.Version))
+		e.buf = append(e.buf, '}')
+	}
+	if n, dn := c.Network, d.Network; n != nil || dn != nil {
+		if n == nil {
+			n = &noNetwork
+		}
+		if dn == nil {
+			dn = &noNetwork
+		}
+		e.key("network")
+		e.buf = append(e.buf, '{')
+		e.optBool("bluetooth", or(n.Bluetooth, dn.Bluetooth))
+		e.optBool("cellular", or(n.Cellular, dn.Cellular))
+		e.optBool("wifi", or(n.WiFi, dn.WiFi))
+		e.str("carrier", or(n.Carrier, dn.Carrier))
+		e.buf = append(e.buf, '}')
+	}
+	if l, dl := c.Location, d.Location; l != nil || dl != nil {
+		if l == nil {
+			l = &noLocation
+		}
+		if dl == nil {
+			dl = &noLocation
+		}
+		e.key("location")
+		e.buf = append(e.buf, '{')
+		e.str("city", or(l.City, dl.City))
+		e.str("country", or(l.Country, dl.Country))
+		e.str("region", or(l.Region, dl.Region))
+		if v := or(l.Latitude, dl.Latitude); !e.optFloat("latitude", v) {
+			return e.notFinite("context.location.latitude", *v)
+		}
+		if v := or(l.Longitude, dl.Longitude); !e.optFloat("longitude", v) {
+			return e.notFinite("context.location.longitude", *v)
+		}
+		if v := or(l.Speed, dl.Speed); !e.optFloat("speed", v) {
+			return e.notFinite("context.location.speed", *v)
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if a := c.App; a != nil {
-		e.buf = jsonw.AppendKey(e.buf, "app")
-		e.buf = append(e.buf, '{')
-		e.str("name", a.Name)
-		e.str("version", a.Version)
-		e.str("build", a.Build)
-		e.str("namespace", a.Namespace)
-		e.buf = append(e.buf, '}')
-	}
-	if d := c.Device; d != nil {
-		e.buf = jsonw.AppendKey(e.buf, "device")
-		e.deviceInfo(d)
-	}
-	if o := c.OS; o != nil {
-		e.buf = jsonw.AppendKey(e.buf, "os")
-		e.buf = append(e.buf, '{')
-		e.str("name", o.Name)
-		e.str("version", o.Version)
-		e.buf = append(e.buf, '}')
-	}
-	if n := c.Network; n != nil {
-		e.buf = jsonw.AppendKey(e.buf, "network")
-		e.buf = append(e.buf, '{')
-		e.optBool("bluetooth", n.Bluetooth)
-		e.optBool("cellular", n.Cellular)
-		e.optBool("wifi", n.WiFi)
-		e.str("carrier", n.Carrier)
-		e.buf = append(e.buf, '}')
-	}
-	if l := c.Location; l != nil {
-		e.buf = jsonw.AppendKey(e.buf, "location")
-		e.buf = append(e.buf, '{')
-		e.str("city", l.City)
-		e.str("country", l.Country)
-		e.str("region", l.Region)
-		if err := e.optFloat("context.location.latitude", "latitude", l.Latitude); err != nil {
-			return err
+	if s, ds := c.Screen, d.Screen; s != nil || ds != nil {
+		if s == nil {
+			s = &noScreen
 		}
-		if err := e.optFloat("context.location.longitude", "longitude", l.Longitude); err != nil {
-			return err
+		if ds == nil {
+			ds = &noScreen
 		}
-		if err := e.optFloat("context.location.speed", "speed", l.Speed); err != nil {
-			return err
-		}
-		e.buf = append(e.buf, '}')
-	}
-	if s := c.Screen; s != nil {
-		e.buf = jsonw.AppendKey(e.buf, "screen")
+		e.key("screen")
 		e.buf = append(e.buf, '{')
-		if s.Width != 0 {
-			e.int("width", s.Width)
+		if w := or(s.Width, ds.Width); w != 0 {
+			e.int("width", w)
 		}
-		if s.Height != 0 {
-			e.int("height", s.Height)
+		if h := or(s.Height, ds.Height); h != 0 {
+			e.int("height", h)
 		}
-		if s.Density != 0 {
-			if err := e.float("context.screen.density", "density", s.Density); err != nil {
-				return err
+		if density := or(s.Density, ds.Density); density != 0 {
+			if !e.float("density", density) {
+				return e.notFinite("context.screen.density", density)
 			}
 		}
 		e.buf = append(e.buf, '}')
 	}
-	if r := c.Referrer; r != nil {
-		e.buf = jsonw.AppendKey(e.buf, "referrer")
+	if r, dr := c.Referrer, d.Referrer; r != nil || dr != nil {
+		if r == nil {
+			r = &noReferrer
+		}
+		if dr == nil {
+			dr = &noReferrer
+		}
+		e.key("referrer")
 		e.buf = append(e.buf, '{')
-		e.str("type", r.Type)
-		e.str("name", r.Name)
-		e.str("url", r.URL)
-		e.str("link", r.Link)
-		e.str("id", r.ID)
+		e.str("type", or(r.Type, dr.Type))
+		e.str("name", or(r.Name, dr.Name))
+		e.str("url", or(r.URL, dr.URL))
+		e.str("link", or(r.Link, dr.Link))
+		e.str("id", or(r.ID, dr.ID))
 		e.buf = append(e.buf, '}')
 	}
-	if err := e.object("traits", c.Traits); err != nil {
-		return e.wrap("context", err)
+	if len(c.Traits) > 0 || len(d.Traits) > 0 {
+		e.key("traits")
+		e.buf = append(e.buf, '{')
+		if err := e.mergedEntries(c.Traits, d.Traits, nil); err != nil {
+			return e.wrap("context.traits", err)
+		}
+		e.buf = append(e.buf, '}')
 	}
-	if len(c.Extra) > 0 {
-		return e.extra("context", c.Extra, func(k string) bool {
+	if len(c.Extra) > 0 || len(d.Extra) > 0 {
+		err := e.mergedEntries(c.Extra, d.Extra, func(k string) bool {
 			switch k {
 			case "library":
 				return true
 			case "active":
-				return c.Active != nil
+				return c.Active != nil || d.Active != nil
 			case "ip":
-				return c.IP != ""
+				return c.IP != "" || d.IP != ""
 			case "locale":
-				return c.Locale != ""
+				return c.Locale != "" || d.Locale != ""
 			case "userAgent":
-				return c.UserAgent != ""
+				return c.UserAgent != "" || d.UserAgent != ""
 			case "channel":
-				return c.Channel != ""
+				return c.Channel != "" || d.Channel != ""
 			case "timezone":
-				return c.Timezone != ""
+				return c.Timezone != "" || d.Timezone != ""
 			case "groupId":
-				return c.GroupID != ""
+				return c.GroupID != "" || d.GroupID != ""
 			case "campaign":
-				return c.Campaign != nil
+				return c.Campaign != nil || d.Campaign != nil
 			case "page":
-				return c.Page != nil
+				return c.Page != nil || d.Page != nil
 			case "app":
-				return c.App != nil
+				return c.App != nil || d.App != nil
 			case "device":
-				return c.Device != nil
+				return c.Device != nil || d.Device != nil
 			case "os":
-				return c.OS != nil
+				return c.OS != nil || d.OS != nil
 			case "network":
-				return c.Network != nil
+				return c.Network != nil || d.Network != nil
 			case "location":
-				return c.Location != nil
+				return c.Location != nil || d.Location != nil
 			case "screen":
-				return c.Screen != nil
+				return c.Screen != nil || d.Screen != nil
 			case "referrer":
-				return c.Referrer != nil
+				return c.Referrer != nil || d.Referrer != nil
 			case "traits":
-				return len(c.Traits) > 0
+				return len(c.Traits) > 0 || len(d.Traits) > 0
 			}
 			return false
 		})
+		if err != nil {
+			return e.wrap("context", err)
+		}
 	}
 	return nil
 }
 
-func (e *encoder) deviceInfo(d *DeviceInfo) {
+// deviceInfo writes d merged with the default dd; either may be nil.
+func (e *encoder) deviceInfo(d, dd *DeviceInfo) {
+	if d == nil {
+		d = &noDevice
+	}
+	if dd == nil {
+		dd = &noDevice
+	}
 	e.buf = append(e.buf, '{')
-	e.str("id", d.ID)
-	e.str("manufacturer", d.Manufacturer)
-	e.str("model", d.Model)
-	e.str("name", d.Name)
-	e.str("type", d.Type)
-	e.str("token", d.Token)
-	e.str("advertisingId", d.AdvertisingID)
-	e.optBool("adTrackingEnabled", d.AdTrackingEnabled)
+	e.str("id", or(d.ID, dd.ID))
+	e.str("manufacturer", or(d.Manufacturer, dd.Manufacturer))
+	e.str("model", or(d.Model, dd.Model))
+	e.str("name", or(d.Name, dd.Name))
+	e.str("type", or(d.Type, dd.Type))
+	e.str("token", or(d.Token, dd.Token))
+	e.str("advertisingId", or(d.AdvertisingID, dd.AdvertisingID))
+	e.optBool("adTrackingEnabled", or(d.AdTrackingEnabled, dd.AdTrackingEnabled))
 	e.buf = append(e.buf, '}')
-}
-
-// required rejects a required identifier that is blank.
-func (e *encoder) required(field, value string) error {
-	if strings.TrimSpace(value) == "" {
-		return e.invalid(field, "is required")
-	}
-	return nil
 }
 
 // --- the core calls ---
 
 func (m Identify) appendMessage(e *encoder) error {
 	e.typ = "identify"
-	if strings.TrimSpace(m.UserID) == "" && strings.TrimSpace(m.AnonymousID) == "" {
-		if email, _ := m.Traits["email"].(string); strings.TrimSpace(email) == "" {
+	if blank(m.UserID) && blank(m.AnonymousID) {
+		if email, _ := m.Traits["email"].(string); blank(email) {
 			return e.invalid("userId", "userId, anonymousId or traits.email is required")
 		}
 	}
 	if blank(m.ObjectID) && (m.ObjectTypeID != "" || len(m.RelationshipAttributes) > 0) {
-		if id, _ := m.Traits["objectId"].(string); strings.TrimSpace(id) == "" {
+		if id, _ := m.Traits["objectId"].(string); blank(id) {
 			return e.invalid("traits.objectId", "is required with objectTypeId or relationshipAttributes")
 		}
 	}
@@ -457,23 +451,19 @@ func (m Identify) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
 	if blank(m.ObjectID) && m.ObjectTypeID == "" && len(m.RelationshipAttributes) == 0 {
-		if err := e.object("traits", m.Traits); err != nil {
+		if err := e.optObject("traits", "traits", m.Traits); err != nil {
 			return err
 		}
 		return e.end(m.Context, m.Integrations)
 	}
-	e.buf = jsonw.AppendKey(e.buf, "traits")
+	e.key("traits")
 	e.buf = append(e.buf, '{')
 	e.id("objectId", m.ObjectID)
 	e.str("objectTypeId", m.ObjectTypeID)
-	if len(m.RelationshipAttributes) > 0 {
-		e.buf = jsonw.AppendKey(e.buf, "relationshipAttributes")
-		var err error
-		if e.buf, err = jsonw.AppendMap(e.buf, m.RelationshipAttributes); err != nil {
-			return e.wrap("traits.relationshipAttributes", err)
-		}
+	if err := e.optObject("traits.relationshipAttributes", "relationshipAttributes", m.RelationshipAttributes); err != nil {
+		return err
 	}
-	if err := e.extra("traits", m.Traits, func(k string) bool {
+	if err := e.entries(m.Traits, func(k string) bool {
 		switch k {
 		case "objectId":
 			return !blank(m.ObjectID)
@@ -484,7 +474,7 @@ func (m Identify) appendMessage(e *encoder) error {
 		}
 		return false
 	}); err != nil {
-		return err
+		return e.wrap("traits", err)
 	}
 	e.buf = append(e.buf, '}')
 	return e.end(m.Context, m.Integrations)
@@ -502,7 +492,7 @@ func (m Track) appendMessage(e *encoder) error {
 	e.begin("track", event, m.MessageID, m.Timestamp)
 	e.id("userId", m.UserID)
 	e.id("anonymousId", m.AnonymousID)
-	if err := e.object("properties", m.Properties); err != nil {
+	if err := e.optObject("properties", "properties", m.Properties); err != nil {
 		return err
 	}
 	return e.end(m.Context, m.Integrations)
@@ -529,7 +519,7 @@ func (e *encoder) named(typ, userID, anonymousID, name, category string, props P
 	e.id("anonymousId", anonymousID)
 	e.str("name", name)
 	if category == "" {
-		if err := e.object("properties", props); err != nil {
+		if err := e.optObject("properties", "properties", props); err != nil {
 			return err
 		}
 		return e.end(ctx, integ)
@@ -537,8 +527,8 @@ func (e *encoder) named(typ, userID, anonymousID, name, category string, props P
 	e.str("category", category)
 	start := e.openProperties()
 	e.str("category", category)
-	if err := e.extra("properties", props, func(k string) bool { return k == "category" }); err != nil {
-		return err
+	if err := e.entries(props, func(k string) bool { return k == "category" }); err != nil {
+		return e.wrap("properties", err)
 	}
 	e.closeProperties(start)
 	return e.end(ctx, integ)
@@ -566,15 +556,13 @@ func (m Group) appendMessage(e *encoder) error {
 	// Customer.io's Create or Update Object reads it (without it, type 1).
 	e.str("objectTypeId", objectType)
 	if len(m.Traits) > 0 || len(m.RelationshipAttributes) > 0 || m.ObjectTypeID != "" {
-		e.buf = jsonw.AppendKey(e.buf, "traits")
+		e.key("traits")
 		e.buf = append(e.buf, '{')
 		e.str("object_type_id", m.ObjectTypeID)
-		if len(m.RelationshipAttributes) > 0 {
-			if err := e.object("relationshipAttributes", m.RelationshipAttributes); err != nil {
-				return e.wrap("traits", err)
-			}
+		if err := e.optObject("traits.relationshipAttributes", "relationshipAttributes", m.RelationshipAttributes); err != nil {
+			return err
 		}
-		if err := e.extra("traits", m.Traits, func(k string) bool {
+		if err := e.entries(m.Traits, func(k string) bool {
 			switch k {
 			case "relationshipAttributes":
 				return len(m.RelationshipAttributes) > 0
@@ -583,19 +571,11 @@ func (m Group) appendMessage(e *encoder) error {
 			}
 			return false
 		}); err != nil {
-			return err
+			return e.wrap("traits", err)
 		}
 		e.buf = append(e.buf, '}')
 	}
 	return e.end(m.Context, m.Integrations)
-}
-
-// checkObjectType checks that v is a stringified positive integer.
-func checkObjectType(e *encoder, field, v string) error {
-	if n, err := strconv.ParseUint(v, 10, 32); err != nil || n == 0 {
-		return e.invalid(field, "must be a positive integer in a string, such as \"1\", not "+strconv.Quote(v))
-	}
-	return nil
 }
 
 func (m Alias) appendMessage(e *encoder) error {
@@ -610,70 +590,4 @@ func (m Alias) appendMessage(e *encoder) error {
 	e.id("userId", m.UserID)
 	e.id("previousId", m.PreviousID)
 	return e.end(m.Context, m.Integrations)
-}
-
-// --- message ids ---
-
-// random returns the encoder's ChaCha8 generator (cryptographically strong,
-// see math/rand/v2), seeding it from crypto/rand on first use, so that a
-// message id costs neither a system call nor a lock; nil if crypto/rand
-// failed. Encoders are pooled, so each generator serves many messages.
-func (e *encoder) random() *mrand.ChaCha8 {
-	if e.rng == nil {
-		var seed [32]byte
-		if _, err := rand.Read(seed[:]); err != nil {
-			return nil
-		}
-		e.rng = mrand.NewChaCha8(seed)
-	}
-	return e.rng
-}
-
-// appendUUID appends a random (version 4) UUID drawn from g in its
-// canonical text form; from crypto/rand directly if g is nil.
-func appendUUID(dst []byte, g *mrand.ChaCha8) []byte {
-	var hi, lo uint64
-	if g != nil {
-		hi, lo = g.Uint64(), g.Uint64()
-	} else {
-		// crypto/rand does not fail on supported platforms; fall back
-		// to the package's own reader rather than send no id.
-		u := uuid.New()
-		hi, lo = binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])
-	}
-	return appendUUIDBits(dst, hi, lo)
-}
-
-// appendUUIDBits appends the version 4 UUID whose bytes are hi and lo, big
-// endian, with its version and variant bits set, as 8-4-4-4-12 lowercase
-// hex digits.
-func appendUUIDBits(dst []byte, hi, lo uint64) []byte {
-	hi = hi&^(0xf0<<8) | 0x40<<8   // byte 6: version 4
-	lo = lo&^(0xc0<<56) | 0x80<<56 // byte 8: variant RFC 4122
-	var b [36]byte
-	binary.BigEndian.PutUint64(b[0:], hex8(uint32(hi>>32)))
-	h := hex8(uint32(hi))
-	binary.BigEndian.PutUint32(b[9:], uint32(h>>32))
-	binary.BigEndian.PutUint32(b[14:], uint32(h))
-	l := hex8(uint32(lo >> 32))
-	binary.BigEndian.PutUint32(b[19:], uint32(l>>32))
-	binary.BigEndian.PutUint32(b[24:], uint32(l))
-	binary.BigEndian.PutUint64(b[28:], hex8(uint32(lo)))
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return append(dst, b[:]...)
-}
-
-// hex8 returns the 8 lowercase hex digits of v as the bytes of a uint64,
-// the most significant digit in the most significant byte: each nibble is
-// spread into a byte of its own, then turned into its digit in all eight
-// bytes at once.
-func hex8(v uint32) uint64 {
-	n := uint64(v)
-	n = (n | n<<16) & 0x0000ffff0000ffff
-	n = (n | n<<8) & 0x00ff00ff00ff00ff
-	n = (n | n<<4) & 0x0f0f0f0f0f0f0f0f
-	// Adding 6 carries into bit 4 exactly for the nibbles 10 to 15,
-	// which take 'a'-'0'-10 more than the digits do.
-	letters := (n + 0x0606060606060606) >> 4 & 0x0101010101010101
-	return n + 0x3030303030303030 + letters*('a'-'0'-10)
 }

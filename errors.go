@@ -95,12 +95,15 @@ func (e *APIError) Error() string {
 }
 
 // DeliveryError is returned by Flush, Shutdown and Close when messages were
-// not delivered. Flush counts the losses among the messages it waited for
-// that no Flush finished before it began had reported; Shutdown counts the
-// losses that no Flush finished before Shutdown began had reported; so
-// every loss is reported at least once, and concurrent callers each learn
-// of the losses they waited for. A repeated Shutdown or Close returns the
-// first Shutdown's result again. Every loss is also counted in Stats,
+// not delivered. It counts:
+//   - for Flush, the messages not delivered among those it waited for, but
+//     those that a Flush finished before it began already reported;
+//   - for Shutdown and Close, the messages not delivered that no Flush
+//     finished before Shutdown began had reported. A repeated Shutdown or
+//     Close returns the first Shutdown's result again.
+//
+// So every loss is reported at least once, and concurrent callers each
+// learn of the losses they waited for. Every loss is also counted in Stats,
 // logged, and passed to the WithCallback function.
 type DeliveryError struct {
 	// Undelivered is the number of messages that will not be delivered.

@@ -34,7 +34,7 @@ func newExampleClient() (*analytics.Client, func() []map[string]any) {
 	}))
 	client, err := analytics.New("example-api-key",
 		analytics.WithEndpoint(srv.URL),
-		analytics.WithClock(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }),
+		analytics.WithTimestamps(func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }),
 		analytics.WithMessageIDs(func() string { return "example-id" }),
 	)
 	if err != nil {
@@ -143,11 +143,11 @@ func ExampleOrderCompleted() {
 	_ = client.Enqueue(analytics.OrderCompleted{
 		UserID:   "97980cfea0067",
 		OrderID:  "50314b8e9bcf000000000000",
-		Total:    analytics.Float64(38),
+		Total:    analytics.Ptr(38.0),
 		Currency: "USD",
 		Products: []analytics.Product{
-			{ProductID: "507f1f77bcf86cd799439011", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Price: analytics.Float64(19), Quantity: analytics.Int(2)},
-			{ProductID: "505bd76785ebb509fc183733", SKU: "46493-32", Name: "Gift wrap", Price: analytics.Float64(0), Quantity: analytics.Int(1)},
+			{ProductID: "507f1f77bcf86cd799439011", SKU: "45790-32", Name: "Monopoly: 3rd Edition", Price: analytics.Ptr(19.0), Quantity: analytics.Ptr(2)},
+			{ProductID: "505bd76785ebb509fc183733", SKU: "46493-32", Name: "Gift wrap", Price: analytics.Ptr(0.0), Quantity: analytics.Ptr(1)},
 		},
 		// Anything the helper has no field for.
 		Extra: analytics.Properties{"gift": true},
@@ -175,15 +175,15 @@ func ExampleVideoPlaybackStarted() {
 		SessionID:       "12345",
 		ContentAssetIDs: []string{"0129370"},
 		AdType:          analytics.AdTypePreRoll,
-		Position:        analytics.Int(0),
-		TotalLength:     analytics.Int(392),
-		Sound:           analytics.Int(88),
-		FullScreen:      analytics.Bool(false),
+		Position:        analytics.Ptr(0),
+		TotalLength:     analytics.Ptr(392),
+		Sound:           analytics.Ptr(88),
+		FullScreen:      analytics.Ptr(false),
 		VideoPlayer:     "youtube",
 	})
 
 	// The sound is a percentage.
-	err := client.Enqueue(analytics.VideoPlaybackStarted{AnonymousID: "507f191e810c19729de860ea", Sound: analytics.Int(101)})
+	err := client.Enqueue(analytics.VideoPlaybackStarted{AnonymousID: "507f191e810c19729de860ea", Sound: analytics.Ptr(101)})
 	fmt.Println(err)
 
 	if err := client.Close(); err != nil {

@@ -26,7 +26,7 @@ func ExampleWithSpool() {
 	defer down.Close()
 	down.SetDefault(analyticstest.Response{Status: 503})
 	client, err := analytics.New("key", analytics.WithEndpoint(down.URL), analytics.WithSpool(dir),
-		analytics.WithMaxAttempts(1), quiet)
+		analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 1}), quiet)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -158,8 +158,9 @@ func TestHelpersGeneratedUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate: %v", err)
 	}
-	if len(files) != len(catalog.Families)+3 {
-		t.Errorf("%d files generated, want one per family (%d), %s, %s and %s", len(files), len(catalog.Families), generator.DispatchFile, generator.TableFile, generator.CoreTypesFile)
+	if len(files) != len(catalog.Families)+4 {
+		t.Errorf("%d files generated, want one per family (%d), %s, %s, %s and %s", len(files), len(catalog.Families),
+			generator.DispatchFile, generator.TableFile, generator.CoreTypesFile, generator.EnvelopeFile)
 	}
 	for name, want := range files {
 		got, err := os.ReadFile(name)

@@ -83,22 +83,26 @@ func (m ApplicationInstalled) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "version":
-				return !blank(m.Version)
-			case "build":
-				return m.Build != ""
-			case "device_id":
-				return !blank(m.DeviceToken)
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationInstalled) writesKey(k string) bool {
+	switch k {
+	case "version":
+		return !blank(m.Version)
+	case "build":
+		return m.Build != ""
+	case "device_id":
+		return !blank(m.DeviceToken)
+	}
+	return false
 }
 
 // ApplicationOpened is the "Application Opened" event, a track call: records
@@ -185,24 +189,28 @@ func (m ApplicationOpened) appendMessage(e *encoder) error {
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "from_background":
-				return m.FromBackground != nil
-			case "url":
-				return m.URL != ""
-			case "version":
-				return !blank(m.Version)
-			case "build":
-				return m.Build != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationOpened) writesKey(k string) bool {
+	switch k {
+	case "from_background":
+		return m.FromBackground != nil
+	case "url":
+		return m.URL != ""
+	case "version":
+		return !blank(m.Version)
+	case "build":
+		return m.Build != ""
+	}
+	return false
 }
 
 // ApplicationBackgrounded is the "Application Backgrounded" event, a track
@@ -234,8 +242,8 @@ func (m ApplicationBackgrounded) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -271,8 +279,8 @@ func (m ApplicationForegrounded) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
@@ -321,24 +329,28 @@ func (m ApplicationUpdated) appendMessage(e *encoder) error {
 	e.str("version", m.Version)
 	e.str("build", m.Build)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "previous_version":
-				return m.PreviousVersion != ""
-			case "previous_build":
-				return m.PreviousBuild != ""
-			case "version":
-				return m.Version != ""
-			case "build":
-				return m.Build != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationUpdated) writesKey(k string) bool {
+	switch k {
+	case "previous_version":
+		return m.PreviousVersion != ""
+	case "previous_build":
+		return m.PreviousBuild != ""
+	case "version":
+		return m.Version != ""
+	case "build":
+		return m.Build != ""
+	}
+	return false
 }
 
 // ApplicationUninstalled is the "Application Uninstalled" event, a track
@@ -389,33 +401,35 @@ func (m ApplicationUninstalled) appendMessage(e *encoder) error {
 		if m.Context != nil {
 			cc = *m.Context
 		}
-		if !blank(m.DeviceToken) || !blank(string(m.DeviceType)) {
-			if cc.Device != nil {
-				ccDevice = *cc.Device
-			}
-			if !blank(m.DeviceToken) {
-				ccDevice.Token = m.DeviceToken
-			}
-			if !blank(string(m.DeviceType)) {
-				ccDevice.Type = string(m.DeviceType)
-			}
-			cc.Device = &ccDevice
+		if cc.Device != nil {
+			ccDevice = *cc.Device
 		}
+		if !blank(m.DeviceToken) {
+			ccDevice.Token = m.DeviceToken
+		}
+		if !blank(string(m.DeviceType)) {
+			ccDevice.Type = string(m.DeviceType)
+		}
+		cc.Device = &ccDevice
 		ctx = &cc
 	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "device_id":
-				return !blank(m.DeviceToken)
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ApplicationUninstalled) writesKey(k string) bool {
+	switch k {
+	case "device_id":
+		return !blank(m.DeviceToken)
+	}
+	return false
 }
 
 // ApplicationCrashed is the "Application Crashed" event, a track call:
@@ -447,8 +461,8 @@ func (m ApplicationCrashed) appendMessage(e *encoder) error {
 	e.id("anonymousId", m.AnonymousID)
 	props := e.openProperties()
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, nil); err != nil {
-			return err
+		if err := e.entries(m.Extra, nil); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)

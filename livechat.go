@@ -53,28 +53,32 @@ func (m LiveChatConversationStarted) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "agent_id":
-				return m.AgentID != ""
-			case "agent_name":
-				return m.AgentName != ""
-			case "agent_username":
-				return m.AgentUsername != ""
-			case "conversation_id":
-				return m.ConversationID != ""
-			case "conversation_duration":
-				return m.ConversationDuration != nil
-			case "message_id":
-				return m.ChatMessageID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *LiveChatConversationStarted) writesKey(k string) bool {
+	switch k {
+	case "agent_id":
+		return m.AgentID != ""
+	case "agent_name":
+		return m.AgentName != ""
+	case "agent_username":
+		return m.AgentUsername != ""
+	case "conversation_id":
+		return m.ConversationID != ""
+	case "conversation_duration":
+		return m.ConversationDuration != nil
+	case "message_id":
+		return m.ChatMessageID != ""
+	}
+	return false
 }
 
 // LiveChatConversationEnded is the "Live Chat Conversation Ended" event, a
@@ -126,28 +130,32 @@ func (m LiveChatConversationEnded) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "agent_id":
-				return m.AgentID != ""
-			case "agent_name":
-				return m.AgentName != ""
-			case "agent_username":
-				return m.AgentUsername != ""
-			case "conversation_id":
-				return m.ConversationID != ""
-			case "conversation_duration":
-				return m.ConversationDuration != nil
-			case "message_id":
-				return m.ChatMessageID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *LiveChatConversationEnded) writesKey(k string) bool {
+	switch k {
+	case "agent_id":
+		return m.AgentID != ""
+	case "agent_name":
+		return m.AgentName != ""
+	case "agent_username":
+		return m.AgentUsername != ""
+	case "conversation_id":
+		return m.ConversationID != ""
+	case "conversation_duration":
+		return m.ConversationDuration != nil
+	case "message_id":
+		return m.ChatMessageID != ""
+	}
+	return false
 }
 
 // LiveChatMessageSent is the "Live Chat Message Sent" event, a track call:
@@ -199,28 +207,32 @@ func (m LiveChatMessageSent) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "agent_id":
-				return m.AgentID != ""
-			case "agent_name":
-				return m.AgentName != ""
-			case "agent_username":
-				return m.AgentUsername != ""
-			case "conversation_id":
-				return m.ConversationID != ""
-			case "conversation_duration":
-				return m.ConversationDuration != nil
-			case "message_id":
-				return m.ChatMessageID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *LiveChatMessageSent) writesKey(k string) bool {
+	switch k {
+	case "agent_id":
+		return m.AgentID != ""
+	case "agent_name":
+		return m.AgentName != ""
+	case "agent_username":
+		return m.AgentUsername != ""
+	case "conversation_id":
+		return m.ConversationID != ""
+	case "conversation_duration":
+		return m.ConversationDuration != nil
+	case "message_id":
+		return m.ChatMessageID != ""
+	}
+	return false
 }
 
 // LiveChatMessageReceived is the "Live Chat Message Received" event, a track
@@ -272,26 +284,30 @@ func (m LiveChatMessageReceived) appendMessage(e *encoder) error {
 	e.optInt("conversation_duration", m.ConversationDuration)
 	e.str("message_id", m.ChatMessageID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "agent_id":
-				return m.AgentID != ""
-			case "agent_name":
-				return m.AgentName != ""
-			case "agent_username":
-				return m.AgentUsername != ""
-			case "conversation_id":
-				return m.ConversationID != ""
-			case "conversation_duration":
-				return m.ConversationDuration != nil
-			case "message_id":
-				return m.ChatMessageID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *LiveChatMessageReceived) writesKey(k string) bool {
+	switch k {
+	case "agent_id":
+		return m.AgentID != ""
+	case "agent_name":
+		return m.AgentName != ""
+	case "agent_username":
+		return m.AgentUsername != ""
+	case "conversation_id":
+		return m.ConversationID != ""
+	case "conversation_duration":
+		return m.ConversationDuration != nil
+	case "message_id":
+		return m.ChatMessageID != ""
+	}
+	return false
 }

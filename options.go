@@ -3,6 +3,7 @@ package analytics
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,17 +33,17 @@ const (
 	// (WithMaxInFlight).
 	DefaultMaxInFlight = 4
 	// DefaultMaxAttempts is how many times one batch is tried before it is
-	// given up (WithMaxAttempts).
+	// given up (RetryPolicy.MaxAttempts).
 	DefaultMaxAttempts = 8
 	// DefaultRetryWaitMin and DefaultRetryWaitMax bound the exponential
-	// backoff between attempts (WithRetryWait).
+	// backoff between attempts (RetryPolicy.WaitMin and WaitMax).
 	DefaultRetryWaitMin = 250 * time.Millisecond
 	DefaultRetryWaitMax = 15 * time.Second
 	// DefaultMaxRetryAfter caps how long a Retry-After header makes the
-	// client wait (WithMaxRetryAfter).
+	// client wait (RetryPolicy.MaxRetryAfter).
 	DefaultMaxRetryAfter = 60 * time.Second
 	// DefaultMaxRetryTime is how long one batch may be retried in all,
-	// waits included (WithMaxRetryTime).
+	// waits included (RetryPolicy.MaxTime).
 	DefaultMaxRetryTime = 5 * time.Minute
 	// DefaultRequestTimeout bounds one HTTP attempt (WithRequestTimeout).
 	DefaultRequestTimeout = 15 * time.Second
@@ -101,8 +102,10 @@ type Result struct {
 	// Event is the event name of a track message.
 	Event string
 	// Err is nil if the API accepted the message. Otherwise it says why
-	// the message will not be delivered: an *APIError, a network error, or
-	// a context error when Shutdown's context ended first.
+	// the message will not be delivered: an *APIError, a network error,
+	// an error matching ErrSpoolLost, the error of the WithOutput writer,
+	// or, when Shutdown's context ended first, an error wrapping the
+	// context's.
 	Err error
 }
 
@@ -113,11 +116,7 @@ type config struct {
 	queueCapacity   int
 	queueMaxBytes   int
 	maxInFlight     int
-	maxAttempts     int
-	retryWaitMin    time.Duration
-	retryWaitMax    time.Duration
-	maxRetryAfter   time.Duration
-	maxRetryTime    time.Duration
+	retry           RetryPolicy // every field set
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	httpClient      *http.Client
@@ -129,21 +128,29 @@ type config struct {
 	now             func() time.Time
 	newID           func() string
 	spool           spoolConfig
+
+	// Shaping (transform.go, defaultcontext.go) and the output for
+	// development (output.go).
+	defaultContext *Context // a copy, read-only
+	transforms     []Transform
+	output         io.Writer // nil: send to the API
 }
 
 func defaultConfig() config {
 	return config{
-		endpoint:        RegionUS.Endpoint(),
-		batchSize:       DefaultBatchSize,
-		flushInterval:   DefaultFlushInterval,
-		queueCapacity:   DefaultQueueCapacity,
-		queueMaxBytes:   DefaultQueueMaxBytes,
-		maxInFlight:     DefaultMaxInFlight,
-		maxAttempts:     DefaultMaxAttempts,
-		retryWaitMin:    DefaultRetryWaitMin,
-		retryWaitMax:    DefaultRetryWaitMax,
-		maxRetryAfter:   DefaultMaxRetryAfter,
-		maxRetryTime:    DefaultMaxRetryTime,
+		endpoint:      RegionUS.Endpoint(),
+		batchSize:     DefaultBatchSize,
+		flushInterval: DefaultFlushInterval,
+		queueCapacity: DefaultQueueCapacity,
+		queueMaxBytes: DefaultQueueMaxBytes,
+		maxInFlight:   DefaultMaxInFlight,
+		retry: RetryPolicy{
+			MaxAttempts:   DefaultMaxAttempts,
+			WaitMin:       DefaultRetryWaitMin,
+			WaitMax:       DefaultRetryWaitMax,
+			MaxRetryAfter: DefaultMaxRetryAfter,
+			MaxTime:       DefaultMaxRetryTime,
+		},
 		requestTimeout:  DefaultRequestTimeout,
 		shutdownTimeout: DefaultShutdownTimeout,
 		now:             time.Now,
@@ -313,53 +320,119 @@ func WithMaxInFlight(n int) Option {
 	}
 }
 
+// RetryPolicy is how the client retries a batch whose request failed with
+// a network error, a timeout, or a status it retries (408, 429, and every
+// 5xx but 501); see WithRetry. Any other answer is final at once.
+type RetryPolicy struct {
+	// MaxAttempts is how many times one batch is tried, the first attempt
+	// included, from 1 to 100 (default DefaultMaxAttempts). 1 means no
+	// retry.
+	MaxAttempts int
+	// WaitMin and WaitMax bound the exponential backoff between attempts
+	// (defaults DefaultRetryWaitMin and DefaultRetryWaitMax): the wait
+	// before retry n is drawn at random from [w/2, w] with
+	// w = WaitMin·2ⁿ⁻¹, capped at WaitMax, unless the API sent
+	// Retry-After.
+	WaitMin, WaitMax time.Duration
+	// MaxRetryAfter caps the wait a Retry-After header asks for (default
+	// DefaultMaxRetryAfter). A longer Retry-After waits this long; one
+	// that would end after MaxTime is not waited for.
+	MaxRetryAfter time.Duration
+	// MaxTime bounds the time one batch may spend being tried, waits
+	// included, its halves included when the API refused it as invalid
+	// (default DefaultMaxRetryTime). When it runs out, the batch's
+	// messages are given up (Stats.FailedRetries).
+	MaxTime time.Duration
+}
+
+// WithRetry sets how the client retries a batch. A zero field of p leaves
+// that setting as it is: its default, or what an earlier option set, so
+// WithRetry(RetryPolicy{MaxAttempts: 3}) changes the attempts alone. A
+// negative field, or a value out of its range, is an error.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) error {
+		if p.MaxAttempts < 0 || p.WaitMin < 0 || p.WaitMax < 0 || p.MaxRetryAfter < 0 || p.MaxTime < 0 {
+			return optionError("WithRetry", "negative field in %+v", p)
+		}
+		r := c.retry
+		if p.MaxAttempts != 0 {
+			r.MaxAttempts = p.MaxAttempts
+		}
+		if p.WaitMin != 0 {
+			r.WaitMin = p.WaitMin
+		}
+		if p.WaitMax != 0 {
+			r.WaitMax = p.WaitMax
+		}
+		if p.MaxRetryAfter != 0 {
+			r.MaxRetryAfter = p.MaxRetryAfter
+		}
+		if p.MaxTime != 0 {
+			r.MaxTime = p.MaxTime
+		}
+		if r.MaxAttempts > 100 {
+			return optionError("WithRetry", "MaxAttempts %d is out of range [1, 100]", r.MaxAttempts)
+		}
+		if r.WaitMax < r.WaitMin {
+			return optionError("WithRetry", "need WaitMin <= WaitMax, got WaitMin %v, WaitMax %v", r.WaitMin, r.WaitMax)
+		}
+		c.retry = r
+		return nil
+	}
+}
+
 // WithMaxAttempts sets how many times one batch is tried, first attempt
 // included, from 1 to 100 (default DefaultMaxAttempts).
+//
+// Deprecated: Use WithRetry(RetryPolicy{MaxAttempts: n}).
 func WithMaxAttempts(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 100 {
 			return optionError("WithMaxAttempts", "%d is out of range [1, 100]", n)
 		}
-		c.maxAttempts = n
+		c.retry.MaxAttempts = n
 		return nil
 	}
 }
 
 // WithRetryWait sets the bounds of the exponential backoff between attempts
-// (defaults DefaultRetryWaitMin and DefaultRetryWaitMax). The wait before
-// retry n is drawn at random from [w/2, w] with w = min·2ⁿ⁻¹, capped at
-// max, unless the API sent Retry-After.
+// (defaults DefaultRetryWaitMin and DefaultRetryWaitMax).
+//
+// Deprecated: Use WithRetry(RetryPolicy{WaitMin: min, WaitMax: max}).
 func WithRetryWait(min, max time.Duration) Option {
 	return func(c *config) error {
 		if min <= 0 || max < min {
 			return optionError("WithRetryWait", "need 0 < min <= max, got min %v, max %v", min, max)
 		}
-		c.retryWaitMin, c.retryWaitMax = min, max
+		c.retry.WaitMin, c.retry.WaitMax = min, max
 		return nil
 	}
 }
 
 // WithMaxRetryAfter caps the wait a Retry-After header asks for (default
-// DefaultMaxRetryAfter). A longer Retry-After waits this long.
+// DefaultMaxRetryAfter).
+//
+// Deprecated: Use WithRetry(RetryPolicy{MaxRetryAfter: d}).
 func WithMaxRetryAfter(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
 			return optionError("WithMaxRetryAfter", "%v must be positive", d)
 		}
-		c.maxRetryAfter = d
+		c.retry.MaxRetryAfter = d
 		return nil
 	}
 }
 
 // WithMaxRetryTime bounds the time one batch may spend being tried, waits
-// included (default DefaultMaxRetryTime). When it runs out, the batch's
-// messages are reported as not delivered.
+// included (default DefaultMaxRetryTime).
+//
+// Deprecated: Use WithRetry(RetryPolicy{MaxTime: d}).
 func WithMaxRetryTime(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
 			return optionError("WithMaxRetryTime", "%v must be positive", d)
 		}
-		c.maxRetryTime = d
+		c.retry.MaxTime = d
 		return nil
 	}
 }
@@ -407,15 +480,22 @@ func WithGzip(enabled bool) Option {
 }
 
 // WithCallback calls fn once with the final outcome of every message that
-// Enqueue accepted: delivered, rejected by the API, given up after retries,
-// or abandoned when Shutdown's context ended.
+// Enqueue accepted: delivered, refused by the API, given up after retries,
+// lost by the spool, not written to the WithOutput writer, or abandoned
+// when Shutdown's context ended. A message the spool sends again
+// (WithSpool) gets its call at its final outcome only.
 //
-// fn is called from the client's sender goroutines (several may call it at
-// once, up to WithMaxInFlight), in order within one batch, after the
-// batch's request has finished; for batches abandoned when Shutdown's
-// context ends, from the client's batcher goroutine. It must be safe for concurrent use and
-// return quickly: a slow fn delays delivery of later batches. It must not
-// call Flush, Shutdown or Close on the same client.
+// fn is called, for the messages of one batch in order, after the batch
+// is done:
+//   - from the sender goroutines, several at once (up to WithMaxInFlight);
+//   - with WithOutput, from the one goroutine that writes the output;
+//   - for a batch that Shutdown's ended context kept from the senders, from
+//     the batcher goroutine.
+//
+// So fn must be safe for concurrent use and return quickly: a slow fn
+// delays the batches after it. It must not call Flush, Shutdown or Close on
+// the same client. A panic in fn is logged and recovered; the other
+// messages of the batch are still reported.
 func WithCallback(fn func(Result)) Option {
 	return func(c *config) error {
 		if fn == nil {
@@ -426,9 +506,29 @@ func WithCallback(fn func(Result)) Option {
 	}
 }
 
-// WithClock makes the client read the time from now instead of time.Now:
-// for messages without a Timestamp and for sentAt. It is meant for
-// deterministic tests.
+// WithTimestamps makes the client read the time it writes into messages
+// from now instead of time.Now: the timestamp of a message that has none
+// (and of its spool record), and the sentAt of every request. With
+// WithMessageIDs it makes what the client sends deterministic, for tests
+// and golden files; now must be safe for concurrent use.
+//
+// It drives no timer: the flush interval, retry waits, timeouts and the
+// spool's fsyncs run on the real clock. In tests, testing/synctest
+// controls those.
+func WithTimestamps(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return optionError("WithTimestamps", "nil function")
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// WithClock is WithTimestamps.
+//
+// Deprecated: Use WithTimestamps. The name promised a clock for the
+// client's timers too, which it never was; testing/synctest controls those.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
@@ -463,7 +563,7 @@ func (c *config) check() error {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	return nil
+	return checkDefaultContext(c.defaultContext)
 }
 
 func isLoopback(host string) bool {

@@ -93,20 +93,24 @@ func (s *Device) appendJSON(e *encoder, base string, i int) error {
 	}
 	e.str("type", string(s.Type))
 	if len(s.Extra) > 0 {
-		if err := e.entries(s.Extra, func(k string) bool {
-			switch k {
-			case "token":
-				return s.Token != ""
-			case "type":
-				return s.Type != ""
-			}
-			return false
-		}); err != nil {
+		if err := e.entries(s.Extra, s.writesKey); err != nil {
 			return e.wrap(shapePath(base, i, ""), err)
 		}
 	}
 	e.buf = append(e.buf, '}')
 	return nil
+}
+
+// writesKey reports whether a field of s that is set writes the key k of the
+// object, so that the same key of Extra is not sent.
+func (s *Device) writesKey(k string) bool {
+	switch k {
+	case "token":
+		return s.Token != ""
+	case "type":
+		return s.Type != ""
+	}
+	return false
 }
 
 // CreateOrUpdateDevice is the "Device Created or Updated" event, a track
@@ -119,9 +123,9 @@ type CreateOrUpdateDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.
@@ -150,19 +154,42 @@ func (m CreateOrUpdateDevice) appendMessage(e *encoder) error {
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
 		return err
 	}
+	ctx := m.Context
+	var cc Context
+	var ccDevice DeviceInfo
+	if !blank(m.Device.Token) || !blank(string(m.Device.Type)) {
+		if m.Context != nil {
+			cc = *m.Context
+		}
+		if cc.Device != nil {
+			ccDevice = *cc.Device
+		}
+		if !blank(m.Device.Token) {
+			ccDevice.Token = m.Device.Token
+		}
+		if !blank(string(m.Device.Type)) {
+			ccDevice.Type = string(m.Device.Type)
+		}
+		cc.Device = &ccDevice
+		ctx = &cc
+	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "device":
-				return true
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
-	return e.end(withDevice(m.Context, &m.Device), m.Integrations)
+	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *CreateOrUpdateDevice) writesKey(k string) bool {
+	switch k {
+	case "device":
+		return true
+	}
+	return false
 }
 
 // DeleteDevice is the "Device Deleted" event, a track call: removes a
@@ -174,9 +201,9 @@ type DeleteDevice struct {
 	UserID      string
 	AnonymousID string
 
-	// The device; its token is required. Sent as properties.device and
-	// context.device because the seeds disagree on which one Customer.io reads.
-	// Required. Its token and type go to properties.device and to
+	// The device, whose token is required. The seeds disagree on whether
+	// Customer.io reads it from properties or from context, so it is sent in
+	// both. Required. Its token and type go to properties.device and to
 	// context.device, where they win over those of Context.Device, whose other
 	// fields are kept (the caller's Context is not changed); its Extra keys go
 	// to properties.device only.
@@ -205,19 +232,42 @@ func (m DeleteDevice) appendMessage(e *encoder) error {
 	if err := m.Device.appendJSON(e, "properties.device", -1); err != nil {
 		return err
 	}
+	ctx := m.Context
+	var cc Context
+	var ccDevice DeviceInfo
+	if !blank(m.Device.Token) || !blank(string(m.Device.Type)) {
+		if m.Context != nil {
+			cc = *m.Context
+		}
+		if cc.Device != nil {
+			ccDevice = *cc.Device
+		}
+		if !blank(m.Device.Token) {
+			ccDevice.Token = m.Device.Token
+		}
+		if !blank(string(m.Device.Type)) {
+			ccDevice.Type = string(m.Device.Type)
+		}
+		cc.Device = &ccDevice
+		ctx = &cc
+	}
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "device":
-				return true
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
-	return e.end(withDevice(m.Context, &m.Device), m.Integrations)
+	return e.end(ctx, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *DeleteDevice) writesKey(k string) bool {
+	switch k {
+	case "device":
+		return true
+	}
+	return false
 }
 
 // DeletePerson is the "User Deleted" event, a track call: deletes a person
@@ -258,18 +308,22 @@ func (m DeletePerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email":
-				return !blank(m.Email)
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *DeletePerson) writesKey(k string) bool {
+	switch k {
+	case "email":
+		return !blank(m.Email)
+	}
+	return false
 }
 
 // SuppressPerson is the "User Suppressed" event, a track call: deletes a
@@ -308,18 +362,22 @@ func (m SuppressPerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email":
-				return !blank(m.Email)
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *SuppressPerson) writesKey(k string) bool {
+	switch k {
+	case "email":
+		return !blank(m.Email)
+	}
+	return false
 }
 
 // UnsuppressPerson is the "User Unsuppressed" event, a track call: lets a
@@ -358,18 +416,22 @@ func (m UnsuppressPerson) appendMessage(e *encoder) error {
 	props := e.openProperties()
 	e.id("email", m.Email)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email":
-				return !blank(m.Email)
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *UnsuppressPerson) writesKey(k string) bool {
+	switch k {
+	case "email":
+		return !blank(m.Email)
+	}
+	return false
 }
 
 // DeleteRelationship is the "Relationship Deleted" event, a track call:
@@ -431,22 +493,26 @@ func (m DeleteRelationship) appendMessage(e *encoder) error {
 	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "email":
-				return !blank(m.Email)
-			case "objectId":
-				return m.ObjectID != ""
-			case "objectTypeId":
-				return m.ObjectTypeID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *DeleteRelationship) writesKey(k string) bool {
+	switch k {
+	case "email":
+		return !blank(m.Email)
+	case "objectId":
+		return m.ObjectID != ""
+	case "objectTypeId":
+		return m.ObjectTypeID != ""
+	}
+	return false
 }
 
 // DeleteObject is the "Object Deleted" event, a track call: deletes an
@@ -498,20 +564,24 @@ func (m DeleteObject) appendMessage(e *encoder) error {
 	}
 	e.str("objectTypeId", m.ObjectTypeID)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "objectId":
-				return m.ObjectID != ""
-			case "objectTypeId":
-				return m.ObjectTypeID != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *DeleteObject) writesKey(k string) bool {
+	switch k {
+	case "objectId":
+		return m.ObjectID != ""
+	case "objectTypeId":
+		return m.ObjectTypeID != ""
+	}
+	return false
 }
 
 // ReportDeliveryEvent is the "Report Delivery Event" event, a track call:
@@ -583,30 +653,34 @@ func (m ReportDeliveryEvent) appendMessage(e *encoder) error {
 	e.str("href", m.Href)
 	e.str("reason", m.Reason)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "deliveryId":
-				return m.DeliveryID != ""
-			case "metric":
-				return m.Metric != ""
-			case "recipient":
-				return m.Recipient != ""
-			case "actionName":
-				return m.ActionName != ""
-			case "actionValue":
-				return m.ActionValue != ""
-			case "href":
-				return m.Href != ""
-			case "reason":
-				return m.Reason != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ReportDeliveryEvent) writesKey(k string) bool {
+	switch k {
+	case "deliveryId":
+		return m.DeliveryID != ""
+	case "metric":
+		return m.Metric != ""
+	case "recipient":
+		return m.Recipient != ""
+	case "actionName":
+		return m.ActionName != ""
+	case "actionValue":
+		return m.ActionValue != ""
+	case "href":
+		return m.Href != ""
+	case "reason":
+		return m.Reason != ""
+	}
+	return false
 }
 
 // ReportContentEvent is the "Report Content Event" event, a track call:
@@ -655,16 +729,20 @@ func (m ReportContentEvent) appendMessage(e *encoder) error {
 	}
 	e.str("actionType", string(m.ActionType))
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "actionType":
-				return m.ActionType != ""
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *ReportContentEvent) writesKey(k string) bool {
+	switch k {
+	case "actionType":
+		return m.ActionType != ""
+	}
+	return false
 }

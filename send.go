@@ -3,12 +3,14 @@ package analytics
 import (
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
+	"hash/crc32"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -23,60 +25,105 @@ const envelopeBytes = len(`{"batch":[`) + len(`],"sentAt":"2006-01-02T15:04:05.0
 // maxExcerpt is the most of an API answer an APIError keeps.
 const maxExcerpt = 512
 
+// sender sends batches to the API: it builds each request's body, sends it
+// with its attempts under the retry policy, halves a batch the API refuses
+// as invalid, and records each message's outcome in its batch for
+// Client.report, by the rules of outcome.go.
+//
+// A client has one sender, shared by its WithMaxInFlight sender goroutines
+// (startSenders), each of which sends one batch at a time. The sender
+// holds no state of a batch or a request: a batch's state is the batch's,
+// owned by the goroutine sending it, and a request's is its own call to
+// transport.Sender.Do. What the goroutines share is read-only, but for the
+// counters, which the batcher's lock guards (batcher.attempt), and
+// authLogged, an atomic.
+type sender struct {
+	http         *transport.Sender
+	url          string
+	header       http.Header
+	gzip         bool
+	maxRetryTime time.Duration
+	now          func() time.Time // the time of sentAt
+	logger       *slog.Logger
+	b            *batcher // counts the attempts
+	// ctx is the client's delivery context, canceled with a cause when
+	// Shutdown's context ends: every request in flight is abandoned.
+	ctx context.Context
+	// secrets are the API key and the credentials of the Authorization
+	// header, which redact removes from what the API sends back.
+	secrets []string
+
+	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
+}
+
+// newSender returns the client's sender, which sends with hc.
+func (c *Client) newSender(hc *http.Client) *sender {
+	r := c.cfg.retry
+	policy := transport.Policy{MaxAttempts: r.MaxAttempts, WaitMin: r.WaitMin, WaitMax: r.WaitMax, MaxRetryAfter: r.MaxRetryAfter}
+	return &sender{
+		http:         transport.NewSender(hc, policy),
+		url:          c.url,
+		header:       c.header,
+		gzip:         c.cfg.gzip,
+		maxRetryTime: r.MaxTime,
+		now:          c.cfg.now,
+		logger:       c.logger,
+		b:            c.b,
+		ctx:          c.deliveryCtx,
+		secrets:      []string{c.apiKey, strings.TrimPrefix(c.header.Get("Authorization"), "Basic ")},
+	}
+}
+
 // startSenders starts cfg.maxInFlight sender goroutines. Each takes
 // batches from the batcher's out channel until it is closed, sends them
 // one at a time, and reports their outcome. The returned function waits
 // for them to return.
-func (c *Client) startSenders(hc *http.Client) (wait func()) {
-	policy := transport.Policy{
-		MaxAttempts:   c.cfg.maxAttempts,
-		WaitMin:       c.cfg.retryWaitMin,
-		WaitMax:       c.cfg.retryWaitMax,
-		MaxRetryAfter: c.cfg.maxRetryAfter,
-	}
+func (c *Client) startSenders() (wait func()) {
+	hc, own := c.httpClient()
+	s := c.newSender(hc)
 	var wg sync.WaitGroup
 	for range c.cfg.maxInFlight {
-		s := c.newSender(hc, policy)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for bt := range c.b.out {
-				c.deliver(s, bt)
+				if c.settledUnsent(bt) {
+					continue
+				}
+				s.send(bt)
+				c.report(bt)
 			}
-		}()
+		})
 	}
 	return func() {
 		wg.Wait()
-		if c.transport != nil {
-			c.transport.CloseIdleConnections()
+		if own != nil {
+			own.CloseIdleConnections()
 		}
 	}
 }
 
 // httpClient returns the *http.Client the senders use: a copy of the
-// caller's, or one of the client's own.
-func (c *Client) httpClient() *http.Client {
+// caller's, or one of the client's own, whose transport it returns too.
+func (c *Client) httpClient() (hc *http.Client, own *http.Transport) {
 	if c.cfg.httpClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = c.cfg.maxInFlight
-		c.transport = tr
-		return &http.Client{Transport: tr, Timeout: c.cfg.requestTimeout, CheckRedirect: noRedirects}
+		return &http.Client{Transport: tr, Timeout: c.cfg.requestTimeout, CheckRedirect: noRedirects}, tr
 	}
-	hc := *c.cfg.httpClient
-	if hc.Timeout == 0 || hc.Timeout > c.cfg.requestTimeout {
-		hc.Timeout = c.cfg.requestTimeout
+	copied := *c.cfg.httpClient
+	if copied.Timeout == 0 || copied.Timeout > c.cfg.requestTimeout {
+		copied.Timeout = c.cfg.requestTimeout
 	}
-	if hc.CheckRedirect == nil {
-		hc.CheckRedirect = noRedirects
+	if copied.CheckRedirect == nil {
+		copied.CheckRedirect = noRedirects
 	}
-	rt := hc.Transport
+	rt := copied.Transport
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
 	// go-retryablehttp closes idle connections after a failure; keep it
 	// from doing so on a transport the caller may share.
-	hc.Transport = roundTripperOnly{rt}
-	return &hc
+	copied.Transport = roundTripperOnly{rt}
+	return &copied, nil
 }
 
 // noRedirects makes a redirect the answer to the request. The API does
@@ -86,29 +133,97 @@ func (c *Client) httpClient() *http.Client {
 // reported with its status instead.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// roundTripperOnly hides every method of a RoundTripper but RoundTrip
+// (CloseIdleConnections in particular).
 type roundTripperOnly struct{ rt http.RoundTripper }
 
 func (r roundTripperOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	return r.rt.RoundTrip(req)
 }
 
-func (c *Client) newSender(hc *http.Client, p transport.Policy) *transport.Sender {
-	s := transport.NewSender(hc, p)
-	s.OnRetry = func(attempt int, wait time.Duration, status int, err error) {
-		attrs := []any{"attempt", attempt + 1, "wait", wait}
-		if status != 0 {
-			attrs = append(attrs, "status", status)
-		}
-		if err != nil {
-			attrs = append(attrs, "error", err)
-		}
-		c.logger.Warn("analytics: batch request failed; retrying", attrs...)
-	}
-	return s
+// send sends bt and records each message's outcome in it. One retry
+// deadline (WithMaxRetryTime) covers the batch, its halves included.
+func (s *sender) send(bt *batch) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.maxRetryTime)
+	s.sendRange(ctx, bt, 0, len(bt.items), false)
+	cancel()
 }
 
-func (c *Client) abandoned() error {
-	return fmt.Errorf("analytics: abandoned when Shutdown's context ended: %w", context.Cause(c.deliveryCtx))
+// sendRange sends bt.items[lo:hi] and records their outcome in bt; half
+// reports a part of a batch the API refused.
+//
+// Poison isolation: when the API refuses a request of more than one
+// message as invalid (400, 413 or 422), the range is split in halves and
+// each is sent on its own, recursively, with the same message bytes. Only
+// the messages the API refuses on their own are lost, and a batch of n
+// messages costs at most 2n-1 requests (a binary tree with n leaves),
+// retries of answers that are retried aside. A 401 or 403 is about the
+// key, not the messages: it fails the whole range. judge (outcome.go) has
+// the rules.
+func (s *sender) sendRange(ctx context.Context, bt *batch, lo, hi int, half bool) {
+	if ctx.Err() != nil && half {
+		bt.fail(lo, hi, s.failure(ctx.Err()))
+		return
+	}
+	body := s.body(bt.items[lo:hi])
+	wireLen := int64(len(body.Buf) + sentAtBytes)
+	if s.gzip {
+		wireLen += transport.GzipEndBytes
+	}
+	status, excerpt, err := s.http.Do(ctx, s.url, s.header, body, transport.Hooks{
+		Attempt: func(attempt int) { s.b.attempt(attempt, wireLen, half) },
+		Retry:   s.logRetry,
+	})
+	body.Release()
+	switch judge(status, err, hi-lo) {
+	case accepted:
+		s.logger.Debug("analytics: batch delivered", "messages", hi-lo, "bytes", wireLen)
+	case bisect:
+		mid := lo + (hi-lo)/2
+		s.logger.Debug("analytics: batch refused; sending its halves to isolate the invalid messages",
+			"status", status, "messages", hi-lo)
+		s.sendRange(ctx, bt, lo, mid, true)
+		s.sendRange(ctx, bt, mid, hi, true)
+	case unanswered:
+		bt.fail(lo, hi, s.failure(err))
+	case refusedKey:
+		s.authFailed(status)
+		fallthrough
+	case refused:
+		bt.fail(lo, hi, &APIError{StatusCode: status, Body: s.redact(excerpt), Retryable: transport.Retryable(status)})
+	}
+}
+
+// logRetry logs a failed attempt that will be retried (transport.Hooks).
+func (s *sender) logRetry(attempt int, wait time.Duration, status int, err error) {
+	attrs := []any{"attempt", attempt + 1, "wait", wait}
+	if status != 0 {
+		attrs = append(attrs, "status", status)
+	}
+	if err != nil {
+		attrs = append(attrs, "error", err)
+	}
+	s.logger.Warn("analytics: batch request failed; retrying", attrs...)
+}
+
+// failure is the error of messages whose request got no answer: err, or
+// abandoned if Shutdown's context has ended.
+func (s *sender) failure(err error) error {
+	if s.ctx.Err() != nil {
+		return abandonedError(s.ctx)
+	}
+	return fmt.Errorf("analytics: batch request failed: %w", err)
+}
+
+// authFailed logs the first answer that refuses the API key, once, with a
+// hint; later ones are logged at Debug with the batch (see report).
+func (s *sender) authFailed(status int) {
+	if s.authLogged.Swap(true) {
+		return
+	}
+	s.logger.Error("analytics: the API refused the API key; no message will be delivered until it is fixed",
+		"status", status,
+		"hint", "check the key, and that the client's region (WithRegion) is the region of the workspace it belongs to")
 }
 
 // gzipPool holds gzip writers. They compress at BestSpeed, which costs
@@ -119,103 +234,6 @@ var gzipPool = sync.Pool{New: func() any {
 	return zw
 }}
 
-// deliver sends one batch and reports its outcome. It runs on a sender
-// goroutine, which owns s.
-func (c *Client) deliver(s *transport.Sender, bt *batch) {
-	if bt.lost != nil {
-		bt.fail(0, len(bt.items), bt.lost)
-		c.report(bt)
-		return
-	}
-	if c.deliveryCtx.Err() != nil {
-		c.abandonBatch(bt)
-		return
-	}
-	// One retry deadline for the batch, its halves included.
-	ctx, cancel := context.WithTimeout(c.deliveryCtx, c.cfg.maxRetryTime)
-	c.sendRange(ctx, s, bt, 0, len(bt.items), false)
-	cancel()
-	c.report(bt)
-}
-
-// abandonBatch reports bt as abandoned by Shutdown.
-func (c *Client) abandonBatch(bt *batch) {
-	// Placeholders of messages the spool lost already are lost, not
-	// abandoned: they are not kept for the next client.
-	cause := bt.lost
-	if cause == nil {
-		cause = c.abandoned()
-	}
-	bt.fail(0, len(bt.items), cause)
-	c.report(bt)
-}
-
-// sendRange sends bt.items[lo:hi] and records their outcome in bt.
-//
-// Poison isolation: when the API refuses a request of more than one
-// message as invalid (400, 413 or 422), the range is split in halves and
-// each is sent on its own, recursively, with the same message bytes. Only
-// the messages the API refuses on their own are lost, and a batch of n
-// messages costs at most 2n-1 requests (a binary tree with n leaves),
-// retries of answers that are retried aside. A 401 or 403 is about the
-// key, not the messages: it fails the whole range.
-func (c *Client) sendRange(ctx context.Context, s *transport.Sender, bt *batch, lo, hi int, half bool) {
-	if ctx.Err() != nil && half {
-		bt.fail(lo, hi, c.sendError(ctx.Err()))
-		return
-	}
-	wire := c.body(bt.items[lo:hi])
-	wireLen := int64(len(wire.Buf))
-	s.OnAttempt = func(attempt int) { c.b.attempt(attempt, wireLen, half) }
-	status, excerpt, err := s.DoBody(ctx, c.url, c.header, wire)
-	wire.Release()
-	switch {
-	case err != nil:
-		bt.fail(lo, hi, c.sendError(err))
-	case status >= 200 && status <= 299:
-		c.logger.Debug("analytics: batch delivered", "messages", hi-lo, "bytes", wireLen)
-	case hi-lo > 1 && splittable(status):
-		mid := lo + (hi-lo)/2
-		c.logger.Debug("analytics: batch refused; sending its halves to isolate the invalid messages",
-			"status", status, "messages", hi-lo)
-		c.sendRange(ctx, s, bt, lo, mid, true)
-		c.sendRange(ctx, s, bt, mid, hi, true)
-	default:
-		if status == http.StatusUnauthorized || status == http.StatusForbidden {
-			c.authFailed(status)
-		}
-		bt.fail(lo, hi, &APIError{StatusCode: status, Body: c.redact(excerpt), Retryable: transport.Retryable(status)})
-	}
-}
-
-// splittable reports whether an answer with this status refuses the
-// content of a request, so that its halves may fare better.
-func splittable(status int) bool {
-	switch status {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return true
-	}
-	return false
-}
-
-func (c *Client) sendError(err error) error {
-	if c.deliveryCtx.Err() != nil {
-		return c.abandoned()
-	}
-	return fmt.Errorf("analytics: batch request failed: %w", err)
-}
-
-// authFailed logs the first answer that refuses the API key, once, with a
-// hint; later ones are logged at Debug with the batch (see report).
-func (c *Client) authFailed(status int) {
-	if c.authLogged.Swap(true) {
-		return
-	}
-	c.logger.Error("analytics: the API refused the API key; no message will be delivered until it is fixed",
-		"status", status,
-		"hint", "check the key, and that the client's region (WithRegion) is the region of the workspace it belongs to")
-}
-
 // body returns the request body for items, gzipped if so configured,
 // built in place in a pooled transport.Body that the caller holds and
 // releases once its request is done. A Body goes back to the pool only
@@ -223,29 +241,45 @@ func (c *Client) authFailed(status int) {
 // read a request body after the response has come (an early 4xx); see
 // transport.Body. The message bytes are the ones Enqueue encoded, so a
 // half of a refused batch carries the same JSON.
-func (c *Client) body(items []item) *transport.Body {
+//
+// sentAt is the time of each attempt, not of the batch's first one: the
+// API corrects clock skew with it, and a batch retried after a minute's
+// Retry-After would otherwise have every event moved by that minute. So
+// the body's Buf ends just before the time, and its Tail writes the time
+// anew for every attempt (go-retryablehttp opens a reader of the body per
+// attempt). With gzip, Buf is the compressed start, flushed to a byte
+// boundary, and the Tail adds the time as a stored final block and the
+// gzip trailer (transport.AppendGzipEnd): nothing is compressed twice and
+// the messages' bytes are those of the first attempt.
+func (s *sender) body(items []item) *transport.Body {
 	size := envelopeBytes
 	for i := range items {
 		size += len(items[i].data) + 1
 	}
 	bd := getBody()
 	bd.Hold()
-	if !c.cfg.gzip {
-		bd.Buf = c.appendBatch(slices.Grow(bd.Buf[:0], size), items)
+	if !s.gzip {
+		bd.Buf = appendBatchStart(slices.Grow(bd.Buf[:0], size), items)
+		bd.Tail = s.appendSentAt
 		return bd
 	}
 	// The JSON is only read here, so its buffer goes back to the pool
 	// at once; what net/http reads is the compressed copy.
 	jp := jsonPool.Get().(*[]byte)
-	raw := c.appendBatch(slices.Grow((*jp)[:0], size), items)
+	raw := appendBatchStart(slices.Grow((*jp)[:0], size), items)
 	w := appendWriter{buf: bd.Buf[:0]}
 	zw := gzipPool.Get().(*gzip.Writer)
 	zw.Reset(&w)
 	_, _ = zw.Write(raw)
-	_ = zw.Close()
+	_ = zw.Flush()
 	zw.Reset(nil)
 	gzipPool.Put(zw)
 	bd.Buf = w.buf
+	crc, n := crc32.ChecksumIEEE(raw), len(raw)
+	bd.Tail = func(dst []byte) []byte {
+		var tail [sentAtBytes]byte
+		return transport.AppendGzipEnd(dst, crc, n, s.appendSentAt(tail[:0]))
+	}
 	if cap(raw) <= maxPooledBody {
 		*jp = raw[:0]
 		jsonPool.Put(jp)
@@ -253,8 +287,9 @@ func (c *Client) body(items []item) *transport.Body {
 	return bd
 }
 
-// appendBatch appends the batch request body of items to dst.
-func (c *Client) appendBatch(dst []byte, items []item) []byte {
+// appendBatchStart appends the batch request body of items to dst, up to
+// the value of sentAt, which appendSentAt writes.
+func appendBatchStart(dst []byte, items []item) []byte {
 	dst = append(dst, `{"batch":[`...)
 	for i := range items {
 		if i > 0 {
@@ -262,10 +297,19 @@ func (c *Client) appendBatch(dst []byte, items []item) []byte {
 		}
 		dst = append(dst, items[i].data...)
 	}
-	dst = append(dst, `],"sentAt":`...)
-	dst = jsonw.AppendTime(dst, c.cfg.now())
+	return append(dst, `],"sentAt":`...)
+}
+
+// appendSentAt appends the end of a batch request body: the time now, the
+// value of sentAt, and the closing brace; always sentAtBytes bytes.
+func (s *sender) appendSentAt(dst []byte) []byte {
+	dst = jsonw.AppendTime(dst, s.now())
 	return append(dst, '}')
 }
+
+// sentAtBytes is the length of what appendSentAt appends: a quoted
+// RFC 3339 time with milliseconds in UTC, and a brace.
+const sentAtBytes = len(`"2006-01-02T15:04:05.000Z"}`)
 
 // maxPooledBody is the largest buffer the body pools keep: a full batch
 // request with room to spare.
@@ -290,6 +334,7 @@ func putBody(bd *transport.Body) {
 		return
 	}
 	bd.Buf = bd.Buf[:0]
+	bd.Tail = nil
 	bodyPool.Put(bd)
 }
 
@@ -303,113 +348,23 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 
 // redact removes the API key, and the Authorization value made from it, from
 // text the API sent back, so that it cannot reach an error or a log line.
-func (c *Client) redact(s string) string {
-	if s == "" {
-		return s
+func (s *sender) redact(text string) string {
+	if text == "" {
+		return text
 	}
-	s = strings.ReplaceAll(s, c.apiKey, "[redacted]")
-	s = strings.ReplaceAll(s, strings.TrimPrefix(c.header.Get("Authorization"), "Basic "), "[redacted]")
+	for _, secret := range s.secrets {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "[redacted]")
+		}
+	}
 	// Cut to 512 bytes only now, so that a key at the edge is not left in
 	// part; back off to a rune boundary.
-	if len(s) > maxExcerpt {
+	if len(text) > maxExcerpt {
 		n := maxExcerpt
-		for n > 0 && !utf8.RuneStart(s[n]) {
+		for n > 0 && !utf8.RuneStart(text[n]) {
 			n--
 		}
-		s = s[:n]
+		text = text[:n]
 	}
-	return s
-}
-
-// report passes the outcome of bt to the spool, the logger, the
-// WithCallback function, and then the counters and the barrier, in that
-// order: a Flush returns only after the callbacks of the messages it waited
-// for. It is the one place where a batch's final outcome (bt.items with
-// bt.errs) is known, for every batch, abandoned ones included.
-//
-// With a spool, a message given up after its retries is not lost: the
-// spool sends it again (its error becomes a *requeuedError). It is no
-// failure in Stats and gets no callback, which is for final outcomes; a
-// Flush that waited for it reports it as not delivered.
-func (c *Client) report(bt *batch) {
-	if c.spool != nil {
-		c.spool.ack(bt)
-	}
-	var aborted error
-	if c.deliveryCtx.Err() != nil {
-		aborted = context.Cause(c.deliveryCtx)
-	}
-	o := tally(bt.errs, aborted)
-	switch {
-	case o.lost+o.requeued+o.parked == 0:
-	case o.lost == 0:
-		c.logger.Warn("analytics: messages not delivered yet; the spool sends them again", "messages", o.requeued+o.parked, "error", o.last)
-	case o.auth && o.lost == o.status:
-		// Logged once at Error by authFailed; a revoked key must not
-		// write an error line per batch all day.
-		c.logger.Debug("analytics: messages not delivered", "messages", o.lost, "error", o.last)
-	default:
-		c.logger.Error("analytics: messages not delivered", "messages", o.lost, "of", len(bt.items), "error", o.last)
-	}
-	if c.cfg.callback != nil {
-		for i := range bt.items {
-			it := &bt.items[i]
-			var err error
-			if bt.errs != nil {
-				err = bt.errs[i]
-			}
-			if _, again := err.(*requeuedError); again {
-				continue
-			}
-			c.callback(Result{MessageID: it.messageID(), Type: it.typ, Event: it.eventName(), Err: err})
-		}
-	}
-	c.b.settle(bt, o)
-}
-
-// tally classifies the outcome of a batch from each message's error (errs
-// nil: all delivered); aborted is the cause Shutdown canceled delivery
-// with, if it has.
-func tally(errs []error, aborted error) outcome {
-	var o outcome
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		o.last = err
-		if rq, again := err.(*requeuedError); again {
-			if rq.parked {
-				o.parked++
-			} else {
-				o.requeued++
-			}
-			continue
-		}
-		o.lost++
-		var apiErr *APIError
-		switch {
-		case errors.Is(err, ErrSpoolLost):
-			o.spool++
-		case errors.As(err, &apiErr) && !apiErr.Retryable:
-			o.status++
-			o.auth = o.auth || apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden
-		case aborted != nil && errors.Is(err, aborted):
-			o.aborted++
-		default:
-			o.retries++
-		}
-	}
-	return o
-}
-
-// callback calls the WithCallback function. A panic in it is logged, not
-// propagated: it must not stop the sender, crash the program, or keep the
-// batch's other messages from being reported.
-func (c *Client) callback(r Result) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.logger.Error("analytics: WithCallback function panicked", "panic", p, "messageId", r.MessageID)
-		}
-	}()
-	c.cfg.callback(r)
+	return text
 }

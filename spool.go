@@ -61,7 +61,7 @@ type spoolConfig struct {
 //     content (400, 413, 422). One given up after its retries is not a
 //     failure: it is sent again, read from where it is
 //     (Stats.SpoolRequeued), after a wait as long as the retries' longest
-//     (WithRetryWait), or as soon as a batch is delivered. One refused
+//     (RetryPolicy.WaitMax), or as soon as a batch is delivered. One refused
 //     for the key (401, 403) is parked and sent again once a request
 //     succeeds, or as a probe after 10 s, then 20 s, … up to 5 min. One
 //     refused with another status (404, say) counts as failed and stays
@@ -567,8 +567,8 @@ func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
 
 // awaitDue waits until run is due: a run given up after its retries is
 // sent again after a wait as long as a further retry's would be (up to
-// WithRetryWait's max), so that an outage is not sent batches as fast as
-// it refuses them (with WithMaxAttempts(1), say). It goes at once when a
+// RetryPolicy.WaitMax), so that an outage is not sent batches as fast as
+// it refuses them (with MaxAttempts 1, say). It goes at once when a
 // batch is delivered meanwhile (the API takes requests again) or Shutdown
 // begins. The runs behind it wait too, in their order; the batcher cuts
 // what is queued meanwhile (batcher.sourceWaiting). It reports false once
@@ -609,10 +609,10 @@ func (sp *spooler) awaitDue(run redo) bool {
 }
 
 // redoWait returns how long a run given up after its retries waits before
-// it is sent again: a random wait in [max/2, max] of WithRetryWait's max,
+// it is sent again: a random wait in [w/2, w] with w RetryPolicy.WaitMax,
 // as the retries' own backoff is once it reaches its cap.
 func (sp *spooler) redoWait() time.Duration {
-	w := sp.c.cfg.retryWaitMax
+	w := sp.c.cfg.retry.WaitMax
 	return w/2 + rand.N(w-w/2+1)
 }
 
@@ -634,14 +634,16 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 // ack removes from the spool the messages of bt that were delivered or
 // whose content the API refused, and takes back (batcher.requeue) those
 // the spool sends again, marking their errors as *requeuedError: those
-// given up after their retries are queued again at once (a redo run);
+// given up after their retries are queued again (a redo run, due after a
+// wait: see awaitDue);
 // those refused for the key (401, 403) are parked, and queued again once
 // a request succeeds, or one run at a time as a probe (see feed). Once
 // Shutdown has begun, or for any other failure, messages stay for the
 // next client, and so do the runs still parked. A delivered message makes
-// the redo runs due at once. It runs on a sender goroutine, with bt's
-// final outcome, outside the batcher's lock, before the batch is
-// reported.
+// the redo runs due at once. It runs in report, on the goroutine that
+// reports bt (a sender, the output goroutine of WithOutput, or the
+// batcher for a batch Shutdown abandoned), with bt's final outcome,
+// outside the batcher's lock, before the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log

@@ -29,7 +29,7 @@ func newParkClient(t *testing.T, tr *analyticstest.Transport, opts ...analytics.
 		analytics.WithHTTPClient(tr.Client()), analytics.WithEndpoint(tr.URL),
 		analytics.WithLogger(quietLogger()), analytics.WithSpool("/spool"),
 		analytics.WithSpoolFS(faultfs.New(1).Mount()), analytics.WithFlushInterval(50 * time.Millisecond),
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond}),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

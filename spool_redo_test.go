@@ -50,8 +50,8 @@ func (u *unavailableTransport) times() []time.Time {
 }
 
 // TestSpoolRedoWaits: a batch given up after its retries is sent again
-// only after the retry policy's longest wait (WithRetryWait's max, less a
-// random half at most), as a further retry would be, not at once: with WithMaxAttempts(1) an outage
+// only after the retry policy's longest wait (RetryPolicy.WaitMax, less a
+// random half at most), as a further retry would be, not at once: with MaxAttempts 1 an outage
 // is not hammered. Before the fix the spool read the batch back and sent
 // it again as soon as it was given up: 20 requests in no time (50 a
 // second of 1,000-message batches against a real 503).
@@ -61,7 +61,7 @@ func TestSpoolRedoWaits(t *testing.T) {
 		defer close(rt.release)
 		c, err := analytics.New(spoolKey, analytics.WithHTTPClient(&http.Client{Transport: rt}),
 			analytics.WithLogger(quietLogger()), analytics.WithSpool("/spool"), analytics.WithSpoolFS(faultfs.New(1).Mount()),
-			analytics.WithMaxAttempts(1), analytics.WithRetryWait(100*time.Millisecond, time.Second),
+			analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 1, WaitMin: 100 * time.Millisecond, WaitMax: time.Second}),
 			analytics.WithBatchSize(10), analytics.WithFlushInterval(time.Hour))
 		if err != nil {
 			t.Fatal(err)
@@ -84,7 +84,7 @@ func TestSpoolRedoWaits(t *testing.T) {
 		}
 		for i := 1; i < len(at); i++ {
 			if gap := at[i].Sub(at[i-1]); gap < 500*time.Millisecond {
-				t.Fatalf("request %d came %v after the one before: a batch given up was sent again without waiting about WithRetryWait's max (1s, less a random half at most)", i+1, gap)
+				t.Fatalf("request %d came %v after the one before: a batch given up was sent again without waiting about RetryPolicy.WaitMax (1s, less a random half at most)", i+1, gap)
 			}
 		}
 		if st := c.Stats(); st.SpoolRequeued < 10 || st.Failed != 0 {
@@ -101,7 +101,7 @@ func TestSpoolRedoGoesOnceADeliveryLands(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
 		refuse, hold := make(chan struct{}), make(chan struct{})
 		tr.Script(analyticstest.Response{Status: 503, Hold: refuse}, analyticstest.Response{Hold: hold})
-		c := newParkClient(t, tr, analytics.WithMaxAttempts(1), analytics.WithRetryWait(100*time.Millisecond, time.Minute),
+		c := newParkClient(t, tr, analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 1, WaitMin: 100 * time.Millisecond, WaitMax: time.Minute}),
 			analytics.WithBatchSize(10), analytics.WithMaxInFlight(2))
 		for i := range 20 { // two full batches
 			if err := c.Enqueue(spoolTrack(fmt.Sprint("g-", i), i)); err != nil {

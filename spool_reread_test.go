@@ -28,7 +28,7 @@ func TestSpoolRereadRetriesIOError(t *testing.T) {
 		fsys := faultfs.New(1)
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
 		var res results
-		c := newParkClient(t, tr, analytics.WithSpoolFS(fsys.Mount()), analytics.WithMaxAttempts(1), analytics.WithCallback(res.add))
+		c := newParkClient(t, tr, analytics.WithSpoolFS(fsys.Mount()), analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 1}), analytics.WithCallback(res.add))
 		hold := make(chan struct{})
 		tr.SetDefault(analyticstest.Response{Status: 503, Hold: hold})
 		if err := c.Enqueue(spoolTrack("a", 0)); err != nil {

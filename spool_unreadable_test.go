@@ -1,7 +1,9 @@
 package analytics_test
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,4 +43,43 @@ func TestSpoolUnreadableRecordFlush(t *testing.T) {
 		t.Errorf("SpoolPending %d, want 0", st.SpoolPending)
 	}
 	spoolStatsAddUp(t, st)
+}
+
+// TestSpoolUnreadableRecordWithOutput: with WithOutput, the placeholder of
+// a record the spool cannot read is reported lost, never written as a
+// line: the output holds exactly the readable messages.
+func TestSpoolUnreadableRecordWithOutput(t *testing.T) {
+	dir := t.TempDir()
+	fillSpool(t, dir, 3)
+	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte{9, 9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c, err := analytics.New("", analytics.WithOutput(&out), analytics.WithSpool(dir), analytics.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var de *analytics.DeliveryError
+	if err := flushWithin(t, c, 10*time.Second); !errors.As(err, &de) || de.Undelivered != 1 || !errors.Is(err, analytics.ErrSpoolLost) {
+		t.Fatalf("Flush: %v, want the unreadable record reported lost", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines written, want the 3 readable messages:\n%s", len(lines), out.String())
+	}
+	for _, line := range lines {
+		if !strings.HasPrefix(line, `{"type":"track"`) {
+			t.Errorf("line %q is not a message", line)
+		}
+	}
 }

@@ -6,6 +6,10 @@ package analytics
 //
 //	Enqueued + SpoolRecovered == Delivered + Failed + Queued + InFlight + SpoolPending
 //	Failed   == FailedStatus + FailedRetries + FailedShutdown + FailedSpool
+//
+// The messages Enqueue refused or a transform dropped (DroppedQueueFull,
+// the Rejected counters, DroppedByTransform) were never enqueued, so they
+// are on neither side of the first line.
 type Stats struct {
 	// Enqueued counts messages Enqueue accepted.
 	Enqueued int64
@@ -33,6 +37,12 @@ type Stats struct {
 	RejectedTooLarge int64
 	// RejectedInvalid counts messages Enqueue refused as invalid.
 	RejectedInvalid int64
+	// RejectedByTransform counts messages Enqueue refused because a
+	// transform panicked on them (a *TransformError; see WithTransform).
+	RejectedByTransform int64
+	// DroppedByTransform counts messages a transform dropped on purpose
+	// (WithTransform). It is not a failure: Enqueue returned nil.
+	DroppedByTransform int64
 
 	// Batches counts batches that reached a final outcome.
 	Batches int64
@@ -102,6 +112,10 @@ func (c *Client) Stats() Stats {
 		return Stats{}
 	}
 	s := c.b.snapshot()
+	// Counted by Enqueue outside the batcher's lock; outside the
+	// identity above, so they need not be taken at the same moment.
+	s.RejectedByTransform = c.rejectedByTransform.Load()
+	s.DroppedByTransform = c.droppedByTransform.Load()
 	if c.spool != nil {
 		c.spool.fill(&s)
 	}

@@ -1,7 +1,6 @@
 package analytics
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,7 +13,7 @@ func BenchmarkAppendUUID(b *testing.B) {
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for range b.N {
-		buf = appendUUID(buf[:0], e.random())
+		buf = appendUUID(buf[:0], e.newUUID())
 	}
 }
 
@@ -22,20 +21,16 @@ func BenchmarkAppendUUID(b *testing.B) {
 // its 16 bytes (as github.com/google/uuid writes it) with the version 4
 // and RFC 4122 variant bits set, for fixed and random bytes.
 func TestAppendUUIDBits(t *testing.T) {
-	if got, want := string(appendUUIDBits(nil, 0x0123456789abcdef, 0xfedcba9876543210)), "01234567-89ab-4def-bedc-ba9876543210"; got != want {
+	fixed := uuid.UUID{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0x4d, 0xef, 0xbe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}
+	if got, want := string(appendUUID(nil, fixed)), "01234567-89ab-4def-bedc-ba9876543210"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	g := (&encoder{}).random()
+	e := &encoder{}
 	for range 10_000 {
-		hi, lo := g.Uint64(), g.Uint64()
-		got := string(appendUUIDBits([]byte("x"), hi, lo))
-		var u uuid.UUID
-		binary.BigEndian.PutUint64(u[:8], hi)
-		binary.BigEndian.PutUint64(u[8:], lo)
-		u[6] = u[6]&0x0f | 0x40
-		u[8] = u[8]&0x3f | 0x80
+		u := e.newUUID()
+		got := string(appendUUID([]byte("x"), u))
 		if want := "x" + u.String(); got != want {
-			t.Fatalf("bytes %016x%016x: got %s, want %s", hi, lo, got, want)
+			t.Fatalf("bytes %x: got %s, want %s", u[:], got, want)
 		}
 		p, err := uuid.Parse(got[1:])
 		if err != nil || p.Version() != 4 || p.Variant() != uuid.RFC4122 {

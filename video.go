@@ -82,7 +82,7 @@ type VideoPlaybackStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -136,48 +136,52 @@ func (m VideoPlaybackStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_ids":
-				return m.ContentAssetIDs != nil
-			case "content_pod_ids":
-				return m.ContentPodIDs != nil
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetIDs != nil
-			case "ad_pod_id":
-				return m.AdPodIDs != nil
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackStarted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_ids":
+		return m.ContentAssetIDs != nil
+	case "content_pod_ids":
+		return m.ContentPodIDs != nil
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetIDs != nil
+	case "ad_pod_id":
+		return m.AdPodIDs != nil
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackPaused is the "Video Playback Paused" event, a track call:
@@ -219,7 +223,7 @@ type VideoPlaybackPaused struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -273,48 +277,52 @@ func (m VideoPlaybackPaused) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackPaused) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackInterrupted is the "Video Playback Interrupted" event, a
@@ -360,7 +368,7 @@ type VideoPlaybackInterrupted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -415,50 +423,54 @@ func (m VideoPlaybackInterrupted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "method":
-				return m.Method != ""
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackInterrupted) writesKey(k string) bool {
+	switch k {
+	case "method":
+		return m.Method != ""
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackBufferStarted is the "Video Playback Buffer Started" event, a
@@ -500,7 +512,7 @@ type VideoPlaybackBufferStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -554,48 +566,52 @@ func (m VideoPlaybackBufferStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackBufferStarted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackBufferCompleted is the "Video Playback Buffer Completed"
@@ -637,7 +653,7 @@ type VideoPlaybackBufferCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -691,48 +707,52 @@ func (m VideoPlaybackBufferCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackBufferCompleted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackSeekStarted is the "Video Playback Seek Started" event, a
@@ -778,7 +798,7 @@ type VideoPlaybackSeekStarted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -833,50 +853,54 @@ func (m VideoPlaybackSeekStarted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "seek_position":
-				return m.SeekPosition != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackSeekStarted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "seek_position":
+		return m.SeekPosition != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackSeekCompleted is the "Video Playback Seek Completed" event, a
@@ -918,7 +942,7 @@ type VideoPlaybackSeekCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -972,48 +996,52 @@ func (m VideoPlaybackSeekCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackSeekCompleted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackResumed is the "Video Playback Resumed" event, a track call:
@@ -1055,7 +1083,7 @@ type VideoPlaybackResumed struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1109,48 +1137,52 @@ func (m VideoPlaybackResumed) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackResumed) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackCompleted is the "Video Playback Completed" event, a track
@@ -1192,7 +1224,7 @@ type VideoPlaybackCompleted struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1246,48 +1278,52 @@ func (m VideoPlaybackCompleted) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackCompleted) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoPlaybackExited is the "Video Playback Exited" event, a track call:
@@ -1330,7 +1366,7 @@ type VideoPlaybackExited struct {
 	// Name of the video player, e.g. youtube or vimeo. Sent as
 	// properties.video_player.
 	VideoPlayer string
-	// Player volume, 0 to 100. From 0 to 100. Sent as properties.sound.
+	// Player volume. From 0 to 100. Sent as properties.sound.
 	Sound *int
 	// Whether playback is full screen. Sent as properties.full_screen.
 	FullScreen *bool
@@ -1384,48 +1420,52 @@ func (m VideoPlaybackExited) appendMessage(e *encoder) error {
 	e.str("quality", m.Quality)
 	e.optBool("livestream", m.Livestream)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "content_asset_id":
-				return m.ContentAssetID != ""
-			case "content_pod_id":
-				return m.ContentPodID != ""
-			case "session_id":
-				return m.SessionID != ""
-			case "ad_asset_id":
-				return m.AdAssetID != ""
-			case "ad_pod_id":
-				return m.AdPodID != ""
-			case "ad_type":
-				return m.AdType != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "video_player":
-				return m.VideoPlayer != ""
-			case "sound":
-				return m.Sound != nil
-			case "full_screen":
-				return m.FullScreen != nil
-			case "ad_enabled":
-				return m.AdEnabled != nil
-			case "quality":
-				return m.Quality != ""
-			case "livestream":
-				return m.Livestream != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoPlaybackExited) writesKey(k string) bool {
+	switch k {
+	case "content_asset_id":
+		return m.ContentAssetID != ""
+	case "content_pod_id":
+		return m.ContentPodID != ""
+	case "session_id":
+		return m.SessionID != ""
+	case "ad_asset_id":
+		return m.AdAssetID != ""
+	case "ad_pod_id":
+		return m.AdPodID != ""
+	case "ad_type":
+		return m.AdType != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "video_player":
+		return m.VideoPlayer != ""
+	case "sound":
+		return m.Sound != nil
+	case "full_screen":
+		return m.FullScreen != nil
+	case "ad_enabled":
+		return m.AdEnabled != nil
+	case "quality":
+		return m.Quality != ""
+	case "livestream":
+		return m.Livestream != nil
+	}
+	return false
 }
 
 // VideoContentStarted is the "Video Content Started" event, a track call:
@@ -1517,52 +1557,56 @@ func (m VideoContentStarted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "program":
-				return m.Program != ""
-			case "title":
-				return m.Title != ""
-			case "description":
-				return m.Description != ""
-			case "season":
-				return m.Season != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "genre":
-				return m.Genre != ""
-			case "publisher":
-				return m.Publisher != ""
-			case "channel":
-				return m.Channel != ""
-			case "full_episode":
-				return m.FullEpisode != nil
-			case "livestream":
-				return m.Livestream != nil
-			case "airdate":
-				return !m.Airdate.IsZero()
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "keywords":
-				return m.Keywords != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoContentStarted) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "program":
+		return m.Program != ""
+	case "title":
+		return m.Title != ""
+	case "description":
+		return m.Description != ""
+	case "season":
+		return m.Season != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "genre":
+		return m.Genre != ""
+	case "publisher":
+		return m.Publisher != ""
+	case "channel":
+		return m.Channel != ""
+	case "full_episode":
+		return m.FullEpisode != nil
+	case "livestream":
+		return m.Livestream != nil
+	case "airdate":
+		return !m.Airdate.IsZero()
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "keywords":
+		return m.Keywords != nil
+	}
+	return false
 }
 
 // VideoContentPlaying is the "Video Content Playing" event, a track call:
@@ -1654,52 +1698,56 @@ func (m VideoContentPlaying) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "program":
-				return m.Program != ""
-			case "title":
-				return m.Title != ""
-			case "description":
-				return m.Description != ""
-			case "season":
-				return m.Season != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "genre":
-				return m.Genre != ""
-			case "publisher":
-				return m.Publisher != ""
-			case "channel":
-				return m.Channel != ""
-			case "full_episode":
-				return m.FullEpisode != nil
-			case "livestream":
-				return m.Livestream != nil
-			case "airdate":
-				return !m.Airdate.IsZero()
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "keywords":
-				return m.Keywords != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoContentPlaying) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "program":
+		return m.Program != ""
+	case "title":
+		return m.Title != ""
+	case "description":
+		return m.Description != ""
+	case "season":
+		return m.Season != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "genre":
+		return m.Genre != ""
+	case "publisher":
+		return m.Publisher != ""
+	case "channel":
+		return m.Channel != ""
+	case "full_episode":
+		return m.FullEpisode != nil
+	case "livestream":
+		return m.Livestream != nil
+	case "airdate":
+		return !m.Airdate.IsZero()
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "keywords":
+		return m.Keywords != nil
+	}
+	return false
 }
 
 // VideoContentCompleted is the "Video Content Completed" event, a track
@@ -1791,52 +1839,56 @@ func (m VideoContentCompleted) appendMessage(e *encoder) error {
 	e.optInt("framerate", m.Framerate)
 	e.strs("keywords", m.Keywords)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "program":
-				return m.Program != ""
-			case "title":
-				return m.Title != ""
-			case "description":
-				return m.Description != ""
-			case "season":
-				return m.Season != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "genre":
-				return m.Genre != ""
-			case "publisher":
-				return m.Publisher != ""
-			case "channel":
-				return m.Channel != ""
-			case "full_episode":
-				return m.FullEpisode != nil
-			case "livestream":
-				return m.Livestream != nil
-			case "airdate":
-				return !m.Airdate.IsZero()
-			case "bitrate":
-				return m.Bitrate != nil
-			case "framerate":
-				return m.Framerate != nil
-			case "keywords":
-				return m.Keywords != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoContentCompleted) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "program":
+		return m.Program != ""
+	case "title":
+		return m.Title != ""
+	case "description":
+		return m.Description != ""
+	case "season":
+		return m.Season != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "genre":
+		return m.Genre != ""
+	case "publisher":
+		return m.Publisher != ""
+	case "channel":
+		return m.Channel != ""
+	case "full_episode":
+		return m.FullEpisode != nil
+	case "livestream":
+		return m.Livestream != nil
+	case "airdate":
+		return !m.Airdate.IsZero()
+	case "bitrate":
+		return m.Bitrate != nil
+	case "framerate":
+		return m.Framerate != nil
+	case "keywords":
+		return m.Keywords != nil
+	}
+	return false
 }
 
 // VideoAdStarted is the "Video Ad Started" event, a track call: records that
@@ -1917,48 +1969,52 @@ func (m VideoAdStarted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "pod_position":
-				return m.PodPosition != nil
-			case "pod_length":
-				return m.PodLength != nil
-			case "type":
-				return m.Type != ""
-			case "title":
-				return m.Title != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "publisher":
-				return m.Publisher != ""
-			case "load_type":
-				return m.LoadType != ""
-			case "content":
-				return m.Content != nil
-			case "quartile":
-				return m.Quartile != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoAdStarted) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "pod_position":
+		return m.PodPosition != nil
+	case "pod_length":
+		return m.PodLength != nil
+	case "type":
+		return m.Type != ""
+	case "title":
+		return m.Title != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "publisher":
+		return m.Publisher != ""
+	case "load_type":
+		return m.LoadType != ""
+	case "content":
+		return m.Content != nil
+	case "quartile":
+		return m.Quartile != nil
+	}
+	return false
 }
 
 // VideoAdPlaying is the "Video Ad Playing" event, a track call: heartbeat
@@ -2040,48 +2096,52 @@ func (m VideoAdPlaying) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "pod_position":
-				return m.PodPosition != nil
-			case "pod_length":
-				return m.PodLength != nil
-			case "type":
-				return m.Type != ""
-			case "title":
-				return m.Title != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "publisher":
-				return m.Publisher != ""
-			case "load_type":
-				return m.LoadType != ""
-			case "content":
-				return m.Content != nil
-			case "quartile":
-				return m.Quartile != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoAdPlaying) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "pod_position":
+		return m.PodPosition != nil
+	case "pod_length":
+		return m.PodLength != nil
+	case "type":
+		return m.Type != ""
+	case "title":
+		return m.Title != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "publisher":
+		return m.Publisher != ""
+	case "load_type":
+		return m.LoadType != ""
+	case "content":
+		return m.Content != nil
+	case "quartile":
+		return m.Quartile != nil
+	}
+	return false
 }
 
 // VideoAdCompleted is the "Video Ad Completed" event, a track call: records
@@ -2162,46 +2222,50 @@ func (m VideoAdCompleted) appendMessage(e *encoder) error {
 	}
 	e.str("load_type", string(m.LoadType))
 	if m.Content != nil {
-		if err := e.mapValue("content", m.Content); err != nil {
+		if err := e.object("content", m.Content); err != nil {
 			return e.wrap("properties.content", err)
 		}
 	}
 	e.optInt("quartile", m.Quartile)
 	if len(m.Extra) > 0 {
-		if err := e.extra("properties", m.Extra, func(k string) bool {
-			switch k {
-			case "session_id":
-				return m.SessionID != ""
-			case "asset_id":
-				return m.AssetID != ""
-			case "pod_id":
-				return m.PodID != ""
-			case "pod_position":
-				return m.PodPosition != nil
-			case "pod_length":
-				return m.PodLength != nil
-			case "type":
-				return m.Type != ""
-			case "title":
-				return m.Title != ""
-			case "position":
-				return m.Position != nil
-			case "total_length":
-				return m.TotalLength != nil
-			case "publisher":
-				return m.Publisher != ""
-			case "load_type":
-				return m.LoadType != ""
-			case "content":
-				return m.Content != nil
-			case "quartile":
-				return m.Quartile != nil
-			}
-			return false
-		}); err != nil {
-			return err
+		if err := e.entries(m.Extra, m.writesKey); err != nil {
+			return e.wrap("properties", err)
 		}
 	}
 	e.closeProperties(props)
 	return e.end(m.Context, m.Integrations)
+}
+
+// writesKey reports whether a field of m that is set writes the key k of
+// properties, so that the same key of Extra is not sent.
+func (m *VideoAdCompleted) writesKey(k string) bool {
+	switch k {
+	case "session_id":
+		return m.SessionID != ""
+	case "asset_id":
+		return m.AssetID != ""
+	case "pod_id":
+		return m.PodID != ""
+	case "pod_position":
+		return m.PodPosition != nil
+	case "pod_length":
+		return m.PodLength != nil
+	case "type":
+		return m.Type != ""
+	case "title":
+		return m.Title != ""
+	case "position":
+		return m.Position != nil
+	case "total_length":
+		return m.TotalLength != nil
+	case "publisher":
+		return m.Publisher != ""
+	case "load_type":
+		return m.LoadType != ""
+	case "content":
+		return m.Content != nil
+	case "quartile":
+		return m.Quartile != nil
+	}
+	return false
 }

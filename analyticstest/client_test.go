@@ -28,9 +28,9 @@ func newClient(t *testing.T, url string, opts ...analytics.Option) *analytics.Cl
 	var n atomic.Int64
 	base := []analytics.Option{
 		analytics.WithEndpoint(url),
-		analytics.WithRetryWait(time.Millisecond, 2*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 2 * time.Millisecond}),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)),
-		analytics.WithClock(func() time.Time { return fixedTime }),
+		analytics.WithTimestamps(func() time.Time { return fixedTime }),
 		analytics.WithMessageIDs(func() string { return fmt.Sprintf("m%d", n.Add(1)) }),
 	}
 	client, err := analytics.New(testKey, append(base, opts...)...)

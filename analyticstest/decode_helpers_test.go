@@ -28,12 +28,12 @@ func TestAsHelpers(t *testing.T) {
 		msg := analytics.OrderCompleted{
 			UserID:   "42",
 			OrderID:  "o-1",
-			Total:    analytics.Float64(27.5),
-			Tax:      analytics.Float64(0),
+			Total:    analytics.Ptr(27.5),
+			Tax:      analytics.Ptr(0.0),
 			Currency: "EUR",
 			Products: []analytics.Product{
-				{ProductID: "p-1", SKU: "S1", Name: "Mug", Price: analytics.Float64(12.5), Quantity: analytics.Int(1)},
-				{ProductID: "p-2", Price: analytics.Float64(7.5), Quantity: analytics.Int(2), Extra: analytics.Properties{"gift": true}},
+				{ProductID: "p-1", SKU: "S1", Name: "Mug", Price: analytics.Ptr(12.5), Quantity: analytics.Ptr(1)},
+				{ProductID: "p-2", Price: analytics.Ptr(7.5), Quantity: analytics.Ptr(2), Extra: analytics.Properties{"gift": true}},
 			},
 			Extra:        analytics.Properties{"channel": "web", "items": 3.0},
 			Context:      &analytics.Context{IP: "203.0.113.7"},
@@ -64,11 +64,11 @@ func TestAsHelpers(t *testing.T) {
 			SessionID:       "s-1",
 			ContentAssetIDs: []string{"v1", "v2"},
 			AdType:          analytics.AdTypePreRoll,
-			Position:        analytics.Int(0),
-			TotalLength:     analytics.Int(3600),
-			Sound:           analytics.Int(80),
-			FullScreen:      analytics.Bool(false),
-			Livestream:      analytics.Bool(true),
+			Position:        analytics.Ptr(0),
+			TotalLength:     analytics.Ptr(3600),
+			Sound:           analytics.Ptr(80),
+			FullScreen:      analytics.Ptr(false),
+			Livestream:      analytics.Ptr(true),
 			VideoPlayer:     "vimeo",
 			MessageID:       "v",
 			Timestamp:       fixedTime,
@@ -109,9 +109,9 @@ func TestMessagesAsHelper(t *testing.T) {
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(testKey))
 	client := newClient(t, srv.URL)
 	enqueue(t, client,
-		analytics.OrderCompleted{UserID: "1", OrderID: "o-1", Total: analytics.Float64(10)},
+		analytics.OrderCompleted{UserID: "1", OrderID: "o-1", Total: analytics.Ptr(10.0)},
 		analytics.ProductViewed{UserID: "1", ProductID: "p-1"},
-		analytics.OrderCompleted{UserID: "2", OrderID: "o-2", Total: analytics.Float64(20)},
+		analytics.OrderCompleted{UserID: "2", OrderID: "o-2", Total: analytics.Ptr(20.0)},
 	)
 	if err := client.Close(); err != nil {
 		t.Fatal(err)

@@ -96,8 +96,8 @@ func ExampleMessagesAs() {
 	_ = client.Enqueue(analytics.OrderCompleted{
 		UserID:   "42",
 		OrderID:  "o-1",
-		Total:    analytics.Float64(30),
-		Products: []analytics.Product{{ProductID: "p-1", Quantity: analytics.Int(2)}},
+		Total:    analytics.Ptr(30.0),
+		Products: []analytics.Product{{ProductID: "p-1", Quantity: analytics.Ptr(2)}},
 	})
 	if err := client.Close(); err != nil {
 		panic(err)

@@ -47,6 +47,7 @@ func newCDPKit(cfg clientConfig) (benchClient, error) {
 	if cfg.queueCapacity > 0 {
 		opts = append(opts, analytics.WithQueueCapacity(cfg.queueCapacity))
 	}
+	opts = append(opts, cfg.cdpkitOptions...)
 	c, err := analytics.New(apiKey, opts...)
 	if err != nil {
 		return nil, err
@@ -101,15 +102,15 @@ func (k cdpkitTypedClient) TrackOrder(o *orderCompleted) error {
 			ProductID: p.ProductID,
 			SKU:       p.SKU,
 			Name:      p.Name,
-			Price:     analytics.Float64(p.Price),
-			Quantity:  analytics.Int(p.Quantity),
+			Price:     analytics.Ptr(p.Price),
+			Quantity:  analytics.Ptr(p.Quantity),
 		}
 	}
 	return k.enqueue(analytics.OrderCompleted{
 		UserID:   o.UserID,
 		OrderID:  o.OrderID,
-		Total:    analytics.Float64(o.Total),
-		Revenue:  analytics.Float64(o.Revenue),
+		Total:    analytics.Ptr(o.Total),
+		Revenue:  analytics.Ptr(o.Revenue),
 		Currency: o.Currency,
 		Products: products,
 	})

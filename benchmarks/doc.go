@@ -17,9 +17,10 @@
 //
 // Benchmarks, each with one sub-benchmark per client: cdpkit (this
 // repository's library, with maps as the others), cdpkit-typed (its typed
-// helper, in the Order Completed benchmarks only), segment, posthog, and
-// floor (floor.go: a hand-written client, the least a correct client can
-// do):
+// helper, in the Order Completed benchmarks only), segment, posthog, floor
+// (leanfloor.go: the lean floor, the cheapest correct client this harness
+// can write, against which every ratio is taken) and oldfloor (floor.go:
+// the floor before issue 22, kept to measure the distance):
 //
 //   - BenchmarkE2EOrderCompleted, BenchmarkE2ETrack3Props,
 //     BenchmarkE2EIdentify5Traits: b.N events from one goroutine, Close
@@ -44,7 +45,8 @@
 //   - BenchmarkBurstMemory: a burst of -burst events (default 1,000,000;
 //     10,000 under -short or when the CI environment variable is set) into a
 //     stalled sink; one op is one burst; ns/accepted is the mean time of the
-//     accepted calls (each timed). The floor has no queue and is skipped. peak-heap-MB is the peak of live and
+//     accepted calls (each timed). Both floors have no queue and are
+//     skipped. peak-heap-MB is the peak of live and
 //     unswept heap objects sampled during the burst, live-heap-MB the heap
 //     after a GC at the end of the burst (what the client holds), both above
 //     the baseline before the burst; rejected-% and delivered-% as above
@@ -52,4 +54,17 @@
 //     Close, since both competitors drop batches awaiting a retry on Close).
 //   - BenchmarkJSONFloorOrderCompleted: the Order Completed message appended
 //     by hand into a reused buffer; the floor a client can approach.
+//   - BenchmarkTail8Producers (goals_bench_test.go, tail.go): 8 producers
+//     calling cdpkit's Enqueue, Segment's and the lean floor's, paced at
+//     50,000 calls a second in all or unthrottled; p50-ns, p99-ns and
+//     p999-ns of the accepted calls, each timed, and refused-%.
+//   - BenchmarkQueueEnqueue, BenchmarkQueueE2E (queuemode.go): cdpkit's
+//     Enqueue against a server that never answers, and its whole path to
+//     the sink, with the memory queue, WithSpool and WithSpoolSync(0), from
+//     1, 4 and 8 producers.
+//   - BenchmarkStartup: New, 1,000 Track events and Close.
+//
+// cmd/scorecard runs the goals of issue 22 out of process, in rotated
+// rounds, and prints them as ratios to the lean floor; cmd/e2e and
+// cmd/importbench are the other out-of-process runs.
 package benchmarks

@@ -3,6 +3,8 @@ package benchmarks
 import (
 	"net/http"
 	"time"
+
+	analytics "github.com/cdpkit/analytics-go"
 )
 
 // The settings every client gets, so that the comparison is fair.
@@ -19,7 +21,7 @@ const (
 // clientConfig is what a benchmark hands to an sdk's constructor.
 type clientConfig struct {
 	endpoint  string // base URL of the sink, no trailing slash
-	transport *http.Transport
+	transport http.RoundTripper
 	gzip      bool // compress request bodies (only for sdk.gzip)
 	// wait: when the client's queue is full, wait for room rather than
 	// reject the event. The end-to-end benchmarks set it, since they need
@@ -32,6 +34,9 @@ type clientConfig struct {
 	// queueCapacity is cdpkit's WithQueueCapacity; 0 is the library's
 	// default. The others have no such setting.
 	queueCapacity int
+	// cdpkitOptions are more options for cdpkit (a spool, say), after
+	// the ones every run gives it. The others ignore them.
+	cdpkitOptions []analytics.Option
 }
 
 // batch returns the batch size the client is to use.
@@ -65,13 +70,15 @@ type sdk struct {
 
 // sdks are the rows of every table: cdpkit with maps (as the competitors
 // send), cdpkit's typed helper on a row of its own, the two competitors,
-// and the hand-written floor (floor.go).
+// the lean floor every ratio is taken against (leanfloor.go), and the
+// floor before issue 22 (floor.go).
 var sdks = []sdk{
 	{name: "cdpkit", gzip: true, new: newCDPKit},
 	{name: "cdpkit-typed", gzip: true, typed: true, new: newCDPKitTyped},
 	{name: "segment", new: newSegment},
 	{name: "posthog", new: newPostHog},
-	{name: "floor", new: newFloor},
+	{name: "floor", new: newLeanFloor},
+	{name: "oldfloor", new: newFloor},
 }
 
 // lookupSDK returns the sdk named name.

@@ -46,11 +46,17 @@
 //	cdp.outcome=dropped                        Stats.DroppedQueueFull
 //	cdp.outcome=rejected  cdp.reason=invalid   Stats.RejectedInvalid
 //	cdp.outcome=rejected  cdp.reason=too_large Stats.RejectedTooLarge
+//	cdp.outcome=rejected  cdp.reason=transform Stats.RejectedByTransform
+//	cdp.outcome=filtered                       Stats.DroppedByTransform
 //
 // "enqueued" counts the messages the client accepted; "delivered" and
 // "failed" are what became of them, so do not add up all outcomes.
 // "dropped" and "rejected" count messages Enqueue refused, which were never
-// enqueued. The sum of the failed series is Stats.Failed.
+// enqueued: "rejected" with the reason "transform" those a transform
+// panicked on (analytics.WithTransform). "filtered" counts the messages a
+// transform dropped on purpose (a sampler, a filter): never enqueued, and
+// not a loss, so an alert on lost messages leaves it out. The sum of the
+// failed series is Stats.Failed.
 //
 // # Attributes
 //

@@ -78,7 +78,7 @@ func newFixture(t *testing.T, opts ...analytics.Option) *fixture {
 	opts = append([]analytics.Option{
 		analytics.WithEndpoint(fake.URL),
 		analytics.WithHTTPClient(&http.Client{Transport: g}),
-		analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}),
 	}, opts...)
 	c, err := analytics.New(testKey, opts...)
 	require.NoError(t, err)
@@ -187,6 +187,8 @@ func want(st analytics.Stats, attrs ...string) map[string]point {
 		key(msgs, "cdp.outcome=dropped"):                          {"sum", "{message}", st.DroppedQueueFull},
 		key(msgs, "cdp.outcome=rejected", "cdp.reason=invalid"):   {"sum", "{message}", st.RejectedInvalid},
 		key(msgs, "cdp.outcome=rejected", "cdp.reason=too_large"): {"sum", "{message}", st.RejectedTooLarge},
+		key(msgs, "cdp.outcome=rejected", "cdp.reason=transform"): {"sum", "{message}", st.RejectedByTransform},
+		key(msgs, "cdp.outcome=filtered"):                         {"sum", "{message}", st.DroppedByTransform},
 		key("cdp.client.requests"):                                {"sum", "{request}", st.Requests},
 		key("cdp.client.retries"):                                 {"sum", "{request}", st.Retries},
 		key("cdp.client.sent"):                                    {"sum", "By", st.BytesSent},

@@ -17,10 +17,10 @@ const ScopeName = "github.com/cdpkit/analytics-go/otelanalytics"
 // The attribute keys this package sets on cdp.client.messages.
 const (
 	// OutcomeKey says what became of the messages a series counts:
-	// enqueued, delivered, failed, dropped or rejected.
+	// enqueued, delivered, failed, dropped, rejected or filtered.
 	OutcomeKey = attribute.Key("cdp.outcome")
 	// ReasonKey says why messages failed (status, retries, shutdown,
-	// spool) or were rejected (invalid, too_large).
+	// spool) or were rejected (invalid, too_large, transform).
 	ReasonKey = attribute.Key("cdp.reason")
 )
 
@@ -68,7 +68,7 @@ func Observe(c *analytics.Client, opts ...Option) (metric.Registration, error) {
 		return inst
 	}
 	messages := counter("cdp.client.messages", "{message}",
-		"Messages by outcome: enqueued by the client; then delivered or failed; or refused by Enqueue, dropped (queue full) or rejected.")
+		"Messages by outcome: enqueued by the client; then delivered or failed; or refused by Enqueue, dropped (queue full) or rejected; or filtered out on purpose by a transform.")
 	requests := counter("cdp.client.requests", "{request}",
 		"HTTP requests sent to the Data Pipelines API, retries included.")
 	retries := counter("cdp.client.retries", "{request}",
@@ -107,6 +107,8 @@ func Observe(c *analytics.Client, opts ...Option) (metric.Registration, error) {
 		{messages, outcome("dropped"), func(s *analytics.Stats) int64 { return s.DroppedQueueFull }},
 		{messages, outcome("rejected", "invalid"), func(s *analytics.Stats) int64 { return s.RejectedInvalid }},
 		{messages, outcome("rejected", "too_large"), func(s *analytics.Stats) int64 { return s.RejectedTooLarge }},
+		{messages, outcome("rejected", "transform"), func(s *analytics.Stats) int64 { return s.RejectedByTransform }},
+		{messages, outcome("filtered"), func(s *analytics.Stats) int64 { return s.DroppedByTransform }},
 		{requests, all, func(s *analytics.Stats) int64 { return s.Requests }},
 		{retries, all, func(s *analytics.Stats) int64 { return s.Retries }},
 		{sent, all, func(s *analytics.Stats) int64 { return s.BytesSent }},

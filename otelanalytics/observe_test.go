@@ -2,6 +2,7 @@ package otelanalytics_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func newReader() (*sdkmetric.ManualReader, *sdkmetric.MeterProvider) {
 func TestScriptedRun(t *testing.T) {
 	reader, mp := newReader()
 	f := newFixture(t, analytics.WithBatchSize(1), analytics.WithMaxInFlight(1),
-		analytics.WithQueueCapacity(2), analytics.WithMaxAttempts(2))
+		analytics.WithQueueCapacity(2), analytics.WithRetry(analytics.RetryPolicy{MaxAttempts: 2}))
 	reg, err := otelanalytics.Observe(f.client, otelanalytics.WithMeterProvider(mp),
 		otelanalytics.WithAttributes(attribute.String("service.name", "checkout")))
 	require.NoError(t, err)
@@ -324,4 +325,41 @@ func TestSpoolLossReason(t *testing.T) {
 	assert.EqualValues(t, 1, st.FailedSpool)
 	assert.EqualValues(t, 1, pts["cdp.client.messages{cdp.outcome=failed,cdp.reason=spool}"].value)
 	assert.EqualValues(t, 2, st.Delivered)
+}
+
+// TestTransformOutcomes: the messages a transform drops on purpose are
+// reported as cdp.outcome=filtered, apart from losses, and those a
+// transform panics on as rejected with the reason transform; each equals
+// its Stats field.
+func TestTransformOutcomes(t *testing.T) {
+	reader, mp := newReader()
+	f := newFixture(t, analytics.WithLogger(slog.New(slog.DiscardHandler)), analytics.WithTransform(
+		analytics.DropEvents("Noise"),
+		func(e *analytics.Envelope) bool {
+			if e.Event == "Boom" {
+				panic("transform bug")
+			}
+			return true
+		}))
+	reg, err := otelanalytics.Observe(f.client, otelanalytics.WithMeterProvider(mp))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, reg.Unregister()) }()
+
+	for range 3 {
+		require.NoError(t, f.client.Enqueue(analytics.Track{UserID: "u", Event: "Noise"}))
+	}
+	for range 2 {
+		var te *analytics.TransformError
+		require.ErrorAs(t, f.client.Enqueue(analytics.Track{UserID: "u", Event: "Boom"}), &te)
+	}
+	require.NoError(t, f.client.Enqueue(track("u1")))
+	require.NoError(t, f.client.Flush(timeout(t)))
+
+	pts, st := collectStable(t, reader, f.client)
+	assert.Equal(t, want(st), pts)
+	assert.EqualValues(t, 3, st.DroppedByTransform)
+	assert.EqualValues(t, 2, st.RejectedByTransform)
+	assert.EqualValues(t, 1, st.Delivered)
+	assert.Equal(t, point{"sum", "{message}", 3}, pts["cdp.client.messages{cdp.outcome=filtered}"])
+	assert.Equal(t, point{"sum", "{message}", 2}, pts["cdp.client.messages{cdp.outcome=rejected,cdp.reason=transform}"])
 }

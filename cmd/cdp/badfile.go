@@ -8,11 +8,11 @@ import (
 	"os"
 )
 
-// badRecord is one line of the bad file: an input line that was invalid or
-// was not delivered, with the reason. Input holds the line's text when the
-// line was invalid, so that it can be corrected and sent again
-// (jq -r .input bad.ndjson); a message that was not delivered is named by
-// its messageId instead.
+// badRecord is one line of the bad file: an input line that was invalid,
+// refused by the API or not delivered, with the reason. Input holds the
+// line's text (a CSV row written back as CSV), so that it can be corrected
+// and sent again (jq -r .input bad.ndjson); only a line too long to hold
+// has none. MessageID is the id a line was sent with, if it was sent.
 type badRecord struct {
 	File      string `json:"file"`
 	Line      int64  `json:"line"`
@@ -26,6 +26,7 @@ type badRecord struct {
 // no bad line is ever skipped without a word.
 type badLog struct {
 	f       *os.File
+	regular bool // f is a regular file (not /dev/null, a pipe): it is cut and synced
 	w       *bufio.Writer
 	written int64 // bytes in the file, including what w buffers
 	stderr  io.Writer
@@ -53,6 +54,12 @@ func openBadLog(path string, size int64, stderr io.Writer) (*badLog, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("--bad: %w", err)
+	}
+	b.regular = fi.Mode().IsRegular()
+	if !b.regular {
+		// /dev/null, a pipe, a terminal: written to, never cut or synced.
+		b.f, b.w = f, bufio.NewWriter(f)
+		return b, nil
 	}
 	size = min(size, fi.Size())
 	if err := f.Truncate(size); err != nil {
@@ -95,6 +102,9 @@ func (b *badLog) sync() (int64, error) {
 	}
 	if err := b.w.Flush(); err != nil {
 		return b.written, fmt.Errorf("--bad: %w", err)
+	}
+	if !b.regular {
+		return b.written, nil
 	}
 	if err := b.f.Sync(); err != nil {
 		return b.written, fmt.Errorf("--bad: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +38,7 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 		props, traits                          keyValues
 	)
 	fs := flag.NewFlagSet("cdp "+name, flag.ContinueOnError)
-	conn.register(fs)
+	conn.register(fs, false)
 	fs.StringVar(&user, "user", "", "the person's `userId`")
 	fs.StringVar(&anon, "anon", "", "the person's `anonymousId`")
 	switch name {
@@ -60,6 +61,7 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: cdp %s [flags]\n\nSends one %s call and waits for the API's answer: the exit status is 0 only\nwhen the API accepted it. Prints the messageId.\n\nFlags:\n", name, name)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitStatuses)
 	}
 	rest, status, ok := parseFlags(fs, e, args)
 	if !ok {
@@ -68,22 +70,9 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 	if len(rest) > 0 {
 		return usageError(e, "%s takes no arguments, got %q", name, rest)
 	}
-	var msg analytics.Message
-	switch name {
-	case "track":
-		msg = analytics.Track{UserID: user, AnonymousID: anon, Event: event, Properties: analytics.Properties(props)}
-	case "identify":
-		msg = analytics.Identify{UserID: user, AnonymousID: anon, Traits: analytics.Traits(traits)}
-	case "page":
-		msg = analytics.Page{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
-	case "screen":
-		msg = analytics.Screen{UserID: user, AnonymousID: anon, Name: page, Properties: analytics.Properties(props)}
-	case "group":
-		msg = analytics.Group{UserID: user, AnonymousID: anon, GroupID: group, ObjectTypeID: objectType, Traits: analytics.Traits(traits)}
-	case "alias":
-		msg = analytics.Alias{UserID: user, PreviousID: prevID}
-	}
-	return sendOne(ctx, e, &conn, msg)
+	f := &msgFields{typ: name, userID: user, anonymousID: anon, event: event, name: page, groupID: group,
+		objectType: objectType, previousID: prevID, properties: props, traits: traits}
+	return sendOne(ctx, e, &conn, f)
 }
 
 // runSend sends one message in the API's JSON shape, from the argument or
@@ -91,7 +80,7 @@ func runCall(ctx context.Context, e *env, name string, args []string) int {
 func runSend(ctx context.Context, e *env, name string, args []string) int {
 	var conn connFlags
 	fs := flag.NewFlagSet("cdp send", flag.ContinueOnError)
-	conn.register(fs)
+	conn.register(fs, false)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: cdp send [flags] [JSON | -]
 
@@ -104,6 +93,7 @@ status is 0 only when the API accepted it. Prints the messageId.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+exitStatuses)
 	}
 	rest, status, ok := parseFlags(fs, e, args)
 	if !ok {
@@ -121,21 +111,23 @@ Flags:
 			return usageError(e, "reading stdin: %v", err)
 		}
 		if len(b) > maxLineBytes {
-			fmt.Fprintf(e.stderr, "cdp: the message on stdin is longer than 1 MiB (the API takes at most 32 KB per call)\n")
-			return exitFailed
+			return callResult(e, &conn, "", errors.New("the message on stdin is longer than 1 MiB (the API takes at most 32 KB per call)"), exitInvalid)
 		}
 		data = b
 	}
-	msg, err := decodeMessage(data)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "cdp: invalid message: %v\n", err)
-		return exitFailed
+	times, _ := newTimeParser("auto")
+	var f msgFields
+	if err := newLineDecoder(times, nil).decode(data, &f); err != nil {
+		return callResult(e, &conn, "", fmt.Errorf("invalid message: %w", err), exitInvalid)
 	}
-	return sendOne(ctx, e, &conn, msg)
+	return sendOne(ctx, e, &conn, &f)
 }
 
 // sendOne sends msg, waits for the API's answer, and prints its messageId.
-func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message) int {
+func sendOne(ctx context.Context, e *env, conn *connFlags, f *msgFields) int {
+	if err := conn.check(); err != nil {
+		return usageError(e, "%v", err)
+	}
 	key, err := conn.apiKey(e)
 	if err != nil {
 		return usageError(e, "%v", err)
@@ -148,28 +140,60 @@ func sendOne(ctx context.Context, e *env, conn *connFlags, msg analytics.Message
 	opts = append(opts, analytics.WithCallback(func(r analytics.Result) { outcome <- r }))
 	client, err := analytics.New(key, opts...)
 	if err != nil {
-		return usageError(e, "%v", err)
+		return usageError(e, "%v", libraryError(err))
 	}
 	defer client.Close()
-	msg, id, _ := withMessageID(msg, messageIDs{}.id("", 0, nil))
-	if err := client.Enqueue(msg); err != nil {
-		fmt.Fprintf(e.stderr, "cdp: %s\n", strings.TrimPrefix(err.Error(), "analytics: "))
-		return exitFailed
+	if f.messageID == "" {
+		f.messageID = newIDMaker("", nil).random()
 	}
+	id := f.messageID
+	if err := client.Enqueue(f.message()); err != nil {
+		return callResult(e, conn, "", errors.New(trimLibraryPrefix(err.Error())), exitInvalid)
+	}
+	interrupted := errors.New("interrupted before the API answered")
 	if err := client.Flush(ctx); err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
-		fmt.Fprintf(e.stderr, "cdp: interrupted before the API answered\n")
-		return exitFailed
+		return callResult(e, conn, id, interrupted, exitStopped)
 	}
 	select {
 	case r := <-outcome:
-		if r.Err != nil {
-			fmt.Fprintf(e.stderr, "cdp: not delivered: %s\n", strings.TrimPrefix(r.Err.Error(), "analytics: "))
-			return exitFailed
+		switch {
+		case r.Err == nil:
+			return callResult(e, conn, id, nil, exitOK)
+		case keyRefused(r.Err):
+			return callResult(e, conn, id, fmt.Errorf("the API refused the key (%s): check the key and --region", reason(r.Err)), exitKey)
+		case isFinal(r.Err):
+			return callResult(e, conn, id, fmt.Errorf("refused by the API: %s", reason(r.Err)), exitInvalid)
 		}
+		return callResult(e, conn, id, fmt.Errorf("not delivered: %s", reason(r.Err)), exitStopped)
 	case <-ctx.Done():
-		fmt.Fprintf(e.stderr, "cdp: interrupted before the API answered\n")
-		return exitFailed
+		return callResult(e, conn, id, interrupted, exitStopped)
+	}
+}
+
+// callJSON is the --json outcome of a single call.
+type callJSON struct {
+	MessageID string `json:"messageId,omitempty"`
+	Delivered bool   `json:"delivered"`
+	Error     string `json:"error,omitempty"`
+	Exit      int    `json:"exit"`
+}
+
+// callResult reports the outcome of a single call, the message id on
+// stdout or err on stderr (or one JSON object with --json), and returns
+// status.
+func callResult(e *env, conn *connFlags, id string, err error, status int) int {
+	if conn.json {
+		out := callJSON{MessageID: id, Delivered: err == nil, Exit: status}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		_ = json.NewEncoder(e.stdout).Encode(out)
+		return status
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cdp: %v\n", err)
+		return status
 	}
 	fmt.Fprintln(e.stdout, id)
-	return exitOK
+	return status
 }

@@ -64,11 +64,11 @@ func TestEachCoreCall(t *testing.T) {
 
 func TestCallExitStatus(t *testing.T) {
 	srv := newServer(t)
-	if r := cdp(t, "", "track", "--endpoint", srv.URL, "--user", "42"); r.code != exitFailed || !strings.Contains(r.stderr, "event") {
+	if r := cdp(t, "", "track", "--endpoint", srv.URL, "--user", "42"); r.code != exitInvalid || !strings.Contains(r.stderr, "event") {
 		t.Errorf("track without --event: %s", r)
 	}
 	srv.Script(analyticstest.Response{Status: 400, Body: `{"error":"nope"}`})
-	if r := cdp(t, "", "track", "--endpoint", srv.URL, "--user", "42", "--event", "E"); r.code != exitFailed || !strings.Contains(r.stderr, "400") {
+	if r := cdp(t, "", "track", "--endpoint", srv.URL, "--user", "42", "--event", "E"); r.code != exitInvalid || !strings.Contains(r.stderr, "400") {
 		t.Errorf("refused by the API: %s", r)
 	}
 	if r := cdp(t, "", "track", "--no-such-flag"); r.code != exitUsage {
@@ -96,7 +96,7 @@ func TestSendFromArgumentAndStdin(t *testing.T) {
 	if r := cdp(t, msg, "send", "--endpoint", srv.URL); r.code != exitOK {
 		t.Fatalf("stdin: %s", r)
 	}
-	if r := cdp(t, `{"type":"track","userId":"42"}`, "send", "--endpoint", srv.URL, "-"); r.code != exitFailed {
+	if r := cdp(t, `{"type":"track","userId":"42"}`, "send", "--endpoint", srv.URL, "-"); r.code != exitInvalid {
 		t.Fatalf("invalid message: %s", r)
 	}
 	got := srv.ByEvent("Signed Up")
@@ -144,6 +144,10 @@ func TestKeyNeverShown(t *testing.T) {
 		{"track", "--key-file", secret, "--endpoint", srv.URL, "--user", "1", "--event", "E"},
 		{"import", "--key-file", secret, "--endpoint", srv.URL, file},
 		{"import", "--verbose", "--endpoint", srv.URL, file},
+		{"import", "--json", "--endpoint", srv.URL, file},
+		{"track", "--json", "--verbose", "--endpoint", srv.URL, "--user", "1", "--event", "E"},
+		{"delete-people", "--dry-run", "--json", people},
+		{"version", "--json"},
 	}
 	for _, c := range commands {
 		runs = append(runs, []string{c.name, "--help"})

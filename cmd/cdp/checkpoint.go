@@ -16,18 +16,19 @@ import (
 // with the same checkpoint starts after that point.
 //
 // The position only ever advances over a contiguous prefix of lines whose
-// outcomes are all final: the command moves it as the outcomes of each
-// batch come, and enqueues no more than a round (--workers × --batch-size
-// messages) past it. So after a kill a re-run sends again the messages
-// from the first batch that had no answer to the end of the round: the
-// batch in flight with --workers 1; with more workers, the batches in
-// flight and any answered after the first of them.
+// outcomes are all final: the committer moves it as outcomes come (see
+// committer), and the reader reads no more than the tracker's window past
+// it. So after a kill a re-run sends again, with the same messageIds, the
+// lines past it that had been sent: the batches in flight, those answered
+// while the last save was being written, and (with several workers or
+// decoders, which interleave lines across batches) those answered after
+// the first line that had no answer.
 type checkpoint struct {
 	Version int      `json:"version"`
 	Command string   `json:"command"`
 	Inputs  []string `json:"inputs"`
 	// Run is a random id chosen when the checkpoint is created; messageIds
-	// are derived from it (see messageIDs).
+	// are derived from it (see idMaker.positional).
 	Run  string `json:"run"`
 	File int    `json:"file"`
 	Line int64  `json:"line"`
@@ -101,4 +102,16 @@ func (c *checkpoint) save(path string) error {
 		_ = d.Close()
 	}
 	return nil
+}
+
+// position says where a run with this checkpoint resumes, for people:
+// "after line 120 of events.ndjson", or "from the start of b.ndjson".
+func (c *checkpoint) position(names []string) string {
+	if c.File >= len(names) {
+		return "after the last line"
+	}
+	if c.Line == 0 {
+		return "from the start of " + names[c.File]
+	}
+	return fmt.Sprintf("after line %d of %s", c.Line, names[c.File])
 }

@@ -19,7 +19,7 @@ func TestUndeliveredBatchStopsTheRunAndHoldsTheCheckpoint(t *testing.T) {
 	file := importFile(t, lines, map[int]badKind{150: noType})
 	dir := t.TempDir()
 	ck, badFile := filepath.Join(dir, "ck"), filepath.Join(dir, "bad")
-	args := []string{"import", "--quiet", "--workers", "1", "--batch-size", "100", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file}
+	args := []string{"import", "--quiet", "--workers", "1", "--decoders", "1", "--batch-size", "100", "--max-attempts", "8", "--endpoint", srv.URL, "--checkpoint", ck, "--bad", badFile, file}
 
 	// Two rounds go through; the third is answered 503 until the
 	// library's attempts run out (Retry-After: 0 keeps the waits short).
@@ -29,7 +29,7 @@ func TestUndeliveredBatchStopsTheRunAndHoldsTheCheckpoint(t *testing.T) {
 	}
 	srv.SetDefault(analyticstest.Response{Status: 503, RetryAfter: "0"})
 	r := cdp(t, "", args...)
-	if r.code != exitFailed || !strings.Contains(r.stderr, "was not delivered") {
+	if r.code != exitStopped || !strings.Contains(r.stderr, "was not delivered") {
 		t.Fatalf("want exit 1 and the reason:\n%s", r)
 	}
 	var c checkpoint
@@ -43,8 +43,18 @@ func TestUndeliveredBatchStopsTheRunAndHoldsTheCheckpoint(t *testing.T) {
 		t.Errorf("%d delivered before the failure, want 200", got)
 	}
 
-	if bad := readLines(t, badFile); len(bad) != 101 || !strings.Contains(bad[1], `"line":202`) || !strings.Contains(bad[1], "503") {
-		t.Errorf("bad file after the failure has %d lines, want line 150 and the 100 undelivered from line 202", len(bad))
+	// Line 150, then the undelivered lines from line 202 on: the 100 of
+	// the failed batch, and those of a batch the sender had begun before
+	// the run stopped, if any.
+	bad := readLines(t, badFile)
+	if len(bad) < 101 || !strings.Contains(bad[0], `"line":150`) || !strings.Contains(bad[1], `"line":202`) {
+		t.Fatalf("bad file after the failure has %d lines, want line 150 and the 100 undelivered from line 202:\n%s", len(bad), strings.Join(bad, "\n"))
+	}
+	for _, l := range bad[1:] {
+		var rec badRecord
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Line < 202 || !strings.Contains(rec.Reason, "503") || !strings.HasPrefix(rec.Input, "{") {
+			t.Errorf("bad record %s: want an undelivered line past 201, with its reason and input", l)
+		}
 	}
 
 	srv.SetDefault(analyticstest.Response{})
@@ -59,7 +69,7 @@ func TestUndeliveredBatchStopsTheRunAndHoldsTheCheckpoint(t *testing.T) {
 	}
 	// The undelivered lines the first run reported after the checkpoint
 	// are cut from the bad file: only line 150 remains.
-	bad := readLines(t, badFile)
+	bad = readLines(t, badFile)
 	if len(bad) != 1 || !strings.Contains(bad[0], `"line":150`) {
 		t.Errorf("bad file after the re-run:\n%s", strings.Join(bad, "\n"))
 	}

@@ -123,7 +123,7 @@ func TestImport20000LinesWith17Invalid(t *testing.T) {
 
 	r := cdp(t, "", "import", "--endpoint", srv.URL, "--bad", badFile, file)
 
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("want exit 1 (some lines invalid):\n%s", r)
 	}
 	checkBadFile(t, badFile, bad)
@@ -179,7 +179,7 @@ func TestImportDryRunSendsNothing(t *testing.T) {
 	var out, errb strings.Builder
 	code := run([]string{"import", "--dry-run", "--endpoint", srv.URL, "--bad", badFile, file}, strings.NewReader(""), &out, &errb)
 
-	if code != exitFailed {
+	if code != exitInvalid {
 		t.Fatalf("exit %d, want 1:\n%s\n%s", code, out.String(), errb.String())
 	}
 	if n := len(srv.Requests()); n != 0 {
@@ -201,7 +201,7 @@ func TestImportWithoutBadFileReportsOnStderr(t *testing.T) {
 {"type":"nope","userId":"3"}
 `)
 	r := cdp(t, "", "import", "--endpoint", srv.URL, file)
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("want exit 1:\n%s", r)
 	}
 	for _, want := range []string{"e.ndjson:2: ", "e.ndjson:4: type: \"nope\""} {
@@ -241,17 +241,22 @@ func TestImportRefusedMessagesGoToBadFile(t *testing.T) {
 	file := importFile(t, 10, nil)
 	badFile := filepath.Join(t.TempDir(), "bad.ndjson")
 	r := cdp(t, "", "import", "--endpoint", srv.URL, "--bad", badFile, file)
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("want exit 1:\n%s", r)
 	}
 	lines := readLines(t, badFile)
 	if len(lines) != 10 {
 		t.Fatalf("bad file has %d lines, want the 10 refused:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	var rec badRecord
-	_ = json.Unmarshal([]byte(lines[0]), &rec)
-	if rec.Line != 1 || rec.MessageID == "" || !strings.Contains(rec.Reason, "400") {
-		t.Errorf("first bad record %+v", rec)
+	// Each refused line carries its input, to be fixed and sent again,
+	// and the messageId it was sent with.
+	input := readLines(t, file)
+	for i, l := range lines {
+		var rec badRecord
+		_ = json.Unmarshal([]byte(l), &rec)
+		if rec.Line != int64(i+1) || rec.MessageID == "" || !strings.Contains(rec.Reason, "400") || rec.Input != input[i] {
+			t.Errorf("bad record %d: %+v, want line %d with its input %s", i, rec, i+1, input[i])
+		}
 	}
 	if !strings.Contains(r.stdout, "not delivered  10") {
 		t.Errorf("summary:\n%s", r.stdout)
@@ -268,7 +273,7 @@ func TestImportCSV(t *testing.T) {
 	r := cdp(t, "", "import", "--endpoint", srv.URL, "--type", "track", "--event", "Order Completed",
 		"--map", "user_id=userId", "--map", "total=properties.total", "--map", "coupon=properties.coupon", "--map", "notes=-",
 		"--bad", badFile, file)
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("want exit 1 (row 4 has no userId):\n%s", r)
 	}
 	msgs := srv.Messages()
@@ -344,7 +349,7 @@ func TestImportCSVRowOverLimitStopsInBoundedMemory(t *testing.T) {
 	var out, errb strings.Builder
 	code := run([]string{"import", "--quiet", "--format", "csv", "--type", "identify", "--endpoint", srv.URL, "-"}, stdin, &out, &errb)
 
-	if code != exitFailed || !strings.Contains(errb.String(), "the CSV row after the row on line 2 is longer than 1 MiB") {
+	if code != exitStopped || !strings.Contains(errb.String(), "the CSV row after the row on line 2 is longer than 1 MiB") {
 		t.Fatalf("exit %d, want 1 and the reason:\n%s\n%s", code, out.String(), errb.String())
 	}
 	if stdin.n > 2<<20 {

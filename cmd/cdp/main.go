@@ -10,13 +10,21 @@
 //	cdp import [flags] FILE... (or - for stdin)
 //	cdp delete-people|suppress|unsuppress [flags] FILE
 //	cdp spool [--json] DIR
+//	cdp version
 //
 // The API key comes from the environment variable CDP_API_KEY, or from the
 // file named by --key-file. Run cdp COMMAND --help for the flags of a
 // command.
 //
-// Exit status: 0 when every message was delivered; 1 when a line was
-// invalid or a message was not delivered; 2 for a usage or setup error.
+// Exit statuses (see exitStatuses):
+//
+//	0  every line was delivered (a dry run: every line is valid)
+//	1  some lines were invalid or refused by the API; the rest were delivered
+//	2  usage or setup error; nothing was sent
+//	3  the run stopped before the end (a failure that may pass, an interrupt,
+//	   an input that cannot be read further); with --checkpoint it resumes
+//	4  the API refused the key (401 or 403): check the key and --region
+//	5  declined at the confirmation prompt; nothing was sent
 package main
 
 import (
@@ -31,14 +39,30 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
-// Exit statuses.
+// Exit statuses. A script tells them apart; --help and the README list
+// them (exitStatuses).
 const (
-	exitOK     = 0 // every message was delivered
-	exitFailed = 1 // a line was invalid, or a message was not delivered
-	exitUsage  = 2 // a usage or setup error: nothing was attempted
+	exitOK       = 0 // every line was delivered (a dry run: every line is valid)
+	exitInvalid  = 1 // some lines were invalid or refused by the API; the rest were delivered
+	exitUsage    = 2 // a usage or setup error: nothing was sent
+	exitStopped  = 3 // the run stopped before the end; with --checkpoint it resumes
+	exitKey      = 4 // the API refused the key (401 or 403)
+	exitDeclined = 5 // declined at the confirmation prompt: nothing was sent
 )
+
+// exitStatuses is the list of exit statuses that --help shows.
+const exitStatuses = `Exit status:
+  0  every line was delivered (a dry run: every line is valid)
+  1  some lines were invalid or refused by the API; the rest were delivered
+  2  usage or setup error; nothing was sent
+  3  the run stopped before the end (a failure that may pass, an interrupt,
+     an input that cannot be read further); with --checkpoint it resumes
+  4  the API refused the key (401 or 403): check the key and --region
+  5  declined at the confirmation prompt; nothing was sent
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -49,7 +73,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	terminal       bool // stderr is a terminal
+	terminal       bool             // stderr is a terminal
+	width          func() int       // the terminal's width in columns, or 0 if unknown
+	now            func() time.Time // the clock; nil is time.Now
 	// transport sends the HTTP requests, under the --rate limiter; nil
 	// means a clone of http.DefaultTransport. Tests set a fake API.
 	transport http.RoundTripper
@@ -63,7 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal gets the default behaviour
-	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr)}, args)
+	return runContext(ctx, &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, terminal: isTerminal(stderr), width: terminalWidth(stderr)}, args)
 }
 
 type command struct {
@@ -87,6 +113,7 @@ func init() {
 		{"suppress", "suppress the people in a file of ids or emails", runPeople},
 		{"unsuppress", "unsuppress the people in a file of ids or emails", runPeople},
 		{"spool", "print what a durable spool directory holds (sends nothing)", runSpool},
+		{"version", "print the versions of cdp, the library and Go", runVersion},
 	}
 }
 
@@ -111,8 +138,7 @@ func runContext(ctx context.Context, e *env, args []string) int {
 			return c.run(ctx, e, c.name, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "cdp: unknown command %q\n\n", args[0])
-	usage(e.stderr)
+	fmt.Fprintf(e.stderr, "cdp: unknown command %q; run \"cdp help\" for the list\n", args[0])
 	return exitUsage
 }
 
@@ -131,22 +157,37 @@ Commands:
 The API key comes from $CDP_API_KEY or from the file named by --key-file.
 Run "cdp COMMAND --help" for the flags of a command.
 
-Exit status: 0 when every message was delivered; 1 when a line was invalid or
-a message was not delivered; 2 for a usage or setup error.
-`)
+`+exitStatuses)
 }
 
-// syncWriter serializes the writes of several goroutines to w; its lock
-// is held for one Write.
+// syncWriter serializes the writes of several goroutines to w, stderr;
+// its lock is held for one Write. On a terminal it also keeps the progress
+// bar and the other lines apart: a line written while the bar is drawn
+// clears the bar first, and the bar is drawn again at the next tick.
 type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu       sync.Mutex
+	w        io.Writer
+	barShown bool // the bar is on the last line of the terminal
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.barShown {
+		s.barShown = false
+		if _, err := io.WriteString(s.w, "\r\x1b[K"); err != nil {
+			return 0, err
+		}
+	}
 	return s.w.Write(p)
+}
+
+// drawBar draws line over the last line of the terminal.
+func (s *syncWriter) drawBar(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, _ = io.WriteString(s.w, "\r"+line+"\x1b[K")
+	s.barShown = true
 }
 
 // parseFlags parses args with fs, allowing flags after the arguments
@@ -155,8 +196,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // the command (-help, or a usage error already reported).
 func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status int, ok bool) {
 	// The flag package writes its error and the usage to fs.Output();
-	// hold them, to print the usage on stdout for -help (exit 0) or all of
-	// it on stderr for an error (exit 2).
+	// hold them, to print the usage on stdout for -help (exit 0), or only
+	// the error on stderr, with where to find the usage (exit 2).
 	var held bytes.Buffer
 	fs.SetOutput(&held)
 	defer fs.SetOutput(e.stderr)
@@ -168,7 +209,7 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status 
 			return nil, exitOK, false
 		}
 		if err != nil {
-			_, _ = e.stderr.Write(held.Bytes())
+			fmt.Fprintf(e.stderr, "cdp: %v; run \"%s --help\" for the flags\n", err, fs.Name())
 			return nil, exitUsage, false
 		}
 		args = fs.Args()
@@ -187,4 +228,12 @@ func parseFlags(fs *flag.FlagSet, e *env, args []string) (rest []string, status 
 func usageError(e *env, format string, a ...any) int {
 	fmt.Fprintf(e.stderr, "cdp: "+format+"\n", a...)
 	return exitUsage
+}
+
+// clock returns the command's clock.
+func (e *env) clock() func() time.Time {
+	if e.now == nil {
+		return time.Now
+	}
+	return e.now
 }

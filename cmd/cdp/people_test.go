@@ -72,7 +72,7 @@ func TestDeletePeopleFromCSVColumn(t *testing.T) {
 	file := writeFile(t, "p.csv", "name,email\nAnn,ann@example.com\nBob,\nCy,cy@example.com\n")
 	badFile := filepath.Join(t.TempDir(), "bad.ndjson")
 	r := cdp(t, "", "delete-people", "--yes", "--column", "email", "--bad", badFile, "--endpoint", srv.URL, file)
-	if r.code != exitFailed {
+	if r.code != exitInvalid {
 		t.Fatalf("want exit 1 for Bob's empty email:\n%s", r)
 	}
 	got := srv.ByEvent("User Deleted")
@@ -89,7 +89,7 @@ func TestDeletePeopleAsksForConfirmation(t *testing.T) {
 	file, _ := peopleFile(t, 3)
 
 	r := cdp(t, "no\n", "delete-people", "--endpoint", srv.URL, file)
-	if r.code != exitFailed || len(srv.Requests()) != 0 {
+	if r.code != exitDeclined || len(srv.Requests()) != 0 {
 		t.Fatalf("answer no: want exit 1 and nothing sent:\n%s", r)
 	}
 	if !strings.Contains(r.stderr, "delete 3 people") {

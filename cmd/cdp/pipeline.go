@@ -1,12 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,424 +13,333 @@ import (
 	analytics "github.com/cdpkit/analytics-go"
 )
 
-// An input is one file named on the command line, or stdin ("-").
-type input struct {
-	name string // as given, for messages and the bad file
-	open func() (io.ReadCloser, error)
-	size int64 // bytes, or -1 when unknown (stdin, a pipe)
-}
-
-// counts are the run's counters. The pipeline's goroutine and the client's
-// callback write them; the progress goroutine reads them.
+// counts are the run's counters. Every line read ends in exactly one of
+// the others:
+//
+//	read == delivered + failed + invalid + skipped + blank + unsent
+//
+// The reader, the workers and the client's callback write them; progress
+// and the summary read them.
 type counts struct {
 	read      atomic.Int64 // records read (lines, CSV rows)
-	blank     atomic.Int64 // empty lines, not sent
-	invalid   atomic.Int64 // lines that could not be made a valid message
-	delivered atomic.Int64 // messages the API accepted
-	failed    atomic.Int64 // messages that were not delivered
+	delivered atomic.Int64 // messages the API accepted (in a dry run: valid)
+	failed    atomic.Int64 // messages that were sent and not delivered
+	invalid   atomic.Int64 // records that could not be made a valid message
+	skipped   atomic.Int64 // kept out by --since, --until or --skip-recent
+	blank     atomic.Int64 // empty lines
+	unsent    atomic.Int64 // read, and not sent because the run stopped first
+	recent    atomic.Int64 // events sent (or valid) less than recentWindow old
 	bytes     atomic.Int64 // bytes of input read
-	skipped   atomic.Int64 // bytes of input skipped by a checkpoint
+	skipBytes atomic.Int64 // bytes of input passed over to reach a checkpoint
 }
 
-// entry is one line of the current round that needs reporting: a message
-// waiting for its outcome, or an invalid line.
-type entry struct {
-	file int
-	line int64
-	id   string // messageId; "" for an invalid line
-	text string // the invalid line's text, for the bad file
-	err  error  // why the line is invalid, or why the message was not delivered
-	done bool   // the message's outcome came
+// A recordDecoder makes records messages. Each worker has its own.
+type recordDecoder interface {
+	// decode makes record i of ch the message f. blank reports an empty
+	// record, which is counted and not sent.
+	decode(ch *chunk, i int, f *msgFields) (blank bool, err error)
+	// idParts returns what --id-from hashes for the record just decoded,
+	// or the name of a field it lacks.
+	idParts(ch *chunk, i int) (parts [][]byte, missing string)
 }
 
-// pipeline sends the records of its inputs through one client in rounds:
-// it enqueues up to window messages, then flushes, waits for the outcome of
-// every one, reports the bad ones, and writes the checkpoint. So at any
-// moment at most one round (window messages, one batch per worker) has no
-// outcome recorded. Within a round, the checkpoint also moves past each
-// run of lines at its start whose outcomes have all come (see
-// checkpointPrefix): a round that goes out as several batches (cut by
-// bytes or by the flush interval) is re-sent after a kill only from its
-// first batch that was not answered.
-//
-// The goroutine that calls run owns everything but the fields under mu,
-// which the client's callback (on the client's sender goroutines) writes
-// and run reads.
+// chunkPool recycles chunks and their buffers.
+type chunkPool struct{ p sync.Pool }
+
+func (cp *chunkPool) get(input int) *chunk {
+	ch, _ := cp.p.Get().(*chunk)
+	if ch == nil {
+		ch = &chunk{buf: make([]byte, 0, chunkBytes+4<<10)}
+	}
+	ch.input = input
+	return ch
+}
+
+func (cp *chunkPool) put(ch *chunk) {
+	if cap(ch.buf) > 4*chunkBytes {
+		return // a chunk that held a very long line
+	}
+	clear(ch.recs)
+	ch.recs, ch.buf, ch.first, ch.left = ch.recs[:0], ch.buf[:0], 0, 0
+	cp.p.Put(ch)
+}
+
+// pipeline sends the records of a job's inputs through one client. A
+// reader goroutine reads the inputs into chunks of records, in order; a
+// worker goroutine per decoder (--decoders, by default one per CPU) makes
+// each record a message and enqueues it; the client batches and sends; its
+// callback hands each outcome to the tracker; the committer takes the
+// records with final outcomes off the tracker's tail in order, reporting the
+// bad ones and moving the checkpoint. Reading goes on while batches are in
+// flight, up to the tracker's window of records.
 type pipeline struct {
-	inputs []input
+	job    *batchJob
 	client *analytics.Client
-	window int
-	ids    messageIDs
-	bad    *badLog
-	ckpt   *checkpoint // nil without --checkpoint
-	path   string      // the checkpoint's path
-	frozen bool        // a message failed for a reason that may pass: the checkpoint stays before it
-	pos    struct {    // the last line read
+	t      *tracker
+	c      *committer
+	counts *counts
+	pool   chunkPool
+	work   chan *chunk
+	runID  string // the checkpoint's run id, for positional messageIds
+	start  struct {
 		file int
 		line int64
 	}
-	counts      counts
-	roundMsgs   int           // messages enqueued in the current round
-	roundBytes  int           // bytes of invalid lines' text held in the round
-	stopReason  error         // why the run stopped before the end of its inputs
-	drainPeriod time.Duration // how long an interrupted run still waits for outcomes
-	reported    int           // entries of round at its start already reported and checkpointed
-	settled     chan struct{} // holds a token when an outcome came since checkpointPrefix last ran
-
-	mu       sync.Mutex // guards the fields below
-	round    []entry
-	byID     map[string][]int // messageId -> indexes in round awaiting an outcome
-	results  int
-	expected int           // messages of the round, once it is closed; -1 before
-	allIn    chan struct{} // closed when results reaches expected
+	now      func() time.Time
+	recentTo time.Time // events after this are recent
+	readAll  atomic.Bool
 }
 
-// maxRoundTextBytes bounds the text of invalid lines a round holds for the
-// bad file.
-const maxRoundTextBytes = 8 << 20
+// run runs the pipeline to its end: reading, sending, and the outcome of
+// every message (or the decision that it has none).
+func (p *pipeline) run(ctx context.Context, decoders int) {
+	t := p.t
+	// runCtx ends the enqueueing of an interrupted or stopped run.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	stopInterrupt := context.AfterFunc(ctx, func() { t.halt(stopInterrupted, errInterrupted) })
+	defer stopInterrupt()
+	go func() {
+		select {
+		case <-t.halted:
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
+	go p.c.run()
+	go p.read(runCtx)
+	var wg sync.WaitGroup
+	for range decoders {
+		wg.Go(func() { p.worker(runCtx) })
+	}
+	wg.Wait()
 
-func newPipeline(inputs []input, window int) *pipeline {
-	return &pipeline{inputs: inputs, window: window, byID: make(map[string][]int), expected: -1, allIn: make(chan struct{}), drainPeriod: 30 * time.Second, settled: make(chan struct{}, 1)}
+	// Deliver what was enqueued, unless the run was halted for a reason
+	// that makes sending more pointless (a refused key, a failure that may
+	// pass, a bad file or checkpoint that cannot be written); an
+	// interrupted run delivers for drainPeriod, and one that could not read
+	// an input to its end delivers what it read.
+	fctx, cancelFlush := context.WithCancel(context.Background())
+	defer cancelFlush()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(drainPeriod, cancelFlush) })
+	defer stopDrain()
+	go func() {
+		select {
+		case <-t.halted:
+			if t.haltedFor() != stopInterrupted {
+				cancelFlush()
+			}
+		case <-fctx.Done():
+		}
+	}()
+	if kind := t.haltedFor(); kind == stopNone || kind == stopInterrupted {
+		_ = p.client.Flush(fctx)
+	}
+	// Whatever has no outcome now is abandoned, not sent: at once when
+	// the flush was cut short.
+	t.startAbandon()
+	timeout := shutdownTimeout
+	if fctx.Err() != nil {
+		timeout = 0
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	_ = p.client.Shutdown(sctx)
+	cancel()
+	t.close()
+	close(p.c.quit)
+	<-p.c.done
 }
 
-// onResult is the client's WithCallback function.
-func (p *pipeline) onResult(r analytics.Result) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	idx, ok := p.byID[r.MessageID]
-	if !ok {
-		return
+// read is the reader goroutine: it reads every input from the start
+// position into chunks, reserves their records in the tracker, and hands
+// them to the workers. It closes p.work when it ends.
+func (p *pipeline) read(ctx context.Context) {
+	defer close(p.work)
+	for i := p.start.file; i < len(p.job.inputs); i++ {
+		skip := int64(0)
+		if i == p.start.file {
+			skip = p.start.line
+		}
+		if err := p.readInput(ctx, i, skip); err != nil {
+			p.t.readFailed(fmt.Errorf("%s: %w", p.job.inputs[i].name, err))
+			return
+		}
+		if p.t.stopFlag.Load() {
+			return
+		}
 	}
-	i := idx[0]
-	if len(idx) == 1 {
-		delete(p.byID, r.MessageID)
-	} else {
-		p.byID[r.MessageID] = idx[1:]
-	}
-	e := &p.round[i]
-	e.done, e.err = true, r.Err
-	if r.Err == nil {
-		p.counts.delivered.Add(1)
-	} else {
-		p.counts.failed.Add(1)
-	}
-	p.results++
-	if p.results == p.expected {
-		close(p.allIn)
-	}
-	select {
-	case p.settled <- struct{}{}:
-	default: // a token is waiting already
-	}
+	p.readAll.Store(true)
 }
 
-// run reads every input and sends its messages. It returns an error only
-// for a failure of the command itself (the bad file or the checkpoint
-// cannot be written); lines that were not sent are counted, and
-// p.stopReason says why the run ended early.
-func (p *pipeline) run(ctx context.Context, makeSource func(int, io.Reader) (source, error)) error {
-	startFile, startLine := 0, int64(0)
-	if p.ckpt != nil {
-		startFile, startLine = p.ckpt.File, p.ckpt.Line
+func (p *pipeline) readInput(ctx context.Context, i int, skip int64) error {
+	in := p.job.inputs[i]
+	rc, err := in.open()
+	if err != nil {
+		return err
 	}
-	for i := startFile; i < len(p.inputs); i++ {
-		in := p.inputs[i]
-		rc, err := in.open()
-		if err != nil {
-			p.stopReason = err
-			break
-		}
-		src, err := makeSource(i, countingReader{rc, &p.counts.bytes})
-		if err == nil && i == startFile && startLine > 0 {
-			err = src.skip(startLine)
-			p.counts.skipped.Store(p.counts.bytes.Load())
-		}
-		if err != nil {
-			rc.Close()
-			p.stopReason = fmt.Errorf("%s: %w", in.name, err)
-			break
-		}
-		p.pos.file, p.pos.line = i, startLine
-		err = p.readAll(ctx, i, src)
-		rc.Close()
-		if err != nil {
+	defer rc.Close()
+	r, err := decompressed(rc, &p.counts.bytes)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sp, err := p.job.newSplitter(i, r)
+	if err != nil {
+		return err
+	}
+	if skip > 0 {
+		if err := sp.skip(skip); err != nil {
 			return err
 		}
-		if p.stopReason != nil {
-			break
-		}
-		p.pos.file, p.pos.line = i+1, 0
-		startLine = 0
+		p.counts.skipBytes.Store(p.counts.bytes.Load())
 	}
-	return p.endRound(ctx)
-}
-
-// readAll sends the records of src, the source of input i.
-func (p *pipeline) readAll(ctx context.Context, i int, src source) error {
 	for {
 		if ctx.Err() != nil {
-			p.stopReason = errInterrupted
 			return nil
 		}
-		rec, err := src.next()
+		ch := p.pool.get(i)
+		// A chunk takes at most half the window, so that the reader can
+		// reserve the next while one is being sent.
+		ch.max = max(1, int(p.t.window/2))
+		err := sp.fill(ch)
+		if len(ch.recs) > 0 {
+			if !p.t.reserve(ch) {
+				p.pool.put(ch)
+				return nil
+			}
+			p.counts.read.Add(int64(len(ch.recs)))
+			p.work <- ch
+		} else {
+			p.pool.put(ch)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			p.stopReason = fmt.Errorf("%s: %w", p.inputs[i].name, err)
-			return nil
+			return err
 		}
-		p.counts.read.Add(1)
-		p.pos.line = rec.line
+	}
+}
+
+// worker is a worker goroutine: it makes the records of the chunks it
+// gets messages and enqueues them, until p.work is closed.
+func (p *pipeline) worker(ctx context.Context) {
+	dec := p.job.newDecoder()
+	ids := newIDMaker(p.runID, p.job.idFrom)
+	var f msgFields
+	for ch := range p.work {
+		for i := range ch.recs {
+			seq := ch.first + int64(i)
+			if p.t.stopFlag.Load() {
+				p.counts.unsent.Add(1)
+				p.t.settle(seq, stateUnsent, nil)
+				continue
+			}
+			blank, err := dec.decode(ch, i, &f)
+			switch {
+			case blank:
+				p.counts.blank.Add(1)
+				p.t.settle(seq, stateBlank, nil)
+			case err != nil:
+				p.counts.invalid.Add(1)
+				p.t.settle(seq, stateInvalid, err)
+			default:
+				p.send(ctx, seq, ch, i, &f, dec, ids)
+			}
+		}
+	}
+}
+
+// send enqueues the message f made of record i of ch, unless the time
+// window keeps it out.
+func (p *pipeline) send(ctx context.Context, seq int64, ch *chunk, i int, f *msgFields, dec recordDecoder, ids *idMaker) {
+	if w := p.job.window; w != nil || f.isEvent() {
+		at := f.timestamp
+		if at.IsZero() {
+			at = p.now()
+		}
+		if w != nil && !w.keeps(f, at) {
+			p.counts.skipped.Add(1)
+			p.t.settle(seq, stateSkipped, nil)
+			return
+		}
+		if f.isEvent() && at.After(p.recentTo) {
+			p.counts.recent.Add(1)
+		}
+	}
+	if f.messageID == "" {
 		switch {
-		case rec.blank:
-			p.counts.blank.Add(1)
-		case rec.err != nil:
-			p.addInvalid(i, rec, rec.err)
+		case p.job.idFrom != nil:
+			parts, missing := dec.idParts(ch, i)
+			if missing != "" {
+				p.counts.invalid.Add(1)
+				p.t.settle(seq, stateInvalid, errIDMissing(missing))
+				return
+			}
+			f.messageID = ids.fromParts(parts)
+		case p.runID != "":
+			f.messageID = ids.positional(p.job.inputs[ch.input].name, ch.recs[i].line, ch.text(i))
 		default:
-			p.enqueue(ctx, i, rec)
-		}
-		if p.stopReason != nil {
-			return nil
-		}
-		select {
-		case <-p.settled:
-			if err := p.checkpointPrefix(); err != nil {
-				return err
-			}
-		default:
-		}
-		if p.roundMsgs >= p.window || p.roundBytes >= maxRoundTextBytes {
-			if err := p.endRound(ctx); err != nil {
-				return err
-			}
-			if p.stopReason != nil {
-				return nil
-			}
+			f.messageID = ids.random()
 		}
 	}
-}
-
-var errInterrupted = errors.New("interrupted")
-
-func (p *pipeline) addInvalid(i int, rec record, err error) {
-	p.counts.invalid.Add(1)
-	p.roundBytes += len(rec.text)
-	p.mu.Lock()
-	p.round = append(p.round, entry{file: i, line: rec.line, text: string(rec.text), err: err})
-	p.mu.Unlock()
-}
-
-func (p *pipeline) enqueue(ctx context.Context, i int, rec record) {
-	msg, id, _ := withMessageID(rec.msg, p.ids.id(p.inputs[i].name, rec.line, rec.text))
-	// Register the message before Enqueue: its outcome may come before
-	// Enqueue returns.
-	p.mu.Lock()
-	idx := len(p.round)
-	p.round = append(p.round, entry{file: i, line: rec.line, id: id})
-	p.byID[id] = append(p.byID[id], idx)
-	p.mu.Unlock()
-
-	err := p.client.EnqueueContext(ctx, msg)
+	p.t.register(seq, f.messageID)
+	err := enqueue(ctx, p.client, f)
 	if err == nil {
-		p.roundMsgs++
 		return
 	}
-	p.mu.Lock()
-	p.round = p.round[:idx]
-	if q := p.byID[id]; len(q) <= 1 {
-		delete(p.byID, id)
-	} else {
-		p.byID[id] = q[:len(q)-1]
-	}
-	p.mu.Unlock()
-	if ctx.Err() != nil {
-		p.stopReason = errInterrupted
+	if ctx.Err() != nil || errors.Is(err, analytics.ErrClosed) {
+		p.counts.unsent.Add(1)
+		p.t.unregister(seq, stateUnsent, nil)
 		return
 	}
-	if errors.Is(err, analytics.ErrClosed) {
-		p.stopReason = err
-		return
-	}
-	p.addInvalid(i, rec, errors.New(strings.TrimPrefix(err.Error(), "analytics: ")))
+	p.counts.invalid.Add(1)
+	p.t.unregister(seq, stateInvalid, err)
 }
 
-// endRound waits for the outcome of every message of the round, reports
-// the bad lines in input order, and writes the checkpoint.
-func (p *pipeline) endRound(ctx context.Context) error {
-	p.mu.Lock()
-	p.expected = p.roundMsgs
-	if p.results == p.expected {
-		close(p.allIn)
+// enqueue builds the library's message for f at the call, so that it
+// stays on the worker's stack, and enqueues it, waiting for room.
+func enqueue(ctx context.Context, c *analytics.Client, f *msgFields) error {
+	var cx analytics.Context
+	var cp *analytics.Context
+	if len(f.context) > 0 {
+		cx.Extra = f.context
+		cp = &cx
 	}
-	allIn := p.allIn
-	p.mu.Unlock()
-
-	if p.roundMsgs > 0 {
-		if err := p.awaitRound(ctx, allIn); err != nil {
-			return err
-		}
+	switch f.typ {
+	case "track":
+		return c.EnqueueContext(ctx, analytics.Track{UserID: f.userID, AnonymousID: f.anonymousID, Event: f.event, Properties: f.properties,
+			Timestamp: f.timestamp, Context: cp, Integrations: f.integ, MessageID: f.messageID})
+	case "identify":
+		return c.EnqueueContext(ctx, analytics.Identify{UserID: f.userID, AnonymousID: f.anonymousID, Traits: f.traits, ObjectID: f.objectID,
+			ObjectTypeID: f.objectType, RelationshipAttributes: f.relAttrs, Timestamp: f.timestamp, Context: cp, Integrations: f.integ, MessageID: f.messageID})
+	case "page":
+		return c.EnqueueContext(ctx, analytics.Page{UserID: f.userID, AnonymousID: f.anonymousID, Name: f.name, Category: f.category, Properties: f.properties,
+			Timestamp: f.timestamp, Context: cp, Integrations: f.integ, MessageID: f.messageID})
 	}
-
-	p.mu.Lock()
-	round := p.round[p.reported:]
-	p.round = nil
-	clear(p.byID)
-	p.results, p.expected, p.allIn = 0, -1, make(chan struct{})
-	p.mu.Unlock()
-	p.roundMsgs, p.roundBytes, p.reported = 0, 0, 0
-
-	// Where the checkpoint may move to: past the whole round, or to just
-	// before the first message whose failure may pass.
-	advance := !p.frozen
-	file, line := p.pos.file, p.pos.line
-	var badBytes int64
-	if p.ckpt != nil {
-		badBytes = p.ckpt.BadBytes
-	}
-	for k := range round {
-		e := &round[k]
-		if e.id != "" && e.err == nil && e.done {
-			continue
-		}
-		if e.id != "" && !e.done {
-			e.err = errors.New("no outcome: the run was stopped before the API answered")
-			p.counts.failed.Add(1)
-		}
-		final := e.id == "" || isFinal(e.err)
-		if !final && !p.frozen {
-			p.frozen = true
-			if p.stopReason == nil {
-				p.stopReason = fmt.Errorf("line %d of %s was not delivered: %v", e.line, p.inputs[e.file].name, e.err)
-			}
-			file, line = e.file, e.line-1
-			if p.bad != nil {
-				size, err := p.bad.sync()
-				if err != nil {
-					return err
-				}
-				badBytes = size
-			}
-		}
-		if err := p.report(e); err != nil {
-			return err
-		}
-	}
-	if p.ckpt == nil {
-		return nil
-	}
-	if advance {
-		size, err := p.bad.sync()
-		if err != nil {
-			return err
-		}
-		if !p.frozen {
-			badBytes = size
-		}
-		p.ckpt.File, p.ckpt.Line, p.ckpt.BadBytes = file, line, badBytes
-		p.ckpt.Done = file == len(p.inputs)
-		return p.ckpt.save(p.path)
-	}
-	return nil
+	return c.EnqueueContext(ctx, f.message())
 }
 
-// awaitRound flushes the client and waits for the outcome of every
-// message of the round, moving the checkpoint as outcomes come. An
-// interrupted run still delivers for drainPeriod: what is delivered need
-// not be sent again.
-func (p *pipeline) awaitRound(ctx context.Context, allIn <-chan struct{}) error {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(p.drainPeriod, cancel) })
-	flushed := make(chan struct{})
-	// This goroutine flushes the round; each message's outcome comes to
-	// onResult. It ends when Flush returns, at the latest when fctx is
-	// cancelled on the way out of awaitRound.
-	go func() {
-		defer close(flushed)
-		_ = p.client.Flush(fctx)
-	}()
-	defer func() {
-		stop()
-		cancel()
-		<-flushed
-	}()
-	wait := flushed
-	var grace <-chan time.Time
-	for {
-		select {
-		case <-allIn:
-			return nil // endRound reports the rest and checkpoints
-		case <-fctx.Done():
-			return nil
-		case <-wait:
-			// Flush has returned, so every outcome has been decided;
-			// this only bounds the wait for the callbacks.
-			wait, grace = nil, time.After(10*time.Second)
-		case <-grace:
-			return nil
-		case <-p.settled:
-			if err := p.checkpointPrefix(); err != nil {
-				return err
-			}
-		}
-	}
+// ndjsonDecoder decodes NDJSON lines.
+type ndjsonDecoder struct {
+	d    *lineDecoder
+	from *idFrom
 }
 
-// checkpointPrefix reports the lines at the start of the round, from
-// p.reported on, whose outcomes are all final (delivered, refused for
-// good, or invalid), and moves the checkpoint past them. It stops at the
-// first message without an outcome or with one that may pass, which
-// endRound deals with. It runs on the goroutine that calls run.
-func (p *pipeline) checkpointPrefix() error {
-	if p.ckpt == nil || p.frozen {
-		return nil
+func (n *ndjsonDecoder) decode(ch *chunk, i int, f *msgFields) (bool, error) {
+	if ch.recs[i].tooLong {
+		return false, errLineTooLong
 	}
-	p.mu.Lock()
-	k := p.reported
-	for k < len(p.round) {
-		e := &p.round[k]
-		if e.id != "" && (!e.done || e.err != nil && !isFinal(e.err)) {
-			break
-		}
-		k++
+	text := ch.text(i)
+	if len(bytes.TrimSpace(text)) == 0 {
+		return true, nil
 	}
-	prefix := slices.Clone(p.round[p.reported:k])
-	p.mu.Unlock()
-	if len(prefix) == 0 {
-		return nil
-	}
-	for k := range prefix {
-		if err := p.report(&prefix[k]); err != nil {
-			return err
-		}
-	}
-	p.reported += len(prefix)
-	size, err := p.bad.sync()
-	if err != nil {
-		return err
-	}
-	last := prefix[len(prefix)-1]
-	p.ckpt.File, p.ckpt.Line, p.ckpt.BadBytes, p.ckpt.Done = last.file, last.line, size, false
-	return p.ckpt.save(p.path)
+	return false, n.d.decode(text, f)
 }
 
-// report writes e to the bad file, unless it was delivered.
-func (p *pipeline) report(e *entry) error {
-	if e.id != "" && e.done && e.err == nil {
-		return nil
+func (n *ndjsonDecoder) idParts(ch *chunk, i int) ([][]byte, string) {
+	if n.from.line {
+		return [][]byte{ch.text(i)}, ""
 	}
-	rec := badRecord{File: p.inputs[e.file].name, Line: e.line, Reason: e.err.Error()}
-	if e.id == "" {
-		rec.Input = e.text
-	} else {
-		rec.MessageID = e.id
-	}
-	return p.bad.add(rec)
-}
-
-// isFinal reports whether a message that failed with err would fail again
-// if sent again: the API refused it with a status that is not retried.
-func isFinal(err error) bool {
-	var apiErr *analytics.APIError
-	return errors.As(err, &apiErr) && !apiErr.Retryable
+	return n.d.idValues(ch.text(i))
 }

@@ -68,3 +68,21 @@ func TestProgressLineWithoutKnownSize(t *testing.T) {
 		t.Errorf("line %q, want %q", got, want)
 	}
 }
+
+// TestProgressShowsRetries: a run that waits out an outage says so, with
+// the requests sent again.
+func TestProgressShowsRetries(t *testing.T) {
+	var c counts
+	c.read.Store(10)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	retries := int64(0)
+	p := &progress{c: &c, total: -1, verb: "delivered", now: func() time.Time { return start.Add(2 * time.Second) }, start: start,
+		retries: func() int64 { return retries }}
+	if got := p.line(); strings.Contains(got, "retries") {
+		t.Errorf("no retry yet, but %q", got)
+	}
+	retries = 3
+	if got, want := p.line(), "cdp: read 10, delivered 0, failed 0, invalid 0, retries 3, 5 lines/s"; got != want {
+		t.Errorf("line %q, want %q", got, want)
+	}
+}

@@ -84,7 +84,7 @@ func runSpool(_ context.Context, e *env, _ string, args []string) int {
 		fmt.Fprintf(e.stderr, "cdp: spool %s: %s\n", dir, why)
 		return exitUsage
 	}
-	now := time.Now()
+	now := e.clock()()
 	r := spoolReport{Dir: dir, Messages: info.Messages, Types: info.Types, Bytes: info.Bytes, Segments: info.Segments,
 		Torn: info.Torn, SetAside: nonNil(info.SetAside), Unreadable: nonNil(info.Unreadable), Unparsable: info.Unparsable,
 		Damaged: []spoolRegion{}}

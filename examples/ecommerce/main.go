@@ -83,9 +83,9 @@ func (o Order) products() []analytics.Product {
 			SKU:       l.Item.SKU,
 			Name:      l.Item.Name,
 			Category:  l.Item.Category,
-			Price:     analytics.Float64(l.Item.Price),
-			Quantity:  analytics.Int(l.Quantity),
-			Position:  analytics.Float64(float64(i + 1)),
+			Price:     analytics.Ptr(l.Item.Price),
+			Quantity:  analytics.Ptr(l.Quantity),
+			Position:  analytics.Ptr(float64(i + 1)),
 		}
 	}
 	return ps
@@ -99,21 +99,21 @@ func Checkout(client *analytics.Client, userID string, o Order) error {
 	for _, l := range o.Lines {
 		send(analytics.ProductViewed{
 			UserID: userID, ProductID: l.Item.ID, SKU: l.Item.SKU, Name: l.Item.Name,
-			Category: l.Item.Category, Price: analytics.Float64(l.Item.Price), Currency: o.Currency,
+			Category: l.Item.Category, Price: analytics.Ptr(l.Item.Price), Currency: o.Currency,
 		})
 		send(analytics.ProductAdded{
 			UserID: userID, ProductID: l.Item.ID, SKU: l.Item.SKU, Name: l.Item.Name,
-			Category: l.Item.Category, Price: analytics.Float64(l.Item.Price),
-			Quantity: analytics.Int(l.Quantity), CartID: o.CheckoutID,
+			Category: l.Item.Category, Price: analytics.Ptr(l.Item.Price),
+			Quantity: analytics.Ptr(l.Quantity), CartID: o.CheckoutID,
 		})
 	}
 	send(analytics.CheckoutStarted{
 		UserID:   userID,
 		OrderID:  o.ID,
-		Value:    analytics.Float64(o.Subtotal()),
-		Revenue:  analytics.Float64(o.Subtotal()),
-		Shipping: analytics.Float64(o.Shipping),
-		Tax:      analytics.Float64(o.Tax),
+		Value:    analytics.Ptr(o.Subtotal()),
+		Revenue:  analytics.Ptr(o.Subtotal()),
+		Shipping: analytics.Ptr(o.Shipping),
+		Tax:      analytics.Ptr(o.Tax),
 		Coupon:   o.Coupon,
 		Currency: o.Currency,
 		Products: o.products(),
@@ -122,12 +122,12 @@ func Checkout(client *analytics.Client, userID string, o Order) error {
 		UserID:     userID,
 		OrderID:    o.ID,
 		CheckoutID: o.CheckoutID,
-		Subtotal:   analytics.Float64(o.Subtotal()),
-		Total:      analytics.Float64(o.Total()),
-		Revenue:    analytics.Float64(o.Subtotal()),
-		Shipping:   analytics.Float64(o.Shipping),
-		Tax:        analytics.Float64(o.Tax),
-		Discount:   analytics.Float64(o.Discount),
+		Subtotal:   analytics.Ptr(o.Subtotal()),
+		Total:      analytics.Ptr(o.Total()),
+		Revenue:    analytics.Ptr(o.Subtotal()),
+		Shipping:   analytics.Ptr(o.Shipping),
+		Tax:        analytics.Ptr(o.Tax),
+		Discount:   analytics.Ptr(o.Discount),
 		Coupon:     o.Coupon,
 		Currency:   o.Currency,
 		Products:   o.products(),

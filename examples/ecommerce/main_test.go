@@ -73,11 +73,11 @@ func TestCheckout(t *testing.T) {
 	got.MessageID, got.Timestamp = "", time.Time{} // filled in by the client
 	want := analytics.OrderCompleted{
 		UserID: "u-7", OrderID: "o-1", CheckoutID: "c-1", Currency: "USD",
-		Subtotal: analytics.Float64(40), Total: analytics.Float64(48.2), Revenue: analytics.Float64(40),
-		Shipping: analytics.Float64(5), Tax: analytics.Float64(3.2), Discount: analytics.Float64(0),
+		Subtotal: analytics.Ptr(40.0), Total: analytics.Ptr(48.2), Revenue: analytics.Ptr(40.0),
+		Shipping: analytics.Ptr(5.0), Tax: analytics.Ptr(3.2), Discount: analytics.Ptr(0.0),
 		Products: []analytics.Product{{
 			ProductID: "p-9", SKU: "S9", Name: "Kettle", Category: "Kitchen",
-			Price: analytics.Float64(40), Quantity: analytics.Int(1), Position: analytics.Float64(1),
+			Price: analytics.Ptr(40.0), Quantity: analytics.Ptr(1), Position: analytics.Ptr(1.0),
 		}},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -104,7 +104,7 @@ func TestNotDelivered(t *testing.T) {
 	defer cancel()
 	err := run(ctx, io.Discard, "k",
 		analytics.WithEndpoint(srv.URL),
-		analytics.WithRetryWait(time.Millisecond, 10*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond}),
 		analytics.WithLogger(slog.New(slog.DiscardHandler)))
 	var de *analytics.DeliveryError
 	if !errors.As(err, &de) || de.Undelivered != 6 {

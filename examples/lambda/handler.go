@@ -86,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, ev Event) (Response, error) {
 	err := h.Client.Enqueue(analytics.OrderCompleted{
 		UserID:  ev.UserID,
 		OrderID: ev.OrderID,
-		Total:   analytics.Float64(ev.Total),
+		Total:   analytics.Ptr(ev.Total),
 	})
 	switch {
 	case errors.Is(err, analytics.ErrInvalidMessage):

@@ -50,10 +50,14 @@ func clientOptions() []analytics.Option {
 	return []analytics.Option{
 		// One attempt must fit in the Flush deadline, with room for a retry.
 		analytics.WithRequestTimeout(2 * time.Second),
-		// A batch is not retried for longer than the function can run.
-		analytics.WithMaxRetryTime(8 * time.Second),
-		// Retry soon: the invocation is short.
-		analytics.WithRetryWait(100*time.Millisecond, time.Second),
+		analytics.WithRetry(analytics.RetryPolicy{
+			// A batch is not retried for longer than the function
+			// can run.
+			MaxTime: 8 * time.Second,
+			// Retry soon: the invocation is short.
+			WaitMin: 100 * time.Millisecond,
+			WaitMax: time.Second,
+		}),
 	}
 }
 

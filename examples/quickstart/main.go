@@ -1,21 +1,30 @@
-// Command quickstart sends an identify, a track, a page, a group and a
-// delete-person call, closes the client, and reports what was delivered.
+// Command quickstart sends an identify, a track, a page and a group call
+// about a person of its own, closes the client, and reports what was
+// delivered.
 //
 // Without CDP_API_KEY in the environment it sends them to a fake Data
-// Pipelines API that it runs in process (package analyticstest) and prints
-// what that fake received, so it works offline:
+// Pipelines API that it runs in process (package analyticstest), with a
+// delete-person call at the end, and prints what that fake received, so it
+// works offline:
 //
 //	go run ./examples/quickstart
 //
 // With CDP_API_KEY set it sends them to Customer.io (CDP_REGION=eu for the
-// EU data center). It exits with status 1 if any message was not
-// delivered.
+// EU data center). The person and the object it creates there have ids
+// that cannot be a real person's or object's (QuickstartUserID), so a run
+// against a real workspace changes nothing but them; it deletes nothing
+// unless asked by name, with -delete, and then only its own person:
+//
+//	CDP_API_KEY=... go run ./examples/quickstart -delete
+//
+// It exits with status 1 if any message was not delivered.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,8 +35,19 @@ import (
 	"github.com/cdpkit/analytics-go/analyticstest"
 )
 
+// The ids of the person and the object the quick start creates: a fixed
+// UUID, so that they cannot be a real person's or object's, and a re-run
+// updates the same ones instead of making new ones.
+const (
+	QuickstartUserID  = "quickstart-c8feecb7-0521-4418-bcc3-137972723cde"
+	QuickstartGroupID = "quickstart-acme-c8feecb7-0521-4418-bcc3-137972723cde"
+)
+
 func main() {
+	deletePerson := flag.Bool("delete", false, "with CDP_API_KEY: also delete the quick start's own person (QuickstartUserID) from the workspace")
+	flag.Parse()
 	cfg, err := configFromEnv(os.Getenv)
+	cfg.deletePerson = *deletePerson
 	if err == nil {
 		err = run(context.Background(), os.Stdout, cfg)
 	}
@@ -43,6 +63,9 @@ type config struct {
 	region analytics.Region
 	// endpoint, when set, overrides the region (tests point it at a fake).
 	endpoint string
+	// deletePerson sends the delete-person call to a real workspace
+	// (-delete); offline the fake always gets it.
+	deletePerson bool
 }
 
 // configFromEnv reads CDP_API_KEY and CDP_REGION ("us", the default, or "eu").
@@ -82,7 +105,13 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	if err != nil {
 		return err
 	}
-	sendErr := send(client, "42")
+	// A destructive call goes to a real workspace only when asked for by
+	// name, and deletes only the quick start's own person.
+	withDelete := fake != nil || cfg.deletePerson
+	sendErr := send(client, QuickstartUserID, withDelete)
+	if !withDelete {
+		fmt.Fprintf(w, "sent no delete-person call (run with -delete to delete the person %s)\n", QuickstartUserID)
+	}
 	// Close delivers what is queued and reports what was not delivered.
 	closeErr := client.Close()
 	st := client.Stats()
@@ -102,12 +131,13 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	return nil
 }
 
-// send enqueues the quick start's messages about the person userID.
-func send(client *analytics.Client, userID string) error {
-	return errors.Join(
+// send enqueues the quick start's messages about the person userID, and
+// with withDelete, at the end, the deletion of that person.
+func send(client *analytics.Client, userID string, withDelete bool) error {
+	err := errors.Join(
 		client.Enqueue(analytics.Identify{
 			UserID: userID,
-			Traits: analytics.Traits{"email": "ada@example.com", "name": "Ada Lovelace", "plan": "pro"},
+			Traits: analytics.Traits{"email": "ada-c8feecb7@example.com", "name": "Ada Lovelace", "plan": "pro"},
 		}),
 		client.Enqueue(analytics.Track{
 			UserID:     userID,
@@ -121,12 +151,15 @@ func send(client *analytics.Client, userID string) error {
 		}),
 		client.Enqueue(analytics.Group{
 			UserID:  userID,
-			GroupID: "acme",
+			GroupID: QuickstartGroupID,
 			Traits:  analytics.Traits{"name": "Acme Inc.", "plan": "enterprise"},
 		}),
-		// Delete another person, who asked to be forgotten.
-		client.Enqueue(analytics.DeletePerson{UserID: "41"}),
 	)
+	if withDelete {
+		// The person asked to be forgotten.
+		err = errors.Join(err, client.Enqueue(analytics.DeletePerson{UserID: userID}))
+	}
+	return err
 }
 
 // printMessages writes one line per message: type, event, name or group,

@@ -14,11 +14,11 @@ import (
 const wantOffline = `CDP_API_KEY is not set: sending to a fake Data Pipelines API in process
 delivered 5 of 5 messages (1 request)
 the fake API received 5 messages:
-  identify  -                 userId=42  traits={"email":"ada@example.com","name":"Ada Lovelace","plan":"pro"}
-  track     "Course Started"  userId=42  properties={"lessons":12,"title":"Intro to Customer.io"}
-  page      "Pricing"         userId=42  properties={"path":"/pricing","url":"https://example.com/pricing"}
-  group     groupId=acme      userId=42  traits={"name":"Acme Inc.","plan":"enterprise"}
-  track     "User Deleted"    userId=41  properties={}
+  identify  -                                                             userId=quickstart-c8feecb7-0521-4418-bcc3-137972723cde  traits={"email":"ada-c8feecb7@example.com","name":"Ada Lovelace","plan":"pro"}
+  track     "Course Started"                                              userId=quickstart-c8feecb7-0521-4418-bcc3-137972723cde  properties={"lessons":12,"title":"Intro to Customer.io"}
+  page      "Pricing"                                                     userId=quickstart-c8feecb7-0521-4418-bcc3-137972723cde  properties={"path":"/pricing","url":"https://example.com/pricing"}
+  group     groupId=quickstart-acme-c8feecb7-0521-4418-bcc3-137972723cde  userId=quickstart-c8feecb7-0521-4418-bcc3-137972723cde  traits={"name":"Acme Inc.","plan":"enterprise"}
+  track     "User Deleted"                                                userId=quickstart-c8feecb7-0521-4418-bcc3-137972723cde  properties={}
 `
 
 func TestOffline(t *testing.T) {
@@ -31,24 +31,42 @@ func TestOffline(t *testing.T) {
 	}
 }
 
-// TestWithKey runs the path taken with CDP_API_KEY set, against a fake
-// that checks the key.
-func TestWithKey(t *testing.T) {
-	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey("real-key"))
-	var out bytes.Buffer
-	if err := run(context.Background(), &out, config{apiKey: "real-key", region: analytics.RegionUS, endpoint: srv.URL}); err != nil {
-		t.Fatalf("run: %v\n%s", err, out.String())
-	}
-	if got, want := out.String(), "delivered 5 of 5 messages (1 request)\n"; got != want {
-		t.Errorf("output %q, want %q", got, want)
-	}
-	var got []string
-	for _, m := range srv.Messages() {
-		got = append(got, m.String())
-	}
-	want := []string{`identify user=42`, `track "Course Started" user=42`, `page "Pricing" user=42`, `group user=42`, `track "User Deleted" user=41`}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("received %q, want %q", got, want)
+// TestWithKeyDeletesNothingUnlessAsked runs the path taken with
+// CDP_API_KEY set, against a fake that checks the key: it sends nothing
+// destructive unless -delete asks for it, and then deletes only its own
+// person; every id it sends is the quick start's own, which no real
+// person or object has. (Before, it deleted person "41" of the workspace,
+// and wrote to person "42" and object "acme".)
+func TestWithKeyDeletesNothingUnlessAsked(t *testing.T) {
+	for _, deletePerson := range []bool{false, true} {
+		srv := analyticstest.NewServer(t, analyticstest.WithAPIKey("real-key"))
+		var out bytes.Buffer
+		cfg := config{apiKey: "real-key", region: analytics.RegionUS, endpoint: srv.URL, deletePerson: deletePerson}
+		if err := run(context.Background(), &out, cfg); err != nil {
+			t.Fatalf("run: %v\n%s", err, out.String())
+		}
+		var got []string
+		for _, m := range srv.Messages() {
+			got = append(got, m.String())
+			if m.UserID != QuickstartUserID || m.GroupID != "" && m.GroupID != QuickstartGroupID {
+				t.Errorf("sent %s: an id that is not the quick start's own", m)
+			}
+		}
+		want := []string{`identify user=` + QuickstartUserID, `track "Course Started" user=` + QuickstartUserID,
+			`page "Pricing" user=` + QuickstartUserID, `group user=` + QuickstartUserID}
+		wantOut := "delivered 4 of 4 messages (1 request)\n"
+		if deletePerson {
+			want = append(want, `track "User Deleted" user=`+QuickstartUserID)
+			wantOut = "delivered 5 of 5 messages (1 request)\n"
+		} else {
+			wantOut = "sent no delete-person call (run with -delete to delete the person " + QuickstartUserID + ")\n" + wantOut
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("-delete=%v: received %q, want %q", deletePerson, got, want)
+		}
+		if out.String() != wantOut {
+			t.Errorf("-delete=%v: output %q, want %q", deletePerson, out.String(), wantOut)
+		}
 	}
 }
 
@@ -60,10 +78,10 @@ func TestNotDelivered(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), &out, config{apiKey: "k", region: analytics.RegionUS, endpoint: srv.URL})
 	var de *analytics.DeliveryError
-	if !errors.As(err, &de) || de.Undelivered != 5 {
-		t.Fatalf("run returned %v, want a DeliveryError for 5 messages", err)
+	if !errors.As(err, &de) || de.Undelivered != 4 {
+		t.Fatalf("run returned %v, want a DeliveryError for 4 messages", err)
 	}
-	if !strings.Contains(out.String(), "delivered 0 of 5 messages") {
+	if !strings.Contains(out.String(), "delivered 0 of 4 messages") {
 		t.Errorf("output %q does not report the loss", out.String())
 	}
 }

@@ -117,7 +117,7 @@ func TestBadEmailSendsNothing(t *testing.T) {
 // in the background and delivers each message once.
 func TestSignUpWhileAPIIsDown(t *testing.T) {
 	client, srv := newClient(t,
-		analytics.WithRetryWait(time.Millisecond, 5*time.Millisecond),
+		analytics.WithRetry(analytics.RetryPolicy{WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond}),
 		analytics.WithFlushInterval(10*time.Millisecond),    // send without a Flush
 		analytics.WithLogger(slog.New(slog.DiscardHandler)), // the retries are expected
 	)

@@ -87,11 +87,62 @@ type Catalog struct {
 	Shapes map[string]Shape `json:"shapes"`
 	// Events lists every event, grouped by family.
 	Events []Event `json:"events"`
+	// Enums names the Go types of enums: a property whose Enum lists the
+	// values of one of them has that type; any other enum gets a type
+	// named after its event and property.
+	Enums []Enum `json:"enums"`
+	// ContextFields are the paths inside context where a property may be
+	// sent (a property in context, or one with a context path), with the
+	// field of package analytics' Context that holds each.
+	ContextFields []ContextField `json:"contextFields"`
+	// Formats are the formats a string property may be checked for
+	// ([Property.Format]), by name.
+	Formats map[string]Format `json:"formats"`
 	// Actions lists the actions of Customer.io's Journeys destination:
 	// what triggers each and where it reads its fields.
 	Actions []Action `json:"actions"`
 	// Notes records seed contradictions and the choice made for each.
 	Notes []string `json:"notes"`
+}
+
+// Enum is the Go type of an enum: a string type with a constant per value.
+type Enum struct {
+	// GoName is the Go type name, such as "DeviceType".
+	GoName string `json:"goName"`
+	// Doc is the type's doc comment, a sentence that starts with GoName.
+	Doc string `json:"doc"`
+	// Values are the documented values, in the order of the properties'
+	// Enum lists.
+	Values []string `json:"values"`
+}
+
+// ContextField is a path inside context that typed helpers write, and the
+// field of package analytics' Context that holds its value: the field
+// Field of the struct in Context's field Struct, of type StructType.
+type ContextField struct {
+	// Path is the dotted path inside context, such as "device.token".
+	Path string `json:"path"`
+	// Struct is the field of Context that holds the value's struct, such
+	// as "Device", and StructType its type without the pointer, such as
+	// "DeviceInfo".
+	Struct     string `json:"goStruct"`
+	StructType string `json:"goStructType"`
+	// Field is the string field of that struct, such as "Token".
+	Field string `json:"goField"`
+}
+
+// Format is a check of a string property's value, beyond its type.
+type Format struct {
+	// Check is the function of package analytics that checks the value,
+	// with the signature func(e *encoder, field, v string) error.
+	Check string `json:"goCheck"`
+	// ExtraCheck, if set, is the function of package analytics that
+	// checks the same key given in a helper's Extra, and that it agrees
+	// with the field: func(e *encoder, field, v, extraField string, extra
+	// map[string]any) (string, error).
+	ExtraCheck string `json:"goExtraCheck,omitempty"`
+	// Doc is the sentence the field's doc comment gets.
+	Doc string `json:"doc"`
 }
 
 // Action is one action of Customer.io's Journeys destination (the
@@ -166,12 +217,7 @@ func (c *Catalog) ActionsFor(typ, event string) []*Action {
 
 // Action returns the action with the given key, or nil.
 func (c *Catalog) Action(key string) *Action {
-	for i := range c.Actions {
-		if c.Actions[i].Key == key {
-			return &c.Actions[i]
-		}
-	}
-	return nil
+	return find(c.Actions, func(a *Action) bool { return a.Key == key })
 }
 
 // Shape is a named JSON object type used by event properties, such as one
@@ -246,6 +292,9 @@ type Property struct {
 	// is also sent, such as "app.version", because Customer.io's Journeys
 	// destination reads it there.
 	Context string `json:"context,omitempty"`
+	// Format, when not empty, names the [Catalog.Formats] entry the value
+	// is checked against.
+	Format string `json:"format,omitempty"`
 }
 
 // Placement returns p.In, or InProperties when p.In is empty.
@@ -254,6 +303,25 @@ func (p Property) Placement() string {
 		return InProperties
 	}
 	return p.In
+}
+
+// ContextPath returns the path inside context where p is sent (its Key for
+// a property InContext, else its Context), or "".
+func (p Property) ContextPath() string {
+	if p.Placement() == InContext {
+		return p.Key
+	}
+	return p.Context
+}
+
+// Enum returns the named enum type whose values are values, or nil.
+func (c *Catalog) Enum(values []string) *Enum {
+	return find(c.Enums, func(e *Enum) bool { return slices.Equal(e.Values, values) })
+}
+
+// ContextField returns the context field at path, or nil.
+func (c *Catalog) ContextField(path string) *ContextField {
+	return find(c.ContextFields, func(f *ContextField) bool { return f.Path == path })
 }
 
 // IsArray reports whether p.Type is an array type.
@@ -288,12 +356,7 @@ func Parse(data []byte) (*Catalog, error) {
 
 // Event returns the event with the given wire name, or nil.
 func (c *Catalog) Event(name string) *Event {
-	for i := range c.Events {
-		if c.Events[i].Name == name {
-			return &c.Events[i]
-		}
-	}
-	return nil
+	return find(c.Events, func(e *Event) bool { return e.Name == name })
 }
 
 // EventsIn returns the events of a family, in catalog order.
@@ -314,9 +377,14 @@ func (e *Event) Property(key string) *Property { return findProperty(e.Propertie
 func (s *Shape) Property(key string) *Property { return findProperty(s.Properties, key) }
 
 func findProperty(ps []Property, key string) *Property {
-	for i := range ps {
-		if ps[i].Key == key {
-			return &ps[i]
+	return find(ps, func(p *Property) bool { return p.Key == key })
+}
+
+// find returns the first element of s that match reports, or nil.
+func find[T any](s []T, match func(*T) bool) *T {
+	for i := range s {
+		if match(&s[i]) {
+			return &s[i]
 		}
 	}
 	return nil
@@ -324,8 +392,9 @@ func findProperty(ps []Property, key string) *Property {
 
 // Validate checks the catalog: unique event names and Go names, known
 // families and groups, known property types, shapes that exist, non-empty
-// enums, and defaults and bounds that fit their types. It reports every
-// problem found, joined.
+// enums, defaults and bounds that fit their types, the tables of enum
+// types, context fields and formats that properties refer to, and the
+// actions. It reports every problem found, joined.
 func (c *Catalog) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -397,6 +466,7 @@ func (c *Catalog) Validate() error {
 		c.checkProperties(where, e.Properties, false, bad)
 	}
 
+	c.validateTables(bad)
 	c.validateActions(bad)
 
 	for i, n := range c.Notes {
@@ -405,6 +475,69 @@ func (c *Catalog) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateTables checks the enum types, the context fields and the
+// formats: Go names that are exported identifiers, no repeats, paths, and
+// that every property's enum type, context path and format is listed.
+func (c *Catalog) validateTables(bad func(string, ...any)) {
+	enums := map[string]bool{}
+	names := map[string]bool{}
+	for i, en := range c.Enums {
+		where := fmt.Sprintf("enum %d %q", i, en.GoName)
+		if !isExportedIdent(en.GoName) || names[en.GoName] {
+			bad("%s: goName is not an exported Go identifier or is repeated", where)
+		}
+		names[en.GoName] = true
+		if !strings.HasPrefix(en.Doc, en.GoName+" ") {
+			bad("%s: doc must start with the type's name", where)
+		}
+		key := strings.Join(en.Values, "|")
+		if len(en.Values) == 0 || enums[key] {
+			bad("%s: no values, or the values of another enum", where)
+		}
+		enums[key] = true
+	}
+	paths := map[string]bool{}
+	for i, cf := range c.ContextFields {
+		where := fmt.Sprintf("context field %d %q", i, cf.Path)
+		if !isPath(cf.Path) || paths[cf.Path] {
+			bad("%s: not a dotted path, or repeated", where)
+		}
+		paths[cf.Path] = true
+		for _, id := range []string{cf.Struct, cf.StructType, cf.Field} {
+			if !isExportedIdent(id) {
+				bad("%s: %q is not an exported Go identifier", where, id)
+			}
+		}
+	}
+	for name, f := range c.Formats {
+		where := fmt.Sprintf("format %q", name)
+		if !token.IsIdentifier(f.Check) || (f.ExtraCheck != "" && !token.IsIdentifier(f.ExtraCheck)) {
+			bad("%s: a check is not a Go identifier", where)
+		}
+		if strings.TrimSpace(f.Doc) == "" {
+			bad("%s: empty doc", where)
+		}
+	}
+	check := func(where string, p Property) {
+		if path := p.ContextPath(); path != "" && !paths[path] {
+			bad("%s: property %q: context.%s is not one of the context fields", where, p.Key, path)
+		}
+		if _, ok := c.Formats[p.Format]; p.Format != "" && (!ok || p.ElemType() != TypeString || p.IsArray()) {
+			bad("%s: property %q: format %q is unknown, or on a type that is not string", where, p.Key, p.Format)
+		}
+	}
+	for name, s := range c.Shapes {
+		for _, p := range s.Properties {
+			check(fmt.Sprintf("shape %q", name), p)
+		}
+	}
+	for _, e := range c.Events {
+		for _, p := range e.Properties {
+			check(fmt.Sprintf("event %q", e.Name), p)
+		}
+	}
 }
 
 // validateActions checks the actions: unique names and keys, known trigger

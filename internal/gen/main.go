@@ -4,7 +4,7 @@
 // every Message type (messages_gen_test.go) and the core types of package
 // analyticstest (analyticstest/coretypes.go) from the spec catalog in
 // internal/catalog and the core types of message.go. go generate runs it in
-// the module root, through the directive in helpers.go:
+// the module root, through the directive in generate.go:
 //
 //	go generate ./...
 //

@@ -515,6 +515,47 @@ func AppendMapEntries(dst []byte, m map[string]any, skip func(string) bool) ([]b
 	return appendEntries(dst, m, 0, skip)
 }
 
+// AppendMergedEntries is AppendMapEntries for the union of m and under:
+// the entries of m and those of under whose keys m lacks, sorted by key
+// together, so that under's values fill in for m's as defaults. Neither
+// map escapes, as with AppendMap.
+func AppendMergedEntries(dst []byte, m, under map[string]any, skip func(string) bool) ([]byte, error) {
+	if len(under) == 0 {
+		return AppendMapEntries(dst, m, skip)
+	}
+	if len(m) == 0 {
+		return AppendMapEntries(dst, under, skip)
+	}
+	kp := keysPool.Get().(*[]string)
+	keys := (*kp)[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for k := range under {
+		if _, ok := m[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	*kp = keys
+	defer putKeys(kp)
+	for _, k := range keys {
+		if skip != nil && skip(k) {
+			continue
+		}
+		src := m
+		v, ok := m[k]
+		if !ok {
+			src, v = under, under[k]
+		}
+		var err error
+		if dst, err = appendEntry(dst, src, k, v, 0); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
 // appendEntries writes the entries of m (those skip, if not nil, does not
 // reject), sorted by key, as the members of the object being written, whose
 // nesting depth is depth. A map of at most smallKeys keys is sorted on the

@@ -453,3 +453,33 @@ func TestMarshalerCalledOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMergedEntries: the union of two maps, sorted by key together,
+// the first map's value winning, skip applied to both, and either map
+// empty or nil.
+func TestAppendMergedEntries(t *testing.T) {
+	m := map[string]any{"b": 1, "d": "m", "z": true}
+	under := map[string]any{"a": 0, "d": "under", "c": []any{"x"}, "skipped": 1}
+	skip := func(k string) bool { return k == "skipped" }
+	for _, tc := range []struct {
+		m, under map[string]any
+		want     string
+	}{
+		{m, under, `{"a":0,"b":1,"c":["x"],"d":"m","z":true}`},
+		{nil, under, `{"a":0,"c":["x"],"d":"under"}`},
+		{m, nil, `{"b":1,"d":"m","z":true}`},
+		{map[string]any{}, map[string]any{}, `{}`},
+	} {
+		got, err := jsonw.AppendMergedEntries([]byte("{"), tc.m, tc.under, skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got)+"}" != tc.want {
+			t.Errorf("got %s}, want %s", got, tc.want)
+		}
+	}
+	// An error names the key, from either map.
+	if _, err := jsonw.AppendMergedEntries(nil, m, map[string]any{"bad": math.NaN()}, nil); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("NaN under: %v", err)
+	}
+}

@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -20,10 +22,22 @@ import (
 // never closed (a RoundTripper that breaks the contract of
 // http.RoundTripper) keeps its Body from being reused; the garbage
 // collector frees it instead.
+//
+// A body may end with a part written anew for every reader, that is for
+// every attempt of the request (Tail): the time the request is sent. Buf
+// itself is only read once it is held, so a half-read Buf is never
+// rewritten under a reader.
 type Body struct {
-	// Buf is the body. Its owner writes it before Hold and must not
-	// touch it after Release.
+	// Buf is the body, or its start when Tail is set. Its owner writes it
+	// before Hold and must not touch it after Release.
 	Buf []byte
+	// Tail, if not nil, appends the end of the body to dst: it is called
+	// once per reader, when the reader is opened (go-retryablehttp opens
+	// one per attempt, just before the attempt), from the goroutine that
+	// sends the request. It must append the same number of bytes every
+	// time, at most MaxTail, since the request's Content-Length is taken
+	// once, from the first reader.
+	Tail func(dst []byte) []byte
 
 	refs atomic.Int32
 	free func(*Body)
@@ -45,11 +59,19 @@ func (b *Body) Release() {
 	}
 }
 
-// open returns a new reader of b, holding a reference until it is closed.
-// It is the go-retryablehttp ReaderFunc of requests that send b.
+// MaxTail is the most bytes a Body's Tail may append.
+const MaxTail = 64
+
+// open returns a new reader of b, holding a reference until it is closed,
+// with its own Tail. It is the go-retryablehttp ReaderFunc of requests
+// that send b.
 func (b *Body) open() (io.Reader, error) {
 	b.refs.Add(1)
-	return &bodyReader{b: b}, nil
+	r := &bodyReader{b: b}
+	if b.Tail != nil {
+		r.tail = b.Tail(r.tailBuf[:0])
+	}
+	return r, nil
 }
 
 var errBodyClosed = errors.New("transport: read of a closed request body")
@@ -61,7 +83,10 @@ var errBodyClosed = errors.New("transport: read of a closed request body")
 type bodyReader struct {
 	mu  sync.Mutex
 	b   *Body // nil once closed
-	off int
+	off int   // bytes read, of Buf and then of tail
+
+	tail    []byte // this reader's end of the body (Body.Tail)
+	tailBuf [MaxTail]byte
 }
 
 func (r *bodyReader) Read(p []byte) (int, error) {
@@ -70,10 +95,15 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	if r.b == nil {
 		return 0, errBodyClosed
 	}
-	if r.off >= len(r.b.Buf) {
+	buf := r.b.Buf
+	if r.off >= len(buf)+len(r.tail) {
 		return 0, io.EOF
 	}
-	n := copy(p, r.b.Buf[r.off:])
+	n := 0
+	if r.off < len(buf) {
+		n = copy(p, buf[r.off:])
+	}
+	n += copy(p[n:], r.tail[max(r.off+n-len(buf), 0):])
 	r.off += n
 	return n, nil
 }
@@ -86,7 +116,7 @@ func (r *bodyReader) Len() int {
 	if r.b == nil {
 		return 0
 	}
-	return len(r.b.Buf) - r.off
+	return len(r.b.Buf) + len(r.tail) - r.off
 }
 
 // Close releases the reader's reference. Closing twice is harmless.
@@ -99,4 +129,30 @@ func (r *bodyReader) Close() error {
 		b.Release()
 	}
 	return nil
+}
+
+// GzipEndBytes is what AppendGzipEnd appends besides the tail: the stored
+// block's header and the gzip trailer.
+const GzipEndBytes = 5 + 8
+
+// AppendGzipEnd ends a gzip stream whose compressed data so far is
+// byte-aligned (a deflate sync flush, as gzip.Writer.Flush writes, and no
+// final block): it appends tail as the final, stored (uncompressed)
+// deflate block, then the gzip trailer. crc and size are the CRC-32 (IEEE)
+// and the length of the uncompressed data before tail. It lets the end of
+// a compressed body change from attempt to attempt without compressing
+// the rest again. It appends len(tail)+GzipEndBytes bytes; tail must be
+// shorter than 64 KiB.
+func AppendGzipEnd(dst []byte, crc uint32, size int, tail []byte) []byte {
+	// A stored block: BFINAL=1, BTYPE=00, padded to the byte boundary,
+	// then LEN and its ones' complement, little-endian (RFC 1951, 3.2.4).
+	n := uint16(len(tail))
+	dst = append(dst, 1)
+	dst = binary.LittleEndian.AppendUint16(dst, n)
+	dst = binary.LittleEndian.AppendUint16(dst, ^n)
+	dst = append(dst, tail...)
+	// The trailer: CRC-32 and size mod 2^32 of all the uncompressed data
+	// (RFC 1952, 2.3.1).
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Update(crc, crc32.IEEETable, tail))
+	return binary.LittleEndian.AppendUint32(dst, uint32(size+len(tail)))
 }

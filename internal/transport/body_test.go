@@ -1,8 +1,14 @@
 package transport
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"hash/crc32"
 	"io"
+	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestBodyFreedOnlyWhenUnread: a Body goes back to its owner's pool only
@@ -34,5 +40,62 @@ func TestBodyFreedOnlyWhenUnread(t *testing.T) {
 	}
 	if _, err := r2.Read(make([]byte, 1)); err == nil {
 		t.Fatal("a closed reader read")
+	}
+}
+
+// TestBodyTailPerReader: every reader of a Body with a Tail gets the Tail
+// written anew when it is opened, after the same Buf, and Len counts it;
+// reads in small pieces cross from Buf into the tail.
+func TestBodyTailPerReader(t *testing.T) {
+	b := NewBody(nil)
+	b.Buf = []byte(`{"batch":[1],"sentAt":`)
+	n := 0
+	b.Tail = func(dst []byte) []byte {
+		n++
+		return append(dst, fmt.Sprintf(`"t%d"}`, n)...)
+	}
+	b.Hold()
+	for i, want := range []string{`{"batch":[1],"sentAt":"t1"}`, `{"batch":[1],"sentAt":"t2"}`} {
+		r, _ := b.open()
+		if l := r.(interface{ Len() int }).Len(); l != len(want) {
+			t.Errorf("reader %d: Len %d, want %d", i, l, len(want))
+		}
+		got, err := io.ReadAll(iotest.OneByteReader(r))
+		if err != nil || string(got) != want {
+			t.Errorf("reader %d read %q, %v; want %q", i, got, err, want)
+		}
+		_ = r.(io.Closer).Close()
+	}
+	b.Release()
+}
+
+// TestAppendGzipEnd: a gzip stream flushed to a byte boundary and ended by
+// AppendGzipEnd decodes to the data before and the tail, with a valid
+// checksum, for several tails after the same start.
+func TestAppendGzipEnd(t *testing.T) {
+	head := []byte(strings.Repeat(`{"type":"track","event":"Compressible"},`, 50))
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	_, _ = zw.Write(head)
+	if err := zw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	start := z.Bytes()
+	for _, tail := range []string{`"2026-01-02T03:04:05.000Z"}`, `"2026-01-02T03:05:05.000Z"}`, ""} {
+		stream := AppendGzipEnd(bytes.Clone(start), crc32.ChecksumIEEE(head), len(head), []byte(tail))
+		if len(stream) != len(start)+len(tail)+GzipEndBytes {
+			t.Errorf("appended %d bytes, want %d", len(stream)-len(start), len(tail)+GzipEndBytes)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(stream))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("tail %q: %v", tail, err)
+		}
+		if string(got) != string(head)+tail {
+			t.Errorf("tail %q: decoded %d bytes, want %d", tail, len(got), len(head)+len(tail))
+		}
 	}
 }

@@ -123,68 +123,74 @@ func (p Policy) outlastsDeadline(ctx context.Context, resp *http.Response) bool 
 	return ok && now.Add(min(d, p.MaxRetryAfter)).After(deadline)
 }
 
-// Sender sends request bodies one at a time through its own
-// retryablehttp client. It is not safe for concurrent use: the client's
-// sender goroutines each own one.
+// Sender sends request bodies through go-retryablehttp under a Policy. It
+// keeps nothing of a request between calls: it is safe for concurrent use,
+// and what observes a call's attempts is passed to that call (Hooks).
 type Sender struct {
-	rc *retryablehttp.Client
-
-	// OnAttempt, if set, is called before every attempt, counting from 0.
-	OnAttempt func(attempt int)
-	// OnRetry, if set, is called when a failed attempt will be retried
-	// after wait; status is 0 when no answer came, and err says why.
-	OnRetry func(attempt int, wait time.Duration, status int, err error)
-
-	lastErr error
+	hc *http.Client
+	p  Policy
 }
 
 // NewSender returns a Sender that sends with hc under the policy.
-func NewSender(hc *http.Client, p Policy) *Sender {
-	s := &Sender{}
-	s.rc = &retryablehttp.Client{
-		HTTPClient:   hc,
-		RetryWaitMin: p.WaitMin,
-		RetryWaitMax: p.WaitMax,
-		RetryMax:     p.MaxAttempts - 1,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			s.lastErr = err
-			retry, cerr := CheckRetry(ctx, resp, err)
-			if retry && err == nil && p.outlastsDeadline(ctx, resp) {
-				// Waiting as asked would only run into the deadline:
-				// give up now, with the API's answer as the reason.
-				return false, nil
-			}
-			return retry, cerr
-		},
-		Backoff: func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-			wait := p.Backoff(min, max, attempt, resp)
-			if s.OnRetry != nil {
-				status := 0
-				if resp != nil {
-					status = resp.StatusCode
-				}
-				s.OnRetry(attempt, wait, status, s.lastErr)
-			}
-			return wait
-		},
-		RequestLogHook: func(_ retryablehttp.Logger, _ *http.Request, attempt int) {
-			if s.OnAttempt != nil {
-				s.OnAttempt(attempt)
-			}
-		},
-	}
-	return s
+func NewSender(hc *http.Client, p Policy) *Sender { return &Sender{hc: hc, p: p} }
+
+// Hooks observe the attempts of one call to Sender.Do. Either may be nil.
+// They are called on the goroutine that called Do, before it returns.
+type Hooks struct {
+	// Attempt is called before every attempt, counting from 0.
+	Attempt func(attempt int)
+	// Retry is called when failed attempt number attempt will be tried
+	// again after wait; status is 0 when no answer came, and err then
+	// says why.
+	Retry func(attempt int, wait time.Duration, status int, err error)
 }
 
-// DoBody sends body, which the caller holds (Body.Hold), to url with the
-// given headers and returns the final status and the start of the body of
-// a non-2xx answer. A non-nil error means no answer came (network failure,
-// timeout or ctx ended). Every reader of body that the request opens holds
-// a reference of its own until net/http closes it, which may be after
-// DoBody returns; the caller releases its own reference when DoBody
-// returns.
-func (s *Sender) DoBody(ctx context.Context, url string, header http.Header, body *Body) (status int, excerpt string, err error) {
+// call is the state of one call to Do: its policy, its hooks and the
+// error of its last attempt, which go-retryablehttp hands to CheckRetry
+// but not to Backoff.
+type call struct {
+	p       Policy
+	hooks   Hooks
+	lastErr error
+}
+
+func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	c.lastErr = err
+	retry, cerr := CheckRetry(ctx, resp, err)
+	if retry && err == nil && c.p.outlastsDeadline(ctx, resp) {
+		// Waiting as asked would only run into the deadline: give up
+		// now, with the API's answer as the reason.
+		return false, nil
+	}
+	return retry, cerr
+}
+
+func (c *call) backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	wait := c.p.Backoff(min, max, attempt, resp)
+	if c.hooks.Retry != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		c.hooks.Retry(attempt, wait, status, c.lastErr)
+	}
+	return wait
+}
+
+func (c *call) attempt(_ retryablehttp.Logger, _ *http.Request, attempt int) {
+	if c.hooks.Attempt != nil {
+		c.hooks.Attempt(attempt)
+	}
+}
+
+// Do sends body, which the caller holds (Body.Hold), to url with the given
+// headers, retrying under the policy, and returns the final status and the
+// start of the body of a non-2xx answer. A non-nil error means no answer
+// came (network failure, timeout or ctx ended). hooks observe the
+// attempts. Every reader of body that the request opens holds a reference
+// of its own until net/http closes it, which may be after Do returns; the
+// caller releases its own reference when Do returns.
+func (s *Sender) Do(ctx context.Context, url string, header http.Header, body *Body, hooks Hooks) (status int, excerpt string, err error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, retryablehttp.ReaderFunc(body.open))
 	if err != nil {
 		return 0, "", err
@@ -192,7 +198,18 @@ func (s *Sender) DoBody(ctx context.Context, url string, header http.Header, bod
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := s.rc.Do(req)
+	c := &call{p: s.p, hooks: hooks}
+	rc := &retryablehttp.Client{
+		HTTPClient:     s.hc,
+		RetryWaitMin:   s.p.WaitMin,
+		RetryWaitMax:   s.p.WaitMax,
+		RetryMax:       s.p.MaxAttempts - 1,
+		ErrorHandler:   retryablehttp.PassthroughErrorHandler,
+		CheckRetry:     c.checkRetry,
+		Backoff:        c.backoff,
+		RequestLogHook: c.attempt,
+	}
+	resp, err := rc.Do(req)
 	if err != nil {
 		if resp != nil {
 			drain(resp)

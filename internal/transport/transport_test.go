@@ -199,7 +199,7 @@ func fastPolicy(attempts int) transport.Policy {
 }
 
 // TestSenderRetriesThenSucceeds: attempts are counted from 0, every
-// attempt sends the same bytes, and OnRetry names the status.
+// attempt sends the same bytes, and the Retry hook names the status.
 func TestSenderRetriesThenSucceeds(t *testing.T) {
 	s := newServer(t, 500, 429, 503)
 	tr := &http.Transport{}
@@ -207,15 +207,17 @@ func TestSenderRetriesThenSucceeds(t *testing.T) {
 	snd := transport.NewSender(&http.Client{Transport: tr}, fastPolicy(5))
 	var attempts []int
 	var statuses []int
-	snd.OnAttempt = func(a int) { attempts = append(attempts, a) }
-	snd.OnRetry = func(_ int, wait time.Duration, status int, err error) {
-		statuses = append(statuses, status)
-		if err != nil {
-			t.Errorf("OnRetry error %v for a status answer", err)
-		}
+	hooks := transport.Hooks{
+		Attempt: func(a int) { attempts = append(attempts, a) },
+		Retry: func(_ int, wait time.Duration, status int, err error) {
+			statuses = append(statuses, status)
+			if err != nil {
+				t.Errorf("Retry hook: error %v for a status answer", err)
+			}
+		},
 	}
 	body := []byte(`{"batch":[{"type":"track"}]}`)
-	status, excerpt, err := doBytes(context.Background(), snd, s.URL, http.Header{"X-Test": {"1"}}, body)
+	status, excerpt, err := doBytes(context.Background(), snd, s.URL, http.Header{"X-Test": {"1"}}, body, hooks)
 	if err != nil || status != 200 || excerpt != "" {
 		t.Fatalf("Do = %d, %q, %v", status, excerpt, err)
 	}
@@ -223,7 +225,7 @@ func TestSenderRetriesThenSucceeds(t *testing.T) {
 		t.Errorf("attempts %v, want [0 1 2 3]", attempts)
 	}
 	if want := []int{500, 429, 503}; !equalInts(statuses, want) {
-		t.Errorf("OnRetry statuses %v, want %v", statuses, want)
+		t.Errorf("Retry hook statuses %v, want %v", statuses, want)
 	}
 	for i, b := range s.requests() {
 		if !bytes.Equal(b, body) {
@@ -286,15 +288,17 @@ func TestSenderNetworkError(t *testing.T) {
 	ln.Close()
 	var n atomic.Int32
 	snd := transport.NewSender(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, fastPolicy(4))
-	snd.OnAttempt = func(int) { n.Add(1) }
 	retries := 0
-	snd.OnRetry = func(_ int, _ time.Duration, status int, err error) {
-		retries++
-		if status != 0 || err == nil {
-			t.Errorf("OnRetry(status %d, err %v): want 0 and the network error", status, err)
-		}
+	hooks := transport.Hooks{
+		Attempt: func(int) { n.Add(1) },
+		Retry: func(_ int, _ time.Duration, status int, err error) {
+			retries++
+			if status != 0 || err == nil {
+				t.Errorf("Retry hook (status %d, err %v): want 0 and the network error", status, err)
+			}
+		},
 	}
-	status, _, err := doBytes(context.Background(), snd, "http://"+addr+"/v1/batch", nil, []byte("{}"))
+	status, _, err := doBytes(context.Background(), snd, "http://"+addr+"/v1/batch", nil, []byte("{}"), hooks)
 	if err == nil || status != 0 {
 		t.Fatalf("Do = %d, %v; want a network error", status, err)
 	}
@@ -361,10 +365,14 @@ func TestSenderRetryAfterBeyondDeadline(t *testing.T) {
 
 // doBytes sends body through snd as the client does: from a Body that the
 // caller holds for the call and releases when it returns.
-func doBytes(ctx context.Context, snd *transport.Sender, url string, header http.Header, body []byte) (int, string, error) {
+func doBytes(ctx context.Context, snd *transport.Sender, url string, header http.Header, body []byte, hooks ...transport.Hooks) (int, string, error) {
 	b := transport.NewBody(nil)
 	b.Buf = body
 	b.Hold()
 	defer b.Release()
-	return snd.DoBody(ctx, url, header, b)
+	var h transport.Hooks
+	if len(hooks) > 0 {
+		h = hooks[0]
+	}
+	return snd.Do(ctx, url, header, b, h)
 }

@@ -12,16 +12,13 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -63,7 +60,7 @@ func main() {
 	var err error
 	switch *role {
 	case "sink":
-		err = runSink()
+		err = benchmarks.ServeSink(os.Stdin, os.Stdout)
 	case "client":
 		err = runClient(*name, *url, *n)
 	default:
@@ -73,16 +70,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-}
-
-// runSink serves until its standard input closes, then prints its counters.
-func runSink() error {
-	s := benchmarks.StartSink()
-	fmt.Println(s.URL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	st := s.Stats()
-	s.Close()
-	return json.NewEncoder(os.Stdout).Encode(st)
 }
 
 func rusage() (cpuNs, maxRSSKB int64) {
@@ -107,15 +94,11 @@ func runClient(name, url string, n int) error {
 		return fmt.Errorf("unknown -event %q", event)
 	}
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
+		stop, err := benchmarks.StartCPUProfile(cpuProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -142,19 +125,11 @@ type run struct {
 
 func runOnce(self, name string, n int, profile string) (run, error) {
 	var r run
-	sk := exec.Command(self, "-role", "sink")
-	in, _ := sk.StdinPipe()
-	out, _ := sk.StdoutPipe()
-	sk.Stderr = os.Stderr
-	if err := sk.Start(); err != nil {
+	sk, err := benchmarks.StartSinkProcess(self)
+	if err != nil {
 		return r, err
 	}
-	br := bufio.NewReader(out)
-	url, err := br.ReadString('\n')
-	if err != nil {
-		return r, fmt.Errorf("sink: %w", err)
-	}
-	args := []string{"-role", "client", "-client", name, "-url", strings.TrimSpace(url), "-n", fmt.Sprint(n),
+	args := []string{"-role", "client", "-client", name, "-url", sk.URL, "-n", fmt.Sprint(n),
 		"-batch", fmt.Sprint(batch), "-queue", fmt.Sprint(queue), "-event", event}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
@@ -162,11 +137,9 @@ func runOnce(self, name string, n int, profile string) (run, error) {
 	cl := exec.Command(self, args...)
 	cl.Stderr = os.Stderr
 	b, cerr := cl.Output()
-	in.Close()
-	if err := json.NewDecoder(br).Decode(&r.sink); err != nil {
-		return r, fmt.Errorf("sink stats: %w", err)
+	if r.sink, err = sk.Stop(); err != nil {
+		return r, err
 	}
-	_ = sk.Wait()
 	if cerr != nil {
 		return r, fmt.Errorf("%s: %w", name, cerr)
 	}
