@@ -22,6 +22,9 @@ package analytics
 // (requeued) under a new number. A Flush reports it as not delivered only
 // if the new number is beyond what the Flush waits for: a requeue that
 // came before the Flush began is waited for under its new number instead.
+// A message refused for the key is parked, not numbered until the spool
+// releases it: every Flush that begins while it is parked, or waits for
+// its batch when it is parked (park), reports it as not delivered.
 // Shutdown reports final losses only, and the messages not finished when
 // it decides.
 //
@@ -46,7 +49,6 @@ type span struct {
 	to       uint64
 	lost     int64  // lost for good
 	requeued int64  // queued again, under numbers up to again
-	parked   int64  // held back by the spool, not numbered yet
 	again    uint64 // the messages numbered when they were
 	err      error  // the cause of the last loss or requeue
 }
@@ -123,7 +125,7 @@ func (b *barrier) advance(s span) {
 		b.lastErr = s.err
 	}
 	for w := range b.waiters {
-		if again := s.parked + requeuedBeyond(s, w.target); again > 0 {
+		if again := requeuedBeyond(s, w.target); again > 0 {
 			w.requeued += again
 			w.err = s.err
 		} else if s.lost > 0 {
@@ -133,6 +135,19 @@ func (b *barrier) advance(s span) {
 			w.lostAt = b.lostThrough
 			close(w.done)
 			delete(b.waiters, w)
+		}
+	}
+}
+
+// park counts n messages of the batch numbered from from on, parked by
+// the spool with cause (they are not numbered again until released), as
+// not delivered for every Flush that waits for the batch. A Flush begun
+// later counts the messages parked then when it begins (batcher.beginFlush).
+func (b *barrier) park(from uint64, n int64, cause error) {
+	for w := range b.waiters {
+		if w.target > from {
+			w.requeued += n
+			w.err = cause
 		}
 	}
 }

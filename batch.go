@@ -199,11 +199,13 @@ type batcher struct {
 	closed     bool   // Shutdown began: Enqueue's admissions fail with ErrClosed
 	sources    int    // sources still admitting (the spool's feeder)
 	parked     int    // messages the spool holds back, not numbered (requeue)
+	parkedErr  error  // the cause of the last of them parked
 	enqueued   uint64 // messages numbered so far, reserved ones included
 	cut        uint64 // messages taken from the queue so far
 	cutWanted  uint64 // cut every message up to here now, full batch or not
 	room       chan struct{}
 	roomWait   int  // admissions waiting for room
+	waiting    int  // sources waiting to admit their next message (sourceWaiting)
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
 	bar        barrier
@@ -368,15 +370,21 @@ const (
 
 // requeue takes back from bt, which the senders are done with, again
 // messages to be sent again (numbered anew now) and parked ones that wait
-// to be released (numbered then): they move from in flight to pending at
-// once, so that Stats add up at every moment. The spool calls it, under
-// its lock, before bt is settled.
-func (b *batcher) requeue(bt *batch, again, parked int) {
+// to be released (numbered then), with the error of the last of those:
+// they move from in flight to pending at once, so that Stats add up at
+// every moment, and every Flush waiting for bt counts the parked ones as
+// not delivered (barrier.park). The spool calls it, under its lock,
+// before bt is settled.
+func (b *batcher) requeue(bt *batch, again, parked int, parkedErr error) {
 	n := again + parked
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.enqueued += uint64(again)
-	b.parked += parked
+	if parked > 0 {
+		b.parked += parked
+		b.parkedErr = parkedErr
+		b.bar.park(bt.from, int64(parked), parkedErr)
+	}
 	b.stats.inFlight -= int64(n)
 	b.stats.spool.pending += int64(n)
 	b.stats.spool.requeued += int64(n)
@@ -402,6 +410,19 @@ func (b *batcher) addSource() {
 	b.mu.Lock()
 	b.sources++
 	b.mu.Unlock()
+}
+
+// sourceWaiting is called by a source with 1 when it begins to wait
+// before admitting its next message (a redo run not yet due), and with -1
+// when it stops: meanwhile a batch that is not full is cut when one is
+// wanted, as if the source had nothing to admit.
+func (b *batcher) sourceWaiting(d int) {
+	b.mu.Lock()
+	b.waiting += d
+	b.mu.Unlock()
+	if d > 0 {
+		b.signal()
+	}
 }
 
 // sourceDone is called by a source that will admit nothing more.
@@ -511,8 +532,8 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	defer b.mu.Unlock()
 	// A batch that is not full is cut when one is wanted, unless a source
 	// is about to add to it: it has pending messages and is not waiting
-	// for room.
-	bt = b.q.pop(b.cut < b.cutWanted && (b.toAdmit() == 0 || b.roomWait > 0 || isClosed(b.aborted)))
+	// for room, or for a redo run to be due.
+	bt = b.q.pop(b.cut < b.cutWanted && (b.toAdmit() == 0 || b.roomWait > 0 || b.waiting > 0 || isClosed(b.aborted)))
 	if bt == nil {
 		return nil, false
 	}
@@ -546,7 +567,7 @@ func (b *batcher) settle(bt *batch, o outcome) {
 	b.stats.failedRetries += o.retries
 	b.stats.failedShutdown += o.aborted
 	b.stats.failedSpool += o.spool
-	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, parked: o.parked, again: bt.again, err: o.last})
+	b.bar.finish(from, span{to: to, lost: o.lost, requeued: o.requeued, again: bt.again, err: o.last})
 	b.q.recycle(bt)
 	if b.stats.inFlight == 0 && b.q.items == 0 {
 		b.q.trim(true) // idle: the spares of a burst are not needed
@@ -562,6 +583,12 @@ func (b *batcher) beginFlush() (*flushWait, error) {
 		return nil, ErrClosed
 	}
 	w := b.bar.add(b.enqueued)
+	if b.parked > 0 {
+		// Enqueued before this Flush and parked already: not delivered
+		// yet, and not numbered, so not waited for.
+		w.requeued += int64(b.parked)
+		w.err = b.parkedErr
+	}
 	b.cutWanted = b.enqueued
 	b.mu.Unlock()
 	b.signal()

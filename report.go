@@ -38,7 +38,13 @@ func (c *Client) settledUnsent(bt *batch) bool {
 
 // abandonBatch reports bt as abandoned by Shutdown.
 func (c *Client) abandonBatch(bt *batch) {
-	bt.fail(0, len(bt.items), c.abandoned())
+	// Placeholders of messages the spool lost already are lost, not
+	// abandoned: they are not kept for the next client.
+	cause := bt.lost
+	if cause == nil {
+		cause = c.abandoned()
+	}
+	bt.fail(0, len(bt.items), cause)
 	c.report(bt)
 }
 

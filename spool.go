@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -59,11 +60,13 @@ type spoolConfig struct {
 //   - A message leaves the spool when the API accepted it or refused its
 //     content (400, 413, 422). One given up after its retries is not a
 //     failure: it is sent again, read from where it is
-//     (Stats.SpoolRequeued). One refused for the key (401, 403) is parked,
-//     and sent again once a request succeeds, or one batch at a time as a
-//     probe (after 10 s, doubling up to 5 min). One refused with another
-//     status, and any not sent once Shutdown has begun, stays for the next
-//     client on dir.
+//     (Stats.SpoolRequeued), after a wait as long as the retries' longest
+//     (RetryPolicy.WaitMax), or as soon as a batch is delivered. One refused
+//     for the key (401, 403) is parked and sent again once a request
+//     succeeds, or as a probe after 10 s, then 20 s, … up to 5 min. One
+//     refused with another status (404, say) counts as failed and stays
+//     for the next client on dir, as do those given up or refused for the
+//     key once Shutdown has begun, and those still parked then.
 //   - Shutdown and Close deliver what waits on disk as well as in memory
 //     until their deadline; what is left then stays for the next client.
 //   - Space comes back as deliveries complete segment files.
@@ -139,24 +142,31 @@ type spooler struct {
 	// numbered them. It guards everything below it. Lock order: mu, then
 	// batcher.mu and the log's lock.
 	mu      sync.Mutex
-	closed  bool          // Shutdown began: no appends, no redos
+	closed  bool          // Shutdown began: no appends, no redos, no releases
 	full    bool          // the spool refused a message and has not taken one since
 	buf     []byte        // the record being appended
 	redo    []redo        // messages to send again, oldest first
 	parked  []redo        // messages refused for the key, waiting to be released (ack, feed)
-	probe   time.Duration // the wait between probes, while parked runs wait
-	probeAt time.Time     // when the next probe is due
+	probe   time.Duration // the wait before the next probe (see idle)
+	probeAt time.Time     // when the next probe is due, while parked runs wait
+	// delivered counts the batches acknowledged with a message delivered:
+	// a redo run waiting to be due (awaitDue) goes at once when it moves.
+	delivered uint64
+	awaiting  bool // the feeder waits in awaitDue
 
 	lostAtOpen int           // damaged regions New found: one lost message each
-	wake       chan struct{} // capacity 1: a record was appended, a redo queued, or intake closed
+	wake       chan struct{} // capacity 1: a record was appended, a redo queued or made due, or intake closed
 	fed        chan struct{} // closed when the feeder returns
 }
 
 // redo is a run of messages given up after their retries, to be admitted
-// again before any record appended after at.
+// again before any record appended after at, and not before due (zero:
+// at once).
 type redo struct {
 	at   spool.Position
 	refs []spool.Ref
+	due  time.Time
+	gen  uint64 // spooler.delivered when the feeder took the run
 }
 
 var errSpoolOptions = errors.New("analytics: WithSpoolSync and WithSpoolMaxBytes need WithSpool")
@@ -320,6 +330,12 @@ func messageType(b []byte) string {
 // waits for room until ctx ends.
 func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 	for {
+		// Taken before the append, so that space freed after the append
+		// found none wakes the wait below.
+		var room <-chan struct{}
+		if block {
+			room = sp.log.Room()
+		}
 		err := sp.append(e)
 		if !errors.Is(err, spool.ErrFull) {
 			return err
@@ -331,7 +347,7 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 			return ErrQueueFull
 		}
 		select {
-		case <-sp.log.Room():
+		case <-room:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-sp.b.stop:
@@ -398,9 +414,10 @@ func (sp *spooler) stopIntake() {
 
 // feed is the feeder goroutine: the spool's one source of the memory
 // queue. It admits, in the order the batcher numbered them, the records of
-// the log and the redo runs, waiting for room in the queue; records it
-// cannot read are admitted as lost. It returns once Shutdown has begun
-// and it has admitted everything, or when Shutdown's context ends.
+// the log and the redo runs, waiting for room in the queue, and for each
+// redo run to be due (awaitDue); records it cannot read are admitted as
+// lost. It returns once Shutdown has begun and it has admitted everything,
+// or when Shutdown's context ends.
 func (sp *spooler) feed() {
 	defer close(sp.fed)
 	defer sp.b.sourceDone()
@@ -466,7 +483,9 @@ func (sp *spooler) feed() {
 
 // Probes of a key the API refused: the feeder releases one parked run
 // after the wait, which doubles from minProbe to maxProbe while the API
-// refuses the key, and goes back to minProbe once it takes a request.
+// refuses the key, and goes back to minProbe once it takes a request. A
+// probe's run parked again keeps the wait, so that it grows with a single
+// parked run too.
 const (
 	minProbe = 10 * time.Second
 	maxProbe = 5 * time.Minute
@@ -507,6 +526,7 @@ func (sp *spooler) popRedoLocked(pos *spool.Position) (redo, bool) {
 		return redo{}, false
 	}
 	run := sp.redo[0]
+	run.gen = sp.delivered
 	sp.redo[0] = redo{}
 	sp.redo = sp.redo[1:]
 	if len(sp.redo) == 0 {
@@ -515,9 +535,13 @@ func (sp *spooler) popRedoLocked(pos *spool.Position) (redo, bool) {
 	return run, true
 }
 
-// admitRedo admits the messages of run, read again from the log into buf.
-// It returns the buffer for the next run, or nil if the feeder must stop.
+// admitRedo admits the messages of run, read again from the log into buf,
+// once it is due. It returns the buffer for the next run, or nil if the
+// feeder must stop.
 func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
+	if !sp.awaitDue(run) {
+		return nil
+	}
 	if buf == nil {
 		buf = make([]byte, 0, 4<<10)
 	}
@@ -541,6 +565,57 @@ func (sp *spooler) admitRedo(run redo, buf []byte) []byte {
 	return buf
 }
 
+// awaitDue waits until run is due: a run given up after its retries is
+// sent again after a wait as long as a further retry's would be (up to
+// RetryPolicy.WaitMax), so that an outage is not sent batches as fast as
+// it refuses them (with MaxAttempts 1, say). It goes at once when a
+// batch is delivered meanwhile (the API takes requests again) or Shutdown
+// begins. The runs behind it wait too, in their order; the batcher cuts
+// what is queued meanwhile (batcher.sourceWaiting). It reports false once
+// Shutdown's context has ended.
+func (sp *spooler) awaitDue(run redo) bool {
+	sp.mu.Lock()
+	wait := time.Until(run.due)
+	goNow := wait <= 0 || sp.closed || sp.delivered != run.gen
+	sp.awaiting = !goNow
+	sp.mu.Unlock()
+	if goNow {
+		return true
+	}
+	defer func() {
+		sp.mu.Lock()
+		sp.awaiting = false
+		sp.mu.Unlock()
+	}()
+	sp.b.sourceWaiting(1)
+	defer sp.b.sourceWaiting(-1)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-sp.b.aborted:
+			return false
+		case <-sp.wake:
+			sp.mu.Lock()
+			goNow = sp.closed || sp.delivered != run.gen
+			sp.mu.Unlock()
+			if goNow {
+				return true
+			}
+		}
+	}
+}
+
+// redoWait returns how long a run given up after its retries waits before
+// it is sent again: a random wait in [w/2, w] with w RetryPolicy.WaitMax,
+// as the retries' own backoff is once it reaches its cap.
+func (sp *spooler) redoWait() time.Duration {
+	w := sp.c.cfg.retry.WaitMax
+	return w/2 + rand.N(w-w/2+1)
+}
+
 // admitRecord admits the message of record p at ref into the memory queue,
 // waiting for room; one it cannot parse is acknowledged and admitted as
 // lost. It reports false once Shutdown's context has ended.
@@ -559,14 +634,16 @@ func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 // ack removes from the spool the messages of bt that were delivered or
 // whose content the API refused, and takes back (batcher.requeue) those
 // the spool sends again, marking their errors as *requeuedError: those
-// given up after their retries are queued again at once (a redo run);
+// given up after their retries are queued again (a redo run, due after a
+// wait: see awaitDue);
 // those refused for the key (401, 403) are parked, and queued again once
 // a request succeeds, or one run at a time as a probe (see feed). Once
 // Shutdown has begun, or for any other failure, messages stay for the
-// next client. It runs in report, on the goroutine that reports bt (a
-// sender, the output goroutine of WithOutput, or the batcher for a batch
-// Shutdown abandoned), with bt's final outcome, outside the batcher's
-// lock, before the batch is reported.
+// next client, and so do the runs still parked. A delivered message makes
+// the redo runs due at once. It runs in report, on the goroutine that
+// reports bt (a sender, the output goroutine of WithOutput, or the
+// batcher for a batch Shutdown abandoned), with bt's final outcome,
+// outside the batcher's lock, before the batch is reported.
 func (sp *spooler) ack(bt *batch) {
 	if bt.lost != nil {
 		return // placeholders: nothing of them is in the log
@@ -596,31 +673,50 @@ func (sp *spooler) ack(bt *batch) {
 	}
 	sp.log.Ack(done)
 	sp.mu.Lock()
-	if delivered && len(sp.parked) > 0 {
-		sp.releaseLocked(len(sp.parked)) // the API takes requests again
+	wake := false
+	if delivered {
+		sp.delivered++
+		for i := range sp.redo {
+			sp.redo[i].due = time.Time{} // the API takes requests: no waiting
+		}
+		wake = len(sp.redo) > 0 || sp.awaiting
+		sp.probe = minProbe // the API takes the key: probes start over
+		// Not once Shutdown has begun: the feeder may have returned, and
+		// messages numbered that it never admits would keep the batcher
+		// from cutting the last batch. What is parked then stays for the
+		// next client.
+		if len(sp.parked) > 0 && !sp.closed {
+			sp.releaseLocked(len(sp.parked))
+			wake = true
+		}
 	}
 	if sp.closed || len(again)+len(park) == 0 {
 		sp.mu.Unlock()
+		if wake {
+			sp.wakeFeeder() // it may be idle, or waiting for a run to be due
+		}
 		return // kept for the next client
 	}
 	if len(again) > 0 {
-		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again})
+		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again, due: time.Now().Add(sp.redoWait())})
 	}
 	if len(park) > 0 {
 		if len(sp.parked) == 0 {
-			sp.probe = minProbe
+			sp.probe = max(sp.probe, minProbe)
 			sp.probeAt = time.Now().Add(sp.probe)
 		}
 		sp.parked = append(sp.parked, redo{refs: park})
 	}
-	sp.b.requeue(bt, len(again), len(park))
-	sp.mu.Unlock()
 	for _, i := range againAt {
 		bt.errs[i] = &requeuedError{err: bt.errs[i]}
 	}
+	var parkedErr error
 	for _, i := range parkAt {
 		bt.errs[i] = &requeuedError{err: bt.errs[i], parked: true}
+		parkedErr = bt.errs[i]
 	}
+	sp.b.requeue(bt, len(again), len(park), parkedErr)
+	sp.mu.Unlock()
 	sp.wakeFeeder()
 }
 

@@ -17,3 +17,7 @@ func WithSpoolFS(fsys spool.FS) Option {
 // RaceEnabled reports whether the tests run with the race detector, for
 // the external tests that run less of themselves then.
 const RaceEnabled = raceEnabled
+
+// ErrSpoolUnreadable is the error of a message the spool failed to read
+// (an I/O error) and left on disk for the next client.
+var ErrSpoolUnreadable = errSpoolUnreadable

@@ -3,7 +3,9 @@ package spool_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -273,5 +275,83 @@ func TestInspect(t *testing.T) {
 	}
 	if _, err := spool.Inspect(filepath.Join("/s", "missing"), fsys, nil); err == nil {
 		t.Error("Inspect of a directory that does not exist returned no error")
+	}
+}
+
+// TestPowerLossChargesNoMore: what a restart after a power loss charges
+// against MaxBytes is at most what was charged before it, so that a
+// spool at its cap is still within it after the power loss, however its
+// ack files (never fsynced while running) fared. Before the fix Open
+// charged a recovered segment for its ack file as found, not fsynced, so
+// a later power loss could take entries of k records (8+4k bytes) back
+// to k records that each need room for an entry of their own (12 bytes),
+// and it charged a torn entry's bytes on top of the room of the records
+// in it, which the next entry overwrites: the model test found a spool 48
+// bytes over its cap after a kill -9 and then a power loss.
+func TestPowerLossChargesNoMore(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			fsys := faultfs.New(seed)
+			opt := spool.Options{Sync: 0, SegmentBytes: 1 << 20}
+			// A process appends 10 records, records the delivery of 5 in
+			// one entry, and is killed: the entry is written, not fsynced.
+			l1, _ := openFS(t, fsys.Mount(), opt)
+			refs := appendN(t, l1, 10, "a")
+			l1.Ack(refs[:5])
+			fsys.Kill()
+			// The next one finds 5 left, records the delivery of 2 more,
+			// and the machine loses power.
+			l2, rec := openFS(t, fsys.Mount(), opt)
+			if rec.Records != 5 {
+				t.Fatalf("Open after a kill: %d records, want 5", rec.Records)
+			}
+			before := l2.Bytes()
+			l2.Ack(refs[5:7])
+			fsys.Crash()
+			l3, rec := openFS(t, fsys.Mount(), opt)
+			if after := l3.Bytes(); after > before {
+				t.Errorf("after a power loss Open charges %d bytes, %d more than before it (%d records found)", after, after-before, rec.Records)
+			}
+		})
+	}
+}
+
+// deletingFS is an FS on which the Log that owns the directory deletes
+// the first segment file right after Inspect lists it, as a client
+// delivering its last records does while cdp spool looks.
+type deletingFS struct {
+	spool.FS
+	l    *spool.Log
+	refs []spool.Ref
+	done bool
+}
+
+func (d *deletingFS) OpenFile(name string, flag int, perm os.FileMode) (spool.File, error) {
+	if !d.done && strings.HasSuffix(name, ".seg") {
+		d.done = true
+		d.l.Ack(d.refs)
+	}
+	return d.FS.OpenFile(name, flag, perm)
+}
+
+// TestInspectWhileSegmentsGo: a segment that the owner of the directory
+// deletes (every record in it delivered) while Inspect reads is gone, not
+// unreadable. Before the fix Inspect listed it as unreadable, so cdp
+// spool said "the disk failed to read it" and exited 1 for a healthy
+// spool.
+func TestInspectWhileSegmentsGo(t *testing.T) {
+	fsys := faultfs.New(7)
+	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 2 << 10})
+	refs := appendN(t, l, 50, "a")
+	first := 0
+	for first < len(refs) && refs[first].Seg == refs[0].Seg {
+		first++
+	}
+	sum, err := spool.Inspect("/s", &deletingFS{FS: fsys, l: l, refs: refs[:first]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Unreadable) != 0 || sum.Records != 50-first {
+		t.Errorf("Inspect while the first segment was deleted: %d records, unreadable %v; want %d, none", sum.Records, sum.Unreadable, 50-first)
 	}
 }

@@ -1,7 +1,9 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 )
 
@@ -67,6 +69,9 @@ func Inspect(dir string, fsys FS, each func(payload []byte)) (Summary, error) {
 	for i, seq := range seqs {
 		path := join(dir, fmt.Sprintf("%0*d%s", segNameSize, seq, segExt))
 		data, err := readFile(fsys, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since the listing: its records are done
+		}
 		if err != nil {
 			sum.Unreadable = append(sum.Unreadable, path)
 			continue

@@ -157,8 +157,8 @@ func holeAt(holes []hole, off int64) (hole, bool) {
 
 var errDamaged = errors.New("damaged record")
 
-// readTries is how many times a Reader tries again a read that failed
-// with an I/O error.
+// readTries is how many times a Reader, or ReadRecord, tries again a read
+// that failed with an I/O error.
 const readTries = 3
 
 // record returns the payload of the record at r.off, which is below size,
@@ -262,7 +262,9 @@ func (r *Reader) damage(s *segment, f File, size int64, skip []uint32, cause err
 }
 
 // ReadRecord reads the record at ref into buf (grown if need be) and
-// returns its payload. It fails if the record is not there or is damaged.
+// returns its payload. It fails if the record is not there or is damaged,
+// or if the file system fails to read it (an I/O error) readTries more
+// times, as a Reader does.
 func (l *Log) ReadRecord(ref Ref, buf []byte) ([]byte, error) {
 	l.mu.Lock()
 	s := l.segLocked(ref.Seg)
@@ -272,6 +274,15 @@ func (l *Log) ReadRecord(ref Ref, buf []byte) ([]byte, error) {
 	}
 	f, size := s.f, s.size
 	l.mu.Unlock()
+	p, err := l.readRecord(f, size, ref, buf)
+	for try := 0; try < readTries && err != nil && !IsDamaged(err); try++ {
+		p, err = l.readRecord(f, size, ref, buf)
+	}
+	return p, err
+}
+
+// readRecord reads the record at ref, in file f of size bytes, once.
+func (l *Log) readRecord(f File, size int64, ref Ref, buf []byte) ([]byte, error) {
 	var h [recHeader]byte
 	if _, err := f.ReadAt(h[:], int64(ref.Off)); err != nil {
 		return nil, fmt.Errorf("spool: read: %w", err) // not errDamaged: see IsDamaged

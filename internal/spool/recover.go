@@ -54,6 +54,11 @@ type scanned struct {
 // scanSegment reads a segment's records. newest says whether it is the
 // newest segment, whose bad end is a torn tail rather than damage.
 func scanSegment(data []byte, newest bool) scanned {
+	if newest && len(data) < int(segHeader) && string(data) == magic[:len(data)] {
+		// The newest segment's creation, cut short by a crash before its
+		// header was all written: it holds nothing, and is no damage.
+		return scanned{size: int64(len(data)), torn: len(data) > 0}
+	}
 	sc := scanned{size: int64(len(data)), good: segHeader}
 	sc.badMagic = len(data) < int(segHeader) || string(data[:segHeader]) != magic
 	off := segHeader
@@ -153,9 +158,11 @@ func (l *Log) recoverSegment(seq uint32, newest bool, rec *Recovery) error {
 			s.skip = append(s.skip, o) // offs ascend, so skip stays sorted
 		}
 	}
-	// Room for the ack file as it is (to its end, a torn entry included)
-	// and an entry for each record still to be acknowledged.
-	s.ackRoom = ackFileSize(l.fs, l.path(seq, ackExt)) + int64(s.records-s.done)*ackRoom
+	// Room for an entry for each record still to be acknowledged, written
+	// from the end of the last complete entry (over a torn one); or for
+	// the ack file as it is, if it is longer.
+	ackPath := l.path(seq, ackExt)
+	s.ackRoom = max(ackFileSize(l.fs, ackPath), ackSize+int64(s.records-s.done)*ackRoom)
 	if sc.torn {
 		// A failed truncate leaves the bytes beyond good, which nothing
 		// reads: they stay charged in fileSize.
@@ -186,9 +193,31 @@ func (l *Log) recoverSegment(seq uint32, newest bool, rec *Recovery) error {
 		if err := f.Sync(); err != nil {
 			l.log.Error("analytics: spool: fsync of a recovered segment failed", "file", path, "error", err)
 		}
+		// Its acknowledgements too, though ack files are not fsynced
+		// while running: were a later power loss to take back those
+		// found now, their records would need more room than is charged
+		// for them (an entry of k records is 8+4k bytes, k entries of
+		// one 12k), and the files could outgrow MaxBytes.
+		if ackSize > 0 {
+			if err := syncFile(l.fs, ackPath); err != nil {
+				l.log.Error("analytics: spool: fsync of a recovered ack file failed", "file", ackPath, "error", err)
+			}
+		}
 		l.dirDirty = true
 	}
 	return nil
+}
+
+func syncFile(fsys FS, path string) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func truncateFile(fsys FS, path string, size int64) error {

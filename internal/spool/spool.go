@@ -29,7 +29,10 @@
 // were acknowledged (delivered, or refused for good), as entries of
 // count uint32, crc uint32 (CRC-32C of the offsets), and count record
 // offsets uint32. A lost or torn ack entry only means a record is sent
-// again after a restart, so ack files are never fsynced.
+// again after a restart, so ack files are not fsynced while running; Open
+// fsyncs those it finds, with the segments, so that a later power loss
+// cannot take back entries that its charge against MaxBytes counts on
+// (see Space).
 //
 // # Space
 //

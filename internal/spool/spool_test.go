@@ -280,3 +280,46 @@ func TestFullUnderOneSegment(t *testing.T) {
 		t.Fatalf("Append after every record was acknowledged: %v", err)
 	}
 }
+
+// TestTornHeaderIsNoDamage: a newest segment that holds only the first
+// bytes of its header is a segment whose creation a crash cut short (a
+// power loss within the sync interval of its creation): Open drops it as
+// torn, reports no damage and no lost record, and sets nothing aside.
+// Before the fix it counted a damaged region (reported by the client as a
+// lost message, FailedSpool) and renamed the file aside as *.damaged.
+func TestTornHeaderIsNoDamage(t *testing.T) {
+	for n := 1; n < len(magic); n++ {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			dir := t.TempDir()
+			l, _ := open(t, dir, Options{Sync: -1})
+			for i := range 5 {
+				if _, err := l.Append(fmt.Appendf(nil, "record-%d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.Close()
+			if err := os.WriteFile(filepath.Join(dir, "0000000002.seg"), []byte(magic[:n]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			l, rec := open(t, dir, Options{Sync: -1})
+			defer l.Close()
+			if rec.Damaged != 0 || rec.Records != 5 {
+				t.Errorf("Recovery %+v, want 5 records and no damage", rec)
+			}
+			got, _ := readAll(t, l)
+			if len(got) != 5 {
+				t.Errorf("read %d records, want 5", len(got))
+			}
+			if m, _ := filepath.Glob(filepath.Join(dir, "*.damaged")); len(m) != 0 {
+				t.Errorf("set aside: %v, want nothing", m)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "0000000002.seg")); !os.IsNotExist(err) {
+				t.Errorf("the torn segment is still there: %v", err)
+			}
+			sum, err := Inspect(dir, nil, nil)
+			if err != nil || len(sum.Damaged) != 0 || sum.Records != 5 {
+				t.Errorf("Inspect: %+v, %v; want 5 records and no damage", sum, err)
+			}
+		})
+	}
+}
