@@ -437,7 +437,15 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return c.b.shutdown(ctx)
+	err := c.b.shutdown(ctx)
+	if c.spool != nil {
+		// The directory is free for the next client once Shutdown
+		// returns, even if a sender held by a RoundTripper that ignores
+		// its context is still running: what it reports later is not
+		// recorded, and is sent again by the next client.
+		c.spool.closeLog()
+	}
+	return err
 }
 
 // Close is Shutdown with the timeout set by WithShutdownTimeout (default

@@ -157,6 +157,7 @@ type spooler struct {
 	lostAtOpen int           // damaged regions New found: one lost message each
 	wake       chan struct{} // capacity 1: a record was appended, a redo queued or made due, or intake closed
 	fed        chan struct{} // closed when the feeder returns
+	closeOnce  sync.Once     // closeLog's
 }
 
 // redo is a run of messages given up after their retries, to be admitted
@@ -779,6 +780,15 @@ func refusedForGood(err error) bool {
 	return splittable(apiErr.StatusCode)
 }
 
+// closeLog closes the spool's log, once, releasing its directory.
+func (sp *spooler) closeLog() {
+	sp.closeOnce.Do(func() {
+		if err := sp.log.Close(); err != nil {
+			sp.c.logger.Error("analytics: spool: closing", "error", err)
+		}
+	})
+}
+
 // closeAfter returns wait followed by closing the spool: once the senders
 // have reported every batch (and acknowledged what was delivered) and the
 // feeder has stopped reading.
@@ -786,9 +796,7 @@ func (sp *spooler) closeAfter(wait func()) func() {
 	return func() {
 		wait()
 		<-sp.fed
-		if err := sp.log.Close(); err != nil {
-			sp.c.logger.Error("analytics: spool: closing", "error", err)
-		}
+		sp.closeLog()
 	}
 }
 

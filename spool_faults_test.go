@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,5 +244,35 @@ func TestInspectSpool(t *testing.T) {
 	_ = c.Close()
 	if _, err := analytics.InspectSpool(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("InspectSpool of a directory that does not exist: %v, want an error naming it", err)
+	}
+}
+
+// TestSpoolDirectoryFreeOnceShutdownReturns: when Shutdown's deadline ends
+// with a sender held by a RoundTripper that ignores its context, Shutdown
+// still releases the spool's directory before it returns: a new client
+// opens it at once and sends what was left.
+func TestSpoolDirectoryFreeOnceShutdownReturns(t *testing.T) {
+	dir := t.TempDir()
+	deaf := &deafTransport{release: make(chan struct{})}
+	defer close(deaf.release)
+	c, err := analytics.New(spoolKey, analytics.WithHTTPClient(&http.Client{Transport: deaf}), analytics.WithSpool(dir),
+		analytics.WithLogger(quietLogger()), analytics.WithFlushInterval(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := c.Enqueue(spoolTrack(fmt.Sprintf("f-%02d", i), i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a request held by the deaf transport", func() bool { return deaf.started.Load() > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := c.Shutdown(ctx); err == nil {
+		t.Fatal("Shutdown with a request held returned nil")
+	}
+	got, _ := drainSpool(t, dir) // fails if New finds the directory in use
+	if len(got) != 20 {
+		t.Errorf("the next client sent %d messages, want the 20 left", len(got))
 	}
 }

@@ -79,6 +79,10 @@ func (r *Reader) Next() (Record, bool) {
 	l := r.l
 	for {
 		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			return Record{}, false // a closed Log has nothing more to read
+		}
 		i, found := slices.BinarySearchFunc(l.segs, r.seg, func(s *segment, seq uint32) int { return int(int64(s.seq) - int64(seq)) })
 		if i == len(l.segs) {
 			// Past the newest segment: at the end (the segment being read
@@ -121,6 +125,9 @@ func (r *Reader) Next() (Record, bool) {
 				r.buf = r.buf[:0]
 				p, err = r.record(f, size)
 			}
+		}
+		if err != nil && l.isClosed() {
+			return Record{}, false // closed while reading: not a fault of the file
 		}
 		if err != nil && !errors.Is(err, errDamaged) {
 			if lost := r.unreadable(s, size, recs, skip, err); lost > 0 {
@@ -315,4 +322,11 @@ func (l *Log) Forfeit(ref Ref) {
 	if s := l.segLocked(ref.Seg); s != nil {
 		l.forfeitLocked(s, 1)
 	}
+}
+
+// isClosed reports whether Close has begun.
+func (l *Log) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }
