@@ -84,6 +84,7 @@ func TestSpoolCrashChild(t *testing.T) {
 // whose Enqueue returned nil (checked by messageId), with duplicates
 // bounded by the batches in flight.
 func TestSpoolCrash(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(crashDirEnv) != "" {
 		t.Skip("in the child")
 	}
@@ -223,6 +224,7 @@ func TestSpoolWriteErrorChild(t *testing.T) {
 // nothing silently; what it accepted before is intact and sent by the
 // next client, with no torn record left behind.
 func TestSpoolWriteError(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(fsizeDirEnv) != "" {
 		t.Skip("in the child")
 	}

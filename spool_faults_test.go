@@ -25,6 +25,7 @@ import (
 // messages while the live ones fit, and once the API is back every
 // message is sent, without a restart, and Close reports nothing lost.
 func TestSpoolOutageUnderSmallCap(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	srv.SetDefault(analyticstest.Response{Status: 503})
@@ -75,6 +76,7 @@ func TestSpoolOutageUnderSmallCap(t *testing.T) {
 // Flush that waited for them), every other one is delivered, and every
 // Flush returns instead of waiting for its context.
 func TestSpoolDamageWhileRunning(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hold := make(chan struct{})
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
@@ -158,6 +160,7 @@ func TestSpoolDamageWhileRunning(t *testing.T) {
 // its memory queue holds and then calls Close, with a healthy API and
 // time to spare, delivers everything: Close sends what waits on disk too.
 func TestSpoolCloseDrainsDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	c := newSpoolClient(t, srv.URL, dir, analytics.WithQueueCapacity(100))
@@ -190,6 +193,7 @@ func TestSpoolCloseDrainsDisk(t *testing.T) {
 // while messages wait on disk, they stay for the next client, and
 // Shutdown reports them as kept.
 func TestSpoolShutdownDeadlineKeepsTheRest(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	srv.SetDefault(analyticstest.Response{Delay: 50 * time.Millisecond})
@@ -223,6 +227,7 @@ func TestSpoolShutdownDeadlineKeepsTheRest(t *testing.T) {
 // TestInspectSpool: InspectSpool says what a spool holds, by type and
 // age, while a client owns the directory, and changes nothing.
 func TestInspectSpool(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	before := time.Now()
 	fillSpool(t, dir, 25)
@@ -252,6 +257,7 @@ func TestInspectSpool(t *testing.T) {
 // still releases the spool's directory before it returns: a new client
 // opens it at once and sends what was left.
 func TestSpoolDirectoryFreeOnceShutdownReturns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	deaf := &deafTransport{release: make(chan struct{})}
 	defer close(deaf.release)

@@ -73,6 +73,7 @@ func fillDisk(t *testing.T, dir string) {
 // API is back everything accepted is delivered, the space comes back, and
 // Enqueue works again, without a restart.
 func TestSpoolFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := mountSmallDisk(t, "2m")
 	hold := make(chan struct{})
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
@@ -137,6 +138,7 @@ func TestSpoolFullDisk(t *testing.T) {
 // what the earlier client left, and takes messages again once that has
 // freed space.
 func TestSpoolNewOnFullDisk(t *testing.T) {
+	t.Parallel()
 	dir := mountSmallDisk(t, "2m")
 	ids := fillSpool(t, dir, 1000)
 	fillDisk(t, dir)

@@ -59,6 +59,7 @@ var modelTotals struct {
 }
 
 func TestSpoolModel(t *testing.T) {
+	t.Parallel()
 	// A few seeds in the plain go test, fewer under the race detector;
 	// .ci/run runs the long mode too.
 	seeds := []uint64{1, 2, 3, 4}

@@ -65,6 +65,7 @@ func parkOne(t *testing.T, c *analytics.Client, tr *analyticstest.Transport, id 
 // are delivered. Before the fix the release did not wake the feeder: the
 // parked message waited for the probe timer, and so did the Flush.
 func TestSpoolParkedSentOnceAKeyIsTaken(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
 		c := newParkClient(t, tr)
@@ -104,6 +105,7 @@ func TestSpoolParkedSentOnceAKeyIsTaken(t *testing.T) {
 // Before the fix a probe of the only parked run reset the wait to 10 s
 // when the run was parked again: 65 probes in 11 minutes.
 func TestSpoolProbeBacksOff(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
 		c := newParkClient(t, tr)
@@ -143,6 +145,7 @@ func TestSpoolProbeBacksOff(t *testing.T) {
 // Shutdown waited for its deadline (forever with context.Background())
 // and abandoned messages the API would have taken.
 func TestSpoolShutdownWithParked(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
 		c := newParkClient(t, tr, analytics.WithMaxInFlight(1), analytics.WithBatchSize(2))
@@ -209,6 +212,7 @@ func arrivedIDs(tr *analyticstest.Transport) map[string]int {
 // returned nil with nothing delivered, and fillSpool's check failed about
 // once in six runs under -race.
 func TestSpoolFlushReportsParked(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
 		tr.SetDefault(analyticstest.Response{Status: 401})

@@ -56,6 +56,7 @@ func (u *unavailableTransport) times() []time.Time {
 // it again as soon as it was given up: 20 requests in no time (50 a
 // second of 1,000-message batches against a real 503).
 func TestSpoolRedoWaits(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt := &unavailableTransport{n: 20, release: make(chan struct{})}
 		defer close(rt.release)
@@ -97,6 +98,7 @@ func TestSpoolRedoWaits(t *testing.T) {
 // waits before it is sent again only while nothing is delivered: once a
 // batch is delivered (the API takes requests again) it goes at once.
 func TestSpoolRedoGoesOnceADeliveryLands(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
 		refuse, hold := make(chan struct{}), make(chan struct{})

@@ -24,6 +24,7 @@ import (
 // made it a FailedSpool loss (ErrSpoolLost in the callback) while it was
 // intact on disk, and it was not sent until a restart.
 func TestSpoolRereadRetriesIOError(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		fsys := faultfs.New(1)
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey), analyticstest.WithViolationsAllowed())
@@ -82,6 +83,7 @@ func TestSpoolRereadRetriesIOError(t *testing.T) {
 // damaged ones are gone. Before the fix they were counted in
 // FailedShutdown, with the error of an abandoned batch.
 func TestSpoolLostAbandonedStaysLost(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		fsys := faultfs.New(1)
 		// A first client leaves 10 messages of 30 KB in the spool (the

@@ -48,6 +48,7 @@ func (h *pausingHandler) Handle(_ context.Context, r slog.Record) error {
 // delivered) was missed, and it waited for its context with the spool
 // empty, forever with context.Background().
 func TestSpoolEnqueueContextWakesOnRoom(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		h := &pausingHandler{match: "spool full", armed: make(chan struct{}), paused: make(chan struct{}), resume: make(chan struct{})}
 		tr := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))

@@ -181,6 +181,7 @@ func drainSpoolErr(t *testing.T, dir string, opts ...analytics.Option) (map[stri
 // sent by the next client on the directory, first, with their original
 // messageId and timestamp and the same bytes, and then leave the spool.
 func TestSpoolResendsAfterRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ids := fillSpool(t, dir, 40)
 
@@ -231,6 +232,7 @@ func TestSpoolResendsAfterRestart(t *testing.T) {
 // leaves the spool; one refused for the key (401) stays for a client with
 // the right key.
 func TestSpoolRefusedLeaves(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		status int
 		stays  bool
@@ -258,6 +260,7 @@ func TestSpoolRefusedLeaves(t *testing.T) {
 // TestSpoolLocked: a second client on the directory fails in New, and the
 // directory is free again once the first is closed.
 func TestSpoolLocked(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	c := newSpoolClient(t, srv.URL, dir)
@@ -278,6 +281,7 @@ func TestSpoolLocked(t *testing.T) {
 // errors from New naming the option; a directory that cannot be written
 // is a clear error.
 func TestSpoolOptions(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string][]analytics.Option{
 		"WithSpool":         {analytics.WithSpool("")},
 		"WithSpoolMaxBytes": {analytics.WithSpool(t.TempDir()), analytics.WithSpoolMaxBytes(1000)},
@@ -352,6 +356,7 @@ func checkIntactOnce(t *testing.T, want map[string]bool, got map[string]int) {
 // mid-write); New starts, drops and counts the torn record, and every
 // intact record is delivered.
 func TestSpoolTornTail(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for rep := range 5 {
 		t.Run(fmt.Sprint(rep), func(t *testing.T) {
@@ -389,6 +394,7 @@ func TestSpoolTornTail(t *testing.T) {
 // region is reported as a lost message (FailedSpool, ErrSpoolLost, in the
 // Flush that waited for it), and the segment is set aside once done.
 func TestSpoolDamagedMiddle(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
 	for rep := range 5 {
 		t.Run(fmt.Sprint(rep), func(t *testing.T) {
@@ -432,6 +438,7 @@ func TestSpoolDamagedMiddle(t *testing.T) {
 // full is no refusal, the disk holds the overflow; once the API is back
 // everything is delivered and disk use falls.
 func TestSpoolBounds(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	srv.SetDefault(analyticstest.Response{Status: 503})
@@ -501,6 +508,7 @@ func TestSpoolBounds(t *testing.T) {
 // TestSpoolShutdownKeeps: Shutdown reports the messages still only on disk
 // as not delivered, kept in the spool, and the next client sends them.
 func TestSpoolShutdownKeeps(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rt := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
 	rt.SetDefault(analyticstest.Response{Hang: true})
@@ -532,6 +540,7 @@ func TestSpoolShutdownKeeps(t *testing.T) {
 // second later (DefaultSpoolSync), not before; WithSpoolSync(0) fsyncs
 // before Enqueue returns.
 func TestSpoolSyncDefault(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		rt := analyticstest.NewTransport(t, analyticstest.WithAPIKey(spoolKey))
 		c, err := analytics.New(spoolKey, analytics.WithHTTPClient(rt.Client()), analytics.WithSpool(t.TempDir()),
@@ -572,6 +581,7 @@ func TestSpoolSyncDefault(t *testing.T) {
 // delivered yet; it is not counted failed), sent once the API is back, and
 // its segment is freed without a restart.
 func TestSpoolRequeuesGivenUp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	srv := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	srv.SetDefault(analyticstest.Response{Status: 503})

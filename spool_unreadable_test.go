@@ -16,6 +16,7 @@ import (
 // newer format) is dropped, and Flush still returns once the others are
 // delivered instead of waiting for it until its context ends.
 func TestSpoolUnreadableRecordFlush(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fillSpool(t, dir, 3)
 	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
@@ -49,6 +50,7 @@ func TestSpoolUnreadableRecordFlush(t *testing.T) {
 // a record the spool cannot read is reported lost, never written as a
 // line: the output holds exactly the readable messages.
 func TestSpoolUnreadableRecordWithOutput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fillSpool(t, dir, 3)
 	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})

@@ -69,6 +69,7 @@ func readAll(t *testing.T, l *spool.Log) ([]string, []spool.Ref) {
 // deleted as soon as every record in it is acknowledged, whatever its
 // size, and the next Append begins a new one.
 func TestActiveSegmentDeletedWhenDone(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(1)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 1 << 20})
 	refs := appendN(t, l, 10, "a")
@@ -95,6 +96,7 @@ func TestActiveSegmentDeletedWhenDone(t *testing.T) {
 // everything; Append fails with the disk's error until acknowledgements
 // free space, and then succeeds.
 func TestOpenOnFullDisk(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(2)
 	l, _ := openFS(t, fsys, spool.Options{Sync: 0})
 	appendN(t, l, 30, "a")
@@ -123,6 +125,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 // are kept, counted, and written once there is room, so that a restart
 // then sends none of those records again.
 func TestAcksKeptWhileDiskFull(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(3)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 1 << 20})
 	refs := appendN(t, l, 40, "a")
@@ -151,6 +154,7 @@ func TestAcksKeptWhileDiskFull(t *testing.T) {
 // and report exactly how many records it lost, once; the segment is set
 // aside once the rest is acknowledged.
 func TestReaderCountsDamageWhileRunning(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(4)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 1 << 20})
 	appendN(t, l, 50, "a")
@@ -201,6 +205,7 @@ func TestReaderCountsDamageWhileRunning(t *testing.T) {
 // (an I/O error on every try) are reported as Kept, not counted done, and
 // read by the next Open once the disk reads again.
 func TestReaderKeepsWhatItCannotRead(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(5)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 1 << 20})
 	appendN(t, l, 20, "a")
@@ -229,6 +234,7 @@ func TestReaderKeepsWhatItCannotRead(t *testing.T) {
 // follows the last complete one, and a restart reads exactly the records
 // Append accepted.
 func TestFailedWriteLeavesNoRecord(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(6)
 	l, _ := openFS(t, fsys, spool.Options{Sync: 0, SegmentBytes: 1 << 20})
 	var want []string
@@ -261,6 +267,7 @@ func TestFailedWriteLeavesNoRecord(t *testing.T) {
 // TestInspect: Inspect reads a spool that a Log holds, without its lock,
 // and counts its records and segments.
 func TestInspect(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(7)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 2 << 10})
 	refs := appendN(t, l, 50, "a")
@@ -289,6 +296,7 @@ func TestInspect(t *testing.T) {
 // in it, which the next entry overwrites: the model test found a spool 48
 // bytes over its cap after a kill -9 and then a power loss.
 func TestPowerLossChargesNoMore(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(20) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			fsys := faultfs.New(seed)
@@ -340,6 +348,7 @@ func (d *deletingFS) OpenFile(name string, flag int, perm os.FileMode) (spool.Fi
 // spool said "the disk failed to read it" and exited 1 for a healthy
 // spool.
 func TestInspectWhileSegmentsGo(t *testing.T) {
+	t.Parallel()
 	fsys := faultfs.New(7)
 	l, _ := openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 2 << 10})
 	refs := appendN(t, l, 50, "a")

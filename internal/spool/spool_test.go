@@ -48,6 +48,7 @@ func readAll(t *testing.T, l *Log) ([]string, []Ref) {
 // first unsynced write, not before, and once per interval however many
 // records came; with Sync 0 every Append is fsynced before it returns.
 func TestSyncInterval(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		l, _ := open(t, t.TempDir(), Options{Sync: time.Second})
 		for i := range 10 {
@@ -98,6 +99,7 @@ func TestSyncInterval(t *testing.T) {
 // order; acknowledged ones are skipped; fully acknowledged segments are
 // deleted whole.
 func TestReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{Sync: -1, SegmentBytes: 200})
 	var want []string
@@ -151,6 +153,7 @@ func TestReopen(t *testing.T) {
 // TestFull: Append refuses a record that would pass MaxBytes, and takes
 // records again once a sealed segment is acknowledged and deleted.
 func TestFull(t *testing.T) {
+	t.Parallel()
 	l, _ := open(t, t.TempDir(), Options{Sync: -1, MaxBytes: 1000, SegmentBytes: 300})
 	defer l.Close()
 	var refs []Ref
@@ -182,6 +185,7 @@ func TestFull(t *testing.T) {
 // TestLockAndReadOnly: a second Open of the directory fails while the
 // first holds it.
 func TestLockAndReadOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{Sync: -1})
 	if _, _, err := Open(dir, Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 10}); !errors.Is(err, ErrLocked) {
@@ -200,6 +204,7 @@ func TestLockAndReadOnly(t *testing.T) {
 // every intact record of it is read, and the file is set aside only once
 // they are all acknowledged.
 func TestDamagedReadInPlace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	l, _ := open(t, dir, Options{SegmentBytes: 1 << 20})
 	want := []string{"one", "two", "three"}
@@ -256,6 +261,7 @@ func TestDamagedReadInPlace(t *testing.T) {
 // space comes back (Room is closed, Append succeeds) instead of the spool
 // staying full for good.
 func TestFullUnderOneSegment(t *testing.T) {
+	t.Parallel()
 	l, _ := open(t, t.TempDir(), Options{MaxBytes: 1 << 10, SegmentBytes: 1 << 20})
 	defer l.Close()
 	var refs []Ref
@@ -288,6 +294,7 @@ func TestFullUnderOneSegment(t *testing.T) {
 // Before the fix it counted a damaged region (reported by the client as a
 // lost message, FailedSpool) and renamed the file aside as *.damaged.
 func TestTornHeaderIsNoDamage(t *testing.T) {
+	t.Parallel()
 	for n := 1; n < len(magic); n++ {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
