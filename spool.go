@@ -48,9 +48,12 @@ type spoolConfig struct {
 // With a spool:
 //   - Enqueue returns nil only once the encoded message is written to the
 //     log (its write(2) has returned: the bytes are the operating
-//     system's). It refuses with ErrQueueFull only when the spool holds
-//     WithSpoolMaxBytes of messages (EnqueueContext waits for room), and
-//     returns the error of a write the disk refused (a full disk).
+//     system's). Enqueue calls made while another's write is under way
+//     share the next write(2), and with WithSpoolSync(0) the next fsync
+//     (a group commit). It refuses with ErrQueueFull only when the spool
+//     holds WithSpoolMaxBytes of messages (EnqueueContext waits for
+//     room), and returns the error of a write the disk refused (a full
+//     disk).
 //   - Messages are read back from the log into the memory queue in order,
 //     as it has room; the memory queue's bounds no longer refuse anything.
 //   - New on a dir left with messages sends them first, with their
@@ -92,9 +95,10 @@ func WithSpool(dir string) Option {
 // WithSpoolSync sets how often the spool fsyncs what Enqueue wrote
 // (default DefaultSpoolSync, one second): a machine crash or power loss
 // loses at most the messages written in the last d. A process crash loses
-// nothing whatever d is. 0 fsyncs every message before Enqueue returns
-// (see BENCHMARKS.md for the cost); a negative d never fsyncs, leaving
-// write-back to the operating system. It needs WithSpool.
+// nothing whatever d is. 0 fsyncs every message before Enqueue returns;
+// concurrent Enqueue calls share an fsync (see BENCHMARKS.md for the
+// cost); a negative d never fsyncs, leaving write-back to the operating
+// system. It needs WithSpool.
 func WithSpoolSync(d time.Duration) Option {
 	return func(c *config) error {
 		c.spool.sync, c.spool.syncSet = d, true
@@ -137,18 +141,23 @@ type spooler struct {
 	b   *batcher
 	c   *Client
 
-	// mu orders each append with its reservation, and each redo with
-	// both, so that the feeder admits messages in the order the batcher
-	// numbered them. It guards everything below it. Lock order: mu, then
-	// batcher.mu and the log's lock.
-	mu      sync.Mutex
-	closed  bool          // Shutdown began: no appends, no redos, no releases
-	full    bool          // the spool refused a message and has not taken one since
-	buf     []byte        // the record being appended
-	redo    []redo        // messages to send again, oldest first
-	parked  []redo        // messages refused for the key, waiting to be released (ack, feed)
-	probe   time.Duration // the wait before the next probe (see idle)
-	probeAt time.Time     // when the next probe is due, while parked runs wait
+	// mu orders each group's append with its numbering and publication,
+	// and each redo with them, so that the feeder admits messages in the
+	// order the batcher numbered them. It guards everything below it, but
+	// is not held across the write(2) of a group. Lock order: mu, then
+	// batcher.mu and the log's lock. committed (L: &mu) is broadcast when
+	// a group is written.
+	mu        sync.Mutex
+	committed sync.Cond
+	closed    bool          // Shutdown began: no appends, no redos, no releases
+	full      bool          // the spool refused a message and has not taken one since
+	open      *group        // the group Enqueue calls join now; nil if none
+	writing   bool          // a leader is writing a group
+	spare     []*group      // groups done with, for reuse
+	redo      []redo        // messages to send again, oldest first
+	parked    []redo        // messages refused for the key, waiting to be released (ack, feed)
+	probe     time.Duration // the wait before the next probe (see idle)
+	probeAt   time.Time     // when the next probe is due, while parked runs wait
 	// delivered counts the batches acknowledged with a message delivered:
 	// a redo run waiting to be due (awaitDue) goes at once when it moves.
 	delivered uint64
@@ -158,6 +167,19 @@ type spooler struct {
 	wake       chan struct{} // capacity 1: a record was appended, a redo queued or made due, or intake closed
 	fed        chan struct{} // closed when the feeder returns
 	closeOnce  sync.Once     // closeLog's
+}
+
+// group is a group commit: the records of Enqueue calls made while an
+// earlier group was being written, appended together by one of them, the
+// leader, with one write(2) (and, with WithSpoolSync(0), one fsync), and
+// numbered and published together (see append). It is guarded by
+// spooler.mu, except its batch while the leader writes it.
+type group struct {
+	batch    spool.Batch
+	done     bool  // written: accepted and err are set
+	accepted int   // records appended, from the first
+	err      error // why the others were not
+	members  int   // Enqueue calls that have not read the result yet
 }
 
 // redo is a run of messages given up after their retries, to be admitted
@@ -182,7 +204,7 @@ var (
 
 	errSpoolDamaged    = fmt.Errorf("%w: in a damaged region of its files (a disk or file system fault)", ErrSpoolLost)
 	errSpoolUnreadable = fmt.Errorf("%w: the disk failed to read it; left in the spool for the next client on its directory", ErrSpoolLost)
-	errSpoolFormat     = fmt.Errorf("%w: a record of a format this version cannot read", ErrSpoolLost)
+	errSpoolFormat     = fmt.Errorf("%w: a record of a format this version cannot read (left in the spool for a newer client)", ErrSpoolLost)
 )
 
 // openSpool opens the spool of cfg, if any, and reserves what it recovered.
@@ -211,6 +233,7 @@ func (c *Client) openSpool() error {
 	}
 	sp := &spooler{log: log, b: c.b, c: c, lostAtOpen: rec.Damaged,
 		wake: make(chan struct{}, 1), fed: make(chan struct{})}
+	sp.committed.L = &sp.mu
 	b := c.b
 	// Numbered first: the feeder admits them first, the lost ones before
 	// the others.
@@ -357,30 +380,62 @@ func (sp *spooler) enqueue(ctx context.Context, block bool, e *encoder) error {
 	}
 }
 
-// append appends the record of e and reserves its number, under mu.
+// append appends the record of e to the log, with the records of the
+// Enqueue calls made at the same time (a group commit), and returns once
+// the group is written: the record's bytes are the operating system's,
+// and it is numbered. The first member of a group to find no other group
+// being written leads it: it takes the group out of intake, writes it
+// without mu, then numbers and publishes what was written; the other
+// members wait for it. So the log's order, the numbering and what a
+// Reader may read stay one order, and concurrent Enqueue calls share a
+// write(2).
 func (sp *spooler) append(e *encoder) error {
 	sp.mu.Lock()
 	if sp.closed {
 		sp.mu.Unlock()
 		return ErrClosed
 	}
-	sp.buf = appendSpoolRecord(sp.buf[:0], e)
-	_, err := sp.log.Append(sp.buf)
-	if err == nil {
-		_ = sp.b.reserve(1, reserveNew) // not closed: closing takes mu
-		wasFull := sp.full
-		sp.full = false
+	g := sp.open
+	if g == nil {
+		g = sp.newGroupLocked()
+		sp.open = g
+	}
+	i := g.batch.Len()
+	g.batch.Begin()
+	g.batch.Buf = appendSpoolRecord(g.batch.Buf, e)
+	if err := g.batch.End(); err != nil {
 		sp.mu.Unlock()
-		sp.wakeFeeder()
+		return fmt.Errorf("analytics: message not accepted: %w", err)
+	}
+	g.members++
+	for !g.done {
+		if !sp.writing && sp.open == g {
+			sp.leadLocked(g)
+			continue
+		}
+		sp.committed.Wait()
+	}
+	var err error
+	if i >= g.accepted {
+		err = g.err
+	}
+	if g.members--; g.members == 0 {
+		g.batch.Reset()
+		*g = group{batch: g.batch}
+		sp.spare = append(sp.spare, g)
+	}
+	wasFull, first := sp.full, !sp.full
+	sp.full = err != nil && !errors.Is(err, ErrClosed)
+	sp.mu.Unlock()
+	switch {
+	case err == nil:
 		if wasFull {
 			sp.c.logger.Info("analytics: spool has room again; accepting messages")
 		}
 		return nil
-	}
-	first := !sp.full
-	sp.full = true
-	sp.mu.Unlock()
-	if errors.Is(err, spool.ErrFull) {
+	case errors.Is(err, ErrClosed):
+		return err
+	case errors.Is(err, spool.ErrFull):
 		if first {
 			sp.c.logger.Warn("analytics: spool full; refusing messages until delivered ones free space",
 				"bytes", sp.log.Bytes(), "dir", sp.c.cfg.spool.dir)
@@ -396,6 +451,42 @@ func (sp *spooler) append(e *encoder) error {
 	return fmt.Errorf("analytics: message not accepted: %w", err)
 }
 
+// leadLocked writes the open group g, numbers and publishes what it wrote,
+// and wakes its members. It is called with mu held, releases it for the
+// write, and returns with it held.
+func (sp *spooler) leadLocked(g *group) {
+	sp.open = nil
+	if sp.closed {
+		g.err, g.done = ErrClosed, true
+		sp.committed.Broadcast()
+		return
+	}
+	sp.writing = true
+	sp.mu.Unlock()
+	n, err := sp.log.AppendBatch(&g.batch)
+	sp.mu.Lock()
+	sp.writing = false
+	if n > 0 {
+		// Not closed: stopIntake waits for a group being written.
+		_ = sp.b.reserve(n, reserveNew)
+		sp.log.Publish()
+		sp.wakeFeeder()
+	}
+	g.accepted, g.err, g.done = n, err, true
+	sp.committed.Broadcast()
+}
+
+// newGroupLocked returns an empty group, reusing one if it can.
+func (sp *spooler) newGroupLocked() *group {
+	if n := len(sp.spare); n > 0 {
+		g := sp.spare[n-1]
+		sp.spare[n-1] = nil
+		sp.spare = sp.spare[:n-1]
+		return g
+	}
+	return new(group)
+}
+
 func (sp *spooler) wakeFeeder() {
 	select {
 	case sp.wake <- struct{}{}:
@@ -408,7 +499,11 @@ func (sp *spooler) wakeFeeder() {
 // the spool holds, returns.
 func (sp *spooler) stopIntake() {
 	sp.mu.Lock()
+	for sp.writing {
+		sp.committed.Wait() // what it writes is numbered before intake closes
+	}
 	sp.closed = true
+	sp.committed.Broadcast() // the members of an open group fail with ErrClosed
 	sp.mu.Unlock()
 	sp.wakeFeeder()
 }
@@ -623,8 +718,10 @@ func (sp *spooler) redoWait() time.Duration {
 func (sp *spooler) admitRecord(p []byte, ref spool.Ref) bool {
 	r, err := parseSpoolRecord(p)
 	if err != nil {
-		sp.c.logger.Error("analytics: spool: unreadable record dropped", "error", err)
-		sp.log.Ack([]spool.Ref{ref})
+		// Written by a newer version, most likely (a downgrade): it is
+		// lost to this client, and left on disk for a client that reads
+		// it.
+		sp.c.logger.Error("analytics: spool: a record of a format this version cannot read; left in the spool", "error", err)
 		sp.b.admitLost(1, errSpoolFormat)
 		return true
 	}
@@ -699,7 +796,7 @@ func (sp *spooler) ack(bt *batch) {
 		return // kept for the next client
 	}
 	if len(again) > 0 {
-		sp.redo = append(sp.redo, redo{at: sp.log.End(), refs: again, due: time.Now().Add(sp.redoWait())})
+		sp.redo = append(sp.redo, redo{at: sp.log.Published(), refs: again, due: time.Now().Add(sp.redoWait())})
 	}
 	if len(park) > 0 {
 		if len(sp.parked) == 0 {
@@ -725,7 +822,7 @@ func (sp *spooler) ack(bt *batch) {
 // their messages now.
 func (sp *spooler) releaseLocked(n int) {
 	for _, run := range sp.parked[:n] {
-		run.at = sp.log.End()
+		run.at = sp.log.Published()
 		sp.redo = append(sp.redo, run)
 		_ = sp.b.reserve(len(run.refs), reserveReleased)
 	}

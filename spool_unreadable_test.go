@@ -44,6 +44,12 @@ func TestSpoolUnreadableRecordFlush(t *testing.T) {
 		t.Errorf("SpoolPending %d, want 0", st.SpoolPending)
 	}
 	spoolStatsAddUp(t, st)
+	// The record is left for a client that reads its format (a newer
+	// version, after a downgrade).
+	_ = c.Close()
+	if info, err := analytics.InspectSpool(dir); err != nil || info.Unparsable != 1 || info.Messages != 1 {
+		t.Errorf("after Close the spool holds %+v (%v), want the 1 unparsable record left", info, err)
+	}
 }
 
 // TestSpoolUnreadableRecordWithOutput: with WithOutput, the placeholder of

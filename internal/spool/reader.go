@@ -63,17 +63,6 @@ func (p Position) Before(q Position) bool {
 // Position returns where the record named by ref is.
 func (ref Ref) Position() Position { return Position{ref.Seg, int64(ref.Off)} }
 
-// End returns the position of the next record appended: every record
-// appended after End returns is at or after it.
-func (l *Log) End() Position {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.active != nil {
-		return Position{l.active.seq, l.active.size}
-	}
-	return Position{l.nextSeq, segHeader}
-}
-
 // Next returns the next record, and false when r is at the end of the log.
 func (r *Reader) Next() (Record, bool) {
 	l := r.l
@@ -91,18 +80,28 @@ func (r *Reader) Next() (Record, bool) {
 			return Record{}, false
 		}
 		s := l.segs[i]
+		if s.seq > l.published.seg {
+			l.mu.Unlock()
+			return Record{}, false // not published yet
+		}
 		if !found {
 			r.seg, r.off, r.passed, r.buf = s.seq, segHeader, 0, r.buf[:0]
 		}
-		if r.off >= s.size {
+		// What r may read of s: all of it, or, in the segment of the
+		// published end, what is before it.
+		limit, recs, last := s.size, s.records, i == len(l.segs)-1
+		if s.seq == l.published.seg {
+			limit, recs, last = l.published.off, l.pubRecords, true
+		}
+		if r.off >= limit {
 			// At the segment's end: what was not passed is lost.
-			if lost := s.records - r.passed; lost > 0 {
-				r.passed = s.records
+			if lost := recs - r.passed; lost > 0 {
+				r.passed = recs
 				l.forfeitLocked(s, lost)
 				l.mu.Unlock()
 				return Record{Lost: lost}, true
 			}
-			if i == len(l.segs)-1 {
+			if last {
 				l.mu.Unlock()
 				return Record{}, false
 			}
@@ -111,7 +110,7 @@ func (r *Reader) Next() (Record, bool) {
 			l.mu.Unlock()
 			continue
 		}
-		f, size, recs, skip, holes := s.f, s.size, s.records, s.skip, s.holes
+		f, size, skip, holes := s.f, limit, s.skip, s.holes
 		l.mu.Unlock()
 
 		if h, ok := holeAt(holes, r.off); ok {

@@ -119,6 +119,7 @@ func (l *Log) recover(rec *Recovery) error {
 			return err
 		}
 	}
+	l.publishLocked() // everything found is there to read
 	if l.dirDirty && l.opt.Sync >= 0 {
 		if err := l.fs.SyncDir(l.dir); err != nil {
 			l.log.Error("analytics: spool: fsync of the directory failed", "error", err)

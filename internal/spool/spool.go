@@ -207,15 +207,18 @@ type Log struct {
 	bytes    int64      // charged against MaxBytes: segments (charge) and zombies
 	room     chan struct{}
 	closed   bool
-	buf      []byte // the record being written
-	dirDirty bool   // names created or removed since the last fsync of the directory
-	pending  int    // acknowledgements not yet written, over all segments
+	dirDirty bool // names created or removed since the last fsync of the directory
+	pending  int  // acknowledgements not yet written, over all segments
 	// unsyncedFree is bytes of files deleted or cut, still charged until
 	// an fsync of the directory makes that last (freeLocked).
 	unsyncedFree int64
 	zombies      []zombie
-	damaged      int64 // damaged regions found by Readers since Open
-	setAside     int64 // damaged segments renamed aside since Open
+	// published is the end of the records Readers may read (Publish),
+	// and pubRecords the records of segment published.seg before it.
+	published  Position
+	pubRecords int
+	damaged    int64 // damaged regions found by Readers since Open
+	setAside   int64 // damaged segments renamed aside since Open
 
 	syncs    atomic.Int64
 	syncWake chan struct{}
@@ -262,18 +265,92 @@ func (l *Log) path(seq uint32, ext string) string {
 	return join(l.dir, fmt.Sprintf("%0*d%s", segNameSize, seq, ext))
 }
 
-// Append writes payload as one record and returns where it is. The
-// record has reached the operating system (write(2) returned) when Append
-// returns nil, and with Options.Sync 0 it has been fsynced. On an error the
-// record is not in the log.
+// Append writes payload as one record, publishes it (see Publish) and
+// returns where it is. The record has reached the operating system
+// (write(2) returned) when Append returns nil, and with Options.Sync 0 it
+// has been fsynced. On an error the record is not in the log.
 func (l *Log) Append(payload []byte) (Ref, error) {
-	if len(payload) == 0 || len(payload) > maxPayload {
-		return Ref{}, fmt.Errorf("spool: record of %d bytes", len(payload))
+	var b Batch
+	b.Begin()
+	b.Buf = append(b.Buf, payload...)
+	if err := b.End(); err != nil {
+		return Ref{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ref, n, err := l.appendLocked(&b)
+	if n == 1 {
+		l.publishLocked()
+	}
+	return ref, err
+}
+
+// Batch is records appended together by AppendBatch: framed in one buffer,
+// so that they reach the file in one write(2). It is not safe for
+// concurrent use.
+type Batch struct {
+	// Buf holds the framed records. Between Begin and End the caller
+	// appends the payload of the next record to it.
+	Buf   []byte
+	ends  []int // where each record ends in Buf
+	start int   // where the record being added begins
+}
+
+// Begin starts the next record: its payload is what the caller appends to
+// b.Buf before End.
+func (b *Batch) Begin() {
+	b.start = len(b.Buf)
+	b.Buf = append(b.Buf, make([]byte, recHeader)...)
+}
+
+// End frames the record begun by Begin. A payload that is empty or larger
+// than a record can be is an error, and is dropped from b.
+func (b *Batch) End() error {
+	n := len(b.Buf) - b.start - recHeader
+	if n <= 0 || n > maxPayload {
+		b.Buf = b.Buf[:b.start]
+		return fmt.Errorf("spool: record of %d bytes", max(n, 0))
+	}
+	h := b.Buf[b.start : b.start+recHeader]
+	binary.LittleEndian.PutUint32(h, uint32(n))
+	sum := crc32.Update(crc32.Checksum(h[:4], castagnoli), castagnoli, b.Buf[b.start+recHeader:])
+	binary.LittleEndian.PutUint32(h[4:], sum)
+	b.ends = append(b.ends, len(b.Buf))
+	return nil
+}
+
+// Len returns the number of records in b.
+func (b *Batch) Len() int { return len(b.ends) }
+
+// Reset empties b, keeping its memory.
+func (b *Batch) Reset() { b.Buf, b.ends = b.Buf[:0], b.ends[:0] }
+
+// bounds returns where record i begins and ends in b.Buf.
+func (b *Batch) bounds(i int) (int, int) {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return start, b.ends[i]
+}
+
+// AppendBatch writes the records of b, in order, with one write(2) per
+// segment they fill (one, as a rule), and with Options.Sync 0 one fsync.
+// It returns how many of them, from the first, are now in the log; the
+// rest are not, because of err: ErrFull when the next would take the spool
+// over MaxBytes, or the error of the write. The records are not seen by a
+// Reader until Publish.
+func (l *Log) AppendBatch(b *Batch) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, n, err := l.appendLocked(b)
+	return n, err
+}
+
+// appendLocked is AppendBatch; it also returns where the first record is.
+func (l *Log) appendLocked(b *Batch) (first Ref, n int, err error) {
 	if l.closed {
-		return Ref{}, ErrClosed
+		return Ref{}, 0, ErrClosed
 	}
 	if l.pending > 0 || len(l.zombies) > 0 {
 		l.retryLocked()
@@ -283,54 +360,92 @@ func (l *Log) Append(payload []byte) (Ref, error) {
 		// off: no record may follow it until it is.
 		l.cutLocked(s)
 		if s.fileSize > s.size {
-			return Ref{}, fmt.Errorf("spool: cannot cut off a record a failed write left: %s", l.path(s.seq, segExt))
+			return Ref{}, 0, fmt.Errorf("spool: cannot cut off a record a failed write left: %s", l.path(s.seq, segExt))
 		}
 	}
-	need := int64(recHeader + len(payload))
-	s := l.active
-	rotate := s == nil || (s.size+need > l.opt.SegmentBytes && s.records > 0)
-	charge := need + ackRoom
-	if rotate {
-		charge += segHeader
-	}
-	if l.bytes+charge > l.opt.MaxBytes {
-		return Ref{}, ErrFull
-	}
-	if rotate {
-		var err error
-		if s, err = l.rotateLocked(); err != nil {
-			return Ref{}, err
+	for n < b.Len() {
+		from, end := b.bounds(n)
+		need := int64(end - from)
+		s := l.active
+		rotate := s == nil || (s.size+need > l.opt.SegmentBytes && s.records > 0)
+		charge := need + ackRoom
+		if rotate {
+			charge += segHeader
 		}
+		if l.bytes+charge > l.opt.MaxBytes {
+			return first, n, ErrFull
+		}
+		if rotate {
+			if s, err = l.rotateLocked(); err != nil {
+				return first, n, err
+			}
+		}
+		// The run: the records that fit in this segment and the cap.
+		j, size := n+1, need
+		for j < b.Len() {
+			f, e := b.bounds(j)
+			next := int64(e - f)
+			if s.size+size+next > l.opt.SegmentBytes || l.bytes+size+next+int64(j-n+1)*ackRoom > l.opt.MaxBytes {
+				break
+			}
+			size += next
+			j++
+		}
+		// A failed write may have written part of the run, whatever
+		// count it returns: the file is charged as if all had been.
+		_, err = s.f.WriteAt(b.Buf[from:from+int(size)], s.size)
+		l.grewLocked(s, s.size+size)
+		if err == nil && l.opt.Sync == 0 {
+			err = l.syncAppendLocked(s)
+		}
+		if err != nil {
+			// Cut off whatever part of the run was written, so that the
+			// next record follows the last complete one (where it is
+			// written in any case) and the file takes no more than its
+			// records.
+			l.cutLocked(s)
+			return first, n, fmt.Errorf("spool: write: %w", err)
+		}
+		if n == 0 {
+			first = Ref{Seg: s.seq, Off: uint32(s.size)}
+		}
+		s.size += size
+		s.records += j - n
+		s.ackRoom += int64(j-n) * ackRoom
+		l.bytes += int64(j-n) * ackRoom
+		if l.opt.Sync > 0 {
+			s.dirty = true
+			l.wakeSyncer()
+		}
+		n = j
 	}
-	b := binary.LittleEndian.AppendUint32(l.buf[:0], uint32(len(payload)))
-	sum := crc32.Update(crc32.Checksum(b[:4], castagnoli), castagnoli, payload)
-	b = binary.LittleEndian.AppendUint32(b, sum)
-	b = append(b, payload...)
-	l.buf = b
-	// A failed write may have written part of the record, whatever count
-	// it returns: the file is charged as if all of it had been.
-	_, err := s.f.WriteAt(b, s.size)
-	l.grewLocked(s, s.size+int64(len(b)))
-	if err == nil && l.opt.Sync == 0 {
-		err = l.syncAppendLocked(s)
+	return first, n, nil
+}
+
+// Publish makes the records appended so far visible to Readers, and
+// Published's position the end of them. The caller publishes records
+// once it has done what must come before anyone reads them (the client
+// numbers them).
+func (l *Log) Publish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.publishLocked()
+}
+
+func (l *Log) publishLocked() {
+	if s := l.active; s != nil {
+		l.published, l.pubRecords = Position{s.seq, s.size}, s.records
+	} else {
+		l.published, l.pubRecords = Position{l.nextSeq, segHeader}, 0
 	}
-	if err != nil {
-		// Cut off whatever part of the record was written, so that the
-		// next record follows the last complete one (where it is written
-		// in any case) and the file takes no more than its records.
-		l.cutLocked(s)
-		return Ref{}, fmt.Errorf("spool: write: %w", err)
-	}
-	ref := Ref{Seg: s.seq, Off: uint32(s.size)}
-	s.size += need
-	s.records++
-	s.ackRoom += ackRoom
-	l.bytes += ackRoom
-	if l.opt.Sync > 0 {
-		s.dirty = true
-		l.wakeSyncer()
-	}
-	return ref, nil
+}
+
+// Published returns the position after the last published record: every
+// record published later is at or after it.
+func (l *Log) Published() Position {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.published
 }
 
 // syncAppendLocked fsyncs s, and the directory if a name changed, for
