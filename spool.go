@@ -69,7 +69,8 @@ type spoolConfig struct {
 //     succeeds, or as a probe after 10 s, then 20 s, … up to 5 min. One
 //     refused with another status (404, say) counts as failed and stays
 //     for the next client on dir, as do those given up or refused for the
-//     key once Shutdown has begun, and those still parked then.
+//     key once Shutdown has begun. Shutdown sends the parked ones once
+//     more when it begins.
 //   - Shutdown and Close deliver what waits on disk as well as in memory
 //     until their deadline; what is left then stays for the next client.
 //   - Space comes back as deliveries complete segment files.
@@ -496,11 +497,20 @@ func (sp *spooler) wakeFeeder() {
 
 // stopIntake is called when Shutdown begins (batcher.closing): no append
 // or redo is made from now on, and the feeder, once it has admitted what
-// the spool holds, returns.
+// the spool holds, returns. The parked runs are released first, a last
+// probe each: Shutdown is this client's last chance to send them, and a
+// key refused a moment ago may be taken now (the API refused a request
+// sent before it came back). Those refused again stay for the next
+// client.
 func (sp *spooler) stopIntake() {
 	sp.mu.Lock()
 	for sp.writing {
 		sp.committed.Wait() // what it writes is numbered before intake closes
+	}
+	if len(sp.parked) > 0 && !sp.closed {
+		// Numbered before intake closes, while the feeder runs: it
+		// admits them before it returns.
+		sp.releaseLocked(len(sp.parked))
 	}
 	sp.closed = true
 	sp.committed.Broadcast() // the members of an open group fail with ErrClosed
@@ -767,6 +777,9 @@ func (sp *spooler) ack(bt *batch) {
 		case retry && refusedForKey(err):
 			park = append(park, bt.items[i].ref)
 			parkAt = append(parkAt, i)
+		default:
+			// Left in the log: the next client on the directory sends it.
+			bt.errs[i] = &keptError{err: err}
 		}
 	}
 	sp.log.Ack(done)
@@ -789,6 +802,13 @@ func (sp *spooler) ack(bt *batch) {
 		}
 	}
 	if sp.closed || len(again)+len(park) == 0 {
+		// Once Shutdown has begun, nothing is sent again by this client.
+		for _, i := range againAt {
+			bt.errs[i] = &keptError{err: bt.errs[i]}
+		}
+		for _, i := range parkAt {
+			bt.errs[i] = &keptError{err: bt.errs[i]}
+		}
 		sp.mu.Unlock()
 		if wake {
 			sp.wakeFeeder() // it may be idle, or waiting for a run to be due
@@ -855,6 +875,18 @@ func (e *requeuedError) Error() string {
 }
 
 func (e *requeuedError) Unwrap() error { return e.err }
+
+// keptError is the error of a message that failed for this client but
+// stays in the spool, for the next client on its directory to send: one
+// given up or refused for the key once Shutdown has begun (see ack), or
+// refused with a status that is neither for good nor for the key (404).
+type keptError struct{ err error }
+
+func (e *keptError) Error() string {
+	return e.err.Error() + " (kept in the spool for the next client on its directory)"
+}
+
+func (e *keptError) Unwrap() error { return e.err }
 
 // givenUp reports whether err is a failure that retries might have
 // overcome: a network error or a retryable status, retried until the
