@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/spool"
@@ -150,6 +151,23 @@ func (b *batch) fail(lo, hi int, err error) {
 // bookkeeping: never across I/O, a callback or a log call. The spool's
 // lock (spooler.mu) is taken before mu, never after.
 //
+// # The gate
+//
+// One thing is read without mu: full, the gate in front of Enqueue's
+// memory path (refuseAtGate). Once a message finds the queue full by
+// count, the queue stays full until the batcher cuts a batch from it, so
+// until then every Enqueue is refused at the gate, before it encodes its
+// message and without mu: under overload the refusals, most of the calls,
+// neither queue on mu behind each other nor slow down the calls that are
+// accepted and the senders that drain the queue. full is set under mu by
+// admit when it finds the queue full by count, and cleared under mu by
+// next when it cuts; a refusal at the gate is therefore one the queue
+// would have made. It is counted in droppedAtGate, an atomic outside the
+// identity of Stats (refused messages are on neither side), which a
+// snapshot reads with the rest: every refusal returned before a Stats
+// call began is in it. Only the first refusal of each full spell goes
+// through mu, to count the episode, log it once and signal the batcher.
+//
 // # Shutdown
 //
 // Shutdown moves the batcher through five states, each entered once and
@@ -208,7 +226,15 @@ type batcher struct {
 	waiting    int  // sources waiting to admit their next message (sourceWaiting)
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
-	bar        barrier
+
+	// full is the gate (see above): set when admit finds the queue full
+	// by count, cleared when a batch is cut. Written under mu, read
+	// without it by refuseAtGate.
+	full atomic.Bool
+	// droppedAtGate counts the messages refused at the gate, added to
+	// stats.droppedFull in Stats.
+	droppedAtGate atomic.Int64
+	bar           barrier
 
 	shutdownFrom int64 // bar.covered when Shutdown began
 	result       error // Shutdown's result, once decided
@@ -291,6 +317,11 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 		if w == await && b.awaitCutLocked(done) {
 			continue
 		}
+		if b.q.items >= b.q.maxItems {
+			// Full by count until the next cut, whatever the size of
+			// the next message: close the gate.
+			b.full.Store(true)
+		}
 		// A queue smaller than a batch fills before a batch does: send
 		// what it holds now rather than at the next tick.
 		b.cutWanted = b.enqueued
@@ -320,12 +351,24 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 	b.q.push(it)
 	// A source's last pending message may complete what a Flush or
 	// Shutdown wants cut (see next).
-	full := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
+	due := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
 	b.mu.Unlock()
-	if full {
+	if due {
 		b.signal()
 	}
 	return nil
+}
+
+// refuseAtGate reports whether the gate is closed, counting the refusal:
+// the queue is full by count, and Enqueue is to return ErrQueueFull
+// without encoding its message. It takes no lock (see the batcher's
+// documentation).
+func (b *batcher) refuseAtGate() bool {
+	if !b.full.Load() {
+		return false
+	}
+	b.droppedAtGate.Add(1)
+	return true
 }
 
 // toAdmit returns how many messages the spool's feeder is to admit: those
@@ -541,6 +584,9 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	b.cut += uint64(len(bt.items))
 	bt.to = b.cut
 	b.stats.inFlight += int64(len(bt.items))
+	if b.full.Load() {
+		b.full.Store(false) // the cut made room: open the gate
+	}
 	if b.roomWait > 0 {
 		close(b.room)
 		b.room = make(chan struct{})
@@ -645,6 +691,7 @@ func (b *batcher) beginShutdown() {
 		return
 	}
 	b.closed = true
+	b.full.Store(false) // Enqueue returns ErrClosed from now on, not ErrQueueFull
 	b.shutdownFrom = b.bar.covered
 	b.cutWanted = b.enqueued
 	close(b.room) // wake blocked EnqueueContext calls: they fail with ErrClosed
@@ -690,7 +737,7 @@ func (b *batcher) snapshot() Stats {
 		FailedRetries:    s.failedRetries,
 		FailedShutdown:   s.failedShutdown,
 		FailedSpool:      s.failedSpool,
-		DroppedQueueFull: s.droppedFull,
+		DroppedQueueFull: s.droppedFull + b.droppedAtGate.Load(),
 		RejectedTooLarge: s.tooLarge,
 		RejectedInvalid:  s.invalid,
 		Batches:          s.batches,
