@@ -85,29 +85,48 @@ type batch struct {
 }
 
 // keep copies p, the bytes of a message being queued in b, to the end of
-// b.buf and returns the copy. The batch owns its buffer and reuses it once
-// it is settled (batchQueue.recycle), so that queueing a message costs a
-// copy, not an allocation of its own: with thousands of messages a second,
-// one allocation per message would be most of what the garbage collector
-// has to do. When buf must grow, the items already in it move to the new
-// buffer, and the old one is garbage at once; it grows at least twofold,
-// up to maxBytes (the most a batch holds), so a batch filled from empty
-// costs a logarithmic number of allocations, and a reused one none.
+// b.buf, after a comma if b holds messages already, and returns the copy.
+// So b.buf is the batch's messages as a request body lists them, and the
+// senders send it as it is (sender.body). The batch owns its buffer and
+// reuses it once it is settled (batchQueue.recycle), so that queueing a
+// message costs a copy, not an allocation of its own: with thousands of
+// messages a second, one allocation per message would be most of what the
+// garbage collector has to do. When buf must grow, the items already in it
+// move to the new buffer, and the old one is garbage at once; it grows at
+// least twofold, up to maxBytes (the most a batch holds), so a batch filled
+// from empty costs a logarithmic number of allocations, and a reused one
+// none. The queue gives a new batch room for as much as the last full one
+// held, and grows a batch's buffer ahead of the lock where it can
+// (batchQueue.needs), so that this growth is rare.
 func (b *batch) keep(p []byte, maxBytes int) []byte {
 	n := len(b.buf)
-	if n+len(p) > cap(b.buf) {
-		grown := make([]byte, n, max(n+len(p), min(2*cap(b.buf), maxBytes), minBatchBuf))
-		copy(grown, b.buf)
-		off := 0
-		for i := range b.items {
-			end := off + len(b.items[i].data)
-			b.items[i].data = grown[off:end:end]
-			off = end
-		}
-		b.buf = grown
+	comma := len(b.items) > 0
+	need := n + len(p)
+	if comma {
+		need++
+	}
+	if need > cap(b.buf) {
+		b.moveTo(make([]byte, 0, max(need, min(2*cap(b.buf), maxBytes), minBatchBuf)))
+	}
+	if comma {
+		b.buf = append(b.buf, ',')
+		n++
 	}
 	b.buf = append(b.buf, p...)
 	return b.buf[n:len(b.buf):len(b.buf)]
+}
+
+// moveTo moves b's messages into buf, an empty buffer with room for them,
+// which becomes b's buffer.
+func (b *batch) moveTo(buf []byte) {
+	buf = append(buf[:0], b.buf...)
+	off := 0
+	for i := range b.items {
+		end := off + len(b.items[i].data)
+		b.items[i].data = buf[off:end:end]
+		off = end + 1 // the comma
+	}
+	b.buf = buf
 }
 
 // minBatchBuf is the smallest buffer a batch allocates for its messages.
@@ -305,6 +324,7 @@ const (
 // of the spool are admitted until Shutdown's context ends.
 func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{}) error {
 	size := len(it.data)
+	prepared := false
 	b.mu.Lock()
 	for {
 		if b.closed && from == fromEnqueue {
@@ -312,6 +332,16 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 			return ErrClosed
 		}
 		if b.q.fits(size) {
+			if grow, items, bytes, ok := b.q.needs(size); ok && !prepared {
+				// Allocate without the lock (see batchQueue), once:
+				// if another caller used it first, push allocates.
+				prepared = true
+				b.mu.Unlock()
+				nb := makeBatch(items, bytes)
+				b.mu.Lock()
+				b.q.provide(grow, nb)
+				continue
+			}
 			break
 		}
 		if w == await && b.awaitCutLocked(done) {
