@@ -175,7 +175,9 @@ func New(apiKey string, opts ...Option) (*Client, error) {
 //   - ErrMessageTooLarge for one that encodes to more than MaxMessageBytes;
 //   - a *TransformError when a transform panicked on it (WithTransform);
 //   - ErrQueueFull when the queue is full (with WithSpool, the spool), or,
-//     with WithSpool, the error of a write the disk refused;
+//     with WithSpool, the error of a write the disk refused; while the
+//     memory queue is full, Enqueue refuses at once, before it validates,
+//     transforms or encodes the message;
 //   - ErrClosed once Shutdown or Close has begun.
 //
 // A message that Enqueue refuses is never sent.
@@ -209,6 +211,11 @@ func (c *Client) enqueue(ctx context.Context, block bool, msg Message) error {
 	}
 	if c.b == nil {
 		return ErrClosed
+	}
+	if !block && c.spool == nil && c.b.refuseAtGate() {
+		// The memory queue is full: refused before any work, without
+		// the batcher's lock (see batcher).
+		return ErrQueueFull
 	}
 	e := encoderPool.Get().(*encoder)
 	e.reset()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cdpkit/analytics-go/internal/spool"
@@ -84,29 +85,48 @@ type batch struct {
 }
 
 // keep copies p, the bytes of a message being queued in b, to the end of
-// b.buf and returns the copy. The batch owns its buffer and reuses it once
-// it is settled (batchQueue.recycle), so that queueing a message costs a
-// copy, not an allocation of its own: with thousands of messages a second,
-// one allocation per message would be most of what the garbage collector
-// has to do. When buf must grow, the items already in it move to the new
-// buffer, and the old one is garbage at once; it grows at least twofold,
-// up to maxBytes (the most a batch holds), so a batch filled from empty
-// costs a logarithmic number of allocations, and a reused one none.
+// b.buf, after a comma if b holds messages already, and returns the copy.
+// So b.buf is the batch's messages as a request body lists them, and the
+// senders send it as it is (sender.body). The batch owns its buffer and
+// reuses it once it is settled (batchQueue.recycle), so that queueing a
+// message costs a copy, not an allocation of its own: with thousands of
+// messages a second, one allocation per message would be most of what the
+// garbage collector has to do. When buf must grow, the items already in it
+// move to the new buffer, and the old one is garbage at once; it grows at
+// least twofold, up to maxBytes (the most a batch holds), so a batch filled
+// from empty costs a logarithmic number of allocations, and a reused one
+// none. The queue gives a new batch room for as much as the last full one
+// held, and grows a batch's buffer ahead of the lock where it can
+// (batchQueue.needs), so that this growth is rare.
 func (b *batch) keep(p []byte, maxBytes int) []byte {
 	n := len(b.buf)
-	if n+len(p) > cap(b.buf) {
-		grown := make([]byte, n, max(n+len(p), min(2*cap(b.buf), maxBytes), minBatchBuf))
-		copy(grown, b.buf)
-		off := 0
-		for i := range b.items {
-			end := off + len(b.items[i].data)
-			b.items[i].data = grown[off:end:end]
-			off = end
-		}
-		b.buf = grown
+	comma := len(b.items) > 0
+	need := n + len(p)
+	if comma {
+		need++
+	}
+	if need > cap(b.buf) {
+		b.moveTo(make([]byte, 0, max(need, min(2*cap(b.buf), maxBytes), minBatchBuf)))
+	}
+	if comma {
+		b.buf = append(b.buf, ',')
+		n++
 	}
 	b.buf = append(b.buf, p...)
 	return b.buf[n:len(b.buf):len(b.buf)]
+}
+
+// moveTo moves b's messages into buf, an empty buffer with room for them,
+// which becomes b's buffer.
+func (b *batch) moveTo(buf []byte) {
+	buf = append(buf[:0], b.buf...)
+	off := 0
+	for i := range b.items {
+		end := off + len(b.items[i].data)
+		b.items[i].data = buf[off:end:end]
+		off = end + 1 // the comma
+	}
+	b.buf = buf
 }
 
 // minBatchBuf is the smallest buffer a batch allocates for its messages.
@@ -149,6 +169,23 @@ func (b *batch) fail(lo, hi int, err error) {
 // exactly the messages enqueued before it. It is held only for
 // bookkeeping: never across I/O, a callback or a log call. The spool's
 // lock (spooler.mu) is taken before mu, never after.
+//
+// # The gate
+//
+// One thing is read without mu: full, the gate in front of Enqueue's
+// memory path (refuseAtGate). Once a message finds the queue full by
+// count, the queue stays full until the batcher cuts a batch from it, so
+// until then every Enqueue is refused at the gate, before it encodes its
+// message and without mu: under overload the refusals, most of the calls,
+// neither queue on mu behind each other nor slow down the calls that are
+// accepted and the senders that drain the queue. full is set under mu by
+// admit when it finds the queue full by count, and cleared under mu by
+// next when it cuts; a refusal at the gate is therefore one the queue
+// would have made. It is counted in droppedAtGate, an atomic outside the
+// identity of Stats (refused messages are on neither side), which a
+// snapshot reads with the rest: every refusal returned before a Stats
+// call began is in it. Only the first refusal of each full spell goes
+// through mu, to count the episode, log it once and signal the batcher.
 //
 // # Shutdown
 //
@@ -208,7 +245,15 @@ type batcher struct {
 	waiting    int  // sources waiting to admit their next message (sourceWaiting)
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
-	bar        barrier
+
+	// full is the gate (see above): set when admit finds the queue full
+	// by count, cleared when a batch is cut. Written under mu, read
+	// without it by refuseAtGate.
+	full atomic.Bool
+	// droppedAtGate counts the messages refused at the gate, added to
+	// stats.droppedFull in Stats.
+	droppedAtGate atomic.Int64
+	bar           barrier
 
 	shutdownFrom int64 // bar.covered when Shutdown began
 	result       error // Shutdown's result, once decided
@@ -279,6 +324,7 @@ const (
 // of the spool are admitted until Shutdown's context ends.
 func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{}) error {
 	size := len(it.data)
+	prepared := false
 	b.mu.Lock()
 	for {
 		if b.closed && from == fromEnqueue {
@@ -286,10 +332,25 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 			return ErrClosed
 		}
 		if b.q.fits(size) {
+			if grow, items, bytes, ok := b.q.needs(size); ok && !prepared {
+				// Allocate without the lock (see batchQueue), once:
+				// if another caller used it first, push allocates.
+				prepared = true
+				b.mu.Unlock()
+				nb := makeBatch(items, bytes)
+				b.mu.Lock()
+				b.q.provide(grow, nb)
+				continue
+			}
 			break
 		}
 		if w == await && b.awaitCutLocked(done) {
 			continue
+		}
+		if b.q.items >= b.q.maxItems {
+			// Full by count until the next cut, whatever the size of
+			// the next message: close the gate.
+			b.full.Store(true)
 		}
 		// A queue smaller than a batch fills before a batch does: send
 		// what it holds now rather than at the next tick.
@@ -320,12 +381,24 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 	b.q.push(it)
 	// A source's last pending message may complete what a Flush or
 	// Shutdown wants cut (see next).
-	full := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
+	due := b.q.ready() || (from == fromSpool && b.toAdmit() == 0 && b.cut < b.cutWanted)
 	b.mu.Unlock()
-	if full {
+	if due {
 		b.signal()
 	}
 	return nil
+}
+
+// refuseAtGate reports whether the gate is closed, counting the refusal:
+// the queue is full by count, and Enqueue is to return ErrQueueFull
+// without encoding its message. It takes no lock (see the batcher's
+// documentation).
+func (b *batcher) refuseAtGate() bool {
+	if !b.full.Load() {
+		return false
+	}
+	b.droppedAtGate.Add(1)
+	return true
 }
 
 // toAdmit returns how many messages the spool's feeder is to admit: those
@@ -541,6 +614,9 @@ func (b *batcher) next() (bt *batch, drained bool) {
 	b.cut += uint64(len(bt.items))
 	bt.to = b.cut
 	b.stats.inFlight += int64(len(bt.items))
+	if b.full.Load() {
+		b.full.Store(false) // the cut made room: open the gate
+	}
 	if b.roomWait > 0 {
 		close(b.room)
 		b.room = make(chan struct{})
@@ -645,6 +721,7 @@ func (b *batcher) beginShutdown() {
 		return
 	}
 	b.closed = true
+	b.full.Store(false) // Enqueue returns ErrClosed from now on, not ErrQueueFull
 	b.shutdownFrom = b.bar.covered
 	b.cutWanted = b.enqueued
 	close(b.room) // wake blocked EnqueueContext calls: they fail with ErrClosed
@@ -690,7 +767,7 @@ func (b *batcher) snapshot() Stats {
 		FailedRetries:    s.failedRetries,
 		FailedShutdown:   s.failedShutdown,
 		FailedSpool:      s.failedSpool,
-		DroppedQueueFull: s.droppedFull,
+		DroppedQueueFull: s.droppedFull + b.droppedAtGate.Load(),
 		RejectedTooLarge: s.tooLarge,
 		RejectedInvalid:  s.invalid,
 		Batches:          s.batches,

@@ -119,3 +119,86 @@ func BenchmarkQueuePushPop(b *testing.B) {
 		})
 	}
 }
+
+// TestNewBatchHasRoomForAFullOne: once a batch has filled up, the next
+// batch is given room for as many messages and bytes at once: it fills up
+// in the buffer and entries it opened with, without growing (an
+// allocation and a copy per doubling, and a buffer up to twice its
+// contents). The commas between the messages are in the buffer: it is the
+// batch as a request lists it.
+func TestNewBatchHasRoomForAFullOne(t *testing.T) {
+	t.Parallel()
+	q := &batchQueue{maxItems: 1000, maxBytes: 1 << 20, batchSize: 100, batchBytes: 200 << 10, keepSpare: 2}
+	msg := bytes.Repeat([]byte("m"), 300)
+	for range 100 {
+		q.push(item{data: msg})
+	}
+	first := q.pop(false)
+	require.NotNil(t, first, "a full batch")
+	require.Equal(t, first.size, len(first.buf), "the buffer holds the messages and the commas")
+	require.Equal(t, byte(','), first.buf[300], "a comma between two messages")
+
+	q.push(item{data: msg})
+	bt := q.open
+	buf, items := &bt.buf[:1][0], &bt.items[:1][0]
+	for range 99 {
+		q.push(item{data: msg})
+	}
+	require.Same(t, bt, q.pop(false), "the second batch filled up")
+	assert.Same(t, buf, &bt.buf[0], "the second batch's buffer grew")
+	assert.Same(t, items, &bt.items[0], "the second batch's entries grew")
+	assert.LessOrEqual(t, cap(bt.buf), len(bt.buf)+len(bt.buf)/8, "the room given, over the full batch's size and an eighth")
+}
+
+// TestQueueAllocatesAheadOfPush: what push would allocate (a new batch
+// when no spare is left, a buffer or entries the open batch grows into)
+// is reported by needs, made by the caller without the batcher's lock,
+// and taken by provide, after which push neither grows the open batch nor
+// makes a new one.
+func TestQueueAllocatesAheadOfPush(t *testing.T) {
+	t.Parallel()
+	q := &batchQueue{maxItems: 10_000, maxBytes: 1 << 30, batchSize: 250, batchBytes: 100 << 10, keepSpare: 2}
+	msg := bytes.Repeat([]byte("m"), 330)
+	// first returns the first byte of b's buffer and its first entry, nil
+	// for what has no room yet.
+	first := func(b *batch) (*byte, *item) {
+		var p *byte
+		var e *item
+		if cap(b.buf) > 0 {
+			p = &b.buf[:1][0]
+		}
+		if cap(b.items) > 0 {
+			e = &b.items[:1][0]
+		}
+		return p, e
+	}
+	for i := range 1000 { // the first batch grows, the next ones are made at their size
+		if grow, items, size, ok := q.needs(len(msg)); ok {
+			q.provide(grow, makeBatch(items, size))
+		}
+		open, spares := q.open, len(q.spare)
+		var buf *byte
+		var ent *item
+		if open != nil {
+			buf, ent = first(open)
+		}
+		q.push(item{data: msg})
+		into := q.open
+		if into == nil {
+			into = q.full[len(q.full)-1]
+		}
+		if into == open {
+			b, e := first(into)
+			require.True(t, b == buf && e == ent, "push %d grew the open batch", i)
+		} else {
+			require.Equal(t, spares-1, len(q.spare), "push %d made a batch", i)
+		}
+	}
+	for q.ready() {
+		bt := q.pop(false)
+		clear(bt.items)
+		q.recycle(bt)
+	}
+	_, _, _, ok := q.needs(len(msg))
+	assert.False(t, ok, "a spare batch is reused without an allocation")
+}

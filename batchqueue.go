@@ -14,11 +14,20 @@ package analytics
 // guarded by batcher.mu: every method is called with mu held.
 //
 // Memory: the queued messages' bytes, in the buffers of the batches they
-// wait in, which are at most twice as large as their contents (they
-// double as they fill) and at most MaxBatchBytes; the batches in flight
-// and their buffers; and the spare batches kept for reuse with their
-// buffers, all of them between two flush ticks, keepSpare
-// (WithMaxInFlight+2) after a tick, one once the client is idle.
+// wait in, and their entries (items); the batches in flight and their
+// buffers; and the spare batches kept for reuse with their buffers, all of
+// them between two flush ticks, keepSpare (WithMaxInFlight+2) after a
+// tick, one once the client is idle. A new batch is given room for as many
+// bytes and messages as the last batch that filled up (and an eighth more
+// bytes), so that under a steady flow its buffer is allocated once and
+// holds little more than its messages; before any batch has filled up, it
+// starts small and doubles as it fills (batch.keep), so that a client that
+// sends a few messages per flush interval holds little. Whatever the queue
+// allocates is allocated ahead of batcher.mu where it can: admit asks what
+// a message will need (needs), makes it without the lock, and hands it over
+// (provide), so that the allocation, and the page faults of memory the
+// process touches for the first time (a queue filling up, at start-up or in
+// a burst), do not hold up the other callers waiting for the lock.
 type batchQueue struct {
 	maxItems, maxBytes    int // the bounds (WithQueueCapacity, WithQueueMaxBytes)
 	batchSize, batchBytes int // when a batch is full
@@ -30,6 +39,11 @@ type batchQueue struct {
 
 	spare     []*batch // settled batches, for reuse; trimmed to keepSpare by trim
 	keepSpare int
+
+	// fullBytes and fullItems are the size and the messages of the last
+	// batch sealed because it was full: what a new batch is given room
+	// for (newBatch); 0 before any.
+	fullBytes, fullItems int
 }
 
 func newBatchQueue(cfg *config) *batchQueue {
@@ -55,7 +69,7 @@ func (q *batchQueue) fits(size int) bool {
 func (q *batchQueue) push(it item) {
 	size := len(it.data)
 	if q.open != nil && q.open.size+1+size > q.batchBytes {
-		q.seal()
+		q.sealFull()
 	}
 	if q.open == nil {
 		q.open = q.newBatch()
@@ -70,8 +84,15 @@ func (q *batchQueue) push(it item) {
 	q.items++
 	q.bytes += size
 	if len(bt.items) >= q.batchSize {
-		q.seal()
+		q.sealFull()
 	}
+}
+
+// sealFull seals the open batch, which is full, and takes its size as what
+// the next new batch is given room for.
+func (q *batchQueue) sealFull() {
+	q.fullBytes, q.fullItems = len(q.open.buf), len(q.open.items)
+	q.seal()
 }
 
 // pushLost queues, as a batch of its own, n placeholders for messages
@@ -135,7 +156,91 @@ func (q *batchQueue) newBatch() *batch {
 		q.spare = q.spare[:n-1]
 		return bt
 	}
-	return &batch{items: make([]item, 0, min(q.batchSize, q.maxItems))}
+	return makeBatch(q.newItems(), q.newBytes())
+}
+
+// newItems and newBytes are the room a new batch is given for messages
+// and their bytes: as much as the last full batch held, and an eighth more
+// bytes; before any batch has filled up, minBatchItems messages and no
+// bytes (keep allocates minBatchBuf, or the message's size, at the first).
+func (q *batchQueue) newItems() int {
+	n := q.fullItems
+	if n == 0 {
+		n = minBatchItems
+	}
+	return max(min(n, q.batchSize, q.maxItems), 1)
+}
+
+func (q *batchQueue) newBytes() int {
+	return min(q.fullBytes+q.fullBytes/8, q.batchBytes)
+}
+
+// minBatchItems is the room for messages of a new batch before any batch
+// has filled up.
+const minBatchItems = 64
+
+// makeBatch returns an empty batch with room for items messages and bytes
+// of them. Its buffer's pages are written once, so that the page faults of
+// memory the process had not touched yet are taken here, where admit
+// calls it, without the batcher's lock (needs).
+func makeBatch(items, bytes int) *batch {
+	bt := &batch{items: make([]item, 0, items)}
+	if bytes > 0 {
+		bt.buf = make([]byte, 0, bytes)
+		touch(bt.buf[:bytes])
+	}
+	return bt
+}
+
+// touch writes a zero into every page of p (which is zero already), so
+// that the operating system backs it with memory now.
+func touch(p []byte) {
+	for i := 0; i < len(p); i += 4096 {
+		p[i] = 0
+	}
+}
+
+// needs reports whether pushing a message of size bytes would allocate,
+// and if so what admit is to make without the lock, as an empty batch's
+// room for messages and bytes, and give to provide before it pushes: a new
+// batch, when push would open one and no spare is left (grow is nil); or
+// else the room the open batch, grow, is to grow into (0 for what need not
+// grow), when its buffer or its entries are full.
+func (q *batchQueue) needs(size int) (grow *batch, items, bytes int, ok bool) {
+	bt := q.open
+	if bt == nil || bt.size+1+size > q.batchBytes {
+		if len(q.spare) > 0 {
+			return nil, 0, 0, false
+		}
+		return nil, q.newItems(), max(q.newBytes(), size, minBatchBuf), true
+	}
+	if need := len(bt.buf) + 1 + size; need > cap(bt.buf) {
+		bytes = max(need, min(2*cap(bt.buf), q.batchBytes), minBatchBuf)
+	}
+	if len(bt.items) == cap(bt.items) && len(bt.items) < q.batchSize {
+		items = min(2*cap(bt.items), q.batchSize)
+	}
+	return bt, items, bytes, items > 0 || bytes > 0
+}
+
+// provide takes nb, made for what needs asked for while the lock was
+// released: with grow set, room the open batch grows into, if grow is
+// still the open batch and is still smaller; else a spare batch for the
+// next one to open. What it cannot use is garbage.
+func (q *batchQueue) provide(grow, nb *batch) {
+	if grow == nil {
+		q.spare = append(q.spare, nb)
+		return
+	}
+	if grow != q.open {
+		return // sealed meanwhile
+	}
+	if cap(nb.buf) > cap(grow.buf) {
+		grow.moveTo(nb.buf)
+	}
+	if cap(nb.items) > cap(grow.items) {
+		grow.items = append(nb.items, grow.items...)
+	}
 }
 
 // recycle keeps bt, which is settled and whose items the caller has
