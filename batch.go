@@ -63,8 +63,18 @@ func (it *item) jsonString(start, end int32) string {
 type batch struct {
 	from, to uint64
 	items    []item
-	size     int    // bytes of the messages and the commas between them
-	buf      []byte // the items' bytes, back to back (keep)
+	size     int // bytes of the messages and the commas between them
+
+	// buf holds the items' bytes, back to back, a comma between two
+	// (keep). Who owns it: while the batch is queued, the queue, under
+	// batcher.mu (keep writes it); once cut, the sender goroutine that
+	// sends the batch, which lends it, read-only, to the request bodies
+	// of the batch and of its halves (sender.body, messages); net/http
+	// may go on reading a body after the answer, on a goroutine of its
+	// own, until it closes the body; once the batch is settled, the queue
+	// again (recycle), which reuses buf for new messages only if no
+	// request body was still open when released (bufRead).
+	buf []byte
 
 	// errs holds each message's outcome once the senders are done with
 	// the batch: nil when every message was delivered, else one entry
@@ -76,6 +86,15 @@ type batch struct {
 	// of Stats.InFlight already.
 	moved int
 	again uint64
+
+	// bufRead is set by the sender goroutine when a request body that
+	// lent buf was still open once the request was done (an API that
+	// answered before it had read the body: net/http goes on writing it):
+	// recycle then lets go of the batch and its buffer instead of reusing
+	// them, and the garbage collector frees them once net/http closes the
+	// body. It is read by recycle, in settle, which the same goroutine
+	// calls (Client.report).
+	bufRead bool
 
 	// lost, if set, makes this a batch of messages that are lost already:
 	// placeholders for spooled messages that could not be read back,
@@ -114,6 +133,26 @@ func (b *batch) keep(p []byte, maxBytes int) []byte {
 	}
 	b.buf = append(b.buf, p...)
 	return b.buf[n:len(b.buf):len(b.buf)]
+}
+
+// messages returns the bytes of items[lo:hi] (lo < hi) as a request body
+// lists them: b.buf from the first byte of items[lo] to the last of
+// items[hi-1], with the commas between them and none before or after. It
+// is a part of b.buf, not a copy: the request bodies of the batch and of
+// its halves read the messages where keep wrote them (see buf).
+func (b *batch) messages(lo, hi int) []byte {
+	if lo == 0 && hi == len(b.items) {
+		return b.buf[:len(b.buf):len(b.buf)]
+	}
+	start := 0
+	for i := range lo {
+		start += len(b.items[i].data) + 1 // and its comma
+	}
+	end := start + hi - lo - 1 // the commas between them
+	for i := lo; i < hi; i++ {
+		end += len(b.items[i].data)
+	}
+	return b.buf[start:end:end]
 }
 
 // moveTo moves b's messages into buf, an empty buffer with room for them,

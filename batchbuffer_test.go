@@ -2,8 +2,11 @@ package analytics
 
 import (
 	"bytes"
+	"context"
+	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -201,4 +204,66 @@ func TestQueueAllocatesAheadOfPush(t *testing.T) {
 	}
 	_, _, _, ok := q.needs(len(msg))
 	assert.False(t, ok, "a spare batch is reused without an allocation")
+}
+
+// TestBatchMessagesOfAnyRange: the bytes a request of items[lo:hi] sends
+// (the whole batch, or a half of a half of a refused one) are the messages
+// lo..hi-1 with a comma between two and none at either end, read from the
+// batch's buffer, also after it grew while filling; and no append to them
+// can write into the buffer.
+func TestBatchMessagesOfAnyRange(t *testing.T) {
+	t.Parallel()
+	q := &batchQueue{maxItems: 1000, maxBytes: 1 << 20, batchSize: 40, batchBytes: 1 << 20, keepSpare: 2}
+	var msgs [][]byte
+	for n := range 40 {
+		m := bytes.Repeat([]byte{'a' + byte(n%26)}, 1+n*n*7) // sizes from 1 byte to 10 KB: the buffer grows
+		msgs = append(msgs, m)
+		q.push(item{data: m})
+	}
+	bt := q.pop(false)
+	require.Len(t, bt.items, 40)
+	for lo := range 40 {
+		for hi := lo + 1; hi <= 40; hi++ {
+			got := bt.messages(lo, hi)
+			if want := bytes.Join(msgs[lo:hi], []byte(",")); !bytes.Equal(got, want) {
+				t.Fatalf("messages(%d, %d): %d bytes, want %d", lo, hi, len(got), len(want))
+			}
+			require.Equal(t, len(got), cap(got), "messages(%d, %d) can be appended to in place", lo, hi)
+		}
+	}
+}
+
+// TestSentBatchKeepsItsBuffer: a request body lends the batch's buffer
+// (no copy), and once the request is done and its body closed (every
+// well-behaved API reads the body before it answers), the settled batch is
+// reused with that buffer: the next batch fills the same memory, without
+// an allocation. (The buffer is given up only when net/http may still read
+// it: TestEarlyAnswerLeavesTheBodyIntact.)
+func TestSentBatchKeepsItsBuffer(t *testing.T) {
+	t.Parallel()
+	c, err := New("key", WithEndpoint("http://127.0.0.1:1"),
+		WithHTTPClient(&http.Client{Transport: acceptTransport{}}), WithBatchSize(10), WithMaxInFlight(1))
+	require.NoError(t, err)
+	defer c.Close()
+	spare := func() *byte {
+		c.b.mu.Lock()
+		defer c.b.mu.Unlock()
+		require.Len(t, c.b.q.spare, 1, "spare batches of an idle client")
+		require.NotZero(t, cap(c.b.q.spare[0].buf), "the spare batch's buffer")
+		return &c.b.q.spare[0].buf[:1][0]
+	}
+	var first *byte
+	for round := range 3 {
+		for i := range 10 {
+			require.NoError(t, c.Enqueue(Track{UserID: "u", Event: "E", Properties: Properties{"round": round, "i": i}}))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		require.NoError(t, c.Flush(ctx))
+		cancel()
+		if round == 0 {
+			first = spare()
+		} else {
+			assert.Same(t, first, spare(), "round %d: the batch sent was not reused with its buffer", round)
+		}
+	}
 }

@@ -244,8 +244,15 @@ func (q *batchQueue) provide(grow, nb *batch) {
 }
 
 // recycle keeps bt, which is settled and whose items the caller has
-// cleared, for reuse with its buffer: nothing refers to them any more.
+// cleared, for reuse with its buffer, once nothing refers to them any
+// more. If a request body that lent the buffer was still open when its
+// request was done (bt.bufRead), net/http may still be reading it: bt is
+// let go of instead, and a new batch is made when one is needed (needs),
+// as if no spare were left.
 func (q *batchQueue) recycle(bt *batch) {
+	if bt.bufRead {
+		return
+	}
 	*bt = batch{items: bt.items[:0], buf: bt.buf[:0]}
 	q.spare = append(q.spare, bt)
 }

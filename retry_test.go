@@ -2,7 +2,10 @@ package analytics_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -535,6 +538,202 @@ func TestEarlyAnswerWhileBodyIsRead(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, 400, apiErr.StatusCode)
 	assert.Equal(t, int64(100), c.Stats().FailedStatus)
+}
+
+// TestEarlyAnswerLeavesTheBodyIntact: without gzip the request body is the
+// batch's own buffer, lent without a copy. A RoundTripper may answer before
+// it has read the body and read it later (net/http does, for an API that
+// answers early): here the transport answers 401 at once and keeps each
+// body unread, the batch is reported, the next batch is queued, and only
+// then are the bodies read. Each must be its own batch, as it was sent: the
+// queue does not reuse a buffer that a request body still reads. With gzip
+// the body is a compressed copy and nothing is lent.
+func TestEarlyAnswerLeavesTheBodyIntact(t *testing.T) {
+	t.Parallel()
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			t.Parallel()
+			rt := &lateReader{}
+			c, err := analytics.New(testKey, analytics.WithEndpoint("http://127.0.0.1:1"),
+				analytics.WithHTTPClient(&http.Client{Transport: rt}), analytics.WithGzip(gz),
+				analytics.WithLogger(quietLogger()), analytics.WithBatchSize(5), analytics.WithMaxInFlight(1))
+			require.NoError(t, err)
+			const rounds = 3
+			for round := range rounds {
+				for i := range 5 { // the same sizes every round: a reused buffer would fit
+					require.NoError(t, c.Enqueue(analytics.Track{UserID: "u", Event: "E", Properties: analytics.Properties{
+						"round": round, "i": i, "pad": strings.Repeat(string(rune('a'+round)), 1000)}}))
+				}
+				var de *analytics.DeliveryError
+				require.ErrorAs(t, c.Flush(bounded(t)), &de, "round %d: answered 401", round)
+			}
+			require.NoError(t, c.Close(), "the losses were reported by Flush")
+
+			bodies := rt.take()
+			require.Len(t, bodies, rounds, "requests")
+			for round, rc := range bodies {
+				raw, err := io.ReadAll(rc)
+				require.NoError(t, err)
+				require.NoError(t, rc.Close())
+				if gz {
+					raw = gunzip(t, raw)
+				}
+				var req struct {
+					Batch []struct {
+						Properties struct {
+							Round int    `json:"round"`
+							I     int    `json:"i"`
+							Pad   string `json:"pad"`
+						} `json:"properties"`
+					} `json:"batch"`
+				}
+				require.NoError(t, json.Unmarshal(raw, &req), "request %d, read after its answer: %.200s", round, raw)
+				require.Len(t, req.Batch, 5, "request %d", round)
+				for i, m := range req.Batch {
+					p := m.Properties
+					assert.Equal(t, round, p.Round, "request %d, message %d: another batch's bytes", round, i)
+					assert.Equal(t, i, p.I, "request %d, message %d", round, i)
+					assert.Equal(t, strings.Repeat(string(rune('a'+round)), 1000), p.Pad, "request %d, message %d", round, i)
+				}
+			}
+		})
+	}
+}
+
+// lateReader is an http.RoundTripper that answers 401 at once and keeps
+// every request body, unread and open, for the test to read later, as
+// http.RoundTripper allows ("RoundTrip must always close the body ... but
+// may do so in a separate goroutine even after RoundTrip returns").
+type lateReader struct {
+	mu     sync.Mutex
+	bodies []io.ReadCloser
+}
+
+func (l *lateReader) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	l.bodies = append(l.bodies, r.Body)
+	l.mu.Unlock()
+	return &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+}
+
+// take returns the bodies kept so far.
+func (l *lateReader) take() []io.ReadCloser {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bodies
+}
+
+// TestBisectedHalvesSendTheSameBytes: the halves of a refused batch are
+// parts of the batch's buffer (without gzip) or compressed from it (with
+// gzip); every request, down to the single poisoned message, is exactly
+// {"batch":[ then the batch's messages lo..hi as the first request carried
+// them, commas between them and none at either end, then sentAt. Messages
+// of different sizes, so that an offset off by one shows.
+func TestBisectedHalvesSendTheSameBytes(t *testing.T) {
+	t.Parallel()
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			t.Parallel()
+			rt := &poisonRefuser{gzip: gz}
+			c, err := analytics.New(testKey, analytics.WithEndpoint("http://127.0.0.1:1"),
+				analytics.WithHTTPClient(&http.Client{Transport: rt}), analytics.WithGzip(gz),
+				analytics.WithLogger(quietLogger()), analytics.WithBatchSize(7), analytics.WithMaxInFlight(1))
+			require.NoError(t, err)
+			for i := range 7 {
+				event := "E"
+				if i == 3 {
+					event = "Poison"
+				}
+				require.NoError(t, c.Enqueue(analytics.Track{UserID: strings.Repeat("u", i+1), Event: event,
+					Properties: analytics.Properties{"i": i}}))
+			}
+			err = c.Flush(bounded(t))
+			var de *analytics.DeliveryError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, int64(1), de.Undelivered, "only the poisoned message is lost")
+			require.NoError(t, c.Close())
+
+			bodies := rt.take()
+			// [0,7) refused; [0,3) taken; [3,7) refused; [3,5) refused;
+			// [3,4) refused, alone; [4,5) taken; [5,7) taken.
+			ranges := [][2]int{{0, 7}, {0, 3}, {3, 7}, {3, 5}, {3, 4}, {4, 5}, {5, 7}}
+			require.Len(t, bodies, len(ranges), "requests")
+			sentAt := regexp.MustCompile(`^\{"batch":\[(.*)\],"sentAt":"[0-9T:.Z-]{24}"\}$`)
+			m := sentAt.FindSubmatch(bodies[0])
+			require.NotNil(t, m, "the first request: %s", bodies[0])
+			var msgs []json.RawMessage
+			require.NoError(t, json.Unmarshal(append(append([]byte("["), m[1]...), ']'), &msgs))
+			require.Len(t, msgs, 7)
+			for k, r := range ranges {
+				want := `{"batch":[` + string(bytes.Join(toBytes(msgs[r[0]:r[1]]), []byte(","))) + `],"sentAt":`
+				got := string(bodies[k])
+				assert.True(t, strings.HasPrefix(got, want) && sentAt.MatchString(got),
+					"request %d, messages %d..%d:\n got %s\nwant %s\"…\"}", k, r[0], r[1], got, want)
+			}
+		})
+	}
+}
+
+// gunzip decompresses a gzipped request body.
+func gunzip(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	require.NoError(t, err)
+	out, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return out
+}
+
+// toBytes converts raw messages to byte slices.
+func toBytes(msgs []json.RawMessage) [][]byte {
+	out := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		out[i] = m
+	}
+	return out
+}
+
+// poisonRefuser is an http.RoundTripper that records every request body,
+// decompressed, and answers 400 to those holding the event "Poison", 200
+// to the others.
+type poisonRefuser struct {
+	gzip   bool
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+func (p *poisonRefuser) RoundTrip(r *http.Request) (*http.Response, error) {
+	raw, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if p.gzip {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		if raw, err = io.ReadAll(zr); err != nil {
+			return nil, err
+		}
+	}
+	p.mu.Lock()
+	p.bodies = append(p.bodies, raw)
+	p.mu.Unlock()
+	status := http.StatusOK
+	if bytes.Contains(raw, []byte(`"event":"Poison"`)) {
+		status = http.StatusBadRequest
+	}
+	return &http.Response{StatusCode: status, Header: http.Header{},
+		Body: io.NopCloser(strings.NewReader("{}")), Request: r}, nil
+}
+
+// take returns the bodies received so far.
+func (p *poisonRefuser) take() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bodies
 }
 
 // retryRun sends one message to a fake API that always answers 503, with

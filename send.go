@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +19,7 @@ import (
 
 // envelopeBytes is the size of a batch request body without its messages
 // and the commas between them: {"batch":[ ],"sentAt":"…"}.
-const envelopeBytes = len(`{"batch":[`) + len(`],"sentAt":"2006-01-02T15:04:05.000Z"}`)
+const envelopeBytes = len(batchHead) + batchEndBytes
 
 // maxExcerpt is the most of an API answer an APIError keeps.
 const maxExcerpt = 512
@@ -53,6 +52,10 @@ type sender struct {
 	// header, which redact removes from what the API sends back.
 	secrets []string
 
+	// batchEnd is appendBatchEnd, the Tail of every request body without
+	// gzip, made once rather than per request.
+	batchEnd func(dst []byte) []byte
+
 	authLogged atomic.Bool // a 401 or 403 has been logged with its hint
 }
 
@@ -60,7 +63,7 @@ type sender struct {
 func (c *Client) newSender(hc *http.Client) *sender {
 	r := c.cfg.retry
 	policy := transport.Policy{MaxAttempts: r.MaxAttempts, WaitMin: r.WaitMin, WaitMax: r.WaitMax, MaxRetryAfter: r.MaxRetryAfter}
-	return &sender{
+	s := &sender{
 		http:         transport.NewSender(hc, policy),
 		url:          c.url,
 		header:       c.header,
@@ -72,6 +75,8 @@ func (c *Client) newSender(hc *http.Client) *sender {
 		ctx:          c.deliveryCtx,
 		secrets:      []string{c.apiKey, strings.TrimPrefix(c.header.Get("Authorization"), "Basic ")},
 	}
+	s.batchEnd = s.appendBatchEnd
+	return s
 }
 
 // startSenders starts cfg.maxInFlight sender goroutines. Each takes
@@ -165,16 +170,17 @@ func (s *sender) sendRange(ctx context.Context, bt *batch, lo, hi int, half bool
 		bt.fail(lo, hi, s.failure(ctx.Err()))
 		return
 	}
-	body := s.body(bt.items[lo:hi])
-	wireLen := int64(len(body.Buf) + sentAtBytes)
-	if s.gzip {
-		wireLen += transport.GzipEndBytes
-	}
+	body, wireLen := s.body(bt, lo, hi)
 	status, excerpt, err := s.http.Do(ctx, s.url, s.header, body, transport.Hooks{
 		Attempt: func(attempt int) { s.b.attempt(attempt, wireLen, half) },
 		Retry:   s.logRetry,
 	})
-	body.Release()
+	if !body.Release() && !s.gzip {
+		// A reader of the body is still open (an API that answered
+		// before it had read the body): net/http may still read the
+		// batch's buffer, which the queue must then not reuse.
+		bt.bufRead = true
+	}
 	switch judge(status, err, hi-lo) {
 	case accepted:
 		s.logger.Debug("analytics: batch delivered", "messages", hi-lo, "bytes", wireLen)
@@ -234,71 +240,80 @@ var gzipPool = sync.Pool{New: func() any {
 	return zw
 }}
 
-// body returns the request body for items, gzipped if so configured,
-// built in place in a pooled transport.Body that the caller holds and
-// releases once its request is done. A Body goes back to the pool only
-// when net/http has closed every reader of it too, since it may still
-// read a request body after the response has come (an early 4xx); see
-// transport.Body. The message bytes are the ones Enqueue encoded, so a
-// half of a refused batch carries the same JSON.
+// body returns the request body of bt.items[lo:hi] and its length on the
+// wire, held by the caller, who releases it once its request is done. The
+// message bytes are the ones Enqueue encoded, so a half of a refused batch
+// carries the same JSON.
+//
+// Without gzip nothing is copied: the body lends the messages where they
+// are, in the batch's buffer (batch.messages; batch.keep wrote the commas
+// between them there), between a constant head and the end written per
+// attempt. net/http may still read a request body after the response has
+// come (an API that answers early, a 4xx before it has read the body), on
+// a goroutine of its own, until it closes the body; so when Release
+// reports a reader still open, sendRange marks the batch (bufRead) and the
+// queue lets go of its buffer instead of reusing it (batchQueue.recycle).
+// The Body itself goes back to its pool, without the buffer, once the last
+// reader is closed (putLentBody). With gzip the batch's buffer is only
+// read here, and what net/http reads is the compressed copy.
 //
 // sentAt is the time of each attempt, not of the batch's first one: the
 // API corrects clock skew with it, and a batch retried after a minute's
 // Retry-After would otherwise have every event moved by that minute. So
-// the body's Buf ends just before the time, and its Tail writes the time
-// anew for every attempt (go-retryablehttp opens a reader of the body per
-// attempt). With gzip, Buf is the compressed start, flushed to a byte
-// boundary, and the Tail adds the time as a stored final block and the
-// gzip trailer (transport.AppendGzipEnd): nothing is compressed twice and
-// the messages' bytes are those of the first attempt.
-func (s *sender) body(items []item) *transport.Body {
-	size := envelopeBytes
-	for i := range items {
-		size += len(items[i].data) + 1
+// the body's Tail writes the end, `],"sentAt":` and the time, anew for
+// every attempt (go-retryablehttp opens a reader of the body per attempt).
+// With gzip, the body's Buf is the compressed start, up to the value of
+// sentAt, flushed to a byte boundary, in a pooled buffer, and the Tail adds
+// the time as a stored final block and the gzip trailer
+// (transport.AppendGzipEnd): nothing is compressed twice and the messages'
+// bytes are those of the first attempt.
+func (s *sender) body(bt *batch, lo, hi int) (*transport.Body, int64) {
+	msgs := bt.messages(lo, hi)
+	if !s.gzip {
+		bd := getLentBody()
+		bd.Head, bd.Buf, bd.Tail = batchHead, msgs, s.batchEnd
+		bd.Hold()
+		return bd, int64(len(batchHead) + len(msgs) + batchEndBytes)
 	}
 	bd := getBody()
 	bd.Hold()
-	if !s.gzip {
-		bd.Buf = appendBatchStart(slices.Grow(bd.Buf[:0], size), items)
-		bd.Tail = s.appendSentAt
-		return bd
-	}
-	// The JSON is only read here, so its buffer goes back to the pool
-	// at once; what net/http reads is the compressed copy.
-	jp := jsonPool.Get().(*[]byte)
-	raw := appendBatchStart(slices.Grow((*jp)[:0], size), items)
 	w := appendWriter{buf: bd.Buf[:0]}
 	zw := gzipPool.Get().(*gzip.Writer)
 	zw.Reset(&w)
-	_, _ = zw.Write(raw)
+	_, _ = zw.Write(batchHeadBytes)
+	_, _ = zw.Write(msgs)
+	_, _ = zw.Write(sentAtKeyBytes)
 	_ = zw.Flush()
 	zw.Reset(nil)
 	gzipPool.Put(zw)
 	bd.Buf = w.buf
-	crc, n := crc32.ChecksumIEEE(raw), len(raw)
+	crc := crc32.Update(crc32.Update(crc32.ChecksumIEEE(batchHeadBytes), crc32.IEEETable, msgs), crc32.IEEETable, sentAtKeyBytes)
+	n := len(batchHeadBytes) + len(msgs) + len(sentAtKeyBytes)
 	bd.Tail = func(dst []byte) []byte {
 		var tail [sentAtBytes]byte
 		return transport.AppendGzipEnd(dst, crc, n, s.appendSentAt(tail[:0]))
 	}
-	if cap(raw) <= maxPooledBody {
-		*jp = raw[:0]
-		jsonPool.Put(jp)
-	}
-	return bd
+	return bd, int64(len(bd.Buf) + transport.GzipEndBytes + sentAtBytes)
 }
 
-// appendBatchStart appends the batch request body of items to dst, up to
-// the value of sentAt, which appendSentAt writes.
-func appendBatchStart(dst []byte, items []item) []byte {
-	dst = append(dst, `{"batch":[`...)
-	for i := range items {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, items[i].data...)
-	}
-	return append(dst, `],"sentAt":`...)
+// batchHead begins every batch request body, and sentAtKey follows its
+// messages.
+const (
+	batchHead = `{"batch":[`
+	sentAtKey = `],"sentAt":`
+)
+
+var batchHeadBytes, sentAtKeyBytes = []byte(batchHead), []byte(sentAtKey)
+
+// appendBatchEnd appends the end of a batch request body after its
+// messages: the key of sentAt, the time now and the closing brace; always
+// batchEndBytes bytes.
+func (s *sender) appendBatchEnd(dst []byte) []byte {
+	return s.appendSentAt(append(dst, sentAtKey...))
 }
+
+// batchEndBytes is the length of what appendBatchEnd appends.
+const batchEndBytes = len(sentAtKey) + sentAtBytes
 
 // appendSentAt appends the end of a batch request body: the time now, the
 // value of sentAt, and the closing brace; always sentAtBytes bytes.
@@ -315,11 +330,10 @@ const sentAtBytes = len(`"2006-01-02T15:04:05.000Z"}`)
 // request with room to spare.
 const maxPooledBody = 2 * MaxBatchBytes
 
-// bodyPool holds request bodies that nobody reads any more (putBody).
-var bodyPool sync.Pool // *transport.Body
-
-// jsonPool holds the buffers that batches are written into before gzip.
-var jsonPool = sync.Pool{New: func() any { return new([]byte) }}
+// bodyPool holds request bodies that nobody reads any more (putBody),
+// with their buffers (gzip), and lentPool those whose buffer was lent
+// (putLentBody), without it.
+var bodyPool, lentPool sync.Pool // *transport.Body
 
 func getBody() *transport.Body {
 	if bd, ok := bodyPool.Get().(*transport.Body); ok {
@@ -336,6 +350,20 @@ func putBody(bd *transport.Body) {
 	bd.Buf = bd.Buf[:0]
 	bd.Tail = nil
 	bodyPool.Put(bd)
+}
+
+func getLentBody() *transport.Body {
+	if bd, ok := lentPool.Get().(*transport.Body); ok {
+		return bd
+	}
+	return transport.NewBody(putLentBody)
+}
+
+// putLentBody is putBody for a body whose Buf is a batch's buffer, which
+// it lets go of.
+func putLentBody(bd *transport.Body) {
+	bd.Head, bd.Buf, bd.Tail = "", nil, nil
+	lentPool.Put(bd)
 }
 
 // appendWriter is an io.Writer appending to buf.

@@ -23,13 +23,23 @@ import (
 // http.RoundTripper) keeps its Body from being reused; the garbage
 // collector frees it instead.
 //
-// A body may end with a part written anew for every reader, that is for
-// every attempt of the request (Tail): the time the request is sent. Buf
-// itself is only read once it is held, so a half-read Buf is never
-// rewritten under a reader.
+// Buf may also be a buffer the owner lends rather than one of the Body's
+// own: Release reports whether the Body was unread then; if it was not,
+// a reader is still open and may read Buf until net/http closes it, so
+// the owner must not write into Buf again, and the free function, which
+// runs when that reader is closed, must let go of it.
+//
+// A body may start with a constant part (Head) and end with a part written
+// anew for every reader, that is for every attempt of the request (Tail):
+// the time the request is sent. Buf itself is only read once it is held,
+// so a half-read Buf is never rewritten under a reader.
 type Body struct {
-	// Buf is the body, or its start when Tail is set. Its owner writes it
-	// before Hold and must not touch it after Release.
+	// Head, if set, is read first: a constant start, such as
+	// `{"batch":[`, that need not be copied into Buf.
+	Head string
+	// Buf is the body, or its part after Head and before Tail. Its owner
+	// writes it before Hold, and again only once the Body is unread: after
+	// a Release that reported true, or in the free function.
 	Buf []byte
 	// Tail, if not nil, appends the end of the body to dst: it is called
 	// once per reader, when the reader is opened (go-retryablehttp opens
@@ -50,13 +60,20 @@ func NewBody(free func(*Body)) *Body { return &Body{free: free} }
 // Hold takes the owner's reference, before the Body is sent.
 func (b *Body) Hold() { b.refs.Add(1) }
 
-// Release drops one reference: the owner's, after the request is done.
-func (b *Body) Release() {
-	if n := b.refs.Add(-1); n == 0 && b.free != nil {
-		b.free(b)
-	} else if n < 0 {
+// Release drops one reference: the owner's, after the request is done. It
+// reports whether the Body was unread then, and so handed to its free
+// function; false means that a reader net/http opened is still open and
+// may read Buf until it is closed, after which the free function runs on
+// the goroutine that closes it.
+func (b *Body) Release() bool {
+	n := b.refs.Add(-1)
+	if n < 0 {
 		panic("transport: Body released more often than held")
 	}
+	if n == 0 && b.free != nil {
+		b.free(b)
+	}
+	return n == 0
 }
 
 // MaxTail is the most bytes a Body's Tail may append.
@@ -83,7 +100,7 @@ var errBodyClosed = errors.New("transport: read of a closed request body")
 type bodyReader struct {
 	mu  sync.Mutex
 	b   *Body // nil once closed
-	off int   // bytes read, of Buf and then of tail
+	off int   // bytes read, of Head, then of Buf, then of tail
 
 	tail    []byte // this reader's end of the body (Body.Tail)
 	tailBuf [MaxTail]byte
@@ -95,15 +112,20 @@ func (r *bodyReader) Read(p []byte) (int, error) {
 	if r.b == nil {
 		return 0, errBodyClosed
 	}
-	buf := r.b.Buf
-	if r.off >= len(buf)+len(r.tail) {
+	head, buf := r.b.Head, r.b.Buf
+	if r.off >= len(head)+len(buf)+len(r.tail) {
 		return 0, io.EOF
 	}
 	n := 0
-	if r.off < len(buf) {
-		n = copy(p, buf[r.off:])
+	if r.off < len(head) {
+		n = copy(p, head[r.off:])
 	}
-	n += copy(p[n:], r.tail[max(r.off+n-len(buf), 0):])
+	if at := r.off + n - len(head); at >= 0 && at < len(buf) {
+		n += copy(p[n:], buf[at:])
+	}
+	if at := r.off + n - len(head) - len(buf); at >= 0 {
+		n += copy(p[n:], r.tail[at:])
+	}
 	r.off += n
 	return n, nil
 }
@@ -116,7 +138,7 @@ func (r *bodyReader) Len() int {
 	if r.b == nil {
 		return 0
 	}
-	return len(r.b.Buf) + len(r.tail) - r.off
+	return len(r.b.Head) + len(r.b.Buf) + len(r.tail) - r.off
 }
 
 // Close releases the reader's reference. Closing twice is harmless.

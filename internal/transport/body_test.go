@@ -21,7 +21,9 @@ func TestBodyFreedOnlyWhenUnread(t *testing.T) {
 	b.Hold()
 	r1, _ := b.open()
 	r2, _ := b.open()
-	b.Release()
+	if b.Release() {
+		t.Fatal("Release reported the Body unread while two readers are open")
+	}
 	if freed != 0 {
 		t.Fatal("freed while two readers are open")
 	}
@@ -40,6 +42,60 @@ func TestBodyFreedOnlyWhenUnread(t *testing.T) {
 	}
 	if _, err := r2.Read(make([]byte, 1)); err == nil {
 		t.Fatal("a closed reader read")
+	}
+}
+
+// TestBodyReleaseReportsUnread: Release reports true when no reader is
+// open, the readers go-retryablehttp opens and closes (one to take the
+// length, one per attempt) included, and the Body is freed then.
+func TestBodyReleaseReportsUnread(t *testing.T) {
+	freed := 0
+	b := NewBody(func(*Body) { freed++ })
+	b.Buf = []byte("hello")
+	b.Hold()
+	for range 2 {
+		r, _ := b.open()
+		_, _ = io.ReadAll(r)
+		_ = r.(io.Closer).Close()
+	}
+	if !b.Release() || freed != 1 {
+		t.Fatalf("Release with every reader closed: freed %d times, want 1 and true", freed)
+	}
+}
+
+// TestBodyHeadBufTail: a Body reads as Head, Buf and the reader's Tail, in
+// pieces of any size that cross from one into the next, and Len counts the
+// three; a Buf that is empty reads as nothing.
+func TestBodyHeadBufTail(t *testing.T) {
+	for _, buf := range []string{`{"n":1},{"n":2}`, ""} {
+		b := NewBody(nil)
+		b.Head, b.Buf = `{"batch":[`, []byte(buf)
+		b.Tail = func(dst []byte) []byte { return append(dst, `],"sentAt":"t"}`...) }
+		want := `{"batch":[` + buf + `],"sentAt":"t"}`
+		b.Hold()
+		for _, size := range []int{1, 2, 3, 7, 10, 11, len(want), 4096} {
+			r, _ := b.open()
+			if l := r.(interface{ Len() int }).Len(); l != len(want) {
+				t.Errorf("Len %d, want %d", l, len(want))
+			}
+			var got []byte
+			p := make([]byte, size)
+			for {
+				n, err := r.Read(p)
+				got = append(got, p[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil || n == 0 {
+					t.Fatalf("pieces of %d: read %d, %v", size, n, err)
+				}
+			}
+			if string(got) != want {
+				t.Errorf("pieces of %d: read %q, want %q", size, got, want)
+			}
+			_ = r.(io.Closer).Close()
+		}
+		b.Release()
 	}
 }
 
