@@ -386,9 +386,12 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 		if w == await && b.awaitCutLocked(done) {
 			continue
 		}
-		if b.q.items >= b.q.maxItems {
+		if b.q.items >= b.q.maxItems && !b.closed {
 			// Full by count until the next cut, whatever the size of
-			// the next message: close the gate.
+			// the next message: close the gate. Not once Shutdown has
+			// begun (an EnqueueContext whose wait ended with its
+			// context as Shutdown began gets here): it opened the
+			// gate for good, so that Enqueue returns ErrClosed.
 			b.full.Store(true)
 		}
 		// A queue smaller than a batch fills before a batch does: send

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -226,4 +227,63 @@ func TestGateRefusalsKeepStatsExact(t *testing.T) {
 	assert.Equal(t, int64(producers*calls), st.Enqueued+st.DroppedQueueFull)
 	assert.Equal(t, st.Enqueued, st.Delivered)
 	assert.Positive(t, dropped, "the producers outran the sender")
+}
+
+// TestGateStaysOpenOnceShutdownBegan: an EnqueueContext waiting for room
+// whose context ends just as Shutdown begins must not close the gate again
+// after Shutdown opened it: from then on Enqueue returns ErrClosed, and a
+// message refused then is not a DroppedQueueFull. The wait is woken by its
+// context (the case a select takes is the one that woke it), and runs only
+// after Shutdown began: GOMAXPROCS(1) holds it back while the test and
+// Shutdown's goroutine run, which orders them without a sleep.
+func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var logs syncLog
+	const capacity = 3
+	c := newGateClient(t, release, capacity, &logs)
+	stall(t, c, capacity)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { waited <- c.EnqueueContext(ctx, Track{UserID: "u", Event: "waits"}) }()
+	deadline := time.Now().Add(gatePatience)
+	for {
+		c.b.mu.Lock()
+		waiting := c.b.roomWait
+		c.b.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "EnqueueContext never waited for room")
+		time.Sleep(time.Millisecond)
+	}
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), gatePatience)
+	defer shutCancel()
+	cancel() // the waiting EnqueueContext is woken by its context …
+	shut := make(chan error, 1)
+	go func() { shut <- c.Shutdown(shutCtx) }() // … and Shutdown begins before it runs
+	select {
+	case err := <-waited:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(gatePatience):
+		require.FailNow(t, "EnqueueContext did not return once its context ended")
+	}
+	for {
+		c.b.mu.Lock()
+		closed := c.b.closed
+		c.b.mu.Unlock()
+		if closed {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "Shutdown never began")
+		time.Sleep(time.Millisecond)
+	}
+	before := c.Stats().DroppedQueueFull
+	assert.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "late"}), ErrClosed, "once Shutdown has begun")
+	assert.Equal(t, before, c.Stats().DroppedQueueFull, "a message refused as the client closes is no drop")
+	shutCancel()
+	<-shut
 }
