@@ -287,3 +287,50 @@ func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
 	shutCancel()
 	<-shut
 }
+
+// TestGateWarnsOfTheFirstDrop: a queue found full by an EnqueueContext
+// (which waits rather than drop) must not close the gate on the Enqueue
+// calls after it: the first Enqueue the full queue refuses goes through
+// the batcher, which logs the episode's warning; only the refusals after
+// it are silent. Before, an EnqueueContext's look closed the gate, and
+// every Enqueue was dropped without the warning until the next cut, which
+// a hanging API holds back for as long as it hangs.
+func TestGateWarnsOfTheFirstDrop(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var logs syncLog
+	const capacity = 3
+	c := newGateClient(t, release, capacity, &logs)
+
+	// Fill the pipeline with EnqueueContext, which waits for room instead
+	// of refusing: one message at the sender, one cut and waiting for
+	// it, capacity queued.
+	fill, cancelFill := context.WithTimeout(context.Background(), gatePatience)
+	defer cancelFill()
+	for range capacity + 2 {
+		require.NoError(t, c.EnqueueContext(fill, Track{UserID: "u", Event: "fill"}))
+	}
+	deadline := time.Now().Add(gatePatience)
+	for {
+		st := c.Stats()
+		if st.InFlight == 2 && st.Queued == capacity {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the pipeline never stalled: %+v", st)
+		time.Sleep(time.Millisecond)
+	}
+	// An EnqueueContext whose context has ended finds the queue full.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, c.EnqueueContext(ended, Track{UserID: "u", Event: "gives up"}), context.Canceled)
+	require.NotContains(t, logs.String(), "queue full", "an EnqueueContext that waits drops nothing")
+
+	require.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "dropped"}), ErrQueueFull)
+	require.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "dropped"}), ErrQueueFull)
+	assert.Equal(t, 1, strings.Count(logs.String(), "queue full"), "the episode's drops are logged, once:\n%s", logs.String())
+	assert.Equal(t, int64(2), c.Stats().DroppedQueueFull)
+
+	shut, cancelShut := context.WithCancel(context.Background())
+	cancelShut() // the API holds every request
+	_ = c.Shutdown(shut)
+}
