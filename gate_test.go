@@ -148,17 +148,7 @@ func TestFullQueueRefusesWithoutTheLock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	shut := make(chan error, 1)
 	go func() { shut <- c.Shutdown(ctx) }()
-	deadline := time.Now().Add(gatePatience)
-	for {
-		c.b.mu.Lock()
-		closed := c.b.closed
-		c.b.mu.Unlock()
-		if closed {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "Shutdown never began")
-		time.Sleep(time.Millisecond)
-	}
+	untilBatcher(t, c, "Shutdown never began", func() bool { return c.b.closed })
 	assert.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "late"}), ErrClosed, "once Shutdown has begun")
 	cancel()
 	close(release)
@@ -247,17 +237,7 @@ func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	waited := make(chan error, 1)
 	go func() { waited <- c.EnqueueContext(ctx, Track{UserID: "u", Event: "waits"}) }()
-	deadline := time.Now().Add(gatePatience)
-	for {
-		c.b.mu.Lock()
-		waiting := c.b.roomWait
-		c.b.mu.Unlock()
-		if waiting == 1 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "EnqueueContext never waited for room")
-		time.Sleep(time.Millisecond)
-	}
+	untilBatcher(t, c, "EnqueueContext never waited for room", func() bool { return c.b.roomWait == 1 })
 
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), gatePatience)
@@ -271,16 +251,7 @@ func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
 	case <-time.After(gatePatience):
 		require.FailNow(t, "EnqueueContext did not return once its context ended")
 	}
-	for {
-		c.b.mu.Lock()
-		closed := c.b.closed
-		c.b.mu.Unlock()
-		if closed {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "Shutdown never began")
-		time.Sleep(time.Millisecond)
-	}
+	untilBatcher(t, c, "Shutdown never began", func() bool { return c.b.closed })
 	before := c.Stats().DroppedQueueFull
 	assert.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "late"}), ErrClosed, "once Shutdown has begun")
 	assert.Equal(t, before, c.Stats().DroppedQueueFull, "a message refused as the client closes is no drop")
@@ -333,4 +304,21 @@ func TestGateWarnsOfTheFirstDrop(t *testing.T) {
 	shut, cancelShut := context.WithCancel(context.Background())
 	cancelShut() // the API holds every request
 	_ = c.Shutdown(shut)
+}
+
+// untilBatcher waits, for at most gatePatience, until cond, called with the
+// batcher's lock held, reports true; else it fails with what.
+func untilBatcher(t *testing.T, c *Client, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(gatePatience)
+	for {
+		c.b.mu.Lock()
+		ok := cond()
+		c.b.mu.Unlock()
+		if ok {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), what)
+		time.Sleep(time.Millisecond)
+	}
 }
