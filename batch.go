@@ -218,8 +218,8 @@ func (b *batch) fail(lo, hi int, err error) {
 // message and without mu: under overload the refusals, most of the calls,
 // neither queue on mu behind each other nor slow down the calls that are
 // accepted and the senders that drain the queue. full is set under mu by
-// admit when it finds the queue full by count, and cleared under mu by
-// next when it cuts; a refusal at the gate is therefore one the queue
+// admit when it refuses an Enqueue (ErrQueueFull) with the queue full by
+// count, and cleared under mu by next when it cuts; a refusal at the gate is therefore one the queue
 // would have made. It is counted in droppedAtGate, an atomic outside the
 // identity of Stats (refused messages are on neither side), which a
 // snapshot reads with the rest: every refusal returned before a Stats
@@ -285,8 +285,8 @@ type batcher struct {
 	overloaded bool // the queue refused a message and has not drained since
 	stats      counters
 
-	// full is the gate (see above): set when admit finds the queue full
-	// by count, cleared when a batch is cut. Written under mu, read
+	// full is the gate (see above): set when admit refuses an Enqueue
+	// with the queue full by count, cleared when a batch is cut. Written under mu, read
 	// without it by refuseAtGate.
 	full atomic.Bool
 	// droppedAtGate counts the messages refused at the gate, added to
@@ -386,11 +386,6 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 		if w == await && b.awaitCutLocked(done) {
 			continue
 		}
-		if b.q.items >= b.q.maxItems {
-			// Full by count until the next cut, whatever the size of
-			// the next message: close the gate.
-			b.full.Store(true)
-		}
 		// A queue smaller than a batch fills before a batch does: send
 		// what it holds now rather than at the next tick.
 		b.cutWanted = b.enqueued
@@ -398,6 +393,18 @@ func (b *batcher) admit(it item, from source, w admitWait, done <-chan struct{})
 			b.mu.Unlock()
 			b.signal()
 			return errNoRoom
+		}
+		if b.q.items >= b.q.maxItems {
+			// Full by count until the next cut, whatever the size of
+			// the next message: close the gate. Only here, on a drop
+			// counted and logged under mu: a look or a wait of
+			// EnqueueContext that finds the queue full drops nothing,
+			// and closing the gate there would drop the Enqueue calls
+			// after it unlogged (the episode's warning is logged
+			// here); nor can it close the gate again once Shutdown has
+			// opened it for good (closed was checked under this hold of
+			// mu).
+			b.full.Store(true)
 		}
 		b.stats.droppedFull++
 		first := !b.overloaded

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -147,17 +148,7 @@ func TestFullQueueRefusesWithoutTheLock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	shut := make(chan error, 1)
 	go func() { shut <- c.Shutdown(ctx) }()
-	deadline := time.Now().Add(gatePatience)
-	for {
-		c.b.mu.Lock()
-		closed := c.b.closed
-		c.b.mu.Unlock()
-		if closed {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "Shutdown never began")
-		time.Sleep(time.Millisecond)
-	}
+	untilBatcher(t, c, "Shutdown never began", func() bool { return c.b.closed })
 	assert.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "late"}), ErrClosed, "once Shutdown has begun")
 	cancel()
 	close(release)
@@ -226,4 +217,108 @@ func TestGateRefusalsKeepStatsExact(t *testing.T) {
 	assert.Equal(t, int64(producers*calls), st.Enqueued+st.DroppedQueueFull)
 	assert.Equal(t, st.Enqueued, st.Delivered)
 	assert.Positive(t, dropped, "the producers outran the sender")
+}
+
+// TestGateStaysOpenOnceShutdownBegan: an EnqueueContext waiting for room
+// whose context ends just as Shutdown begins must not close the gate again
+// after Shutdown opened it: from then on Enqueue returns ErrClosed, and a
+// message refused then is not a DroppedQueueFull. The wait is woken by its
+// context (the case a select takes is the one that woke it), and runs only
+// after Shutdown began: GOMAXPROCS(1) holds it back while the test and
+// Shutdown's goroutine run, which orders them without a sleep.
+func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var logs syncLog
+	const capacity = 3
+	c := newGateClient(t, release, capacity, &logs)
+	stall(t, c, capacity)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { waited <- c.EnqueueContext(ctx, Track{UserID: "u", Event: "waits"}) }()
+	untilBatcher(t, c, "EnqueueContext never waited for room", func() bool { return c.b.roomWait == 1 })
+
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), gatePatience)
+	defer shutCancel()
+	cancel() // the waiting EnqueueContext is woken by its context …
+	shut := make(chan error, 1)
+	go func() { shut <- c.Shutdown(shutCtx) }() // … and Shutdown begins before it runs
+	select {
+	case err := <-waited:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(gatePatience):
+		require.FailNow(t, "EnqueueContext did not return once its context ended")
+	}
+	untilBatcher(t, c, "Shutdown never began", func() bool { return c.b.closed })
+	before := c.Stats().DroppedQueueFull
+	assert.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "late"}), ErrClosed, "once Shutdown has begun")
+	assert.Equal(t, before, c.Stats().DroppedQueueFull, "a message refused as the client closes is no drop")
+	shutCancel()
+	<-shut
+}
+
+// TestGateWarnsOfTheFirstDrop: a queue found full by an EnqueueContext
+// (which waits rather than drop) must not close the gate on the Enqueue
+// calls after it: the first Enqueue the full queue refuses goes through
+// the batcher, which logs the episode's warning; only the refusals after
+// it are silent. Before, an EnqueueContext's look closed the gate, and
+// every Enqueue was dropped without the warning until the next cut, which
+// a hanging API holds back for as long as it hangs.
+func TestGateWarnsOfTheFirstDrop(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var logs syncLog
+	const capacity = 3
+	c := newGateClient(t, release, capacity, &logs)
+
+	// Fill the pipeline with EnqueueContext, which waits for room instead
+	// of refusing: one message at the sender, one cut and waiting for
+	// it, capacity queued.
+	fill, cancelFill := context.WithTimeout(context.Background(), gatePatience)
+	defer cancelFill()
+	for range capacity + 2 {
+		require.NoError(t, c.EnqueueContext(fill, Track{UserID: "u", Event: "fill"}))
+	}
+	deadline := time.Now().Add(gatePatience)
+	for {
+		st := c.Stats()
+		if st.InFlight == 2 && st.Queued == capacity {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the pipeline never stalled: %+v", st)
+		time.Sleep(time.Millisecond)
+	}
+	// An EnqueueContext whose context has ended finds the queue full.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, c.EnqueueContext(ended, Track{UserID: "u", Event: "gives up"}), context.Canceled)
+	require.NotContains(t, logs.String(), "queue full", "an EnqueueContext that waits drops nothing")
+
+	require.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "dropped"}), ErrQueueFull)
+	require.ErrorIs(t, c.Enqueue(Track{UserID: "u", Event: "dropped"}), ErrQueueFull)
+	assert.Equal(t, 1, strings.Count(logs.String(), "queue full"), "the episode's drops are logged, once:\n%s", logs.String())
+	assert.Equal(t, int64(2), c.Stats().DroppedQueueFull)
+
+	shut, cancelShut := context.WithCancel(context.Background())
+	cancelShut() // the API holds every request
+	_ = c.Shutdown(shut)
+}
+
+// untilBatcher waits, for at most gatePatience, until cond, called with the
+// batcher's lock held, reports true; else it fails with what.
+func untilBatcher(t *testing.T, c *Client, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(gatePatience)
+	for {
+		c.b.mu.Lock()
+		ok := cond()
+		c.b.mu.Unlock()
+		if ok {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), what)
+		time.Sleep(time.Millisecond)
+	}
 }
