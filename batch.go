@@ -219,11 +219,11 @@ func (b *batch) fail(lo, hi int, err error) {
 // neither queue on mu behind each other nor slow down the calls that are
 // accepted and the senders that drain the queue. full is set under mu by
 // admit when it refuses an Enqueue (ErrQueueFull) with the queue full by
-// count, and cleared under mu by next when it cuts; a refusal at the gate is therefore one the queue
-// would have made. It is counted in droppedAtGate, an atomic outside the
-// identity of Stats (refused messages are on neither side), which a
-// snapshot reads with the rest: every refusal returned before a Stats
-// call began is in it. Only the first refusal of each full spell goes
+// count, and cleared under mu by next when it cuts; a refusal at the gate
+// is therefore one the queue would have made. It is counted in
+// droppedAtGate, an atomic outside the identity of Stats (refused messages
+// are on neither side), which a snapshot reads with the rest: every
+// refusal returned before a Stats call began is in it. Only the first refusal of each full spell goes
 // through mu, to count the episode, log it once and signal the batcher.
 //
 // # Shutdown
@@ -286,8 +286,8 @@ type batcher struct {
 	stats      counters
 
 	// full is the gate (see above): set when admit refuses an Enqueue
-	// with the queue full by count, cleared when a batch is cut. Written under mu, read
-	// without it by refuseAtGate.
+	// with the queue full by count, cleared when a batch is cut. Written
+	// under mu, read without it by refuseAtGate.
 	full atomic.Bool
 	// droppedAtGate counts the messages refused at the gate, added to
 	// stats.droppedFull in Stats.
