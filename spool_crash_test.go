@@ -149,10 +149,7 @@ func TestSpoolCrash(t *testing.T) {
 		if timedOut {
 			t.Fatalf("rep %d: the child ran out of time", rep)
 		}
-		before := map[string]int{}
-		for _, m := range flaky.Messages() {
-			before[m.MessageID]++
-		}
+		before := acceptedIDs(flaky)
 
 		up := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 		c := newSpoolClient(t, up.URL, dir, analytics.WithSpoolSegmentBytes(32<<10))
@@ -163,10 +160,7 @@ func TestSpoolCrash(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatalf("rep %d: Close: %v", rep, err)
 		}
-		after := map[string]int{}
-		for _, m := range up.Messages() {
-			after[m.MessageID]++
-		}
+		after := acceptedIDs(up)
 		dup := 0
 		for id := range acked {
 			n := before[id] + after[id]

@@ -51,10 +51,7 @@ func TestSpoolOutageUnderSmallCap(t *testing.T) {
 	}
 	srv.SetDefault(analyticstest.Response{})
 	waitFor(t, "every message delivered", func() bool { return len(srv.Messages()) >= 600 })
-	got := map[string]int{}
-	for _, m := range srv.Messages() {
-		got[m.MessageID]++
-	}
+	got := acceptedIDs(srv)
 	for i := range 600 {
 		if id := fmt.Sprintf("o-%04d", i); got[id] == 0 {
 			t.Errorf("%s never arrived", id)

@@ -95,10 +95,7 @@ func TestSpoolGroupCommit(t *testing.T) {
 		if err := c.Flush(context.Background()); err != nil {
 			t.Fatalf("Flush: %v", err)
 		}
-		got := map[string]int{}
-		for _, m := range fake.Messages() {
-			got[m.MessageID]++
-		}
+		got := acceptedIDs(fake)
 		for i := range 8 {
 			if id := fmt.Sprintf("g-%d", i); got[id] != 1 {
 				t.Errorf("%s arrived %d times, want once", id, got[id])

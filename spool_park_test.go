@@ -89,7 +89,7 @@ func TestSpoolParkedSentOnceAKeyIsTaken(t *testing.T) {
 		if waited := time.Since(start); waited > time.Second {
 			t.Errorf("Flush waited %v for the parked message: it was sent at the next probe, not once a request succeeded", waited)
 		}
-		if got := arrivedIDs(tr); got["parked"] != 1 || got["fresh"] != 1 {
+		if got := acceptedIDs(tr); got["parked"] != 1 || got["fresh"] != 1 {
 			t.Errorf("delivered %v, want parked and fresh once each", got)
 		}
 		st := c.Stats()
@@ -130,7 +130,7 @@ func TestSpoolProbeBacksOff(t *testing.T) {
 		if err := flushWithin(t, c, time.Second); err != nil {
 			t.Fatalf("Flush once the key is taken: %v", err)
 		}
-		if got := arrivedIDs(tr); got["parked"] != 1 {
+		if got := acceptedIDs(tr); got["parked"] != 1 {
 			t.Errorf("parked message delivered %d times, want once", got["parked"])
 		}
 		spoolStatsAddUp(t, c.Stats())
@@ -182,7 +182,7 @@ func TestSpoolShutdownSendsParked(t *testing.T) {
 		if waited := time.Since(start); waited > time.Second {
 			t.Errorf("Shutdown with a healthy API took %v: it waited for its deadline", waited)
 		}
-		got := arrivedIDs(tr)
+		got := acceptedIDs(tr)
 		for _, id := range []string{"parked", "m-0", "m-1", "m-2", "m-3", "m-4"} {
 			if got[id] != 1 {
 				t.Errorf("%s delivered %d times, want once", id, got[id])
@@ -227,19 +227,10 @@ func TestSpoolShutdownKeepsWhatTheKeyStillRefuses(t *testing.T) {
 		if err := next.Close(); err != nil {
 			t.Errorf("Close of the next client: %v", err)
 		}
-		if got := arrivedIDs(tr); got["parked"] != 1 {
+		if got := acceptedIDs(tr); got["parked"] != 1 {
 			t.Errorf("parked delivered %d times, want once, by the next client", got["parked"])
 		}
 	})
-}
-
-// arrivedIDs counts the messages a fake accepted, by messageId.
-func arrivedIDs(tr *analyticstest.Transport) map[string]int {
-	ids := map[string]int{}
-	for _, m := range tr.Messages() {
-		ids[m.MessageID]++
-	}
-	return ids
 }
 
 // TestSpoolFlushReportsParked: a Flush begun after messages enqueued
@@ -282,7 +273,7 @@ func TestSpoolFlushReportsParked(t *testing.T) {
 		if err := flushWithin(t, c, time.Second); err != nil {
 			t.Errorf("Flush once the parked messages were released and delivered: %v", err)
 		}
-		if got := arrivedIDs(tr); len(got) != 11 {
+		if got := acceptedIDs(tr); len(got) != 11 {
 			t.Errorf("%d of 11 messages arrived", len(got))
 		}
 	})

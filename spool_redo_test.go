@@ -124,7 +124,7 @@ func TestSpoolRedoGoesOnceADeliveryLands(t *testing.T) {
 		if waited := time.Since(start); waited > time.Second {
 			t.Errorf("the batch given up was sent again %v after a delivery, want at once", waited)
 		}
-		if got := arrivedIDs(tr); len(got) != 20 {
+		if got := acceptedIDs(tr); len(got) != 20 {
 			t.Errorf("%d of 20 messages arrived", len(got))
 		}
 	})

@@ -66,7 +66,7 @@ func TestSpoolRereadRetriesIOError(t *testing.T) {
 				t.Errorf("callback: %s lost: %v", r.MessageID, r.Err)
 			}
 		}
-		if got := arrivedIDs(tr); got["a"] != 1 {
+		if got := acceptedIDs(tr); got["a"] != 1 {
 			t.Errorf("a arrived %d times, want once", got["a"])
 		}
 		if n := fsys.Used("/spool", "*.seg"); n != 0 {

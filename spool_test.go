@@ -170,10 +170,7 @@ func drainSpoolErr(t *testing.T, dir string, opts ...analytics.Option) (map[stri
 	if err := c.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	got := map[string]int{}
-	for _, m := range up.Messages() {
-		got[m.MessageID]++
-	}
+	got := acceptedIDs(up)
 	return got, st, ferr
 }
 
@@ -483,10 +480,7 @@ func TestSpoolBounds(t *testing.T) {
 	if err := flushWithin(t, c, 30*time.Second); err != nil {
 		t.Fatalf("Flush once the API is back: %v", err)
 	}
-	got := map[string]int{}
-	for _, m := range srv.Messages() {
-		got[m.MessageID]++
-	}
+	got := acceptedIDs(srv)
 	for _, id := range accepted {
 		if got[id] != 1 {
 			t.Fatalf("%s arrived %d times, want once", id, got[id])
@@ -605,10 +599,7 @@ func TestSpoolRequeuesGivenUp(t *testing.T) {
 	if err := flushWithin(t, c, 10*time.Second); err != nil {
 		t.Fatalf("Flush once the API is back: %v", err)
 	}
-	got := map[string]int{}
-	for _, m := range srv.Messages() {
-		got[m.MessageID]++
-	}
+	got := acceptedIDs(srv)
 	for i := range 30 {
 		if id := fmt.Sprintf("r-%02d", i); got[id] != 1 {
 			t.Errorf("%s arrived %d times, want once", id, got[id])
