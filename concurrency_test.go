@@ -304,45 +304,7 @@ func TestStatsConcurrentSafe(t *testing.T) {
 	srv := flakyServer(t, rand.Uint64())
 	c := newTestClient(t, srv.URL, fastRetries(analytics.WithBatchSize(9), analytics.WithMaxAttempts(50), analytics.WithFlushInterval(time.Millisecond))...)
 	stop := make(chan struct{})
-	watcher := make(chan error, 1)
-	go func() {
-		var prev analytics.Stats
-		for {
-			st := c.Stats()
-			monotonic := []struct {
-				name      string
-				old, next int64
-			}{
-				{"Enqueued", prev.Enqueued, st.Enqueued}, {"Delivered", prev.Delivered, st.Delivered},
-				{"Failed", prev.Failed, st.Failed}, {"FailedStatus", prev.FailedStatus, st.FailedStatus},
-				{"Batches", prev.Batches, st.Batches}, {"Requests", prev.Requests, st.Requests},
-				{"Retries", prev.Retries, st.Retries}, {"BytesSent", prev.BytesSent, st.BytesSent},
-			}
-			for _, m := range monotonic {
-				if m.next < m.old {
-					watcher <- fmt.Errorf("%s went from %d to %d", m.name, m.old, m.next)
-					return
-				}
-			}
-			if st.Queued < 0 || st.InFlight < 0 || st.QueuedBytes < 0 {
-				watcher <- fmt.Errorf("negative gauge: %+v", st)
-				return
-			}
-			// A snapshot adds up at any moment, not only when idle.
-			if st.Enqueued != st.Delivered+st.Failed+st.Queued+st.InFlight ||
-				st.Failed != st.FailedStatus+st.FailedRetries+st.FailedShutdown {
-				watcher <- fmt.Errorf("snapshot does not add up while busy: %+v", st)
-				return
-			}
-			prev = st
-			select {
-			case <-stop:
-				watcher <- nil
-				return
-			default:
-			}
-		}
-	}()
+	watcher := analytics.WatchStats(c.Stats, stop)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)

@@ -168,28 +168,7 @@ func TestGateRefusalsKeepStatsExact(t *testing.T) {
 	defer c.Close()
 
 	stop := make(chan struct{})
-	watcher := make(chan error, 1)
-	go func() {
-		var prev Stats
-		for {
-			st := c.Stats()
-			if st.DroppedQueueFull < prev.DroppedQueueFull || st.Enqueued < prev.Enqueued {
-				watcher <- errors.New("a counter went backwards")
-				return
-			}
-			if st.Enqueued != st.Delivered+st.Failed+st.Queued+st.InFlight {
-				watcher <- errors.New("a snapshot does not add up")
-				return
-			}
-			prev = st
-			select {
-			case <-stop:
-				watcher <- nil
-				return
-			default:
-			}
-		}
-	}()
+	watcher := WatchStats(c.Stats, stop)
 	const producers, calls = 8, 5000
 	var refused [producers]int64
 	var wg sync.WaitGroup
