@@ -17,21 +17,10 @@ import (
 // delivered instead of waiting for it until its context ends.
 func TestSpoolUnreadableRecordFlush(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	fillSpool(t, dir, 3)
-	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Append([]byte{9, 9, 9}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := spoolWithUnreadableRecord(t)
 	up := analyticstest.NewServer(t, analyticstest.WithAPIKey(spoolKey))
 	c := newSpoolClient(t, up.URL, dir)
-	err = flushWithin(t, c, 3*time.Second)
+	err := flushWithin(t, c, 3*time.Second)
 	if n := len(up.Messages()); n != 3 {
 		t.Fatalf("delivered %d messages, want 3", n)
 	}
@@ -57,18 +46,7 @@ func TestSpoolUnreadableRecordFlush(t *testing.T) {
 // line: the output holds exactly the readable messages.
 func TestSpoolUnreadableRecordWithOutput(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	fillSpool(t, dir, 3)
-	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Append([]byte{9, 9, 9}); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := spoolWithUnreadableRecord(t)
 	var out bytes.Buffer
 	c, err := analytics.New("", analytics.WithOutput(&out), analytics.WithSpool(dir), analytics.WithLogger(quietLogger()))
 	if err != nil {
@@ -90,4 +68,24 @@ func TestSpoolUnreadableRecordWithOutput(t *testing.T) {
 			t.Errorf("line %q is not a message", line)
 		}
 	}
+}
+
+// spoolWithUnreadableRecord returns a spool's directory holding three
+// messages and, after them, a record the client cannot parse (a newer
+// format).
+func spoolWithUnreadableRecord(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	fillSpool(t, dir, 3)
+	l, _, err := spool.Open(dir, spool.Options{MaxBytes: 1 << 20, SegmentBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append([]byte{9, 9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

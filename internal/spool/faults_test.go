@@ -46,25 +46,6 @@ func appendN(t *testing.T, l *spool.Log, n int, prefix string) []spool.Ref {
 	return refs
 }
 
-// readAll reads every record the Log gives, failing on a loss.
-func readAll(t *testing.T, l *spool.Log) ([]string, []spool.Ref) {
-	t.Helper()
-	r := l.NewReader()
-	var got []string
-	var refs []spool.Ref
-	for {
-		rec, ok := r.Next()
-		if !ok {
-			return got, refs
-		}
-		if rec.Lost > 0 {
-			t.Fatalf("%d records lost", rec.Lost)
-		}
-		got = append(got, string(rec.Payload))
-		refs = append(refs, rec.Ref)
-	}
-}
-
 // TestActiveSegmentDeletedWhenDone: the segment being appended to is
 // deleted as soon as every record in it is acknowledged, whatever its
 // size, and the next Append begins a new one.
@@ -111,7 +92,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 	if _, err := l.Append([]byte("x")); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Append on a full disk: %v, want ENOSPC", err)
 	}
-	got, refs := readAll(t, l)
+	got, refs := spool.ReadAll(t, l)
 	if len(got) != 30 {
 		t.Fatalf("read %d records, want 30", len(got))
 	}
@@ -224,7 +205,7 @@ func TestReaderKeepsWhatItCannotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ = openFS(t, fsys, spool.Options{Sync: -1, SegmentBytes: 1 << 20})
-	if got, _ := readAll(t, l); len(got) != 20 {
+	if got, _ := spool.ReadAll(t, l); len(got) != 20 {
 		t.Fatalf("the next Open read %d records, want the 20 kept", len(got))
 	}
 }
@@ -258,7 +239,7 @@ func TestFailedWriteLeavesNoRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, rec := openFS(t, fsys, spool.Options{Sync: 0, SegmentBytes: 1 << 20})
-	got, _ := readAll(t, l)
+	got, _ := spool.ReadAll(t, l)
 	if fmt.Sprint(got) != fmt.Sprint(want) || rec.Torn != 0 || rec.Damaged != 0 {
 		t.Fatalf("after failed writes read %d records (recovery %+v), want the %d accepted", len(got), rec, len(want))
 	}

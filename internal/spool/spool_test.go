@@ -25,8 +25,9 @@ func open(t *testing.T, dir string, opt Options) (*Log, Recovery) {
 	return l, rec
 }
 
-// readAll reads every record from the start, as the feeder does.
-func readAll(t *testing.T, l *Log) ([]string, []Ref) {
+// ReadAll reads every record from the start, as the feeder does, failing
+// on a loss. It is exported for the package's external tests too.
+func ReadAll(t *testing.T, l *Log) ([]string, []Ref) {
 	t.Helper()
 	r := l.NewReader()
 	var got []string
@@ -129,7 +130,7 @@ func TestReopen(t *testing.T) {
 	if rec.Records != len(want) {
 		t.Fatalf("Recovery.Records %d, want %d", rec.Records, len(want))
 	}
-	got, refs2 := readAll(t, l2)
+	got, refs2 := ReadAll(t, l2)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("read back %v\nwant %v", got, want)
 	}
@@ -240,7 +241,7 @@ func TestDamagedReadInPlace(t *testing.T) {
 	if rec.Damaged != 1 || rec.Records != 5 {
 		t.Fatalf("Recovery %+v, want 1 damaged region and 5 records", rec)
 	}
-	got, refs := readAll(t, l)
+	got, refs := ReadAll(t, l)
 	if fmt.Sprint(got) != "[one two three one four]" {
 		t.Fatalf("read %q, want the 5 intact records", got)
 	}
@@ -313,7 +314,7 @@ func TestTornHeaderIsNoDamage(t *testing.T) {
 			if rec.Damaged != 0 || rec.Records != 5 {
 				t.Errorf("Recovery %+v, want 5 records and no damage", rec)
 			}
-			got, _ := readAll(t, l)
+			got, _ := ReadAll(t, l)
 			if len(got) != 5 {
 				t.Errorf("read %d records, want 5", len(got))
 			}
