@@ -45,32 +45,13 @@ func (h heldTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // newGateClient returns a client of capacity messages, one per batch and
 // one sender, whose requests are held until release is closed, logging to
 // logs.
-func newGateClient(t *testing.T, release chan struct{}, capacity int, logs *syncLog) *Client {
+func newGateClient(t *testing.T, release chan struct{}, capacity int, logs *LogCapture) *Client {
 	t.Helper()
 	c, err := New("key", WithEndpoint("http://127.0.0.1:1"), WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
 		WithHTTPClient(&http.Client{Transport: heldTransport{release}}),
 		WithBatchSize(1), WithMaxInFlight(1), WithQueueCapacity(capacity), WithFlushInterval(time.Hour))
 	require.NoError(t, err)
 	return c
-}
-
-// syncLog is a log written by the client's goroutines and read by the
-// test.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // stall enqueues until the pipeline is stalled for good: one batch (of
@@ -109,7 +90,7 @@ func stall(t *testing.T, c *Client, capacity int) (accepted, refused int) {
 // then on Enqueue returns ErrClosed.
 func TestFullQueueRefusesWithoutTheLock(t *testing.T) {
 	release := make(chan struct{})
-	var logs syncLog
+	var logs LogCapture
 	const capacity = 3
 	c := newGateClient(t, release, capacity, &logs)
 	accepted, refused := stall(t, c, capacity)
@@ -208,7 +189,7 @@ func TestGateRefusalsKeepStatsExact(t *testing.T) {
 func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	var logs syncLog
+	var logs LogCapture
 	const capacity = 3
 	c := newGateClient(t, release, capacity, &logs)
 	stall(t, c, capacity)
@@ -248,7 +229,7 @@ func TestGateStaysOpenOnceShutdownBegan(t *testing.T) {
 func TestGateWarnsOfTheFirstDrop(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	var logs syncLog
+	var logs LogCapture
 	const capacity = 3
 	c := newGateClient(t, release, capacity, &logs)
 

@@ -1,7 +1,6 @@
 package analytics_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -146,26 +145,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // logCapture records what a logger writes, at every level, for tests that
 // check what is logged (and that the key never is).
-type logCapture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logCapture) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logCapture) Logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+type logCapture = analytics.LogCapture
 
 // track is a valid track call with the message id id.
 func track(id string) analytics.Track {
